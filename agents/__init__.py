@@ -1,0 +1,1 @@
+"""Algorithms, TrainingSession, checkpoints and policy files. Never imports bpy."""

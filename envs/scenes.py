@@ -1,0 +1,98 @@
+"""Scenes built with bpy for the demo and the tests: rigs, targets, props.
+
+Everything is made through ``bpy.data`` and the operators Blender itself ships,
+so the tests exercise real Blender data, never a mock.
+"""
+
+from __future__ import annotations
+
+import math
+
+import bpy
+from mathutils import Vector
+
+
+def empty_scene() -> bpy.types.Scene:
+    """Factory settings with an empty file."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    assert scene is not None
+    return scene
+
+
+def _link(obj: bpy.types.Object) -> bpy.types.Object:
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
+
+
+def _set_active(obj: bpy.types.Object) -> None:
+    view_layer = bpy.context.view_layer
+    for other in view_layer.objects:
+        other.select_set(False)
+    view_layer.objects.active = obj
+    obj.select_set(True)
+
+
+def build_chain(
+    name: str = "Arm",
+    lengths: tuple[float, ...] = (0.5, 0.4, 0.2),
+    bone_names: tuple[str, ...] | None = None,
+    direction: tuple[float, float, float] = (1.0, 0.0, 0.0),
+    location: tuple[float, float, float] = (0.0, 0.0, 1.0),
+    rotation_mode: str = "QUATERNION",
+) -> bpy.types.Object:
+    """A connected chain of bones, each continuing the previous one along ``direction``."""
+    names = bone_names or tuple(f"bone.{i:02d}" for i in range(len(lengths)))
+    data = bpy.data.armatures.new(name)
+    obj = _link(bpy.data.objects.new(name, data))
+    obj.location = location
+    _set_active(obj)
+    bpy.ops.object.mode_set(mode='EDIT')
+    head = Vector((0.0, 0.0, 0.0))
+    axis = Vector(direction).normalized()
+    parent = None
+    for bone_name, length in zip(names, lengths):
+        eb = data.edit_bones.new(bone_name)
+        eb.head = head
+        eb.tail = head + axis * length
+        eb.roll = 0.0
+        if parent is not None:
+            eb.parent = parent
+            eb.use_connect = True
+        parent = eb
+        head = eb.tail.copy()
+    bpy.ops.object.mode_set(mode='OBJECT')
+    for pb in obj.pose.bones:
+        pb.rotation_mode = rotation_mode
+    return obj
+
+
+def add_empty(name: str, location=(0.0, 0.0, 0.0), display="SPHERE", size: float = 0.05) -> bpy.types.Object:
+    obj = _link(bpy.data.objects.new(name, None))
+    obj.empty_display_type = display
+    obj.empty_display_size = size
+    obj.location = location
+    return obj
+
+
+def animate_circle(obj: bpy.types.Object, center, radius: float, frames: tuple[int, int], keys: int = 9):
+    """Keyframe ``obj`` going once round a circle in the XZ plane over ``frames``."""
+    start, end = frames
+    for k in range(keys):
+        t = k / (keys - 1)
+        angle = 2.0 * math.pi * t
+        obj.location = (center[0] + radius * math.cos(angle), center[1], center[2] + radius * math.sin(angle))
+        obj.keyframe_insert("location", frame=round(start + t * (end - start)))
+
+
+def build_demo_scene() -> dict[str, bpy.types.Object]:
+    """The demo: a three-bone arm and a target moving in front of it."""
+    scene = empty_scene()
+    scene.frame_start, scene.frame_end = 1, 120
+    arm = build_chain("Arm", (0.5, 0.4, 0.2), ("upper_arm", "forearm", "hand"))
+    target = add_empty("Target", (0.8, 0.0, 1.3))
+    animate_circle(target, center=(0.7, 0.0, 1.1), radius=0.25, frames=(1, 120))
+    region = add_empty("Region", (0.6, 0.0, 1.0), display="CUBE", size=0.4)
+    if hasattr(scene, "rig_dojo"):  # the add-on is registered: remember the rig in the .blend
+        scene.rig_dojo.rig = arm
+    return {"rig": arm, "target": target, "region": region}

@@ -1,0 +1,66 @@
+"""Test harness: the real ``bpy`` module, Blender's user folders in a temporary directory.
+
+The environment variables must be set before the first ``import bpy`` (Blender
+reads them once at start-up), so this runs at conftest import, before any test
+module imports bpy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_USER_DIR = Path(tempfile.mkdtemp(prefix="rig_dojo_blender_user_"))
+for _var, _sub in {
+    "BLENDER_USER_RESOURCES": "",
+    "BLENDER_USER_CONFIG": "config",
+    "BLENDER_USER_SCRIPTS": "scripts",
+    "BLENDER_USER_DATAFILES": "datafiles",
+    "BLENDER_USER_EXTENSIONS": "extensions",
+}.items():
+    os.environ[_var] = str(_USER_DIR / _sub)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+import bpy  # noqa: E402  (after the user folders are redirected)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_USER_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def blender_user_dir() -> Path:
+    return _USER_DIR
+
+
+@pytest.fixture(scope="session")
+def dojo_registered():
+    """The development checkout registered as an add-on for the whole session."""
+    import rig_dojo
+
+    if not hasattr(bpy.types.Scene, "rig_dojo"):
+        rig_dojo.register()
+    yield rig_dojo
+
+
+@pytest.fixture
+def factory(dojo_registered):
+    """Every test that needs a scene starts from factory settings with an empty file."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    return bpy.context.scene
+
+
+def run_python(code: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout=600):
+    """Run ``code`` in a fresh interpreter of this environment (Blender user dirs redirected)."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd or REPO_ROOT, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=timeout,
+    )
