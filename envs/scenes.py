@@ -96,3 +96,42 @@ def build_demo_scene() -> dict[str, bpy.types.Object]:
     if hasattr(scene, "rig_dojo"):  # the add-on is registered: remember the rig in the .blend
         scene.rig_dojo.rig = arm
     return {"rig": arm, "target": target, "region": region}
+
+
+RIGIFY_FK_ARM = {
+    "controls": ["upper_arm_fk.L", "forearm_fk.L", "hand_fk.L"],
+    "tracked": ["DEF-hand.L"],
+}
+
+
+def enable_rigify() -> None:
+    """Enable the Rigify add-on bundled with Blender (once per process)."""
+    import addon_utils
+
+    if "rigify" not in bpy.context.preferences.addons:
+        addon_utils.enable("rigify", default_set=True)
+    if not hasattr(bpy.ops.pose, "rigify_generate"):
+        raise RuntimeError("the bundled Rigify add-on could not be enabled")
+
+
+def build_rigify_metarig(name: str = "metarig") -> bpy.types.Object:
+    """Rigify's basic human metarig (plain bones, no constraints)."""
+    enable_rigify()
+    bpy.ops.object.armature_human_metarig_add()
+    meta = bpy.context.active_object
+    meta.name = name
+    return meta
+
+
+def build_rigify_human(fk_arms: bool = True) -> bpy.types.Object:
+    """A Rigify-generated human rig (about 7 s); with ``fk_arms`` its arms are switched to FK."""
+    meta = build_rigify_metarig()
+    _set_active(meta)
+    bpy.ops.pose.rigify_generate()
+    rig = bpy.data.objects["rig"]
+    if fk_arms:
+        for side in ("L", "R"):
+            rig.pose.bones[f"upper_arm_parent.{side}"]["IK_FK"] = 1.0  # Rigify: 1 = FK
+        rig.update_tag()
+        bpy.context.view_layer.update()
+    return rig

@@ -64,3 +64,17 @@ def run_python(code: str, *args: str, cwd: Path | None = None, env: dict | None 
         [sys.executable, "-c", code, *args], cwd=cwd or REPO_ROOT, capture_output=True, text=True,
         env={**os.environ, **(env or {})}, timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def rigify_blend(tmp_path_factory) -> Path:
+    """A Rigify-generated human with FK arms, saved once per test session (generation takes ~7 s)."""
+    from rigs import generate_rigify_blend
+
+    return generate_rigify_blend(tmp_path_factory.mktemp("rigify") / "rigify_human.blend")
+
+
+@pytest.fixture
+def rigify_rig(dojo_registered, rigify_blend):
+    bpy.ops.wm.open_mainfile(filepath=str(rigify_blend))
+    return bpy.data.objects["rig"]
