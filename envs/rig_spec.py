@@ -91,33 +91,48 @@ class RigSpec:
         "limit_high", "has_limit", "control_rest_euler",
     )
 
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
+    def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """Plain arrays (and one JSON string) for ``np.savez``; see :meth:`from_arrays`."""
         meta = {
             "version": SPEC_VERSION, "rig_name": self.rig_name, "node_names": self.node_names,
             "controls": self.controls, "tracked": self.tracked, "control_modes": self.control_modes,
             "notes": self.notes,
             "constraints": [[c.__dict__ for c in stack] for stack in self.constraints],
         }
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **{k: getattr(self, k) for k in self._ARRAYS})
-        tmp.replace(path)
-        return path
+        out = {prefix + "meta": np.array(json.dumps(meta))}
+        out.update({prefix + k: getattr(self, k) for k in self._ARRAYS})
+        return out
 
     @classmethod
-    def load(cls, path: str | Path) -> "RigSpec":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                arrays = {k: np.array(data[k]) for k in cls._ARRAYS}
-        except (OSError, ValueError, KeyError) as exc:
-            raise RigDojoError(f"{path} is not a Rig Dojo rig spec file ({exc}); extract it again from the .blend") from exc
+    def from_arrays(cls, data, prefix: str = "") -> "RigSpec":
+        meta = json.loads(str(data[prefix + "meta"]))
         if meta.get("version") != SPEC_VERSION:
-            raise RigDojoError(f"{path} has rig spec version {meta.get('version')}, expected {SPEC_VERSION}")
+            raise RigDojoError(f"rig spec version {meta.get('version')} is not {SPEC_VERSION}; extract it again")
+        arrays = {k: np.array(data[prefix + k]) for k in cls._ARRAYS}
         constraints = [[ConstraintSpec(**c) for c in stack] for stack in meta["constraints"]]
         return cls(
             rig_name=meta["rig_name"], node_names=meta["node_names"], controls=meta["controls"],
             tracked=meta["tracked"], control_modes=meta["control_modes"], notes=meta["notes"],
             constraints=constraints, **arrays,
         )
+
+    def save(self, path: str | Path) -> Path:
+        return save_npz(path, self.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RigSpec":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls.from_arrays(data)
+        except (OSError, ValueError, KeyError) as exc:
+            raise RigDojoError(f"{path} is not a Rig Dojo rig spec file ({exc}); extract it again from the .blend") from exc
+
+
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` atomically (temporary file, then rename); never pickles."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    tmp.replace(path)
+    return path

@@ -128,3 +128,36 @@ def generate_rigify_blend(path: Path) -> Path:
     if proc.returncode != 0 or not path.exists():
         raise RuntimeError(f"Rigify generation failed:\n{proc.stderr[-3000:]}")
     return path
+
+
+def build_hand_rig(name: str = "Hand"):
+    """An arm with a palm and two two-bone fingers, in front of a cup (a cylinder mesh)."""
+    arm = scenes.build_chain(name, (0.4, 0.35, 0.12), ("upper", "fore", "palm"), rotation_mode='XYZ')
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode='EDIT')
+    eb = arm.data.edit_bones
+    palm = eb["palm"]
+    for k, offset in enumerate((0.03, -0.03)):
+        parent = palm
+        head = palm.tail + Vector((0.0, offset, 0.0))
+        for j in range(2):
+            b = eb.new(f"finger{k}.{j}")
+            b.head, b.tail = head, head + Vector((0.05, 0.0, 0.0))
+            b.parent = parent
+            b.use_connect = j > 0
+            parent, head = b, b.tail
+    bpy.ops.object.mode_set(mode='OBJECT')
+    for pb in arm.pose.bones:
+        pb.rotation_mode = 'XYZ'
+    bpy.ops.mesh.primitive_cylinder_add(radius=0.06, depth=0.15, location=(0.78, 0.0, 0.95))
+    cup = bpy.context.active_object
+    cup.name = "Cup"
+    return arm, cup
+
+
+def add_faceless_mesh(name: str = "Points"):
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [])
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
