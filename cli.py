@@ -7,6 +7,8 @@ input (one line on stderr saying what to fix), 3 a twin that is not exact.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +34,61 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+@contextlib.contextmanager
+def quiet_blender():
+    """Silence the notes Blender prints from C while it reads or writes a file (stdout and stderr), so
+    stdout carries only our output (e.g. --json) and an error is one line. Failures still raise."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def open_scene(path: str | None) -> None:
+    """Load SCENE.blend (``python -m``); under ``blender -b scene.blend -c`` the file is already open."""
+    import bpy
+
+    if path is None:
+        if not bpy.data.filepath and not bpy.data.objects:
+            raise RigDojoError("no .blend given; pass SCENE.blend")
+        return
+    file = Path(path)
+    if not file.is_file():
+        raise RigDojoError(f"{path}: no such .blend file")
+    if file.suffix != ".blend":
+        raise RigDojoError(f"{path} is not a .blend file")
+    try:
+        with quiet_blender():
+            bpy.ops.wm.open_mainfile(filepath=str(file.resolve()), load_ui=False)
+    except RuntimeError as exc:
+        raise RigDojoError(f"{path}: Blender could not open it ({exc})") from exc
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+
+    from .envs.verify import verify
+
+    open_scene(args.scene)
+    report = verify(args.rig, _names(args.controls), _names(args.track), samples=args.samples, seed=args.seed)
+    print(report.to_json() if args.json else report.format())
+    return 0 if report.exact else 3
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rig_dojo", description="Rig Dojo: teach rigs to move by reinforcement learning."
@@ -40,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build the demo scene, train, bake, and write runs/demo/")
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     demo.set_defaults(run=_cmd_demo)
+
+    ver = sub.add_parser("verify", help="check that the twin reproduces Blender's pose evaluation exactly",
+                         description="Pose the rig at random states in Blender and in the twin; report the worst "
+                                     "error per tracked bone. Exit 0 when exact, 3 when not (the report says why).")
+    ver.add_argument("scene", nargs="?", metavar="SCENE.blend")
+    ver.add_argument("--rig", required=True, help="the armature object")
+    ver.add_argument("--controls", required=True, help="comma-separated control bones (what the policy moves)")
+    ver.add_argument("--track", required=True, help="comma-separated tracked bones (what rewards read)")
+    ver.add_argument("--samples", type=int, default=32, help="random poses to compare (default 32)")
+    ver.add_argument("--seed", type=int, default=0)
+    ver.add_argument("--json", action="store_true", help="print the report as JSON")
+    ver.set_defaults(run=_cmd_verify)
     return parser
 
 

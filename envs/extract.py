@@ -46,7 +46,9 @@ def get_armature(name_or_obj) -> bpy.types.Object:
         armatures = [o.name for o in bpy.data.objects if o.type == 'ARMATURE']
         raise RigDojoError(f"no object named {name_or_obj!r}; armatures in this file: {', '.join(armatures) or 'none'}")
     if obj.type != 'ARMATURE':
-        raise RigDojoError(f"{obj.name!r} is a {obj.type.lower()}, not an armature; pick an armature object")
+        kind = obj.type.lower().replace("_", " ")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise RigDojoError(f"{obj.name!r} is {article} {kind}, not an armature; pick an armature object")
     return obj
 
 

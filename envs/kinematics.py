@@ -41,15 +41,17 @@ def euler_to_matrix(angles: np.ndarray, order: str = "XYZ") -> np.ndarray:
 
 def euler_xyz_to_matrix(angles: np.ndarray) -> np.ndarray:
     """Fast path of :func:`euler_to_matrix` for the XYZ order used by the policy's joints."""
-    cx, cy, cz = np.cos(angles[..., 0]), np.cos(angles[..., 1]), np.cos(angles[..., 2])
-    sx, sy, sz = np.sin(angles[..., 0]), np.sin(angles[..., 1]), np.sin(angles[..., 2])
+    c, s = np.cos(angles), np.sin(angles)
+    cx, cy, cz = c[..., 0], c[..., 1], c[..., 2]
+    sx, sy, sz = s[..., 0], s[..., 1], s[..., 2]
+    sxsy, cxsy = sx * sy, cx * sy
     out = np.empty(angles.shape[:-1] + (3, 3), dtype=angles.dtype)
     out[..., 0, 0] = cy * cz
-    out[..., 0, 1] = sx * sy * cz - cx * sz
-    out[..., 0, 2] = cx * sy * cz + sx * sz
+    out[..., 0, 1] = sxsy * cz - cx * sz
+    out[..., 0, 2] = cxsy * cz + sx * sz
     out[..., 1, 0] = cy * sz
-    out[..., 1, 1] = sx * sy * sz + cx * cz
-    out[..., 1, 2] = cx * sy * sz - sx * cz
+    out[..., 1, 1] = sxsy * sz + cx * cz
+    out[..., 1, 2] = cxsy * sz - sx * cz
     out[..., 2, 0] = -sy
     out[..., 2, 1] = sx * cy
     out[..., 2, 2] = cx * cy

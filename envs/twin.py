@@ -37,23 +37,60 @@ class RigTwin:
         # Controls: chan = T(loc) @ R @ S with loc and scale held; split so R can be inserted.
         self._control_loc = spec.basis[spec.control_index, :3, 3].copy()
         self._control_scale = km.axis_lengths(spec.basis[spec.control_index])
-        self._plans = [self._plan(i) for i in range(self.n_nodes)]
+        self._plans = self._plans_for()
 
     # ---- compile ----------------------------------------------------------------------
-    def _plan(self, i: int) -> dict:
+    # Each node gets one of three plans:
+    #   "alias":  a full-influence Copy Transforms (Replace, World/Pose) is its whole stack, so its pose
+    #             is its target's pose (Rigify's ORG and DEF bones);
+    #   "rigid":  no constraints and a parent whose pose is always rigid (unit scale, no shear), so every
+    #             inherit-scale mode equals Full and the pose is a rotation and a translation;
+    #   "general": everything else, evaluated with 4x4 matrices exactly as Blender does.
+    def _plans_for(self) -> list[dict]:
         s = self.spec
-        full = (not s.hinge[i]) and s.inherit_scale[i] == _FULL
-        simple = full and not s.constraints[i] and not s.no_local_location[i]
-        plan = {"simple": simple, "control": self._control_of_node.get(i)}
-        if simple:
-            # pose = parent @ offs @ chan; for a control chan = T(loc) R S, so pre = offs @ T(loc)
-            pre = s.offs_bone[i].copy()
-            if plan["control"] is not None:
-                pre = pre @ km.compose(self._control_loc[plan["control"]], np.eye(3), np.ones(3))
-            else:
-                pre = pre @ s.basis[i]
-            plan["pre"] = pre
-        return plan
+        plans: list[dict] = []
+        rigid_nodes = self._rigid_nodes()
+        for i in range(self.n_nodes):
+            c = self._control_of_node.get(i)
+            stack = s.constraints[i]
+            plan: dict = {"control": c, "kind": "general"}
+            if (len(stack) == 1 and stack[0].type == "COPY_TRANSFORMS" and stack[0].influence >= 1.0
+                    and stack[0].target_node >= 0 and not stack[0].head_tail
+                    and stack[0].params.get("mix_mode") == "REPLACE" and not stack[0].params.get("remove_target_shear")
+                    and stack[0].owner_space in ("WORLD", "POSE") and stack[0].target_space in ("WORLD", "POSE")):
+                plan = {"control": c, "kind": "alias", "target": stack[0].target_node}
+            elif (not stack and not s.hinge[i] and not s.no_local_location[i]
+                  and (s.inherit_scale[i] == _FULL or not s.has_parent[i] or self._parent_rigid(i, rigid_nodes))
+                  and (c is None or np.allclose(self._control_scale[c], 1.0))):
+                pre = s.offs_bone[i] @ (km.compose(self._control_loc[c], np.eye(3), np.ones(3)) if c is not None
+                                        else s.basis[i])
+                plan = {"control": c, "kind": "rigid", "R": pre[:3, :3].copy(), "t": pre[:3, 3].copy()}
+            plans.append(plan)
+        return plans
+
+    def _parent_rigid(self, i: int, rigid_nodes: set[int]) -> bool:
+        p = int(self.spec.parent_node[i])
+        if p >= 0:
+            return p in rigid_nodes
+        m = self.spec.parent_const[i][:3, :3]
+        return bool(np.allclose(m.T @ m, np.eye(3), atol=1e-9))
+
+    def _rigid_nodes(self, samples: int = 16) -> set[int]:
+        """Nodes whose pose is a pure rotation and translation at every sampled pose (general evaluation).
+
+        Scale and shear in a pose come only from held scales and scale constraints, never from the control
+        rotations alone, so a node rigid over random poses is rigid at all of them.
+        """
+        self._plans = [{"control": self._control_of_node.get(i), "kind": "general"} for i in range(self.n_nodes)]
+        rng = np.random.default_rng(12345)
+        angles = rng.uniform(-np.pi, np.pi, size=(samples, self.n_controls, 3))
+        poses = self._evaluate(km.euler_xyz_to_matrix(angles))
+        rigid = set()
+        for i, (R, _) in enumerate(poses):
+            gram = np.swapaxes(R, -1, -2) @ R
+            if np.allclose(gram, np.eye(3), atol=1e-9):
+                rigid.add(i)
+        return rigid
 
     # ---- evaluate ---------------------------------------------------------------------
     def forward(self, control_rot: np.ndarray, all_nodes: bool = False) -> np.ndarray:
@@ -65,42 +102,73 @@ class RigTwin:
         """
         control_rot = np.asarray(control_rot, dtype=np.float64)
         n = control_rot.shape[0]
+        poses = self._evaluate(control_rot)
+        which = range(self.n_nodes) if all_nodes else self.spec.tracked_index
+        out = np.zeros((n, len(which), 4, 4))
+        ob3, obt = self._obmat[:3, :3], self._obmat[:3, 3]
+        for k, i in enumerate(which):
+            R, t = poses[i]
+            out[:, k, :3, :3] = ob3 @ R
+            out[:, k, :3, 3] = t @ ob3.T + obt
+        out[:, :, 3, 3] = 1.0
+        return out
+
+    def _evaluate(self, control_rot: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Armature-space pose of every node as (rotation-scale (n,3,3), translation (n,3))."""
+        n = control_rot.shape[0]
         s = self.spec
-        pose: list[np.ndarray] = [None] * self.n_nodes  # type: ignore[list-item]
+        poses: list = [None] * self.n_nodes
+        mats: dict[int, np.ndarray] = {}  # 4x4 views of poses, built when a general node needs them
+
+        def as4(i: int) -> np.ndarray:
+            if i not in mats:
+                R, t = poses[i]
+                m = np.zeros((n, 4, 4))
+                m[:, :3, :3] = R
+                m[:, :3, 3] = t
+                m[:, 3, 3] = 1.0
+                mats[i] = m
+            return mats[i]
+
         for i, plan in enumerate(self._plans):
-            parent = self._parent_pose(i, pose)
-            c = plan["control"]
-            if plan["simple"]:
+            kind, c = plan["kind"], plan["control"]
+            if kind == "alias":
+                poses[i] = poses[plan["target"]]
+                continue
+            if kind == "rigid":
                 if c is None:
-                    local = plan["pre"]
+                    R_local, t_local = plan["R"], plan["t"]
                 else:
-                    rs = np.zeros((n, 4, 4))
-                    rs[:, :3, :3] = control_rot[:, c] * self._control_scale[c][None, None, :]
-                    rs[:, 3, 3] = 1.0
-                    local = plan["pre"] @ rs
-                pose[i] = local if parent is None else parent @ local
-                if pose[i].ndim == 2:
-                    pose[i] = np.broadcast_to(pose[i], (n, 4, 4))
+                    R_local, t_local = plan["R"] @ control_rot[:, c], plan["t"]
+                if not s.has_parent[i]:
+                    R, t = np.broadcast_to(R_local, (n, 3, 3)), np.broadcast_to(t_local, (n, 3))
+                else:
+                    p = int(s.parent_node[i])
+                    if p >= 0:
+                        Rp, tp = poses[p]
+                    else:
+                        Rp, tp = s.parent_const[i][:3, :3], s.parent_const[i][:3, 3]
+                    R = np.broadcast_to(Rp @ R_local, (n, 3, 3))
+                    t = np.broadcast_to(Rp @ t_local + tp, (n, 3))  # t_local is a constant (3,)
+                poses[i] = (R, t)
                 continue
             if c is None:
                 chan = np.broadcast_to(s.basis[i], (n, 4, 4))
             else:
                 chan = km.compose(self._control_loc[c][None], control_rot[:, c], self._control_scale[c][None])
-            pose[i] = self._constraints(i, self._apply_parent(i, parent, chan), pose)
-        out = np.stack(pose, axis=1)
-        world = self._obmat @ out
-        return world if all_nodes else world[:, s.tracked_index]
+            if s.has_parent[i]:
+                p = int(s.parent_node[i])
+                parent = as4(p) if p >= 0 else s.parent_const[i]
+            else:
+                parent = None
+            m = self._constraints(i, self._apply_parent(i, parent, chan), as4)
+            mats[i] = m
+            poses[i] = (m[:, :3, :3], m[:, :3, 3])
+        return poses
 
     def forward_euler(self, angles: np.ndarray) -> np.ndarray:
         """:meth:`forward` from ``(n_envs, n_controls, 3)`` Euler XYZ angles in radians."""
         return self.forward(km.euler_xyz_to_matrix(np.asarray(angles, dtype=np.float64)))
-
-    def _parent_pose(self, i: int, pose: list) -> np.ndarray | None:
-        s = self.spec
-        if not s.has_parent[i]:
-            return None
-        p = int(s.parent_node[i])
-        return pose[p] if p >= 0 else s.parent_const[i]
 
     def _apply_parent(self, i: int, parent: np.ndarray | None, chan: np.ndarray) -> np.ndarray:
         """``BKE_bone_parent_transform_calc_from_matrices`` then ``BKE_bone_parent_transform_apply``."""
@@ -159,9 +227,9 @@ class RigTwin:
         return out
 
     # ---- constraints ------------------------------------------------------------------
-    def _target_world(self, con, pose: list, n: int) -> np.ndarray:
+    def _target_world(self, con, as4, n: int) -> np.ndarray:
         if con.target_node >= 0:
-            target_pose = pose[con.target_node]
+            target_pose = as4(con.target_node)
             if con.head_tail:
                 target_pose = target_pose.copy()
                 target_pose[..., :3, 3] += target_pose[..., :3, 1] * (con.target_length * con.head_tail)
@@ -170,14 +238,14 @@ class RigTwin:
             world = np.asarray(con.target_const, dtype=np.float64)
         return np.broadcast_to(world, (n, 4, 4))
 
-    def _constraints(self, i: int, pose_mat: np.ndarray, pose: list) -> np.ndarray:
+    def _constraints(self, i: int, pose_mat: np.ndarray, as4) -> np.ndarray:
         stack = self.spec.constraints[i]
         if not stack:
             return pose_mat
         n = pose_mat.shape[0]
         world = self._obmat @ pose_mat
         for con in stack:
-            target = self._target_world(con, pose, n)
+            target = self._target_world(con, as4, n)
             owner = world
             if con.owner_space == "POSE":
                 owner = self._obinv @ owner
