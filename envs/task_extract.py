@@ -141,8 +141,8 @@ def extract_task(
         tspec = target_spec(target, range(start, end + 1))
     else:
         raise RigDojoError("no target: pick a target object or a region object")
-    if tspec.kind == "trajectory" and "episode_steps" not in options:
-        options["episode_steps"] = len(tspec.trajectory)
+    if tspec.kind == "trajectory":
+        options["episode_steps"] = len(tspec.trajectory)  # one step per frame of the animated target
     options["curriculum"] = [c if isinstance(c, CurriculumStage) else CurriculumStage(**c)
                              for c in options.get("curriculum", [])]
     options.setdefault("fps", scene.render.fps / scene.render.fps_base)
@@ -150,3 +150,27 @@ def extract_task(
                     terms=list(terms) if terms is not None else default_terms(kind), **options)
     spec.validate()
     return spec
+
+
+def task_from_config(config, frames: tuple[int, int] | None = None) -> TaskSpec:
+    """The ``TaskSpec`` a ``TrainConfig`` describes, read from the open .blend.
+
+    For a grasp, ``rig.target`` names the mesh to grip and ``rig.tracked`` the fingertips.
+    """
+    from .training import configure
+
+    sel = config.rig
+    if not sel.rig:
+        raise RigDojoError("no rig chosen; set rig.rig (the armature object) or --rig")
+    if not sel.controls:
+        raise RigDojoError("no control bones chosen; set rig.controls or --controls")
+    if not sel.effector:
+        raise RigDojoError("no effector bone chosen; set rig.effector or --effector")
+    kwargs: dict = {}
+    if config.task == "grasp":
+        kwargs = {"grasp_object": sel.target, "fingertips": list(sel.tracked)}
+    else:
+        kwargs = {"target": sel.target or None, "region": sel.region or None, "tracked": list(sel.tracked)}
+    spec = extract_task(sel.rig, config.task, list(sel.controls), sel.effector, frames=frames,
+                        episode_steps=int(sel.episode_length), **kwargs)
+    return configure(spec, config)

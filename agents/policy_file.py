@@ -1,0 +1,328 @@
+"""Policy files that are safe to share: weights as raw arrays plus JSON metadata, no code.
+
+A ``.rdpolicy`` file is a zip holding exactly two members:
+
+- ``metadata.json``: format and version, algorithm, the spaces and control bones the
+  policy fits, the task's signature, the run's config (TOML text), hyperparameters,
+  seed, steps trained, policy constructor settings and the sha256 of ``weights.npz``;
+- ``weights.npz``: the policy's ``state_dict`` (or the Q-table) as plain numeric arrays.
+
+Loading never executes code from the file: JSON is data, and ``numpy.load(...,
+allow_pickle=False)`` refuses object arrays (the only way a pickle gets into an npz).
+We prefer npz to ``torch.load(weights_only=True)`` because that is still an unpickler
+with an allow-list (it has had bypasses, e.g. CVE-2025-32434), while the npz reader has
+no pickle path at all once ``allow_pickle`` is off, and any numpy can read the file.
+The network is rebuilt from the metadata and the arrays are loaded into it.
+
+SB3's own ``.zip`` (used for our resume checkpoints) unpickles some fields, so it is
+never the format users share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import RigDojoError
+from .config import TrainConfig
+from .files import write_atomic
+
+FORMAT = "rig_dojo.policy"
+VERSION = 1
+SUFFIX = ".rdpolicy"
+MEMBERS = ("metadata.json", "weights.npz")
+MAX_MEMBER_BYTES = 1 << 30  # refuse zip bombs before inflating them
+
+
+# -- spaces as JSON --------------------------------------------------------------------
+def describe_space(space: Any) -> dict[str, Any]:
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Box):
+        return {"type": "Box", "shape": list(space.shape), "low": np.asarray(space.low).reshape(-1).tolist(),
+                "high": np.asarray(space.high).reshape(-1).tolist(), "dtype": str(space.dtype)}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": [int(n) for n in space.nvec]}
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n)}
+    raise RigDojoError(f"policy files support Box, Discrete and MultiDiscrete spaces, not {type(space).__name__}")
+
+
+def space_from_description(desc: dict[str, Any]) -> Any:
+    from gymnasium import spaces
+
+    kind = desc.get("type")
+    if kind == "Box":
+        shape = tuple(int(n) for n in desc["shape"])
+        dtype = np.dtype(desc.get("dtype", "float32"))
+        if dtype.kind != "f":
+            raise RigDojoError(f"policy file describes a Box of {dtype}; expected floats")
+        low = np.asarray(desc["low"], dtype=dtype).reshape(shape)
+        high = np.asarray(desc["high"], dtype=dtype).reshape(shape)
+        return spaces.Box(low, high, shape=shape, dtype=dtype)
+    if kind == "MultiDiscrete":
+        return spaces.MultiDiscrete([int(n) for n in desc["nvec"]])
+    if kind == "Discrete":
+        return spaces.Discrete(int(desc["n"]))
+    raise RigDojoError(f"policy file describes an unknown space {kind!r}")
+
+
+def space_text(desc: dict[str, Any]) -> str:
+    if desc["type"] == "Box":
+        return f"Box{tuple(desc['shape'])}"
+    if desc["type"] == "MultiDiscrete":
+        return f"MultiDiscrete({desc['nvec']})"
+    return f"Discrete({desc['n']})"
+
+
+# -- compatibility -----------------------------------------------------------------------
+def compatibility_problems(metadata: dict[str, Any], env: Any) -> list[str]:
+    """What differs between the task a policy was trained on and ``env`` (empty: it fits).
+
+    Compared: observation shape, the task's action space, and the control bones in order.
+    The rig's name may differ: policies transfer between rigs of the same shape.
+    """
+    problems = []
+    want_obs = metadata["observation_space"]["shape"]
+    have_obs = list(env.observation_space.shape)
+    if want_obs != have_obs:
+        if len(want_obs) == 1 and len(have_obs) == 1:
+            problems.append(f"policy expects {want_obs[0]} observations, task has {have_obs[0]}")
+        else:
+            problems.append(f"policy expects observations shaped {tuple(want_obs)}, task has {tuple(have_obs)}")
+    want_act, have_act = metadata["task_action_space"], describe_space(env.action_space)
+    if (want_act["type"], want_act.get("shape"), want_act.get("nvec"), want_act.get("n")) != (
+            have_act["type"], have_act.get("shape"), have_act.get("nvec"), have_act.get("n")):
+        problems.append(f"policy acts with {space_text(want_act)}, task takes {space_text(have_act)}")
+    want_controls, have_controls = list(metadata["controls"]), list(env.control_names)
+    if want_controls != have_controls:
+        problems.append(f"policy controls {','.join(want_controls)}; task controls {','.join(have_controls)}")
+    return problems
+
+
+def check_compatible(metadata: dict[str, Any], env: Any, source: str = "policy") -> None:
+    problems = compatibility_problems(metadata, env)
+    if problems:
+        raise RigDojoError(f"{source} does not fit this task: " + "; ".join(problems))
+
+
+# -- policy constructor settings as JSON ---------------------------------------------------
+_DROPPED_KWARGS = ("optimizer_class", "optimizer_kwargs", "features_extractor_class")
+
+
+def _policy_kwargs_json(model: Any, algo: str) -> dict[str, Any]:
+    kwargs = dict(model.policy_kwargs)
+    if algo in ("ppo", "a2c"):
+        kwargs["use_sde"] = bool(model.use_sde)  # on-policy models pass it to the policy themselves
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key in _DROPPED_KWARGS:  # only used for training, or the default (FlattenExtractor)
+            continue
+        if key == "activation_fn":
+            value = value.__name__
+        try:
+            json.dumps(value)
+        except TypeError:
+            raise RigDojoError(f"policy setting {key}={value!r} cannot be stored in a shareable policy file") from None
+        out[key] = value
+    return out
+
+
+def _policy_kwargs_live(kwargs: dict[str, Any]) -> dict[str, Any]:
+    from .algorithms import activation_class
+
+    live = dict(kwargs)
+    if "activation_fn" in live:
+        live["activation_fn"] = activation_class(live["activation_fn"])
+    return live
+
+
+# -- save ----------------------------------------------------------------------------------
+def model_arrays(model: Any, algo: str) -> dict[str, np.ndarray]:
+    if algo == "qlearning":
+        return {k: np.ascontiguousarray(v) for k, v in model.arrays().items()}
+    return {k: v.detach().cpu().numpy() for k, v in model.policy.state_dict().items()}
+
+
+def save_policy(model: Any, path: str | Path, *, algo: str, config: TrainConfig, env: Any) -> str:
+    """Write ``model``'s policy to ``path`` (atomically) in the shareable format; returns the file's sha256.
+
+    :param model: a trained SB3 model or TabularQLearner
+    :param path: where to write (``.rdpolicy`` by convention)
+    :param algo: the algorithm name (config.algo.name)
+    :param config: the run's configuration, stored as TOML text for provenance
+    :param env: the task (its spaces, control names and signature are recorded)
+    """
+    weights = io.BytesIO()
+    np.savez(weights, **model_arrays(model, algo))
+    weights_bytes = weights.getvalue()
+    metadata = {
+        "format": FORMAT, "version": VERSION, "algo": algo,
+        "observation_space": describe_space(env.observation_space),
+        "action_space": describe_space(model.action_space),
+        "task_action_space": describe_space(env.action_space),
+        "controls": list(env.control_names),
+        "task_signature": env.signature(),
+        "config": config.to_toml(),
+        "hyperparameters": dataclasses.asdict(config.algo),
+        "seed": config.algo.seed,
+        "num_timesteps": int(model.num_timesteps),
+        "policy_kwargs": {} if algo == "qlearning" else _policy_kwargs_json(model, algo),
+        "qlearning": model.hyperparameters() if algo == "qlearning" else None,
+        "weights_sha256": hashlib.sha256(weights_bytes).hexdigest(),
+    }
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("metadata.json", json.dumps(metadata, indent=1, sort_keys=True))
+        zf.writestr("weights.npz", weights_bytes)
+    data = archive.getvalue()
+    write_atomic(Path(path), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- load ----------------------------------------------------------------------------------
+@dataclass
+class PolicyFile:
+    """A policy loaded from a shareable file: ``predict`` as in SB3, actions in the task's form."""
+
+    path: Path
+    metadata: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    sha256: str  # of the whole file: recorded on baked Actions for provenance
+    network: Any = field(repr=False, default=None)
+
+    @property
+    def algo(self) -> str:
+        return self.metadata["algo"]
+
+    @property
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_toml(self.metadata["config"])
+
+    def check_compatible(self, env: Any) -> None:
+        check_compatible(self.metadata, env, source=f"policy {self.path.name}")
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:
+        from .algorithms import task_actions
+
+        obs = np.asarray(observation, dtype=np.float32)
+        single = obs.ndim == len(self.metadata["observation_space"]["shape"])
+        batch = obs[None] if single else obs
+        actions, _ = self.network.predict(batch, deterministic=deterministic)
+        actions = task_actions(actions, space_from_description(self.metadata["task_action_space"]))
+        return (actions[0] if single else actions), None
+
+    def apply_to(self, model: Any, algo: str) -> None:
+        """Load these weights into a freshly built ``model`` (fine-tuning from another run)."""
+        if algo != self.algo:
+            raise RigDojoError(f"policy {self.path.name} was trained with {self.algo}; this run uses {algo}. "
+                               f"Set algo.name = \"{self.algo}\" to fine-tune it")
+        if algo == "qlearning":
+            model.load_arrays(self.arrays)
+            return
+        _load_state(model.policy, self.arrays, self.path.name)
+
+
+def _load_state(policy: Any, arrays: dict[str, np.ndarray], name: str) -> None:
+    import torch
+
+    own = policy.state_dict()
+    missing = sorted(set(own) - set(arrays))
+    unexpected = sorted(set(arrays) - set(own))
+    shapes = [f"{k} is {tuple(arrays[k].shape)} in the file, {tuple(own[k].shape)} here"
+              for k in own if k in arrays and tuple(arrays[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        details = "; ".join(filter(None, [
+            f"missing {', '.join(missing[:4])}" if missing else "",
+            f"unexpected {', '.join(unexpected[:4])}" if unexpected else "",
+            "; ".join(shapes[:4])]))
+        raise RigDojoError(f"policy {name}: its network differs from this run's (check algo.net_arch): {details}")
+    policy.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in arrays.items()}, strict=True)
+
+
+def _read_zip(path: Path) -> tuple[bytes, dict[str, bytes]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RigDojoError(f"cannot read policy file {path}: {exc.strerror}") from None
+    not_ours = f"{path.name} is not a Rig Dojo policy file (expected a .rdpolicy zip with metadata.json and weights.npz)"
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise RigDojoError(not_ours) from None
+    with zf:
+        names = sorted(zf.namelist())
+        if names != sorted(MEMBERS):
+            raise RigDojoError(f"{not_ours}; it holds {', '.join(names[:6]) or 'nothing'}")
+        members = {}
+        for info in zf.infolist():
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise RigDojoError(f"{path.name}: {info.filename} is implausibly large ({info.file_size} bytes)")
+            members[info.filename] = zf.read(info)
+    return data, members
+
+
+def load_policy(path: str | Path) -> PolicyFile:
+    """Read a shareable policy file and rebuild its network. Never executes code from the file."""
+    path = Path(path)
+    data, members = _read_zip(path)
+    try:
+        metadata = json.loads(members["metadata.json"].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RigDojoError(f"{path.name}: metadata.json is not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise RigDojoError(f"{path.name} is not a Rig Dojo policy file (metadata.json has no format {FORMAT!r})")
+    if metadata.get("version") != VERSION:
+        raise RigDojoError(f"{path.name} is policy format version {metadata.get('version')}; this Rig Dojo reads "
+                           f"version {VERSION}. Update Rig Dojo")
+    if hashlib.sha256(members["weights.npz"]).hexdigest() != metadata.get("weights_sha256"):
+        raise RigDojoError(f"{path.name}: weights.npz does not match the sha256 in metadata.json (damaged or edited)")
+    try:
+        with np.load(io.BytesIO(members["weights.npz"]), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except ValueError as exc:  # object arrays (pickles) and malformed headers
+        raise RigDojoError(f"{path.name}: weights.npz holds something other than plain numeric arrays ({exc}); "
+                           "refusing to load it") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise RigDojoError(f"{path.name}: weights.npz is not a valid npz file ({exc})") from None
+    for name, array in arrays.items():
+        if array.dtype.kind not in "fiub":
+            raise RigDojoError(f"{path.name}: weight {name} has dtype {array.dtype}, expected numbers")
+    policy = PolicyFile(path=path, metadata=metadata, arrays=arrays, sha256=hashlib.sha256(data).hexdigest())
+    policy.network = _rebuild(metadata, arrays, path.name)
+    return policy
+
+
+def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str) -> Any:
+    from .algorithms import model_class
+
+    algo = metadata.get("algo")
+    obs_space = space_from_description(metadata["observation_space"])
+    act_space = space_from_description(metadata["action_space"])
+    if algo == "qlearning":
+        from .qlearning import TabularQLearner
+
+        q = metadata["qlearning"]
+
+        class _Spaces:  # the learner only reads the spaces at construction
+            observation_space, action_space = obs_space, act_space
+
+        learner = TabularQLearner(_Spaces(), gamma=q["gamma"], bins=q["bins"], obs_clip=np.inf, seed=q["seed"])
+        learner.load_arrays(arrays)
+        return learner
+    if algo not in ("ppo", "a2c", "sac", "td3", "dqn"):
+        raise RigDojoError(f"{name}: unknown algorithm {algo!r} in metadata.json")
+    policy_cls = model_class(algo).policy_aliases["MlpPolicy"]
+    policy = policy_cls(obs_space, act_space, lambda _progress: 0.0, **_policy_kwargs_live(metadata["policy_kwargs"]))
+    _load_state(policy, arrays, name)
+    policy.set_training_mode(False)
+    return policy

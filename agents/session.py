@@ -1,0 +1,536 @@
+"""TrainingSession: one training in a background thread, watched through immutable snapshots.
+
+The thread never touches bpy (DESIGN.md, rule 3). It publishes :class:`Snapshot` objects
+into a :class:`Mailbox`; the UI's main-thread timer reads ``session.latest()`` (the newest
+wins) and ``session.history`` (curve points). Pause, resume and stop act through an SB3
+callback: ``_on_step`` blocks on a threading.Event while paused and returns False to stop.
+
+Run folder (``run_dir``)::
+
+    config.toml          the TrainConfig of the run
+    metrics.csv          one row per snapshot: step, wall_time, mean_return, success_rate,
+                         steps_per_second, episodes, curriculum_stage, term_<name>...
+    checkpoints/         step_<n>.zip (SB3's own format; ours, for resume), the last 2 kept
+    checkpoint.json      which checkpoint is the latest, with the counters resume restores
+    final.rdpolicy       the shareable policy (agents/policy_file.py) when the run ends or stops
+    tensorboard/         event files, only when tensorboard is importable
+
+Every file is written atomically (temp file in the same folder, then os.replace) except
+metrics.csv, which is appended row by row and trimmed back to the checkpoint on resume.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import importlib.util
+import json
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ..errors import RigDojoError
+from .config import TrainConfig
+from .files import write_atomic, write_atomic_with
+
+STATES = ("idle", "running", "paused", "stopping", "stopped", "finished", "error")
+KEEP_CHECKPOINTS = 2
+CSV_FIXED = ("step", "wall_time", "mean_return", "success_rate", "steps_per_second", "episodes", "curriculum_stage")
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    step: int
+    wall_time: float
+    mean_return: float
+    success_rate: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the UI shows at one moment. Immutable: frozen, a read-only mapping and a read-only array.
+
+    ``mean_return``, ``success_rate`` and ``term_means`` are over the most recent episodes
+    (NaN before the first episode ends); an episode counts as a success when its last step
+    reports ``success``. ``term_means`` are per-episode sums of each weighted term, averaged,
+    so they add up to ``mean_return``. ``eta_seconds`` is NaN while unknown. ``preview`` is
+    the newest deterministic rollout, shaped (T, n_controls, 3) of control_angles (local
+    Euler XYZ, radians), rolled at ``preview_step``; None until the first one.
+    """
+
+    state: str
+    step: int
+    total_steps: int
+    episodes: int
+    mean_return: float
+    success_rate: float
+    term_means: Mapping[str, float]
+    curriculum_stage: int
+    steps_per_second: float
+    eta_seconds: float
+    wall_time: float
+    control_names: tuple[str, ...]
+    preview: np.ndarray | None
+    preview_step: int
+
+
+class Mailbox:
+    """Thread-safe: the trainer puts snapshots, the UI reads the newest and the curve so far."""
+
+    def __init__(self, history_limit: int = 20_000):
+        self._lock = threading.Lock()
+        self._latest: Snapshot | None = None
+        self._history: collections.deque[CurvePoint] = collections.deque(maxlen=history_limit)
+
+    def put(self, snapshot: Snapshot, point: CurvePoint | None = None) -> None:
+        with self._lock:
+            self._latest = snapshot
+            if point is not None:
+                self._history.append(point)
+
+    def extend_history(self, points: list[CurvePoint]) -> None:
+        with self._lock:
+            self._history.extend(points)
+
+    def latest(self) -> Snapshot | None:
+        with self._lock:
+            return self._latest
+
+    def history(self) -> tuple[CurvePoint, ...]:
+        with self._lock:
+            return tuple(self._history)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    out = np.array(array, dtype=np.float64, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+class TrainingSession:
+    """Run one training in a background thread.
+
+    :param config: the run's settings (validated here)
+    :param make_env: the task factory ``make_env(config, n_envs, seed) -> VecEnv``
+    :param run_dir: the run folder (default: ``config.output.run_dir``)
+    :param init_from: a shareable policy file to fine-tune from; refused with RigDojoError
+        when its observations, actions or control bones do not fit the task
+    :param snapshot_interval: seconds between snapshots (and metrics.csv rows)
+    :param preview_interval: least seconds between preview rollouts
+    :param preview_fraction: most of the training time preview rollouts may take
+    :param recent_episodes: how many recent episodes mean_return and success_rate cover
+    :param curriculum_window: episodes at a stage before the curriculum is asked to advance
+    """
+
+    def __init__(self, config: TrainConfig, make_env: Callable[[TrainConfig, int, int], Any],
+                 run_dir: str | Path | None = None, *, init_from: str | Path | None = None,
+                 snapshot_interval: float = 0.5, preview_interval: float = 0.5, preview_fraction: float = 0.1,
+                 recent_episodes: int = 100, curriculum_window: int = 50):
+        config.validate()
+        run_dir = run_dir if run_dir is not None else config.output.run_dir
+        if not run_dir:
+            raise RigDojoError("no run folder: set output.run_dir (the default is beside the .blend file)")
+        self.config = config
+        self.make_env = make_env
+        self.run_dir = Path(run_dir)
+        self.init_from = Path(init_from) if init_from else None
+        self.snapshot_interval = float(snapshot_interval)
+        self.preview_interval = float(preview_interval)
+        self.preview_fraction = float(preview_fraction)
+        self.curriculum_window = int(curriculum_window)
+        self.mailbox = Mailbox()
+        self.error: str | None = None
+        self._state = "idle"
+        self._state_lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._unpaused = threading.Event()
+        self._unpaused.set()
+        self._thread: threading.Thread | None = None
+        self._resume_meta: dict[str, Any] | None = None
+        self._budget_reached = False
+        # episode statistics (training thread only)
+        self._returns: collections.deque[float] = collections.deque(maxlen=recent_episodes)
+        self._successes: collections.deque[bool] = collections.deque(maxlen=recent_episodes)
+        self._terms: collections.deque[dict[str, float]] = collections.deque(maxlen=recent_episodes)
+        self._stage_successes: collections.deque[bool] = collections.deque(maxlen=self.curriculum_window)
+        self.episodes = 0
+        self.resumed_from_step = 0
+
+    # -- construction from a run folder -------------------------------------------------
+    @classmethod
+    def continue_run(cls, run_dir: str | Path, make_env: Callable[[TrainConfig, int, int], Any],
+                     **kwargs: Any) -> TrainingSession:
+        """A session that continues a stopped or killed run from its last checkpoint (call start()).
+
+        The step counter, episode count, wall time, curriculum stage and curve continue.
+        """
+        run_dir = Path(run_dir)
+        pointer = run_dir / "checkpoint.json"
+        if not pointer.exists():
+            raise RigDojoError(f"{run_dir} has no checkpoint to resume from (no checkpoint.json); start a new run")
+        config = TrainConfig.load(run_dir / "config.toml")
+        meta = json.loads(pointer.read_text())
+        if not (run_dir / "checkpoints" / meta["checkpoint"]).exists():
+            raise RigDojoError(f"{run_dir}: checkpoint {meta['checkpoint']} named in checkpoint.json is missing")
+        session = cls(config, make_env, run_dir, **kwargs)
+        session._resume_meta = meta
+        return session
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        with self._state_lock:
+            return self._state
+
+    def _set_state(self, state: str, only_from: tuple[str, ...] | None = None) -> bool:
+        with self._state_lock:
+            if only_from is not None and self._state not in only_from:
+                return False
+            self._state = state
+            return True
+
+    def latest(self) -> Snapshot | None:
+        return self.mailbox.latest()
+
+    @property
+    def history(self) -> tuple[CurvePoint, ...]:
+        return self.mailbox.history()
+
+    # -- control ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Build the task and the model (errors in the settings raise RigDojoError here), then train."""
+        if self.state != "idle":
+            raise RigDojoError(f"this training session is {self.state}; start a new session")
+        try:
+            self._build()
+        except BaseException as exc:
+            self._close_envs()
+            self.error = "".join(traceback.format_exception(exc))
+            self._set_state("error")
+            raise
+        self._set_state("running")
+        self._thread = threading.Thread(target=self._run, name="rig_dojo-training", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        if self._set_state("paused", only_from=("running",)):
+            self._unpaused.clear()
+
+    def resume(self) -> None:
+        """Continue after pause() (to continue a stopped run from disk, see continue_run)."""
+        if self._set_state("running", only_from=("paused",)):
+            self._unpaused.set()
+
+    def stop(self) -> None:
+        """Stop training, save a checkpoint and the policy, and wait for the thread to end."""
+        if self._set_state("stopping", only_from=("running", "paused")):
+            self._stop_event.set()
+            self._unpaused.set()
+        elif self._set_state("stopped", only_from=("idle",)):
+            return
+        self.wait()
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Wait for the thread to end (or ``timeout`` seconds); returns the state."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.state
+
+    # -- building ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        from .algorithms import build_model, load_checkpoint, use_time_progress
+
+        config, algo = self.config, self.config.algo
+        if self._resume_meta is None and any((self.run_dir / n).exists() for n in ("checkpoint.json", "metrics.csv")):
+            # never overwrite another run's results (DESIGN.md, rule 6)
+            raise RigDojoError(f"{self.run_dir} already holds a run; continue it (TrainingSession.continue_run) "
+                               "or choose another run folder")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(self.run_dir / "config.toml")
+        self.env = self.make_env(config, algo.n_envs, algo.seed)
+        self.preview_env = self.make_env(config, 1, algo.seed + 7919)
+        self.control_names = tuple(self.env.control_names)
+        tensorboard = self.run_dir / "tensorboard" if importlib.util.find_spec("tensorboard") else None
+        meta = self._resume_meta
+        if meta is not None:
+            self.model = load_checkpoint(algo.name, self.run_dir / "checkpoints" / meta["checkpoint"], self.env, config)
+            if tensorboard is not None and hasattr(self.model, "tensorboard_log"):
+                self.model.tensorboard_log = str(tensorboard)
+            self.model.num_timesteps = int(meta["step"])
+            self.episodes = int(meta["episodes"])
+            self._wall_base = float(meta["wall_time"])
+            self._advance_to_stage(self.env, int(meta["curriculum_stage"]))
+            self.resumed_from_step = int(meta["step"])
+            self._restore_metrics(int(meta["step"]))
+        else:
+            self.model = build_model(config, self.env, tensorboard_log=tensorboard)
+            self._wall_base = 0.0
+            if self.init_from is not None:
+                from .policy_file import load_policy
+
+                policy = load_policy(self.init_from)
+                policy.check_compatible(self.env)
+                policy.apply_to(self.model, algo.name)
+        self._advance_to_stage(self.preview_env, self.env.curriculum_stage)
+        if algo.minutes > 0:
+            budget = algo.minutes * 60.0
+            use_time_progress(self.model, lambda: max(0.0, 1.0 - self._wall_time() / budget))
+        self._last_checkpoint_step = int(self.model.num_timesteps)
+        self._metrics_file = None
+        self._metrics_columns: list[str] | None = None
+
+    def _advance_to_stage(self, env: Any, stage: int) -> None:
+        if hasattr(env, "set_curriculum_stage"):
+            env.set_curriculum_stage(stage)
+        # Tasks without a setter: a success rate of 1.0 advances any stage.
+        for _ in range(stage + 1):
+            if env.curriculum_stage >= stage or not env.advance_curriculum(1.0):
+                break
+        if env.curriculum_stage != stage:
+            raise RigDojoError(f"cannot bring the task to curriculum stage {stage} (it stops at {env.curriculum_stage}); "
+                               "check [[curriculum.stages]] in config.toml")
+
+    def _restore_metrics(self, step: int) -> None:
+        path = self.run_dir / "metrics.csv"
+        if not path.exists():
+            return
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return
+        def intact(row: list[str]) -> bool:  # a kill can cut the last row short
+            try:
+                return len(row) == len(rows[0]) and all(math.isfinite(float(row[i])) or row[i] == "nan"
+                                                        for i in range(len(row)))
+            except ValueError:
+                return False
+
+        # rows written after the checkpoint belong to training that resume repeats
+        header, kept = rows[0], [r for r in rows[1:] if intact(r) and int(float(r[0])) <= step]
+        text = "\n".join(",".join(r) for r in [header, *kept]) + "\n"
+        write_atomic(path, text.encode())
+        self.mailbox.extend_history([CurvePoint(int(float(r[0])), float(r[1]), float(r[2]), float(r[3])) for r in kept])
+
+    # -- the training thread -------------------------------------------------------------
+    def _run(self) -> None:
+        algo = self.config.algo
+        try:
+            self._run_start = time.monotonic()
+            self._paused_total = 0.0
+            self._window = (time.monotonic(), int(self.model.num_timesteps))
+            self._next_snapshot = 0.0
+            self._next_preview = 0.0
+            self._preview: np.ndarray | None = None
+            self._preview_step = 0
+            self._last_sps = float("nan")
+            done = int(self.model.num_timesteps)
+            remaining = (algo.total_steps - done) if algo.total_steps > 0 else 10**15
+            if remaining > 0 and not self._time_up():
+                self.model.learn(total_timesteps=remaining, callback=_SessionCallback(self),
+                                 reset_num_timesteps=False, tb_log_name="train")
+            self._save_checkpoint()
+            self._save_policy()
+            final = "stopped" if self._stop_event.is_set() else "finished"
+            self._set_state(final)
+            self._publish(time.monotonic(), preview=False)
+        except BaseException as exc:  # never a silent stop: the UI shows this
+            self.error = f"{type(exc).__name__}: {exc}\n\n" + "".join(traceback.format_exception(exc))
+            self._set_state("error")
+        finally:
+            if self._metrics_file is not None:
+                self._metrics_file.close()
+            self._close_envs()
+
+    def _close_envs(self) -> None:
+        for name in ("env", "preview_env"):
+            env = getattr(self, name, None)
+            if env is not None:
+                try:
+                    env.close()
+                except Exception:  # closing must not hide the error that got us here
+                    pass
+
+    def _wall_time(self) -> float:
+        return self._wall_base + (time.monotonic() - self._run_start) - self._paused_total
+
+    def _time_up(self) -> bool:
+        minutes = self.config.algo.minutes
+        return minutes > 0 and self._wall_time() >= minutes * 60.0
+
+    # called by the callback after every env.step
+    def _on_step(self, model_locals: dict[str, Any]) -> bool:
+        self._record(model_locals)
+        if not self._unpaused.is_set():
+            paused_at = time.monotonic()
+            while not self._unpaused.wait(0.1):
+                pass
+            self._paused_total += time.monotonic() - paused_at
+            self._window = (time.monotonic(), int(self.model.num_timesteps))
+        if self._stop_event.is_set():
+            return False
+        now = time.monotonic()
+        if now >= self._next_snapshot:
+            self._publish(now)
+        step = int(self.model.num_timesteps)
+        if step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
+            self._save_checkpoint()
+        if self._time_up():
+            return False
+        return True
+
+    def _record(self, model_locals: dict[str, Any]) -> None:
+        rewards = np.asarray(model_locals["rewards"], dtype=np.float64).reshape(-1)
+        dones = np.asarray(model_locals["dones"]).reshape(-1)
+        infos = model_locals["infos"]
+        if not hasattr(self, "_ep_return"):
+            self._ep_return = np.zeros(rewards.size)
+            self._ep_terms: list[dict[str, float]] = [{} for _ in range(rewards.size)]
+            self._term_names = sorted(infos[0].get("terms", {})) if infos else []
+        self._ep_return += rewards
+        for i, info in enumerate(infos):
+            sums = self._ep_terms[i]
+            for name, value in info.get("terms", {}).items():
+                sums[name] = sums.get(name, 0.0) + float(value)
+        ended = np.flatnonzero(dones)
+        for i in ended:
+            success = bool(infos[i].get("success", False))
+            self._returns.append(float(self._ep_return[i]))
+            self._successes.append(success)
+            self._stage_successes.append(success)
+            self._terms.append(self._ep_terms[i])
+            self._ep_return[i] = 0.0
+            self._ep_terms[i] = {}
+            self.episodes += 1
+        if ended.size and self.config.curriculum.enabled and len(self._stage_successes) >= self.curriculum_window:
+            rate = float(np.mean(self._stage_successes))
+            if self.env.advance_curriculum(rate):
+                self._stage_successes.clear()
+                self._advance_to_stage(self.preview_env, self.env.curriculum_stage)
+
+    # -- publishing ------------------------------------------------------------------------
+    def _publish(self, now: float, preview: bool = True) -> None:
+        step = int(self.model.num_timesteps)
+        if preview and now >= self._next_preview and self.state == "running":
+            began = time.monotonic()
+            self._preview = self._rollout_preview()
+            self._preview_step = step
+            took = time.monotonic() - began
+            self._next_preview = time.monotonic() + max(self.preview_interval, took / self.preview_fraction)
+        then, then_step = self._window
+        if now - then > 1e-3 and step > then_step:
+            self._last_sps = (step - then_step) / (now - then)
+            self._window = (now, step)
+        sps = self._last_sps
+        algo = self.config.algo
+        etas = []
+        if algo.total_steps > 0 and sps > 0:
+            etas.append(max(0, algo.total_steps - step) / sps)
+        if algo.minutes > 0:
+            etas.append(max(0.0, algo.minutes * 60.0 - self._wall_time()))
+        terms: dict[str, float] = {}
+        if self._terms:
+            names = sorted({name for episode in self._terms for name in episode})
+            terms = {name: float(np.mean([episode.get(name, 0.0) for episode in self._terms])) for name in names}
+        nan = float("nan")
+        snapshot = Snapshot(
+            state=self.state, step=step, total_steps=algo.total_steps, episodes=self.episodes,
+            mean_return=float(np.mean(self._returns)) if self._returns else nan,
+            success_rate=float(np.mean(self._successes)) if self._successes else nan,
+            term_means=MappingProxyType(terms), curriculum_stage=int(self.env.curriculum_stage),
+            steps_per_second=sps, eta_seconds=min(etas) if etas else nan, wall_time=self._wall_time(),
+            control_names=self.control_names, preview=self._preview, preview_step=self._preview_step)
+        point = CurvePoint(step, snapshot.wall_time, snapshot.mean_return, snapshot.success_rate)
+        self.mailbox.put(snapshot, point)
+        self._write_metrics(snapshot)
+        self._next_snapshot = time.monotonic() + self.snapshot_interval
+
+    def _rollout_preview(self) -> np.ndarray:
+        from .algorithms import task_actions
+
+        env = self.preview_env
+        obs = env.reset()
+        frames = [np.array(env.control_angles()[0], dtype=np.float64)]
+        for _ in range(int(getattr(env, "episode_steps", self.config.rig.episode_length))):
+            actions, _ = self.model.predict(obs, deterministic=True)
+            obs, _rewards, dones, _infos = env.step(task_actions(actions, env.action_space))
+            if dones[0]:
+                break  # after the auto-reset the angles are the next episode's
+            frames.append(np.array(env.control_angles()[0], dtype=np.float64))
+        return _frozen(np.stack(frames))
+
+    def _write_metrics(self, snapshot: Snapshot) -> None:
+        path = self.run_dir / "metrics.csv"
+        if self._metrics_file is None:
+            if path.exists() and path.stat().st_size > 0:
+                with path.open(newline="") as f:
+                    self._metrics_columns = next(csv.reader(f))
+                self._metrics_file = path.open("a", newline="")
+            else:
+                names = [t.name for t in self.config.rewards if t.enabled] or sorted(self._term_names)
+                self._metrics_columns = [*CSV_FIXED, *(f"term_{n}" for n in names)]
+                self._metrics_file = path.open("w", newline="")
+                self._metrics_file.write(",".join(self._metrics_columns) + "\n")
+        values = {"step": snapshot.step, "wall_time": round(snapshot.wall_time, 3),
+                  "mean_return": snapshot.mean_return, "success_rate": snapshot.success_rate,
+                  "steps_per_second": round(snapshot.steps_per_second, 1) if math.isfinite(snapshot.steps_per_second)
+                  else snapshot.steps_per_second, "episodes": snapshot.episodes,
+                  "curriculum_stage": snapshot.curriculum_stage}
+        for name, value in snapshot.term_means.items():
+            values[f"term_{name}"] = value
+        assert self._metrics_columns is not None
+        self._metrics_file.write(",".join(str(values.get(c, "nan")) for c in self._metrics_columns) + "\n")
+        self._metrics_file.flush()
+
+    # -- files -----------------------------------------------------------------------------
+    def _save_checkpoint(self) -> None:
+        step = int(self.model.num_timesteps)
+        folder = self.run_dir / "checkpoints"
+        name = f"step_{step:012d}.zip"
+        # the time-budget clock (algorithms.use_time_progress) belongs to this session, not the checkpoint
+        write_atomic_with(folder / name, lambda f: self.model.save(f, exclude=["_update_current_progress_remaining"]))
+        meta = {"checkpoint": name, "step": step, "episodes": self.episodes, "algo": self.config.algo.name,
+                "curriculum_stage": int(self.env.curriculum_stage), "wall_time": self._wall_time()}
+        write_atomic(self.run_dir / "checkpoint.json", json.dumps(meta, indent=1).encode())
+        self._last_checkpoint_step = step
+        for old in sorted(folder.glob("step_*.zip"))[:-KEEP_CHECKPOINTS]:
+            old.unlink(missing_ok=True)
+
+    def _save_policy(self) -> None:
+        from .policy_file import save_policy
+
+        save_policy(self.model, self.run_dir / "final.rdpolicy", algo=self.config.algo.name,
+                    config=self.config, env=self.env)
+
+
+def _make_callback_class() -> type:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class SessionCallback(BaseCallback):
+        """Hands every step to the session: statistics, pause, stop, snapshots, checkpoints."""
+
+        def __init__(self, session: TrainingSession):
+            super().__init__()
+            self.session = session
+
+        def _on_step(self) -> bool:
+            return self.session._on_step(self.locals)
+
+    return SessionCallback
+
+
+def _SessionCallback(session: TrainingSession) -> Any:  # noqa: N802 (a class built on first use: SB3 is heavy)
+    global _callback_class
+    if _callback_class is None:
+        _callback_class = _make_callback_class()
+    return _callback_class(session)
+
+
+_callback_class: type | None = None

@@ -1,0 +1,70 @@
+"""Workbench renders of baked motion, tiled into a contact sheet (the bpy edge).
+
+Workbench renders a small frame in well under a second headless; EEVEE takes
+minutes there, so it is never used here.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+from ..agents.curve import write_png
+
+
+def _look_at(cam_obj, target: Vector) -> None:
+    direction = target - cam_obj.location
+    cam_obj.rotation_euler = direction.to_track_quat('-Z', 'Y').to_euler()
+
+
+def ensure_camera(focus: Vector, distance: float = 3.0, name: str = "RigDojoCamera") -> bpy.types.Object:
+    """The scene camera, or a new one looking at ``focus`` from the front-right."""
+    scene = bpy.context.scene
+    if scene.camera is not None:
+        return scene.camera
+    cam = bpy.data.objects.new(name, bpy.data.cameras.new(name))
+    scene.collection.objects.link(cam)
+    cam.location = focus + Vector((0.45, -1.0, 0.35)).normalized() * distance
+    _look_at(cam, focus)
+    scene.camera = cam
+    return cam
+
+
+def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: int = 320,
+                  height: int = 240) -> Path:
+    """Render ``frames`` with Workbench and tile them into one PNG at ``path``."""
+    scene = bpy.context.scene
+    render = scene.render
+    saved = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
+             render.filepath, scene.frame_current, render.image_settings.file_format)
+    tiles = []
+    try:
+        render.engine = 'BLENDER_WORKBENCH'
+        render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
+        render.image_settings.file_format = 'PNG'
+        scene.display.shading.color_type = 'OBJECT'
+        with tempfile.TemporaryDirectory() as tmp:
+            for frame in frames:
+                scene.frame_set(frame)
+                render.filepath = str(Path(tmp) / f"frame_{frame:05d}.png")
+                bpy.ops.render.render(write_still=True)
+                image = bpy.data.images.load(render.filepath)
+                pixels = np.empty(width * height * 4, dtype=np.float32)
+                image.pixels.foreach_get(pixels)
+                bpy.data.images.remove(image)
+                tiles.append(pixels.reshape(height, width, 4))
+    finally:
+        (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
+         render.filepath, frame, render.image_settings.file_format) = saved
+        scene.frame_set(frame)
+    rows = -(-len(tiles) // columns)
+    sheet = np.ones((rows * height, columns * width, 4), dtype=np.float32)
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, columns)
+        top = (rows - 1 - r) * height  # row 0 of the sheet is at the bottom
+        sheet[top:top + height, c * width:(c + 1) * width] = tile
+    return write_png(path, sheet)
