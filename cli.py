@@ -15,25 +15,6 @@ from pathlib import Path
 from .errors import RigDojoError
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    import bpy
-
-    from .envs import scenes
-
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    objects = scenes.build_demo_scene()
-    blend = out / "demo.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    rig = objects["rig"]
-    print(f"Rig Dojo demo scene written to {blend}")
-    print(f"  rig    {rig.name}: bones {', '.join(b.name for b in rig.data.bones)}")
-    print(f"  target {objects['target'].name}: animated over frames "
-          f"{bpy.context.scene.frame_start}-{bpy.context.scene.frame_end}")
-    print(f"  region {objects['region'].name}: random targets are drawn inside its bounds")
-    return 0
-
-
 def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
@@ -89,19 +70,313 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.exact else 3
 
 
+def _progress(snapshot, total: int, tty: bool) -> str:
+    step = snapshot.step
+    sps = snapshot.steps_per_second
+    eta = snapshot.eta_seconds
+    eta_text = f"{int(eta // 60)}:{int(eta % 60):02d}" if eta == eta and eta != float("inf") else "--:--"
+    ret = "--" if snapshot.mean_return != snapshot.mean_return else f"{snapshot.mean_return:8.2f}"
+    success = "--" if snapshot.success_rate != snapshot.success_rate else f"{snapshot.success_rate:4.0%}"
+    done = min(1.0, step / total) if total else 0.0
+    bar = ("#" * int(done * 24)).ljust(24, "-") if tty else ""
+    head = f"[{bar}] {done:4.0%}" if tty else f"step {step:,d}/{total:,d}"
+    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  success {success}"
+
+
+def _config_from_args(args: argparse.Namespace):
+    """The TrainConfig: --config TOML, else the settings stored in the .blend; then the flags."""
+    import bpy
+
+    from .agents.config import TrainConfig, defaults_for
+
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise RigDojoError(f"{args.config}: no such config file")
+        config = TrainConfig.load(path)
+    else:
+        from .props import settings_to_config
+
+        config = settings_to_config(bpy.context.scene.rig_dojo)
+    if args.task:
+        config.task = args.task
+    if args.algo and args.algo != config.algo.name:
+        seed = config.algo.seed
+        config.algo = defaults_for(args.algo)
+        config.algo.seed = seed
+    sel = config.rig
+    for flag, field in (("rig", "rig"), ("effector", "effector"), ("target", "target"), ("region", "region")):
+        if getattr(args, flag):
+            setattr(sel, field, getattr(args, flag))
+    if args.target and not args.region:
+        sel.region = ""
+    if args.region and not args.target:
+        sel.target = ""
+    if args.controls:
+        sel.controls = _names(args.controls)
+    if args.steps is not None:
+        config.algo.total_steps = args.steps
+    if args.minutes is not None:
+        config.algo.minutes = args.minutes
+    if args.seed is not None:
+        config.algo.seed = args.seed
+    config.validate()
+    return config
+
+
+def _default_run_dir(config) -> Path:
+    import time
+
+    import bpy
+
+    base = Path(bpy.path.abspath("//rig_dojo_runs")) if bpy.data.filepath else Path.cwd() / "rig_dojo_runs"
+    return base / f"{config.rig.rig or 'rig'}_{config.task}_{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run_training(config, make_env, run_dir: Path | None, resume: bool = False, init_from: str | None = None,
+                 quiet: bool = False, episodes: int = 64) -> dict:
+    """Train (or continue) in a background session, show progress, evaluate, write summary.json."""
+    import json
+    import time
+
+    from .agents.evaluate import evaluate
+    from .agents.policy_file import load_policy
+    from .agents.session import TrainingSession
+
+    if resume:
+        session = TrainingSession.continue_run(run_dir, make_env)
+        config = session.config
+    else:
+        session = TrainingSession(config, make_env, run_dir, init_from=init_from)
+    run_dir = session.run_dir
+    tty = sys.stdout.isatty() and not quiet
+    began = time.monotonic()
+    session.start()
+    last_line = 0.0
+    try:
+        while session.wait(0.25) in ("running", "paused", "stopping", "idle"):
+            snapshot = session.latest()
+            if snapshot is None or quiet:
+                continue
+            if tty:
+                print("\r" + _progress(snapshot, config.algo.total_steps, True), end="", flush=True)
+            elif time.monotonic() - last_line >= 10.0:
+                print(_progress(snapshot, config.algo.total_steps, False), flush=True)
+                last_line = time.monotonic()
+    except KeyboardInterrupt:
+        session.stop()
+        if tty:
+            print()
+        scene = f" {sys.argv[2]}" if len(sys.argv) > 2 else ""
+        print(f"rig_dojo: stopped; the last checkpoint is in {run_dir}. Resume with:\n"
+              f"  python -m rig_dojo train{scene} --resume {run_dir}", file=sys.stderr)
+        raise
+    if tty:
+        print()
+    if session.state == "error":
+        raise TrainingFailed(session.error or "training failed")
+    wall = time.monotonic() - began
+    policy_path = run_dir / "final.rdpolicy"
+    policy = load_policy(policy_path)
+    result = evaluate(policy, make_env, config, episodes=episodes)
+    snapshot = session.latest()
+    steps = snapshot.step if snapshot else config.algo.total_steps
+    summary = {
+        "success_rate": result.success_rate, "final_error": result.final_error, "steps": int(steps),
+        "wall_seconds": wall, "steps_per_second": steps / wall if wall > 0 else 0.0,
+        "mean_jerk": result.mean_jerk, "limit_violations": result.limit_violation_total,
+        "episodes": episodes, "policy": str(policy_path), "policy_sha256": policy.sha256,
+        "task": config.task, "rig": config.rig.rig, "algo": config.algo.name, "seed": config.algo.seed,
+    }
+    from .agents.files import write_atomic
+
+    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    if not quiet:
+        print(f"trained {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
+              f"success {result.success_rate:.0%}, final error {result.final_error:.4f} chain lengths")
+        print(f"run folder: {run_dir}")
+    return summary
+
+
+class TrainingFailed(Exception):
+    """A run that started and then failed (exit code 1)."""
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .agents.config import TrainConfig
+    from .envs.task_extract import task_from_config
+    from .envs.training import env_factory
+
+    open_scene(args.scene)
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.toml").is_file():
+            raise RigDojoError(f"{args.resume} is not a run folder (no config.toml); give the folder a run wrote")
+        config = TrainConfig.load(run_dir / "config.toml")
+    else:
+        config = _config_from_args(args)
+        run_dir = Path(args.out) if args.out else _default_run_dir(config)
+    if args.init_from and not Path(args.init_from).is_file():
+        raise RigDojoError(f"{args.init_from}: no such policy file")
+    make_env = env_factory(task_from_config(config))
+    run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from)
+    return 0
+
+
+def _policy_and_task(args: argparse.Namespace):
+    from .agents.policy_file import load_policy
+    from .envs.task_extract import task_from_config
+    from .envs.training import env_factory
+
+    open_scene(args.scene)
+    policy = load_policy(args.policy)
+    config = policy.config
+    make_env = env_factory(task_from_config(config))
+    policy.check_compatible(make_env(config, 1, 0))
+    return policy, config, make_env
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .agents.evaluate import evaluate
+
+    policy, config, make_env = _policy_and_task(args)
+    result = evaluate(policy, make_env, config, episodes=args.episodes)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(f"{args.policy}: over {args.episodes} deterministic episodes: success {result.success_rate:.0%}, "
+              f"final error {result.final_error:.4f} chain lengths, mean jerk {result.mean_jerk:.3g}, "
+              f"joint-limit violations {result.limit_violation_total:.3g}")
+    return 0
+
+
+def _frames(text: str) -> tuple[int, int]:
+    try:
+        start, end = (int(v) for v in text.split("-", 1))
+    except ValueError:
+        raise RigDojoError(f"--frames {text!r}: give START-END, e.g. 1-120") from None
+    if end <= start:
+        raise RigDojoError(f"--frames {text}: END must be after START")
+    return start, end
+
+
+def _cmd_bake(args: argparse.Namespace) -> int:
+    import json
+
+    import bpy
+
+    from .envs.policy_bake import bake_policy
+
+    if not args.save and not args.output:
+        raise RigDojoError("say where the baked file goes: --save (overwrite SCENE.blend) or --output NEW.blend")
+    frames = _frames(args.frames)
+    open_scene(args.scene)
+    if args.save and not bpy.data.filepath:
+        raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
+    if not Path(args.policy).is_file():
+        raise RigDojoError(f"{args.policy}: no such policy file")
+    report = bake_policy(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
+    target = Path(args.output).resolve() if args.output else Path(bpy.data.filepath)
+    with quiet_blender():
+        if args.output:
+            bpy.ops.wm.save_as_mainfile(filepath=str(target), copy=True)
+        else:
+            bpy.ops.wm.save_mainfile()
+    if args.json:
+        print(json.dumps({**report.to_dict(), "file": str(target)}, indent=2))
+    else:
+        print(report.format())
+        print(f"saved {target}")
+    return 0
+
+
+def _cmd_export_config(args: argparse.Namespace) -> int:
+    import bpy
+
+    from .props import settings_to_config
+
+    open_scene(args.scene)
+    text = settings_to_config(bpy.context.scene.rig_dojo).to_toml()
+    if args.out:
+        from .agents.files import write_atomic
+
+        write_atomic(Path(args.out), text.encode())
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), quick=args.quick)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rig_dojo", description="Rig Dojo: teach rigs to move by reinforcement learning."
-    )
+        prog="rig_dojo", description="Rig Dojo: teach rigs to move by reinforcement learning.",
+        epilog="Exit codes: 0 success, 1 a failed run, 2 bad input, 3 a twin that is not exact.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    demo = sub.add_parser("demo", help="build the demo scene, train, bake, and write runs/demo/")
+    scene_help = "the .blend to open (omit under `blender -b SCENE.blend -c rig_dojo`)"
+
+    demo = sub.add_parser("demo", help="build demo scenes, train, bake and write runs/demo/")
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    demo.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test, not a good result)")
     demo.set_defaults(run=_cmd_demo)
+
+    train = sub.add_parser("train", help="train a policy headless",
+                           description="Train with --config run.toml or the settings stored in the .blend; "
+                                       "flags override the common settings. Writes a run folder ending in "
+                                       "summary.json.")
+    train.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
+    train.add_argument("--config", help="a TOML config (python -m rig_dojo export-config writes one)")
+    train.add_argument("--rig", help="the armature object")
+    train.add_argument("--task", choices=("reach", "aim", "grasp"))
+    train.add_argument("--controls", help="comma-separated control bones")
+    train.add_argument("--effector", help="the bone that reaches / aims / grips")
+    train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
+    train.add_argument("--region", help="random targets inside this object's bounds")
+    train.add_argument("--algo", choices=("ppo", "a2c", "sac", "td3", "dqn", "qlearning"))
+    train.add_argument("--steps", type=int, help="total environment steps")
+    train.add_argument("--minutes", type=float, help="a time budget instead of steps")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--out", help="run folder (default: rig_dojo_runs/ beside the .blend)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its checkpoint")
+    train.add_argument("--init-from", metavar="POLICY", help="fine-tune from another run's .rdpolicy")
+    train.set_defaults(run=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="evaluate a policy deterministically")
+    ev.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
+    ev.add_argument("--policy", required=True, help="a .rdpolicy file")
+    ev.add_argument("--episodes", type=int, default=16)
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(run=_cmd_evaluate)
+
+    bake = sub.add_parser("bake", help="bake a policy to keyframes in a new Action")
+    bake.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
+    bake.add_argument("--policy", required=True, help="a .rdpolicy file")
+    bake.add_argument("--frames", required=True, metavar="START-END")
+    bake.add_argument("--action", help="name of the new Action")
+    bake.add_argument("--reduce", type=float, metavar="DEGREES", help="keyframe reduction tolerance")
+    out = bake.add_mutually_exclusive_group()
+    out.add_argument("--save", action="store_true", help="save SCENE.blend in place")
+    out.add_argument("--output", metavar="NEW.blend", help="save to a new file")
+    bake.add_argument("--json", action="store_true")
+    bake.set_defaults(run=_cmd_bake)
+
+    exp = sub.add_parser("export-config", help="print (or write) the TOML of the settings stored in the .blend")
+    exp.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
+    exp.add_argument("--out", help="write to this file instead of printing")
+    exp.set_defaults(run=_cmd_export_config)
 
     ver = sub.add_parser("verify", help="check that the twin reproduces Blender's pose evaluation exactly",
                          description="Pose the rig at random states in Blender and in the twin; report the worst "
                                      "error per tracked bone. Exit 0 when exact, 3 when not (the report says why).")
-    ver.add_argument("scene", nargs="?", metavar="SCENE.blend")
+    ver.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     ver.add_argument("--rig", required=True, help="the armature object")
     ver.add_argument("--controls", required=True, help="comma-separated control bones (what the policy moves)")
     ver.add_argument("--track", required=True, help="comma-separated tracked bones (what rewards read)")
@@ -133,10 +408,13 @@ def main(argv: list[str] | None = None, *, register: bool = True) -> int:
             _ensure_registered()
         return args.run(args)
     except RigDojoError as exc:
-        print(f"rig_dojo: error: {exc}", file=sys.stderr)
+        print(f"rig_dojo: error: {' '.join(str(exc).split())}" if exc.exit_code == 2 else f"rig_dojo: {exc}",
+              file=sys.stderr)
         return exc.exit_code
+    except TrainingFailed as exc:
+        print(f"rig_dojo: the run failed:\n{exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("rig_dojo: interrupted", file=sys.stderr)
         return 130
 
 

@@ -135,3 +135,63 @@ def build_rigify_human(fk_arms: bool = True) -> bpy.types.Object:
         rig.update_tag()
         bpy.context.view_layer.update()
     return rig
+
+
+def add_bone_proxies(rig: bpy.types.Object, bones: list[str] | None = None, radius: float = 0.04,
+                     color=(0.8, 0.55, 0.3, 1.0)) -> list[bpy.types.Object]:
+    """Cylinders parented to bones, so renders (which never draw armatures) show the rig's motion."""
+    mesh = bpy.data.meshes.get("RigDojoProxy")
+    if mesh is None:
+        import bmesh
+
+        mesh = bpy.data.meshes.new("RigDojoProxy")
+        bm = bmesh.new()
+        bmesh.ops.create_cone(bm, cap_ends=True, segments=12, radius1=1.0, radius2=0.7, depth=2.0)
+        bm.to_mesh(mesh)
+        bm.free()
+    out = []
+    for name in bones or [b.name for b in rig.data.bones]:
+        bone = rig.data.bones[name]
+        obj = _link(bpy.data.objects.new(f"proxy_{name}", mesh))
+        obj.parent, obj.parent_type, obj.parent_bone = rig, 'BONE', name
+        # a bone child sits at the bone's tail, in the bone's axes (Y along the bone)
+        r = min(radius, bone.length * 0.3)
+        obj.location = (0.0, -bone.length / 2, 0.0)
+        obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+        obj.scale = (r, r, bone.length / 2)
+        obj.color = color
+        out.append(obj)
+    return out
+
+
+def add_marker(name: str, follow: bpy.types.Object, radius: float = 0.05, color=(0.2, 0.8, 0.3, 1.0)):
+    """A small renderable sphere that copies ``follow``'s location (empties do not render)."""
+    mesh = bpy.data.meshes.new(name)
+    import bmesh
+
+    bm = bmesh.new()
+    bmesh.ops.create_uvsphere(bm, u_segments=16, v_segments=8, radius=radius)
+    bm.to_mesh(mesh)
+    bm.free()
+    obj = _link(bpy.data.objects.new(name, mesh))
+    con = obj.constraints.new('COPY_LOCATION')
+    con.target = follow
+    obj.color = color
+    return obj
+
+
+def add_box(name: str, location, size, color=(0.55, 0.55, 0.6, 1.0)) -> bpy.types.Object:
+    bpy.ops.mesh.primitive_cube_add(size=1.0, location=location)
+    obj = bpy.context.active_object
+    obj.name = name
+    obj.scale = size
+    obj.color = color
+    return obj
+
+
+def add_camera(name: str, location, focus) -> bpy.types.Object:
+    cam = _link(bpy.data.objects.new(name, bpy.data.cameras.new(name)))
+    cam.location = location
+    direction = Vector(focus) - Vector(location)
+    cam.rotation_euler = direction.to_track_quat('-Z', 'Y').to_euler()
+    return cam

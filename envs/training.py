@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import numpy as np
+
 from ..rewards import TermConfig
 from .kinematic_task import KinematicTask
 from .task_spec import CurriculumStage, TaskSpec, default_terms
@@ -38,3 +40,22 @@ def env_factory(spec: TaskSpec) -> Callable[..., KinematicTask]:
     def make_env(config, n_envs: int, seed: int) -> KinematicTask:
         return make_task(configure(spec, config), n_envs=n_envs, seed=seed, discrete=bool(config.rig.discrete))
     return make_env
+
+
+def rollout(policy, task: KinematicTask, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """One deterministic episode of ``steps`` actions in environment 0 of ``task``, no auto-reset.
+
+    Returns the control angles ``(steps + 1, n_controls, 3)`` (the first row is the
+    start pose) and the tracked bones' world tail positions ``(steps + 1, n_tracked, 3)``.
+    Past the task's episode length an animated target holds its last frame.
+    """
+    task._reset_envs(np.arange(task.num_envs))
+    names = task.spec.rig.tracked
+    angles, points = [], []
+    for step in range(steps + 1):
+        if step:
+            actions, _ = policy.predict(task._observe(), deterministic=True)
+            task._step(np.asarray(actions))
+        angles.append(task.control_angles()[0].copy())
+        points.append(np.stack([task.bone_point(n, "tail")[0] for n in names]))
+    return np.array(angles), np.array(points)

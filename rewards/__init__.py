@@ -12,3 +12,5 @@ __all__ = [
     "DEFAULT_MEAN_HORIZON", "REGISTRY", "STATE_FIELDS", "Param", "RewardComposer", "RewardState",
     "RewardTerm", "TermConfig", "get_term", "reward_term", "schema", "validate_params",
 ]
+from . import camera_terms  # noqa: F401
+from . import physics_terms  # noqa: F401

@@ -1,0 +1,187 @@
+"""Physics twin speed against MuJoCo's raw ``mj_step``, a contact sheet of a baked gait, and (opt-in) the
+time to train the quadruped to walk.
+
+Run: ``.venv/bin/python bench/run.py physics``. The overhead ratio is raw ``mj_step``
+env-steps/s (``substeps`` physics steps per env-step, one ``MjData``, no Python around it)
+over ours, measured in the same run on the same model: 1.0 would be free.
+
+``RIG_DOJO_BENCH_LONG=1`` also runs :func:`locomotion_time` (PPO on the quadruped until it
+moves forward at >= 1 body length per second over 10 s episodes without falling; the issue's
+target is <= 20 minutes on 2 cores). It is off by default because it takes long.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SUBSTEPS = 8
+REPEATS = 3
+
+
+def _quadruped():
+    import bpy
+
+    from rig_dojo.envs import physics_extract as pe
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    obj = pe.build_quadruped()
+    return obj, pe.extract_physics(obj)
+
+
+def _rate(fn, steps: int) -> float:
+    best = math.inf
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn(steps)
+        best = min(best, time.perf_counter() - start)
+    return steps / best
+
+
+def step_rates(spec, n_envs: int, steps: int) -> dict[str, float]:
+    """env-steps/s of raw ``mj_step``, of :class:`PhysicsTwin` and of the whole locomotion task step."""
+    import mujoco
+
+    from rig_dojo.envs.physics_task import make_physics_task
+
+    task = make_physics_task(spec, "locomotion", n_envs=n_envs, seed=0, substeps=SUBSTEPS)
+    task.reset()
+    model = task.twin.model
+    data = mujoco.MjData(model)
+    data.qpos[:] = task.rest_qpos
+
+    def raw(k):
+        for _ in range(k):
+            mujoco.mj_step(model, data, SUBSTEPS)
+
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-0.3, 0.3, (16, n_envs, task.n_joints))
+    targets = task.targets(actions)
+
+    def twin(k):
+        for i in range(k):
+            task.twin.step(targets[i % 16])
+
+    def full(k):
+        for i in range(k):
+            task.step(actions[i % 16])
+
+    per_call = max(1, steps // n_envs)
+    return {"raw": _rate(raw, steps), "twin": _rate(twin, per_call) * n_envs, "task": _rate(full, per_call) * n_envs}
+
+
+def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int, int] = (200, 150)) -> tuple[Path, float]:
+    """Bake an open-loop trot of the quadruped, render ``tiles`` Workbench frames and tile them into one PNG."""
+    import bpy
+
+    from rig_dojo.envs import physics_extract as pe
+    from rig_dojo.envs.physics_task import make_physics_task, record_clip
+
+    obj, spec = _quadruped()
+    task = make_physics_task(spec, "locomotion", n_envs=1, seed=3)
+    phase = {"front_L": 0.0, "back_R": 0.0, "front_R": math.pi, "back_L": math.pi}
+    layout = task.twin.layout
+    bones = [spec.bone_names[b] for b in layout.joint_bone]
+    offsets = np.array([phase.get(b.rsplit("_", 1)[0], 0.0) for b in bones])
+    gain = 0.3 * np.array([(1.0 if b.endswith("_thigh") else 0.5 if b.endswith("_shin") else 0.0) * (a == 0)
+                           for b, a in zip(bones, layout.joint_axis)])
+    clip = record_clip(task, lambda obs: (gain * np.sin(4 * math.pi * task.t[0] / task.fps + offsets))[None], n_steps=frames)
+    pe.bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
+    check = pe.verify_physics_bake(obj, spec, clip.frames, clip.heads, clip.tails)
+    scene = bpy.context.scene
+    # armatures do not render: a cylinder per bone, parented to it, shows the capsules
+    for k, name in enumerate(spec.bone_names):
+        r, length = spec.radius[k], spec.lengths[k]
+        bpy.ops.mesh.primitive_cylinder_add(vertices=12, radius=r, depth=length)
+        cyl = bpy.context.active_object
+        cyl.parent, cyl.parent_type, cyl.parent_bone = obj, 'BONE', name
+        cyl.matrix_parent_inverse.identity()
+        cyl.location = (0.0, -length / 2, 0.0)  # bone parenting starts at the tail
+        cyl.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    bpy.ops.mesh.primitive_plane_add(size=8.0)
+    cam_data = bpy.data.cameras.new("cam")
+    cam = bpy.data.objects.new("cam", cam_data)
+    scene.collection.objects.link(cam)
+    cam.location = (3.2, -1.6, 1.4)
+    cam.rotation_euler = (math.radians(72), 0.0, math.radians(62))
+    scene.camera = cam
+    scene.render.engine = 'BLENDER_WORKBENCH'
+    scene.render.resolution_x, scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = 'PNG'
+    picks = np.linspace(clip.frames[0], clip.frames[-1], tiles).round().astype(int)
+    images = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in picks:
+            scene.frame_set(int(f))
+            scene.render.filepath = str(Path(tmp) / f"f{f:04d}.png")
+            bpy.ops.render.render(write_still=True)
+            img = bpy.data.images.load(scene.render.filepath)
+            px = np.empty(img.size[0] * img.size[1] * 4, dtype=np.float32)
+            img.pixels.foreach_get(px)
+            images.append(px.reshape(img.size[1], img.size[0], 4))
+            bpy.data.images.remove(img)
+    sheet = np.concatenate(images, axis=1)  # one row, bottom-up as Blender stores pixels
+    out = bpy.data.images.new("contact_sheet", sheet.shape[1], sheet.shape[0], alpha=True)
+    out.pixels.foreach_set(sheet.ravel())
+    out.filepath_raw = str(path)
+    out.file_format = 'PNG'
+    out.save()
+    return path, check.position_error
+
+
+def locomotion_time(max_minutes: float = 20.0, n_envs: int = 32, seed: int = 0) -> float | None:
+    """Seconds of PPO training until the quadruped's deterministic policy moves forward at >= 1 body
+    length per second over a 10 s episode without falling (checked every ~100k steps); None if not
+    reached within ``max_minutes``."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from rig_dojo.envs.physics_task import make_physics_task, record_clip
+
+    torch.set_num_threads(1)
+    _, spec = _quadruped()
+    task = make_physics_task(spec, "locomotion", n_envs=n_envs, seed=seed, episode_seconds=10.0, target_speed=1.0)
+    model = PPO("MlpPolicy", task, n_steps=128, batch_size=1024, n_epochs=5, learning_rate=3e-4, seed=seed,
+                policy_kwargs={"net_arch": [128, 128], "log_std_init": -0.5}, device="cpu")
+    probe = make_physics_task(spec, "locomotion", n_envs=1, seed=seed + 1, episode_seconds=10.0)
+    start = time.perf_counter()
+    while time.perf_counter() - start < max_minutes * 60:
+        model.learn(100_000, reset_num_timesteps=False)
+        clip = record_clip(probe, lambda obs: model.predict(obs, deterministic=True)[0])
+        seconds = (len(clip.frames) - 1) / probe.fps
+        moved = float(-(clip.root_world[-1, :3, 3] - clip.root_world[0, :3, 3]) @ probe.direction * -1)
+        speed = moved / max(seconds, 1e-9) / probe.unit
+        elapsed = time.perf_counter() - start
+        print(f"  {model.num_timesteps:>9,} steps {elapsed:7.0f} s: {speed:5.2f} body lengths/s over {seconds:4.1f} s"
+              f"{' (fell)' if clip.fell else ''}", flush=True)
+        if not clip.fell and seconds >= 10.0 - 1e-6 and speed >= 1.0:
+            return elapsed
+    return None
+
+
+def main() -> None:
+    _, spec = _quadruped()
+    print(f"quadruped: {spec.n_bones} bones, {SUBSTEPS} substeps per control step at {spec.fps:g} fps")
+    for n_envs, steps in ((1, 2000), (64, 6400)):
+        r = step_rates(spec, n_envs, steps)
+        print(f"n_envs {n_envs:3d}: raw mj_step {r['raw']:8.0f} env-steps/s | twin {r['twin']:8.0f} "
+              f"(overhead {r['raw'] / r['twin']:4.2f}x) | task step {r['task']:8.0f} (overhead {r['raw'] / r['task']:4.2f}x)")
+    out = Path(tempfile.gettempdir()) / "rig_dojo_physics_contact_sheet.png"
+    path, err = contact_sheet(out)
+    print(f"contact sheet of a baked open-loop trot: {path} (bake verified in Blender: worst bone error {err:.2e})")
+    if os.environ.get("RIG_DOJO_BENCH_LONG"):
+        seconds = locomotion_time()
+        print("locomotion: " + (f"{seconds / 60:.1f} minutes to >= 1 body length/s over 10 s" if seconds
+                                else "not reached within 20 minutes"))
+    else:
+        print("locomotion time: skipped (set RIG_DOJO_BENCH_LONG=1 to run it, up to 20 minutes)")
+
+
+if __name__ == "__main__":
+    main()
