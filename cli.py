@@ -415,6 +415,10 @@ def main(argv: list[str] | None = None, *, register: bool = True) -> int:
         print(f"rig_dojo: the run failed:\n{exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        if register:  # python -m: the run folder is complete; skip interpreter teardown, which can abort
+            sys.stdout.flush()  # here after an interrupt (a native thread of the bpy module at exit)
+            sys.stderr.flush()
+            os._exit(130)
         return 130
 
 

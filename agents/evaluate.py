@@ -67,7 +67,8 @@ def evaluate(policy: Any, make_env: Callable[[TrainConfig, int, int], Any], conf
     final_error = np.zeros(n)
     jerks: list[float] = []
     end_step = np.full(n, -1)
-    max_steps = config.rig.episode_length * 4 + 10  # the contract's fixed length; a guard against a task that never ends
+    length = int(getattr(env, "episode_steps", config.rig.episode_length))
+    max_steps = length * 4 + 10  # the contract's fixed length; a guard against a task that never ends
     for t in range(max_steps):
         actions, _ = policy.predict(obs, deterministic=True)
         obs, rewards, dones, infos = env.step(task_actions(actions, env.action_space))
