@@ -32,6 +32,11 @@ class AimTask(ReachTask):
         error = np.arccos(np.clip(np.sum(direction * to_target, axis=1), -1.0, 1.0))
         return error < self.tolerance, error
 
+    def _compact_obs(self) -> np.ndarray:
+        origin, direction = self.look()
+        to_target = self.target - origin
+        return to_target / np.maximum(np.linalg.norm(to_target, axis=1, keepdims=True), 1e-9) - direction
+
     def _task_obs(self) -> np.ndarray:
         origin, direction = self.look()
         to_target = self.target - origin

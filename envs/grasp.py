@@ -54,6 +54,10 @@ class GraspTask(KinematicTask):
         facing = np.sum(self._palm_axis() * to_object, axis=1)
         return (gap < self.tolerance) & (facing > 0.7), gap
 
+    def _compact_obs(self) -> np.ndarray:
+        tips = self.fingertips()
+        return (self.contacts(tips) - tips).mean(axis=1)
+
     def _task_obs(self) -> np.ndarray:
         palm = self.normalise(self.bone_point(self.spec.effector, "head"))
         tips = self.fingertips() - self.center

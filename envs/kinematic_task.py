@@ -46,7 +46,7 @@ class KinematicTask(BatchedTask):
         self.unit = rig.chain_length * world_scale
         self.composer = RewardComposer(spec.terms)
         self._needed = self.composer.required_fields()
-        obs_dim = self.n_joints + self._extra_obs_dim()
+        obs_dim = self.n_joints + (self._extra_obs_dim() if spec.observation == "full" else 3)
         observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         action_space = (gym.spaces.MultiDiscrete([3] * self.n_joints) if discrete
                         else gym.spaces.Box(-1.0, 1.0, shape=(self.n_joints,), dtype=np.float32))
@@ -109,6 +109,10 @@ class KinematicTask(BatchedTask):
     def _task_obs(self) -> np.ndarray:
         raise NotImplementedError
 
+    def _compact_obs(self) -> np.ndarray:
+        """(n, 3): the one vector a compact observation adds to the joints (what is left to do)."""
+        raise NotImplementedError
+
     # ---- BatchedTask --------------------------------------------------------------------
     def _reset_envs(self, idx: np.ndarray) -> None:
         self.q[idx] = self.q_rest
@@ -155,7 +159,8 @@ class KinematicTask(BatchedTask):
     def _observe(self) -> np.ndarray:
         mid, half = (self.q_high + self.q_low) / 2, (self.q_high - self.q_low) / 2
         joints = (self.q - mid) / half
-        return np.concatenate([joints, self._task_obs()], axis=1).astype(np.float32)
+        extra = self._task_obs() if self.spec.observation == "full" else self._compact_obs()
+        return np.concatenate([joints, extra], axis=1).astype(np.float32)
 
     def term_means(self) -> dict[str, float]:
         return self.composer.means()

@@ -58,6 +58,9 @@ class ReachTask(KinematicTask):
         error = np.linalg.norm(eff - self.target, axis=1)
         return error < self.tolerance, error
 
+    def _compact_obs(self) -> np.ndarray:
+        return self.target - self.effector_pos()
+
     def _task_obs(self) -> np.ndarray:
         eff = self.effector_pos()
         if self._trajectory is not None:

@@ -70,6 +70,7 @@ class TaskSpec:
     object_center: np.ndarray = field(default_factory=lambda: np.zeros(3))
     sphere_obstacles: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     fps: float = 24.0
+    observation: str = "full"  # "compact": joints and one 3-vector to the goal (small enough for tabular learning)
 
     def validate(self) -> None:
         if self.kind not in TASK_KINDS:
@@ -95,6 +96,8 @@ class TaskSpec:
                                    + (f"; not tracked: {', '.join(missing)}" if missing else ""))
             if len(self.object_points) == 0:
                 raise RigDojoError("the grasp object has no faces to grip; pick a mesh with faces")
+        if self.observation not in ("full", "compact"):
+            raise RigDojoError(f"unknown observation mode {self.observation!r}; use 'full' or 'compact'")
         if self.episode_steps < 1 or self.max_delta <= 0:
             raise RigDojoError("episode length and joint speed must be positive")
 
