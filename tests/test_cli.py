@@ -161,7 +161,10 @@ def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes(workspace, tmp_path):
 
 
 def test_same_config_same_result_in_process_and_on_the_command_line(workspace, tmp_path):
-    """The sidebar runs a TrainingSession in Blender's process; the command line another process."""
+    """The sidebar runs a TrainingSession in Blender's process; the command line another process.
+
+    Equal up to float rounding: torch's CPU kernels may sum in another order with another thread count.
+    """
     from rig_dojo.agents.policy_file import load_policy
     from rig_dojo.agents.session import TrainingSession
     from rig_dojo.envs.task_extract import task_from_config
@@ -176,4 +179,4 @@ def test_same_config_same_result_in_process_and_on_the_command_line(workspace, t
     theirs = load_policy(workspace["run"] / "final.rdpolicy").arrays
     assert ours.keys() == theirs.keys()
     for key in ours:
-        np.testing.assert_array_equal(ours[key], theirs[key])
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=0, atol=1e-5)
