@@ -102,11 +102,7 @@ def _driver_problems(obj, nodes: set[str], moving: set[str], controls: set[str])
         reads = []
         for var in fc.driver.variables:
             for t in var.targets:
-                if t.id == obj and t.bone_target in moving and var.type in ('TRANSFORMS', 'ROTATION_DIFF', 'LOC_DIFF'):
-                    reads.append(t.bone_target)
-                pm = _BONE_PATH.match(t.data_path or "")
-                if t.id == obj and pm and pm.group(1) in moving and any(p in t.data_path for p in _TRANSFORM_PROPS):
-                    reads.append(pm.group(1))
+                reads += _moving_reads(obj, var, t, moving, controls)
         channel = fc.data_path[m.end():]
         if bone in controls and any(channel.startswith("." + p) for p in _TRANSFORM_PROPS):
             problems.append(Problem(bone, "", f"a driver sets {channel.lstrip('.')}, so the policy cannot move it; "
@@ -117,6 +113,37 @@ def _driver_problems(obj, nodes: set[str], moving: set[str], controls: set[str])
         else:
             notes.append(f"driver on {bone}{channel} is constant for this selection")
     return problems, notes
+
+
+_CHANNELS = ("location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle", "scale")
+
+
+def _moving_reads(obj, var, target, moving: set[str], controls: set[str]) -> list[str]:
+    """Bones whose motion a driver variable reads (empty when its value is constant for this selection).
+
+    A bone's own channels (location, rotation, scale) change only if the policy sets them, i.e. for a
+    control; its pose matrix, head and tail change whenever the controls move it; a Transform Channel
+    variable in local space reads channels plus constraints, in world or transform space the pose.
+    """
+    if target.id != obj:
+        return []
+    if var.type in ('ROTATION_DIFF', 'LOC_DIFF'):
+        return [target.bone_target] if target.bone_target in moving else []
+    if var.type == 'TRANSFORMS':
+        bone = target.bone_target
+        if target.transform_space == 'LOCAL_SPACE':
+            constrained = bool(obj.pose.bones[bone].constraints) if bone in obj.pose.bones else False
+            return [bone] if bone in controls or (bone in moving and constrained) else []
+        return [bone] if bone in moving else []
+    match = _BONE_PATH.match(target.data_path or "")
+    if not match:
+        return []
+    bone, rest = match.group(1), target.data_path[match.end():]
+    if rest.startswith("[") or not rest:  # a custom property: constant
+        return []
+    if rest.lstrip(".").startswith(_CHANNELS):
+        return [bone] if bone in controls else []
+    return [bone] if bone in moving else []
 
 
 def _ik_problems(obj, nodes: set[str]) -> list[Problem]:
@@ -142,8 +169,9 @@ def _constraint_spec(obj, ev, pb_eval, con, index_of: dict[str, int]) -> Constra
         return Problem(name, con.name, f"{con.type.replace('_', ' ').title()} constraints are not supported "
                                        f"(supported: {', '.join(sorted(SUPPORTED_CONSTRAINTS))})")
     spaces = (con.owner_space, getattr(con, "target_space", "WORLD"))
-    if any(sp not in ("WORLD", "POSE") for sp in spaces):
-        return Problem(name, con.name, f"space {spaces[0]}/{spaces[1]} is not supported (World or Pose space only)")
+    if spaces[0] not in ("WORLD", "POSE", "LOCAL") or spaces[1] not in ("WORLD", "POSE", "LOCAL"):
+        return Problem(name, con.name, f"space {spaces[0]}/{spaces[1]} is not supported "
+                                       "(World, Pose or Local space)")
     target, sub = _targets(con)[0]
     if target is None:
         return Problem(name, con.name, "has no target")
@@ -163,6 +191,15 @@ def _constraint_spec(obj, ev, pb_eval, con, index_of: dict[str, int]) -> Constra
         params = {"use": [con.use_x, con.use_y, con.use_z], "power": float(con.power),
                   "use_offset": bool(con.use_offset), "use_add": bool(con.use_add),
                   "uniform": bool(con.use_make_uniform)}
+    elif con.type == 'DAMPED_TRACK':
+        params = {"track_axis": con.track_axis}
+    elif con.type == 'STRETCH_TO':
+        params = {"volume": con.volume, "keep_axis": con.keep_axis, "rest_length": float(con.rest_length),
+                  "bulge": float(con.bulge), "use_bulge_min": bool(con.use_bulge_min),
+                  "use_bulge_max": bool(con.use_bulge_max), "bulge_min": float(con.bulge_min),
+                  "bulge_max": float(con.bulge_max), "bulge_smooth": float(con.bulge_smooth)}
+        if params["rest_length"] <= 0:
+            return Problem(name, con.name, "Stretch To has no rest length yet; press its Reset button (R)")
     elif con.type == 'CHILD_OF':
         flags = [getattr(con, f"use_{k}_{a}") for k in ("location", "rotation", "scale") for a in "xyz"]
         if not all(flags) or con.set_inverse_pending:
@@ -172,7 +209,16 @@ def _constraint_spec(obj, ev, pb_eval, con, index_of: dict[str, int]) -> Constra
         return Problem(name, con.name, "Follow B-Bone shape is not supported")
     spec = ConstraintSpec(type=con.type, name=con.name, influence=float(con.influence), owner_space=spaces[0],
                           target_space=spaces[1], head_tail=float(getattr(con, "head_tail", 0.0)), params=params)
-    if target.original == obj and sub:
+    if spec.target_space == "LOCAL":
+        if target.original != obj or not sub:
+            return Problem(name, con.name, "a Local-space target must be a bone of the same armature")
+        if sub in index_of:
+            spec.target_node = index_of[sub]
+            return spec
+        tpb = ev.pose.bones[sub]
+        local = ev.convert_space(pose_bone=tpb, matrix=tpb.matrix, from_space='POSE', to_space='LOCAL')
+        spec.target_const = _m(local).tolist()
+    elif target.original == obj and sub:
         if sub in index_of:
             spec.target_node = index_of[sub]
             spec.target_length = float(obj.data.bones[sub].length)

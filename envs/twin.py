@@ -161,7 +161,8 @@ class RigTwin:
                 parent = as4(p) if p >= 0 else s.parent_const[i]
             else:
                 parent = None
-            m = self._constraints(i, self._apply_parent(i, parent, chan), as4)
+            bpt = self._parent_transform(i, parent, n)
+            m = self._constraints(i, self._bone_to_pose(bpt, chan), as4, bpt)
             mats[i] = m
             poses[i] = (m[:, :3, :3], m[:, :3, 3])
         return poses
@@ -170,11 +171,10 @@ class RigTwin:
         """:meth:`forward` from ``(n_envs, n_controls, 3)`` Euler XYZ angles in radians."""
         return self.forward(km.euler_xyz_to_matrix(np.asarray(angles, dtype=np.float64)))
 
-    def _apply_parent(self, i: int, parent: np.ndarray | None, chan: np.ndarray) -> np.ndarray:
-        """``BKE_bone_parent_transform_calc_from_matrices`` then ``BKE_bone_parent_transform_apply``."""
+    def _parent_transform(self, i: int, parent: np.ndarray | None, n: int):
+        """``BKE_bone_parent_transform_calc_from_matrices``: (rotscale, loc_mat, post_scale or None)."""
         s = self.spec
         offs = s.offs_bone[i]
-        n = chan.shape[0]
         post_scale = None
         if parent is None:
             rotscale = np.broadcast_to(offs, (n, 4, 4))
@@ -220,10 +220,28 @@ class RigTwin:
                 loc_mat = parent @ offs
             else:
                 loc_mat = rotscale
-        out = rotscale @ chan
-        out[:, :3, 3] = (loc_mat @ np.concatenate([chan[:, :3, 3], np.ones((n, 1))], axis=1)[..., None])[:, :3, 0]
+        return rotscale, loc_mat, post_scale
+
+    @staticmethod
+    def _bone_to_pose(bpt, mat: np.ndarray) -> np.ndarray:
+        """``BKE_bone_parent_transform_apply``: a local (channel) matrix into pose space."""
+        rotscale, loc_mat, post_scale = bpt
+        out = rotscale @ mat
+        out[..., :3, 3] = (loc_mat[..., :3, :3] @ mat[..., :3, 3, None])[..., 0] + loc_mat[..., :3, 3]
         if post_scale is not None:
-            out[:, :3, :3] *= post_scale[:, None, :]
+            out[..., :3, :3] *= post_scale[..., None, :]
+        return out
+
+    @staticmethod
+    def _pose_to_bone(bpt, mat: np.ndarray) -> np.ndarray:
+        """``BKE_armature_mat_pose_to_bone``: the inverted parent transform applied, as Blender does it."""
+        rotscale, loc_mat, post_scale = bpt
+        inv_rs, inv_loc = np.linalg.inv(rotscale), np.linalg.inv(loc_mat)
+        out = inv_rs @ mat
+        out[..., :3, 3] = (inv_loc[..., :3, :3] @ mat[..., :3, 3, None])[..., 0] + inv_loc[..., :3, 3]
+        if post_scale is not None:
+            safe = np.where(post_scale != 0, post_scale, 1.0)
+            out[..., :3, :3] *= np.where(post_scale != 0, 1.0 / safe, 0.0)[..., None, :]
         return out
 
     # ---- constraints ------------------------------------------------------------------
@@ -238,22 +256,42 @@ class RigTwin:
             world = np.asarray(con.target_const, dtype=np.float64)
         return np.broadcast_to(world, (n, 4, 4))
 
-    def _constraints(self, i: int, pose_mat: np.ndarray, as4) -> np.ndarray:
+    def _local_target(self, con, as4, n: int) -> np.ndarray:
+        """A bone target in its own local space (Blender's pose-to-bone conversion of its pose)."""
+        if con.target_node < 0:  # a constant target: extraction stored its local matrix
+            return np.broadcast_to(np.asarray(con.target_const, dtype=np.float64), (n, 4, 4))
+        j, s = con.target_node, self.spec
+        if s.has_parent[j]:
+            p = int(s.parent_node[j])
+            parent = as4(p) if p >= 0 else s.parent_const[j]
+        else:
+            parent = None
+        return self._pose_to_bone(self._parent_transform(j, parent, n), as4(j))
+
+    def _constraints(self, i: int, pose_mat: np.ndarray, as4, bpt) -> np.ndarray:
+        """``BKE_constraints_solve``: each constraint in its owner and target spaces, blended by influence."""
         stack = self.spec.constraints[i]
         if not stack:
             return pose_mat
         n = pose_mat.shape[0]
         world = self._obmat @ pose_mat
         for con in stack:
-            target = self._target_world(con, as4, n)
+            if con.target_space == "LOCAL":
+                target = self._local_target(con, as4, n)
+            else:
+                target = self._target_world(con, as4, n)
+                if con.target_space == "POSE":
+                    target = self._obinv @ target
             owner = world
-            if con.owner_space == "POSE":
+            if con.owner_space in ("POSE", "LOCAL"):
                 owner = self._obinv @ owner
-            if con.target_space == "POSE":
-                target = self._obinv @ target
+            if con.owner_space == "LOCAL":
+                owner = self._pose_to_bone(bpt, owner)
             result = _EVALUATE[con.type](owner.copy(), target, con.params)
             # Child Of sets CONSTRAINT_SPACEONCE: Blender does not convert its result back to world space
-            if con.owner_space == "POSE" and con.type != "CHILD_OF":
+            if con.owner_space in ("POSE", "LOCAL") and con.type != "CHILD_OF":
+                if con.owner_space == "LOCAL":
+                    result = self._bone_to_pose(bpt, result)
                 result = self._obmat @ result
             world = result if con.influence >= 1.0 else km.interp_matrix(world, result, con.influence)
         return self._obinv @ world
@@ -312,6 +350,88 @@ def _copy_scale(owner, target, params):
     return out
 
 
+def _stretch_to(owner, target, params):
+    """Blender's stretchto_evaluate (Swing Y, Plane X, Plane Z; every volume mode and bulge clamp)."""
+    m = owner.copy()
+    if params["keep_axis"] == "SWING_Y":
+        m = km.orthogonalize_stable_y(m, False)
+    m, size = km.normalize_axes(m)
+    xx, zz = m[..., :3, 0].copy(), m[..., :3, 2].copy()
+    vec = target[..., :3, 3] - m[..., :3, 3]
+    dist = np.linalg.norm(vec, axis=-1)
+    vec = vec / np.where(dist > 0, dist, 1.0)[..., None]
+    dist = np.where(size[..., 1] != 0, dist / np.where(size[..., 1] != 0, size[..., 1], 1.0), 0.0)
+    rest = params["rest_length"]
+    scale = np.ones(size.shape)
+    scale[..., 1] = dist / rest
+    bulge = (rest / np.where(dist > 0, dist, 1e-30)) ** params["bulge"]
+    if params["use_bulge_max"]:
+        bmax = max(params["bulge_max"], 1.0)
+        rng = bmax - 1.0
+        soft = 1.0 + rng * np.arctan((bulge - 1.0) * (1.0 / rng if rng > 0 else 0.0)) / (np.pi / 2)
+        bulge = np.where(bulge > 1.0, soft + (np.minimum(bulge, bmax) - soft) * params["bulge_smooth"], bulge)
+    if params["use_bulge_min"]:
+        bmin = min(max(params["bulge_min"], 0.0), 1.0)
+        rng = 1.0 - bmin
+        soft = 1.0 - rng * np.arctan((1.0 - bulge) * (1.0 / rng if rng > 0 else 0.0)) / (np.pi / 2)
+        bulge = np.where(bulge < 1.0, soft + (np.maximum(bulge, bmin) - soft) * params["bulge_smooth"], bulge)
+    volume = params["volume"]
+    if volume == "VOLUME_XZX":
+        scale[..., 0] = scale[..., 2] = np.sqrt(bulge)
+    elif volume == "VOLUME_X":
+        scale[..., 0] = bulge
+    elif volume == "VOLUME_Z":
+        scale[..., 2] = bulge
+    size = size * scale
+    if params["keep_axis"] == "SWING_Y":
+        m[..., :3, :3] = _damped_track_y(m[..., :3, :3], vec)
+    elif params["keep_axis"] == "PLANE_X":
+        orth = np.cross(xx, vec)
+        orth /= np.linalg.norm(orth, axis=-1, keepdims=True)
+        new_x = np.cross(vec, orth)
+        m[..., :3, 0] = new_x / np.linalg.norm(new_x, axis=-1, keepdims=True)
+        m[..., :3, 1], m[..., :3, 2] = vec, orth
+    else:  # PLANE_Z
+        orth = np.cross(zz, vec)
+        orth /= np.linalg.norm(orth, axis=-1, keepdims=True)
+        new_z = np.cross(vec, orth)
+        m[..., :3, 0], m[..., :3, 1] = -orth, vec
+        m[..., :3, 2] = new_z / np.linalg.norm(new_z, axis=-1, keepdims=True)
+    m[..., :3, :3] *= size[..., None, :]
+    return m
+
+
+def _turn_axis_onto(m3: np.ndarray, column: int, sign: float, direction: np.ndarray) -> np.ndarray:
+    """Blender's damptrack_do_transform: the shortest rotation taking the owner's axis onto ``direction``,
+    applied to the 3x3 part (scale kept)."""
+    axis_vec = m3[..., :, column] * sign
+    axis_vec = axis_vec / np.maximum(np.linalg.norm(axis_vec, axis=-1, keepdims=True), 1e-30)
+    target = direction / np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-30)
+    cross = np.cross(axis_vec, target)
+    cos = np.clip(np.sum(axis_vec * target, axis=-1), -1.0, 1.0)
+    norm = np.linalg.norm(cross, axis=-1)
+    ok = norm > 1e-12
+    axis = np.where(ok[..., None], cross / np.where(ok, norm, 1.0)[..., None], [1.0, 0.0, 0.0])
+    angle = np.where(ok, np.arccos(cos), np.where(cos < 0, np.pi, 0.0))
+    return km.axis_angle_to_matrix(axis, angle) @ m3
+
+
+def _damped_track_y(rot: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    return _turn_axis_onto(rot, 1, 1.0, direction)
+
+
+_TRACK_AXES = {"TRACK_X": (0, 1.0), "TRACK_Y": (1, 1.0), "TRACK_Z": (2, 1.0),
+               "TRACK_NEGATIVE_X": (0, -1.0), "TRACK_NEGATIVE_Y": (1, -1.0), "TRACK_NEGATIVE_Z": (2, -1.0)}
+
+
+def _damped_track(owner, target, params):
+    column, sign = _TRACK_AXES[params["track_axis"]]
+    direction = target[..., :3, 3] - owner[..., :3, 3]
+    out = owner.copy()
+    out[..., :3, :3] = _turn_axis_onto(owner[..., :3, :3], column, sign, direction)
+    return out
+
+
 def _child_of(owner, target, params):
     return target @ np.asarray(params["inverse_matrix"], dtype=np.float64) @ owner
 
@@ -322,5 +442,7 @@ _EVALUATE = {
     "COPY_LOCATION": _copy_location,
     "COPY_SCALE": _copy_scale,
     "CHILD_OF": _child_of,
+    "STRETCH_TO": _stretch_to,
+    "DAMPED_TRACK": _damped_track,
 }
 SUPPORTED_CONSTRAINTS = frozenset(_EVALUATE)

@@ -161,3 +161,54 @@ def add_faceless_mesh(name: str = "Points"):
     obj = bpy.data.objects.new(name, mesh)
     bpy.context.scene.collection.objects.link(obj)
     return obj
+
+
+def build_local_and_stretch_chain(name: str = "Local"):
+    """Copy Rotation in Local space (owner and target, partial influence) and Stretch To in every keep-axis
+    mode, with volume and bulge limits, between the controls and the tracked bones."""
+    arm = scenes.build_chain(name, (0.5, 0.4, 0.3), ("upper", "lower", "tip"), rotation_mode='XYZ')
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode='EDIT')
+    eb = arm.data.edit_bones
+    for k, axis in enumerate(("SWING_Y", "PLANE_X", "PLANE_Z")):
+        b = eb.new(f"stretch_{axis}")
+        b.head, b.tail = Vector((0.1 * k, 0.2, 0.0)), Vector((0.1 * k, 0.2, 0.3))
+        b.roll = 0.3 * k
+        b.parent = eb["upper"]
+    follow = eb.new("local_follow")
+    follow.head, follow.tail = Vector((0.6, -0.2, 0.0)), Vector((0.8, -0.2, 0.1))
+    follow.parent = eb["lower"]
+    bpy.ops.object.mode_set(mode='OBJECT')
+    pb = arm.pose.bones
+    for k, axis in enumerate(("SWING_Y", "PLANE_X", "PLANE_Z")):
+        c = pb[f"stretch_{axis}"].constraints.new('STRETCH_TO')
+        c.target, c.subtarget, c.keep_axis = arm, "tip", axis
+        c.volume = ("VOLUME_XZX", "VOLUME_X", "NO_VOLUME")[k]
+        c.bulge, c.use_bulge_max, c.bulge_max, c.use_bulge_min, c.bulge_min = 1.5, True, 1.6, True, 0.6
+        c.bulge_smooth = 0.4
+        c.rest_length = 0.9
+        c.influence = (1.0, 0.7, 1.0)[k]
+    for axis in ("TRACK_X", "TRACK_NEGATIVE_Z"):
+        c = pb[f"stretch_SWING_Y"].constraints.new('DAMPED_TRACK')
+        c.target, c.subtarget, c.track_axis, c.head_tail, c.influence = arm, "lower", axis, 0.5, 0.6
+    c = pb["local_follow"].constraints.new('COPY_ROTATION')
+    c.target, c.subtarget, c.influence = arm, "tip", 0.5
+    c.owner_space = c.target_space = 'LOCAL'
+    return arm
+
+
+def add_driver(arm, bone: str, path: str, index: int, var_type: str, target_bone: str = "",
+               data_path: str = "", space: str = 'WORLD_SPACE'):
+    fc = arm.pose.bones[bone].driver_add(path, index)
+    drv = fc.driver
+    drv.type = 'SCRIPTED'
+    var = drv.variables.new()
+    var.name, var.type = "v", var_type
+    t = var.targets[0]
+    t.id = arm
+    if var_type == 'TRANSFORMS':
+        t.bone_target, t.transform_type, t.transform_space = target_bone, 'ROT_Z', space
+    else:
+        t.data_path = data_path
+    drv.expression = "v * 0.5"
+    return fc

@@ -78,10 +78,16 @@ def test_aim_and_grasp_pass_both_checkers(factory):
 
 
 def test_tasks_pass_both_checkers_on_the_rigify_fk_arm(rigify_rig):
-    scenes.add_empty("Cup", (0.5, -0.3, 1.2))
+    scenes.add_empty("Light", (0.5, -0.3, 1.2))
     for kind in ("reach", "aim"):
-        spec = extract_task("rig", kind, scenes.RIGIFY_FK_ARM["controls"], "DEF-hand.L", target="Cup")
+        spec = extract_task("rig", kind, scenes.RIGIFY_FK_ARM["controls"], "DEF-hand.L", target="Light")
         check_both(spec)
+    bpy.ops.mesh.primitive_cylinder_add(radius=0.04, depth=0.12, location=(0.45, -0.3, 1.1))
+    fingers = ["f_index.01.L", "f_index.02.L", "f_index.03.L", "thumb.01.L", "thumb.02.L", "thumb.03.L"]
+    grasp = extract_task("rig", "grasp", scenes.RIGIFY_FK_ARM["controls"] + fingers, "DEF-hand.L",
+                         grasp_object=bpy.context.active_object.name,
+                         fingertips=["DEF-f_index.03.L", "DEF-thumb.03.L"])
+    check_both(grasp)
 
 
 def test_seeding_makes_runs_reproducible(demo):

@@ -177,3 +177,38 @@ def test_euler_conversions_round_trip(order):
     np.testing.assert_allclose(km.euler_xyz_to_matrix(angles), km.euler_to_matrix(angles, "XYZ"), atol=1e-12)
     q = km.matrix_to_quaternion(m)
     np.testing.assert_allclose(km.quaternion_to_matrix(q), m, atol=1e-10)
+
+
+def test_local_space_copy_rotation_and_stretch_to_are_exact(factory):
+    arm = rigs.build_local_and_stretch_chain()
+    tracked = ["stretch_SWING_Y", "stretch_PLANE_X", "stretch_PLANE_Z", "local_follow"]
+    report = verify(arm, ["upper", "lower", "tip"], tracked, samples=32)
+    assert_exact(report)
+    spec = extract_rig(arm, ["upper", "lower", "tip"], tracked)
+    kinds = {(c.type, c.owner_space) for stack in spec.constraints for c in stack}
+    assert {("STRETCH_TO", "WORLD"), ("COPY_ROTATION", "LOCAL"), ("DAMPED_TRACK", "WORLD")} <= kinds
+
+
+def test_rigify_arm_and_fingers_are_exact(rigify_rig):
+    controls = scenes.RIGIFY_FK_ARM["controls"] + ["f_index.01.L", "f_index.02.L", "f_index.03.L",
+                                                   "thumb.01.L", "thumb.02.L", "thumb.03.L"]
+    report = verify(rigify_rig, controls, ["DEF-hand.L", "DEF-f_index.03.L", "DEF-thumb.03.L", "DEF-forearm.L"],
+                    samples=16)
+    assert_exact(report)
+    # the finger drivers read the master bones' own channels, constant while the policy moves the fingers
+    assert any("MCH-f_index.02_drv.L" in note for note in report.notes)
+
+
+def test_drivers_reading_moving_bones_are_refused_and_constant_ones_accepted(factory):
+    arm = rigs.build_constraint_chain()
+    arm.pose.bones["upper"]["switch"] = 0.3
+    rigs.add_driver(arm, "follow", "rotation_euler", 0, 'SINGLE_PROP', data_path='pose.bones["upper"]["switch"]')
+    rigs.add_driver(arm, "mixer", "rotation_euler", 2, 'SINGLE_PROP', data_path='pose.bones["tip"].scale[0]')
+    report = verify(arm, ["upper", "lower"], ["follow", "mixer"], samples=16)
+    assert_exact(report)  # a custom property and a non-control's own channel are constants
+    rigs.add_driver(arm, "mixer", "rotation_euler", 0, 'TRANSFORMS', target_bone="lower")
+    with pytest.raises(NotExactError, match="mixer: a driver on rotation_euler reads lower"):
+        extract_rig(arm, ["upper", "lower"], ["mixer"])
+    rigs.add_driver(arm, "lower", "rotation_euler", 1, 'SINGLE_PROP', data_path='pose.bones["upper"]["switch"]')
+    with pytest.raises(NotExactError, match="lower: a driver sets rotation_euler"):
+        extract_rig(arm, ["upper", "lower"], ["tip"])
