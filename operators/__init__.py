@@ -2,7 +2,7 @@
 
 import importlib
 
-submodules = ("install_deps",)
+submodules = ("install_deps", "config_io", "rig", "rewards", "train", "bake")
 
 
 def _modules():

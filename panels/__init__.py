@@ -2,7 +2,7 @@
 
 import importlib
 
-submodules = ("main",)
+submodules = ("main", "rig", "rewards", "training", "run", "bake")
 
 
 def _modules():

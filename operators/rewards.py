@@ -1,0 +1,166 @@
+"""Edit the reward-term list, the curriculum stages and the algorithm's defaults."""
+
+import bpy
+
+from ..props import fill_term, set_terms
+
+_term_items_cache: list[tuple[str, str, str]] = []  # Blender needs enum item strings kept alive
+
+
+def _term_items(_self, _context):
+    from ..rewards import schema
+
+    terms = schema()
+    if len(_term_items_cache) != len(terms):
+        _term_items_cache[:] = [(t["name"], t["name"].replace("_", " ").capitalize(), t["description"])
+                                for t in terms]
+    return _term_items_cache
+
+
+def _ensure_defaults(settings) -> None:
+    # an empty list means "the task's default terms": make them explicit before editing
+    if len(settings.rewards) == 0:
+        from ..envs.task_spec import default_terms
+
+        set_terms(settings, default_terms(settings.task))
+
+
+class RIGDOJO_OT_reward_add(bpy.types.Operator):
+    """Add a reward term from the registry"""
+
+    bl_idname = "rig_dojo.reward_add"
+    bl_label = "Add Reward Term"
+    bl_options = {'REGISTER', 'UNDO'}
+    bl_property = "term"
+
+    term: bpy.props.EnumProperty(name="Term", items=_term_items)
+
+    def execute(self, context):
+        settings = context.scene.rig_dojo
+        _ensure_defaults(settings)
+        fill_term(settings.rewards.add(), self.term)
+        settings.reward_index = len(settings.rewards) - 1
+        return {'FINISHED'}
+
+
+class RIGDOJO_OT_reward_remove(bpy.types.Operator):
+    """Remove the selected reward term"""
+
+    bl_idname = "rig_dojo.reward_remove"
+    bl_label = "Remove Reward Term"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context):
+        settings = context.scene.rig_dojo
+        if not 0 <= settings.reward_index < len(settings.rewards):
+            cls.poll_message_set("Select a reward term first")
+            return False
+        return True
+
+    def execute(self, context):
+        settings = context.scene.rig_dojo
+        settings.rewards.remove(settings.reward_index)
+        settings.reward_index = max(0, min(settings.reward_index, len(settings.rewards) - 1))
+        return {'FINISHED'}
+
+
+class RIGDOJO_OT_reward_move(bpy.types.Operator):
+    """Move the selected reward term up or down"""
+
+    bl_idname = "rig_dojo.reward_move"
+    bl_label = "Move Reward Term"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    direction: bpy.props.EnumProperty(items=(('UP', "Up", ""), ('DOWN', "Down", "")))
+
+    @classmethod
+    def poll(cls, context):
+        settings = context.scene.rig_dojo
+        if not 0 <= settings.reward_index < len(settings.rewards):
+            cls.poll_message_set("Select a reward term first")
+            return False
+        return True
+
+    def execute(self, context):
+        settings = context.scene.rig_dojo
+        index = settings.reward_index
+        other = index - 1 if self.direction == 'UP' else index + 1
+        if not 0 <= other < len(settings.rewards):
+            return {'CANCELLED'}
+        settings.rewards.move(index, other)
+        settings.reward_index = other
+        return {'FINISHED'}
+
+
+class RIGDOJO_OT_reward_defaults(bpy.types.Operator):
+    """Replace the reward terms with the task's default terms"""
+
+    bl_idname = "rig_dojo.reward_defaults"
+    bl_label = "Task Default Terms"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from ..envs.task_spec import default_terms
+
+        settings = context.scene.rig_dojo
+        set_terms(settings, default_terms(settings.task))
+        return {'FINISHED'}
+
+
+class RIGDOJO_OT_curriculum_stage_add(bpy.types.Operator):
+    """Add a curriculum stage (stages run in order, from easy to the full task)"""
+
+    bl_idname = "rig_dojo.curriculum_stage_add"
+    bl_label = "Add Stage"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        settings = context.scene.rig_dojo
+        stage = settings.curriculum_stages.add()
+        stage.tolerance = settings.tolerance
+        return {'FINISHED'}
+
+
+class RIGDOJO_OT_curriculum_stage_remove(bpy.types.Operator):
+    """Remove a curriculum stage"""
+
+    bl_idname = "rig_dojo.curriculum_stage_remove"
+    bl_label = "Remove Stage"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    index: bpy.props.IntProperty(default=-1)
+
+    @classmethod
+    def poll(cls, context):
+        if not context.scene.rig_dojo.curriculum_stages:
+            cls.poll_message_set("There are no stages")
+            return False
+        return True
+
+    def execute(self, context):
+        stages = context.scene.rig_dojo.curriculum_stages
+        index = self.index if 0 <= self.index < len(stages) else len(stages) - 1
+        stages.remove(index)
+        return {'FINISHED'}
+
+
+class RIGDOJO_OT_algo_defaults(bpy.types.Operator):
+    """Reset every hyperparameter to the algorithm's tuned defaults"""
+
+    bl_idname = "rig_dojo.algo_defaults"
+    bl_label = "Algorithm Defaults"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from ..agents.config import defaults_for
+        from ..props import apply_algo
+
+        algo = context.scene.rig_dojo.algo
+        apply_algo(algo, defaults_for(algo.name))
+        return {'FINISHED'}
+
+
+classes = (RIGDOJO_OT_reward_add, RIGDOJO_OT_reward_remove, RIGDOJO_OT_reward_move, RIGDOJO_OT_reward_defaults,
+           RIGDOJO_OT_curriculum_stage_add, RIGDOJO_OT_curriculum_stage_remove, RIGDOJO_OT_algo_defaults)
+register, unregister = bpy.utils.register_classes_factory(classes)

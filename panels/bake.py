@@ -1,0 +1,76 @@
+"""Bake (policy → keyframes in a new Action) and Evaluate (success, error, jerk, limit violations)."""
+
+import math
+
+import bpy
+
+from .. import live
+from .common import DojoSubPanel, wrapped
+
+
+class VIEW3D_PT_rig_dojo_bake(DojoSubPanel, bpy.types.Panel):
+    bl_label = "Bake"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.rig_dojo
+        options = settings.bake
+        path = live.policy_path(settings)
+        layout.prop(options, "policy_path")
+        if not options.policy_path:
+            text = f"Last run: {path.parent.name}" if path is not None else "No run yet: train first"
+            layout.label(text=text, icon='FILE' if path is not None and path.is_file() else 'INFO')
+        layout.prop(options, "use_scene_range")
+        if not options.use_scene_range:
+            col = layout.column(align=True)
+            col.prop(options, "frame_start")
+            col.prop(options, "frame_end")
+        layout.prop(options, "action_name")
+        row = layout.row(heading="Reduce Keys")
+        row.prop(options, "use_reduce", text="")
+        sub = row.row()
+        sub.active = options.use_reduce
+        sub.prop(options, "reduce_degrees", text="")
+        layout.prop(options, "use_replace")
+        if options.use_replace:
+            layout.prop_search(options, "replace_action", bpy.data, "actions")
+        layout.prop(options, "use_scene_settings")
+        layout.prop(options, "seed")
+        layout.operator("rig_dojo.bake", icon='KEYINGSET')
+        report = live.results.get("bake")
+        if report:
+            wrapped(layout.box(), context, report, icon='CHECKMARK')
+
+
+class VIEW3D_PT_rig_dojo_evaluate(DojoSubPanel, bpy.types.Panel):
+    bl_label = "Evaluate"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.rig_dojo
+        row = layout.row(align=True)
+        row.prop(settings.bake, "eval_episodes")
+        row.operator("rig_dojo.evaluate", icon='CHECKMARK')
+        result = live.results.get("evaluation")
+        if result is None:
+            return
+        path, ev = result
+        box = layout.box()
+        col = box.column(align=True)
+        col.label(text=f"{ev.episodes} episodes of {bpy.path.basename(str(path))}", icon='INFO')
+        for label, value in (
+            ("Success rate", f"{ev.success_rate:.0%}"),
+            ("Final error", f"{ev.final_error:.4f} chain lengths"),
+            ("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
+            ("Limit violations", f"{ev.limit_violation_total:.3g} total, {ev.limit_violation_mean:.3g} per step"),
+            ("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"),
+        ):
+            row = col.row()
+            row.label(text=label)
+            row.label(text=value)
+
+
+classes = (VIEW3D_PT_rig_dojo_bake, VIEW3D_PT_rig_dojo_evaluate)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,67 @@
+"""Training: the algorithm and the few settings that matter; the rest under Advanced."""
+
+import bpy
+
+from .common import DojoSubPanel
+
+
+class VIEW3D_PT_rig_dojo_training(DojoSubPanel, bpy.types.Panel):
+    bl_label = "Training"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        algo = context.scene.rig_dojo.algo
+        layout.prop(algo, "name")
+        layout.prop(algo, "learning_rate")
+        col = layout.column(align=True)
+        col.prop(algo, "total_steps")
+        col.prop(algo, "minutes")
+        layout.prop(algo, "n_envs")
+        layout.prop(algo, "seed")
+
+
+class VIEW3D_PT_rig_dojo_training_advanced(bpy.types.Panel):
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "Dojo"
+    bl_parent_id = "VIEW3D_PT_rig_dojo_training"
+    bl_label = "Advanced"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.rig_dojo
+        algo = settings.algo
+        col = layout.column()
+        col.prop(algo, "lr_schedule")
+        col.prop(algo, "gamma")
+        col.prop(algo, "batch_size")
+        col.prop(algo, "n_steps")
+        col.prop(algo, "n_epochs")
+        col.prop(algo, "net_arch")
+        col.prop(algo, "extra")
+        col.operator("rig_dojo.algo_defaults", icon='LOOP_BACK')
+
+        col = layout.column()
+        col.prop(settings, "curriculum_enabled")
+        sub = col.column()
+        sub.active = settings.curriculum_enabled
+        sub.prop(settings, "curriculum_threshold")
+        for i, stage in enumerate(settings.curriculum_stages):
+            row = sub.row(align=True)
+            row.prop(stage, "region_scale", text=f"Stage {i + 1}")
+            row.prop(stage, "tolerance", text="")
+            row.operator("rig_dojo.curriculum_stage_remove", text="", icon='X').index = i
+        sub.operator("rig_dojo.curriculum_stage_add", icon='ADD')
+
+        col = layout.column()
+        col.prop(settings, "run_dir")
+        col.prop(settings, "checkpoint_every")
+
+
+classes = (VIEW3D_PT_rig_dojo_training, VIEW3D_PT_rig_dojo_training_advanced)
+register, unregister = bpy.utils.register_classes_factory(classes)
