@@ -98,12 +98,26 @@ def _config_from_args(args: argparse.Namespace):
         from .props import settings_to_config
 
         config = settings_to_config(bpy.context.scene.rig_dojo)
-    if args.task:
+    task_changed = bool(args.task) and args.task != config.task
+    if task_changed:
+        from .envs.task_build import task_family
+
+        if task_family(args.task) != task_family(config.task):
+            config.rewards = []  # another family's terms cannot score this task: use the task's defaults
+            if task_family(args.task) == "physics":
+                config.rig.controls = []  # physics simulates every bone under the root unless --controls
         config.task = args.task
-    if args.algo and args.algo != config.algo.name:
+    if args.algo:
+        if args.algo != config.algo.name:
+            seed = config.algo.seed
+            config.algo = defaults_for(args.algo)
+            config.algo.seed = seed
+    elif (config.algo.name == "cem") != (config.task == "camera") and (task_changed or not args.config):
+        # an algorithm chosen for another task: the camera trains by policy search, everything else by PPO
         seed = config.algo.seed
-        config.algo = defaults_for(args.algo)
+        config.algo = defaults_for("cem" if config.task == "camera" else "ppo")
         config.algo.seed = seed
+    _camera_and_physics_flags(args, config)
     sel = config.rig
     for flag, field in (("rig", "rig"), ("effector", "effector"), ("target", "target"), ("region", "region")):
         if getattr(args, flag):
@@ -124,30 +138,75 @@ def _config_from_args(args: argparse.Namespace):
     return config
 
 
+def _camera_and_physics_flags(args: argparse.Namespace, config) -> None:
+    """The camera task's and the physics tasks' flags, into [camera] and [physics]."""
+    cam, ph = config.camera, config.physics
+    for flag, name in (("camera", "camera"), ("subject", "subject"), ("bone", "bone"), ("mode", "mode"),
+                       ("framing", "framing")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            setattr(cam, name, value)
+    frames = getattr(args, "frames", None)
+    if frames is not None:
+        if config.task != "camera":
+            raise RigDojoError("--frames sets the shot of --task camera; the other tasks use the scene's frame range")
+        cam.frame_start, cam.frame_end = _frames(frames)
+    for flag in ("density", "strength", "friction", "root"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            setattr(ph, flag, value)
+
+
 def _default_run_dir(config) -> Path:
     import time
 
     import bpy
 
     base = Path(bpy.path.abspath("//rig_dojo_runs")) if bpy.data.filepath else Path.cwd() / "rig_dojo_runs"
-    return base / f"{config.rig.rig or 'rig'}_{config.task}_{time.strftime('%Y%m%d-%H%M%S')}"
+    name = (config.camera.camera or "camera") if config.task == "camera" else (config.rig.rig or "rig")
+    return base / f"{name}_{config.task}_{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+# what "error" means in each task's evaluation (infos["error"] at an episode's last step)
+_ERROR_UNITS = {"reach": "chain lengths", "aim": "radians", "grasp": "chain lengths",
+                "camera": "image units from the framing point", "stand": "radians of tilt",
+                "locomotion": "body sizes/s below the target speed", "jump": "body sizes below the jump height",
+                "obstacles": "body sizes short of the obstacle"}
+
+
+def _report_line(config, report: dict) -> str:
+    """The task's own numbers, one line (camera: trained vs fixed vs track-to; physics: vs zero actions)."""
+    if "shot" in report:
+        shot = report["shot"]
+        parts = [f"{name} {m['framing']:.3f}/{m['occlusion']:.3f}/{m['jerk']:.3g}"
+                 for name, m in ((n, shot[n]) for n in ("trained", "fixed", "track_to"))]
+        return f"shot ({shot['framing_point']}) framing/occlusion/jerk: " + ", ".join(parts)
+    if "physics" in report:
+        ph = report["physics"]
+        parts = [f"{name} {m['seconds_up']:.2f} s up, {m['distance']:+.2f} sizes"
+                 for name, m in ((n, ph[n]) for n in ("trained", "zero_actions"))]
+        return f"over {ph['episodes']} episodes of {ph['episode_seconds']:g} s: " + ", ".join(parts)
+    return ""
 
 
 def run_training(config, make_env, run_dir: Path | None, resume: bool = False, init_from: str | None = None,
-                 quiet: bool = False, episodes: int = 64) -> dict:
-    """Train (or continue) in a background session, show progress, evaluate, write summary.json."""
+                 quiet: bool = False, episodes: int = 64, report=None) -> dict:
+    """Train (or continue) in a background session, show progress, evaluate, write summary.json.
+
+    ``report(policy, config) -> dict``: the task's own numbers, merged into summary.json (the
+    camera's shot metrics against its baselines, a creature's time upright against zero actions).
+    """
     import json
     import time
 
     from .agents.evaluate import evaluate
-    from .agents.policy_file import load_policy
-    from .agents.session import TrainingSession
+    from .envs.training import load_task_policy, make_session
 
     if resume:
-        session = TrainingSession.continue_run(run_dir, make_env)
+        session = make_session(None, make_env, run_dir, resume=True)
         config = session.config
     else:
-        session = TrainingSession(config, make_env, run_dir, init_from=init_from)
+        session = make_session(config, make_env, run_dir, init_from=init_from)
     run_dir = session.run_dir
     tty = sys.stdout.isatty() and not quiet
     began = time.monotonic()
@@ -177,7 +236,7 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
         raise TrainingFailed(session.error or "training failed")
     wall = time.monotonic() - began
     policy_path = run_dir / "final.rdpolicy"
-    policy = load_policy(policy_path)
+    policy = load_task_policy(policy_path)
     result = evaluate(policy, make_env, config, episodes=episodes)
     snapshot = session.latest()
     steps = snapshot.step if snapshot else config.algo.total_steps
@@ -188,12 +247,22 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
         "episodes": episodes, "policy": str(policy_path), "policy_sha256": policy.sha256,
         "task": config.task, "rig": config.rig.rig, "algo": config.algo.name, "seed": config.algo.seed,
     }
+    extra = report(policy, config) if report is not None else {}
+    if "shot" in extra:
+        trained = extra["shot"]["trained"]
+        summary.update(camera=extra["shot"]["camera"], subject=extra["shot"]["subject"], framing_error=trained["framing"],
+                       occlusion=trained["occlusion"], jerk=trained["jerk"])
+    summary.update(extra)
     from .agents.files import write_atomic
 
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
     if not quiet:
+        units = _ERROR_UNITS.get(config.task, "")
         print(f"trained {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
-              f"success {result.success_rate:.0%}, final error {result.final_error:.4f} chain lengths")
+              f"success {result.success_rate:.0%}, final error {result.final_error:.4f} {units}")
+        line = _report_line(config, extra)
+        if line:
+            print(line)
         print(f"run folder: {run_dir}")
     return summary
 
@@ -204,7 +273,7 @@ class TrainingFailed(Exception):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .agents.config import TrainConfig
-    from .envs.task_extract import task_from_config
+    from .envs.task_build import spec_from_config, training_report
     from .envs.training import env_factory
 
     open_scene(args.scene)
@@ -218,37 +287,45 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run_dir = Path(args.out) if args.out else _default_run_dir(config)
     if args.init_from and not Path(args.init_from).is_file():
         raise RigDojoError(f"{args.init_from}: no such policy file")
-    make_env = env_factory(task_from_config(config))
-    run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from)
+    spec = spec_from_config(config)
+    make_env = env_factory(spec)
+    run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
+                 report=lambda policy, cfg: training_report(policy, spec, cfg))
     return 0
 
 
 def _policy_and_task(args: argparse.Namespace):
-    from .agents.policy_file import load_policy
-    from .envs.task_extract import task_from_config
-    from .envs.training import env_factory
+    from .envs.task_build import spec_from_config
+    from .envs.training import env_factory, load_task_policy
 
     open_scene(args.scene)
-    policy = load_policy(args.policy)
+    policy = load_task_policy(args.policy)
     config = policy.config
-    make_env = env_factory(task_from_config(config))
+    spec = spec_from_config(config)
+    make_env = env_factory(spec)
     policy.check_compatible(make_env(config, 1, 0))
-    return policy, config, make_env
+    return policy, config, make_env, spec
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from .agents.evaluate import evaluate
+    from .envs.task_build import training_report
 
-    policy, config, make_env = _policy_and_task(args)
+    policy, config, make_env, spec = _policy_and_task(args)
     result = evaluate(policy, make_env, config, episodes=args.episodes)
+    extra = training_report(policy, spec, config)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps({**result.to_dict(), "task": config.task, **extra}, indent=2))
     else:
+        units = _ERROR_UNITS.get(config.task, "")
         print(f"{args.policy}: over {args.episodes} deterministic episodes: success {result.success_rate:.0%}, "
-              f"final error {result.final_error:.4f} chain lengths, mean jerk {result.mean_jerk:.3g}, "
+              f"final error {result.final_error:.4f} {units}, mean jerk {result.mean_jerk:.3g}, "
               f"joint-limit violations {result.limit_violation_total:.3g}")
+        line = _report_line(config, extra)
+        if line:
+            print(line)
     return 0
 
 
@@ -267,7 +344,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
 
     import bpy
 
-    from .envs.policy_bake import bake_policy
+    from .envs.task_build import bake_task_policy
 
     if not args.save and not args.output:
         raise RigDojoError("say where the baked file goes: --save (overwrite SCENE.blend) or --output NEW.blend")
@@ -277,7 +354,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
     if not Path(args.policy).is_file():
         raise RigDojoError(f"{args.policy}: no such policy file")
-    report = bake_policy(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
+    report = bake_task_policy(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
     target = Path(args.output).resolve() if args.output else Path(bpy.data.filepath)
     with quiet_blender():
         if args.output:
@@ -335,12 +412,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     train.add_argument("--config", help="a TOML config (python -m rig_dojo export-config writes one)")
     train.add_argument("--rig", help="the armature object")
-    train.add_argument("--task", choices=("reach", "aim", "grasp"))
-    train.add_argument("--controls", help="comma-separated control bones")
+    train.add_argument("--task", choices=("reach", "aim", "grasp", "camera", "stand", "locomotion", "jump",
+                                          "obstacles"))
+    train.add_argument("--controls", help="comma-separated control bones (physics: the bones to simulate; "
+                                          "default every bone under the root)")
     train.add_argument("--effector", help="the bone that reaches / aims / grips")
     train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
     train.add_argument("--region", help="random targets inside this object's bounds")
-    train.add_argument("--algo", choices=("ppo", "a2c", "sac", "td3", "dqn", "qlearning"))
+    train.add_argument("--algo", choices=("ppo", "a2c", "sac", "td3", "dqn", "qlearning", "cem"),
+                       help="cem: cross-entropy policy search, the camera's default (camera only)")
+    cam = train.add_argument_group("camera task (--task camera)")
+    cam.add_argument("--camera", help="the camera object (default: the scene's camera)")
+    cam.add_argument("--subject", help="the animated object to keep in frame")
+    cam.add_argument("--bone", help="follow this bone of an armature subject")
+    cam.add_argument("--frames", metavar="START-END", help="the shot (default: the scene's frame range)")
+    cam.add_argument("--mode", choices=("free", "dolly", "pan"), help="free, dolly (move only) or pan (turn only)")
+    cam.add_argument("--framing", choices=("center", "left_third", "right_third", "nearest_third"),
+                     help="where the subject should sit in the frame")
+    phys = train.add_argument_group("physics tasks (--task stand, locomotion, jump or obstacles; --rig)")
+    phys.add_argument("--root", help="the root bone (default: the armature's only top-level bone)")
+    phys.add_argument("--density", type=float, help="kg/m³ of every bone's capsule (default 1000)")
+    phys.add_argument("--strength", type=float, help="servo strength multiplier (default 1)")
+    phys.add_argument("--friction", type=float, help="sliding friction (default 1)")
     train.add_argument("--steps", type=int, help="total environment steps")
     train.add_argument("--minutes", type=float, help="a time budget instead of steps")
     train.add_argument("--seed", type=int)
@@ -351,17 +444,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="evaluate a policy deterministically")
     ev.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
-    ev.add_argument("--policy", required=True, help="a .rdpolicy file")
+    ev.add_argument("--policy", required=True, help="a .rdpolicy file (any task)")
     ev.add_argument("--episodes", type=int, default=16)
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(run=_cmd_evaluate)
 
-    bake = sub.add_parser("bake", help="bake a policy to keyframes in a new Action")
+    bake = sub.add_parser("bake", help="bake a policy to keyframes in a new Action",
+                          description="Roll the policy out in its twin, key it into a new Action (the rig's "
+                                      "control bones, the camera, or a creature's root motion and joints) and "
+                                      "report Blender's verification of the Action.")
     bake.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     bake.add_argument("--policy", required=True, help="a .rdpolicy file")
     bake.add_argument("--frames", required=True, metavar="START-END")
     bake.add_argument("--action", help="name of the new Action")
-    bake.add_argument("--reduce", type=float, metavar="DEGREES", help="keyframe reduction tolerance")
+    bake.add_argument("--reduce", type=float, metavar="DEGREES", help="keyframe reduction tolerance (rig bakes)")
     out = bake.add_mutually_exclusive_group()
     out.add_argument("--save", action="store_true", help="save SCENE.blend in place")
     out.add_argument("--output", metavar="NEW.blend", help="save to a new file")

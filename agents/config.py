@@ -48,6 +48,47 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     run_dir = ""
     checkpoint_every = 20000
 
+    [camera]                         # task = "camera": learn a camera move over a shot
+    camera = ""                      # camera object ("" = the scene's camera)
+    subject = ""                     # object to keep framed (an armature with `bone`)
+    bone = ""
+    frame_start = 0                  # the shot; 0 and 0 = the scene's frame range
+    frame_end = 0
+    mode = "free"                    # free | dolly (move only) | pan (turn only)
+    framing = "center"               # center | left_third | right_third | nearest_third
+    use_lens = false                 # also animate the focal length
+    allow_roll = false
+    tolerance = 0.08                 # framing distance (image units) that counts as framed
+    start_noise = 0.0                # random start offset (shot scales); 0 = the camera's pose
+    occlusion = true                 # trace occlusion rays to the subject
+    region = ""                      # object whose bounds the camera must stay in ("" = around the shot)
+
+    [physics]                        # task = stand | locomotion | jump | obstacles (MuJoCo twin)
+    root = ""                        # root bone ("" = the armature's only top-level bone);
+                                     # rig.rig is the armature, rig.controls the bones (empty: all)
+    density = 1000.0                 # kg/m^3 of every capsule
+    strength = 1.0                   # servo gain multiplier
+    friction = 1.0
+    radius_source = "length"         # length | envelope | bbone
+    radius_ratio = 0.12
+    obstacles = []                   # obstacle boxes (empty: objects with rig_dojo_obstacle)
+    platform = ""                    # an animated mesh that becomes a moving box
+    root_motion = "bone"             # bake root motion to the root bone or the object
+    episode_seconds = 10.0
+    substeps = 8
+    direction = [0.0, -1.0, 0.0]     # travel direction (locomotion, obstacles)
+    target_speed = 1.0               # body sizes per second
+    fall_height = 0.5
+    max_tilt_degrees = 60.0
+    reset_noise = 0.05
+    push = 0.0
+    jump_height = 0.15
+    obstacle_heights = [0.02, 0.05, 0.08, 0.12]   # the obstacle course's curriculum
+    obstacle_distance = 1.0
+
+``algo.name = "cem"`` (cross-entropy search for a linear camera policy) trains the
+camera task only; every SB3 algorithm trains every task.
+
 Unknown or mistyped keys raise :class:`RigDojoError` naming the key with its table
 path (``algo.lerning_rate``) and the allowed keys.
 """
@@ -65,7 +106,16 @@ from typing import Any
 
 from ..errors import RigDojoError
 
-ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")
+ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")  # SB3 and tabular: every task
+SEARCH_ALGORITHMS = ("cem",)  # policy search without SB3: the camera task only
+KINEMATIC_TASKS = ("reach", "aim", "grasp")
+CAMERA_TASKS = ("camera",)
+PHYSICS_TASKS = ("stand", "locomotion", "jump", "obstacles")
+TASKS = KINEMATIC_TASKS + CAMERA_TASKS + PHYSICS_TASKS
+CAMERA_MODES = ("free", "dolly", "pan")
+FRAMING_POINTS = ("center", "left_third", "right_third", "nearest_third")
+RADIUS_SOURCES = ("length", "envelope", "bbone")
+ROOT_MOTION = ("bone", "object")
 CONTINUOUS_ONLY = frozenset({"sac", "td3"})
 DISCRETE_ONLY = frozenset({"dqn", "qlearning"})
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -136,6 +186,51 @@ class OutputConfig:
     checkpoint_every: int = 20_000
 
 
+@dataclass
+class CameraConfig:
+    """The camera task: which camera follows which subject over which shot, and how it may move."""
+
+    camera: str = ""
+    subject: str = ""
+    bone: str = ""
+    frame_start: int = 0
+    frame_end: int = 0
+    mode: str = "free"
+    framing: str = "center"
+    use_lens: bool = False
+    allow_roll: bool = False
+    tolerance: float = 0.08
+    start_noise: float = 0.0
+    occlusion: bool = True
+    region: str = ""
+
+
+@dataclass
+class PhysicsConfig:
+    """The physics tasks: the creature's physical parameters and the task's settings (sizes, seconds)."""
+
+    root: str = ""
+    density: float = 1000.0
+    strength: float = 1.0
+    friction: float = 1.0
+    radius_source: str = "length"
+    radius_ratio: float = 0.12
+    obstacles: list[str] = field(default_factory=list)
+    platform: str = ""
+    root_motion: str = "bone"
+    episode_seconds: float = 10.0
+    substeps: int = 8
+    direction: list[float] = field(default_factory=lambda: [0.0, -1.0, 0.0])
+    target_speed: float = 1.0
+    fall_height: float = 0.5
+    max_tilt_degrees: float = 60.0
+    reset_noise: float = 0.05
+    push: float = 0.0
+    jump_height: float = 0.15
+    obstacle_heights: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.08, 0.12])
+    obstacle_distance: float = 1.0
+
+
 # Tuned per algorithm on reach-style tasks (a 2-3 link chain reaching random targets,
 # 16-64 step episodes). agents/README.md has the table and the reasons.
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -159,13 +254,19 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
                       batch_size=1, n_steps=1, n_epochs=1, net_arch=[],
                       extra={"bins": 8, "obs_clip": 2.0, "epsilon_start": 1.0, "epsilon_end": 0.05,
                              "exploration_fraction": 0.5}),
+    # Cross-entropy search (camera only): n_envs is the population (one camera per candidate
+    # policy), total_steps counts camera steps (population x shot frames per generation).
+    # The camera task's tuned setting: 60 generations of 128 on a 48-frame shot.
+    "cem": dict(learning_rate=1.0, lr_schedule="constant", gamma=1.0, n_envs=128, total_steps=360_000,
+                batch_size=1, n_steps=1, n_epochs=1, net_arch=[],
+                extra={"elite": 0.125, "sigma": 0.3}),
 }
 
 
 def defaults_for(algo: str) -> AlgoConfig:
     """The tuned hyperparameters of ``algo`` (documented in agents/README.md)."""
     if algo not in _DEFAULTS:
-        raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS)}")
+        raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
     values = _DEFAULTS[algo]
     return AlgoConfig(name=algo, **{k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
                                     for k, v in values.items()})
@@ -181,6 +282,8 @@ class TrainConfig:
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
 
     # -- TOML ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -226,10 +329,18 @@ class TrainConfig:
     def validate(self) -> None:
         """Values that parse but make no sense raise RigDojoError saying which and why."""
         algo = self.algo
-        if algo.name not in ALGORITHMS:
-            raise RigDojoError(f"algo.name: unknown algorithm {algo.name!r}; choose one of {', '.join(ALGORITHMS)}")
+        if self.task not in TASKS:
+            raise RigDojoError(f"task: unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if algo.name not in ALGORITHMS + SEARCH_ALGORITHMS:
+            raise RigDojoError(f"algo.name: unknown algorithm {algo.name!r}; "
+                               f"choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
+        if algo.name in SEARCH_ALGORITHMS and self.task not in CAMERA_TASKS:
+            raise RigDojoError(f"algo.name: {algo.name} (policy search) trains the camera task only; "
+                               f"for task {self.task!r} pick one of {', '.join(ALGORITHMS)} (ppo is the default)")
         if algo.lr_schedule not in LR_SCHEDULES:
             raise RigDojoError(f"algo.lr_schedule: {algo.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
+        if self.rig.discrete and self.task not in KINEMATIC_TASKS:
+            raise RigDojoError(f"rig.discrete: the {self.task} task has continuous actions only; set rig.discrete = false")
         if self.rig.discrete and algo.name in CONTINUOUS_ONLY:
             raise RigDojoError(f"algo.name: {algo.name} needs continuous actions; set rig.discrete = false "
                                "or pick ppo, a2c, dqn or qlearning")
@@ -251,11 +362,69 @@ class TrainConfig:
             raise RigDojoError("algo.total_steps and algo.minutes must not be negative")
         if any(n <= 0 for n in algo.net_arch):
             raise RigDojoError(f"algo.net_arch: layer sizes must be greater than 0 (found {algo.net_arch})")
-        if self.curriculum.enabled and not self.curriculum.stages:
+        if self.task in CAMERA_TASKS:
+            self._validate_camera()
+        if self.task in PHYSICS_TASKS:
+            self._validate_physics()
+        # the obstacle course's stages are physics.obstacle_heights
+        if self.curriculum.enabled and not self.curriculum.stages and self.task != "obstacles":
             raise RigDojoError("curriculum.enabled is true but curriculum.stages is empty; add [[curriculum.stages]]")
         for i, term in enumerate(self.rewards):
             if not term.name:
                 raise RigDojoError(f"rewards[{i}].name is empty; give the reward term's registry name")
+
+    def _validate_camera(self) -> None:
+        cam = self.camera
+        if cam.mode not in CAMERA_MODES:
+            raise RigDojoError(f"camera.mode: {cam.mode!r} is not one of {', '.join(CAMERA_MODES)}")
+        if cam.framing not in FRAMING_POINTS:
+            raise RigDojoError(f"camera.framing: {cam.framing!r} is not one of {', '.join(FRAMING_POINTS)}")
+        if (cam.frame_start or cam.frame_end) and cam.frame_end <= cam.frame_start:
+            raise RigDojoError(f"camera.frame_end ({cam.frame_end}) must be after camera.frame_start "
+                               f"({cam.frame_start}); a shot needs at least two frames (0 and 0: the scene's range)")
+        if not cam.tolerance > 0:
+            raise RigDojoError(f"camera.tolerance must be greater than 0 (found {cam.tolerance})")
+        if not cam.start_noise >= 0:
+            raise RigDojoError(f"camera.start_noise must not be negative (found {cam.start_noise})")
+        if self.algo.name == "cem":
+            extra = self.algo.extra
+            unknown = sorted(set(extra) - {"elite", "sigma"})
+            if unknown:
+                raise RigDojoError(f"algo.extra.{unknown[0]} is not a setting of cem; it takes elite and sigma")
+            elite, sigma = extra.get("elite", 0.125), extra.get("sigma", 0.3)
+            if isinstance(elite, bool) or not isinstance(elite, (int, float)) or not 0 < elite <= 1:
+                raise RigDojoError(f"algo.extra.elite must be a fraction in (0, 1] (found {elite!r})")
+            if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
+                raise RigDojoError(f"algo.extra.sigma must be greater than 0 (found {sigma!r})")
+            if self.algo.n_envs < 2:
+                raise RigDojoError(f"algo.n_envs is cem's population; it needs at least 2 (found {self.algo.n_envs})")
+
+    def _validate_physics(self) -> None:
+        ph = self.physics
+        if not ph.density > 0:
+            raise RigDojoError(f"physics.density must be greater than 0 kg/m³ (found {ph.density:g}): "
+                               "a body without mass cannot be simulated; e.g. 1000 (water)")
+        for key in ("strength", "friction", "push", "reset_noise"):
+            value = getattr(ph, key)
+            if not value >= 0:
+                raise RigDojoError(f"physics.{key} must not be negative (found {value:g})")
+        for key in ("radius_ratio", "episode_seconds", "target_speed", "fall_height", "max_tilt_degrees",
+                    "jump_height", "obstacle_distance"):
+            value = getattr(ph, key)
+            if not value > 0:
+                raise RigDojoError(f"physics.{key} must be greater than 0 (found {value:g})")
+        if ph.substeps < 1:
+            raise RigDojoError(f"physics.substeps must be at least 1 (found {ph.substeps})")
+        if ph.radius_source not in RADIUS_SOURCES:
+            raise RigDojoError(f"physics.radius_source: {ph.radius_source!r} is not one of {', '.join(RADIUS_SOURCES)}")
+        if ph.root_motion not in ROOT_MOTION:
+            raise RigDojoError(f"physics.root_motion: {ph.root_motion!r} is not one of {', '.join(ROOT_MOTION)}")
+        if len(ph.direction) != 3 or math.hypot(ph.direction[0], ph.direction[1]) < 1e-9:
+            raise RigDojoError(f"physics.direction must be a horizontal 3D vector like [0.0, -1.0, 0.0] "
+                               f"(found {ph.direction})")
+        if not ph.obstacle_heights or any(not h > 0 for h in ph.obstacle_heights):
+            raise RigDojoError(f"physics.obstacle_heights must be a non-empty list of heights > 0 "
+                               f"(found {ph.obstacle_heights})")
 
 
 # -- reading: dataclass from plain data, with errors that name the key ------------------
