@@ -171,7 +171,7 @@ def extract_camera_shot(
 
         # obstacles, at the shot's first frame
         if obstacles is None:
-            skip = {cam.name, subj.name} | _descendants(subj)
+            skip = {cam.name, subj.name} | _descendants(subj)  # type: ignore[arg-type]  # checked above / a camera has data
             skip |= {_get_object(o, "excluded obstacle").name for o in exclude}
             if region_obj is not None:
                 skip.add(region_obj.name)
@@ -187,15 +187,18 @@ def extract_camera_shot(
             bad = [o.name for o in chosen if o.type != 'MESH']
             if bad:
                 raise RigDojoError(f"obstacles must be meshes; {', '.join(bad)} is not")
-        tris, ids, names, closed = [], [], [], []
+        tris: list = []
+        ids: list = []
+        names: list[str] = []
+        closed: list = []
         for obj in chosen:
-            t, c = _mesh_triangles(obj, dg)
+            t, is_closed = _mesh_triangles(obj, dg)
             if len(t) == 0:
                 continue
             ids.append(np.full(len(t), len(names)))
             tris.append(t)
             names.append(obj.name)
-            closed.append(c)
+            closed.append(is_closed)
         if region_obj is not None:
             rw = _matrix(region_obj.evaluated_get(dg).matrix_world)
             rc = np.array([list(c) for c in region_obj.bound_box]) @ rw[:3, :3].T + rw[:3, 3]
@@ -265,7 +268,7 @@ def _check_camera(camera: Any) -> bpy.types.Object:
     return cam
 
 
-def _new_action_on(owner: bpy.types.ID, name: str) -> tuple[bpy.types.Action, str | None]:
+def _new_action_on(owner, name: str) -> tuple[bpy.types.Action, str | None]:
     """Assign a new Action to ``owner``, keeping its previous one with a fake user."""
     anim_data = owner.animation_data
     previous = anim_data.action if anim_data is not None else None
@@ -330,7 +333,7 @@ def bake_camera(
     lens_name = None
     if bake_lens:
         lens_action, _ = _new_action_on(cam.data, f"{cam.data.name}_dojo_lens")
-        curve = anim.ensure_fcurve(lens_action, cam.data, "lens", 0, group_name="Lens")
+        curve = anim.ensure_fcurve(lens_action, cam.data, "lens", 0, group_name="Lens")  # type: ignore[arg-type]  # checked above / a camera has data
         keys += anim.write_keys(curve, frames, move.lens)
         lens_action[PROVENANCE_KEY] = _idprop_value(dict(provenance or {}))
         lens_name = lens_action.name
@@ -393,7 +396,7 @@ def verify_camera_bake(camera: Any, spec: CameraSpec, move: CameraRollout,
             if move.subject_depth[k] <= 0 or not np.all((move.subject_uv[k] >= -1.0) & (move.subject_uv[k] <= 2.0)):
                 continue
             compared += 1
-            p = world_to_camera_view(scene, cam_eval, Vector(centre.tolist()))
+            p = world_to_camera_view(scene, cam_eval, Vector(centre.tolist()))  # type: ignore[arg-type]
             err = float(np.hypot(p.x - move.subject_uv[k, 0], p.y - move.subject_uv[k, 1]))
             if err > worst:
                 worst, worst_frame = err, float(f)
@@ -432,7 +435,7 @@ def build_camera_demo_scene(frames: int = 48, path_keys: str = "LINEAR") -> dict
     curve.keyframe_insert("eval_time", frame=1)
     curve.eval_time = 100.0
     curve.keyframe_insert("eval_time", frame=frames)
-    for fc in anim.iter_fcurves(curve.animation_data.action):
+    for fc in anim.iter_fcurves(curve.animation_data.action):  # type: ignore[arg-type]
         for kp in fc.keyframe_points:
             kp.interpolation = path_keys
 
@@ -441,7 +444,7 @@ def build_camera_demo_scene(frames: int = 48, path_keys: str = "LINEAR") -> dict
     subject = bpy.data.objects.new("Subject", mesh)
     scene.collection.objects.link(subject)
     con = subject.constraints.new('FOLLOW_PATH')
-    con.target = path
+    con.target = path  # type: ignore[attr-defined]  # a FollowPathConstraint
 
     wall_mesh = bpy.data.meshes.new("WallMesh")
     _cube(wall_mesh, 1.0)

@@ -152,7 +152,8 @@ def _ik_problems(obj, nodes: set[str]) -> list[Problem]:
         for con in pb.constraints:
             if con.type not in ('IK', 'SPLINE_IK') or not _active(con):
                 continue
-            chain, b, count = [], pb if con.use_tail else pb.parent, con.chain_count
+            chain: list[str] = []
+            b, count = pb if con.use_tail else pb.parent, con.chain_count
             while b is not None and (count == 0 or len(chain) < count):
                 chain.append(b.name)
                 b = b.parent
@@ -325,7 +326,7 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
     problems += driver_problems
     n = len(order)
     constraints: list[list[ConstraintSpec]] = []
-    arrays = {k: [] for k in ("parent_node", "parent_const", "has_parent", "offs_bone", "parent_arm", "hinge",
+    arrays: dict[str, list] = {k: [] for k in ("parent_node", "parent_const", "has_parent", "offs_bone", "parent_arm", "hinge",
                               "inherit_scale", "no_local_location", "basis", "lengths", "rest")}
     for name in order:
         pb_eval, bone = ev.pose.bones[name], obj.data.bones[name]
@@ -364,7 +365,7 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
 
     limits = [_limits(obj.pose.bones[c]) for c in controls]
     rest_euler = np.array([km.matrix_to_euler(_rotation_matrix(ev.pose.bones[c])) for c in controls])
-    lock = np.array([list(obj.pose.bones[c].lock_rotation) for c in controls], dtype=bool)
+    lock = np.array([list(obj.pose.bones[c].lock_rotation) for c in controls], dtype=np.bool_)
     return RigSpec(
         rig_name=obj.name, object_matrix=_m(ev.matrix_world), node_names=order, controls=controls, tracked=tracked,
         parent_node=np.array(arrays["parent_node"], dtype=np.int64),

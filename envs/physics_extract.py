@@ -180,7 +180,9 @@ def extract_physics(
             notes.append(f"{b.name}: does not inherit rotation in Blender; simulated as inheriting it")
     names_box = list(obstacles) if obstacles is not None else [
         o.name for o in scene.objects if "rig_dojo_obstacle" in o.keys() and o != obj]
-    centers, halves, rots = [], [], []
+    centers: list = []
+    halves: list = []
+    rots: list = []
     for name in names_box:
         o = bpy.data.objects.get(name)
         if o is None or o.type != 'MESH':
@@ -482,7 +484,7 @@ def _hinge(obj, name: str, low: float, high: float, axis: str = "x") -> None:
 def build_biped(name: str = "Biped", location=(0.0, 0.0, 0.0)) -> bpy.types.Object:
     """A 9-bone biped about 1.4 units tall facing -Y: pelvis (root), spine, head, legs of thigh, shin, foot."""
     obj = _armature(name, location)
-    bones = [
+    bones: list[tuple[str, tuple[float, float, float], tuple[float, float, float], str | None, bool]] = [
         ("pelvis", (0, 0, 0.9), (0, 0, 1.05), None, False),
         ("spine", (0, 0, 1.05), (0, 0, 1.35), "pelvis", True),
         ("head", (0, 0, 1.35), (0, 0, 1.5), "spine", True),
@@ -509,7 +511,7 @@ def build_biped(name: str = "Biped", location=(0.0, 0.0, 0.0)) -> bpy.types.Obje
 def build_quadruped(name: str = "Quadruped", location=(0.0, 0.0, 0.0)) -> bpy.types.Object:
     """A 14-bone quadruped about 1.2 units long facing -Y: torso (root), neck, tail, legs of thigh, shin, foot."""
     obj = _armature(name, location)
-    bones = [
+    bones: list[tuple[str, tuple[float, float, float], tuple[float, float, float], str | None, bool]] = [
         ("torso", (0, 0.35, 0.6), (0, -0.35, 0.6), None, False),
         ("neck", (0, -0.35, 0.6), (0, -0.5, 0.8), "torso", True),
         ("tail", (0, 0.35, 0.62), (0, 0.6, 0.7), "torso", False),

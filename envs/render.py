@@ -54,7 +54,7 @@ def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: 
                 bpy.ops.render.render(write_still=True)
                 image = bpy.data.images.load(render.filepath)
                 pixels = np.empty(width * height * 4, dtype=np.float32)
-                image.pixels.foreach_get(pixels)
+                image.pixels.foreach_get(pixels)  # type: ignore[attr-defined]  # a bpy_prop_array
                 bpy.data.images.remove(image)
                 tiles.append(pixels.reshape(height, width, 4))
     finally:

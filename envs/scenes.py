@@ -117,8 +117,9 @@ def enable_rigify() -> None:
 def build_rigify_metarig(name: str = "metarig") -> bpy.types.Object:
     """Rigify's basic human metarig (plain bones, no constraints)."""
     enable_rigify()
-    bpy.ops.object.armature_human_metarig_add()
+    bpy.ops.object.armature_human_metarig_add()  # type: ignore[attr-defined]  # Rigify's operator
     meta = bpy.context.active_object
+    assert meta is not None
     meta.name = name
     return meta
 
@@ -127,7 +128,7 @@ def build_rigify_human(fk_arms: bool = True) -> bpy.types.Object:
     """A Rigify-generated human rig (about 7 s); with ``fk_arms`` its arms are switched to FK."""
     meta = build_rigify_metarig()
     _set_active(meta)
-    bpy.ops.pose.rigify_generate()
+    bpy.ops.pose.rigify_generate()  # type: ignore[attr-defined]  # Rigify's operator
     rig = bpy.data.objects["rig"]
     if fk_arms:
         for side in ("L", "R"):
@@ -175,7 +176,7 @@ def add_marker(name: str, follow: bpy.types.Object, radius: float = 0.05, color=
     bm.free()
     obj = _link(bpy.data.objects.new(name, mesh))
     con = obj.constraints.new('COPY_LOCATION')
-    con.target = follow
+    con.target = follow  # type: ignore[attr-defined]  # a CopyLocationConstraint
     obj.color = color
     return obj
 
@@ -183,6 +184,7 @@ def add_marker(name: str, follow: bpy.types.Object, radius: float = 0.05, color=
 def add_box(name: str, location, size, color=(0.55, 0.55, 0.6, 1.0)) -> bpy.types.Object:
     bpy.ops.mesh.primitive_cube_add(size=1.0, location=location)
     obj = bpy.context.active_object
+    assert obj is not None
     obj.name = name
     obj.scale = size
     obj.color = color

@@ -71,7 +71,7 @@ def physics_spec_from_config(config, frames: tuple[int, int] | None = None):
                            density=float(ph.density), strength=float(ph.strength), friction=float(ph.friction),
                            radius_source=ph.radius_source, radius_ratio=float(ph.radius_ratio),
                            obstacles=list(ph.obstacles) or None, platform=ph.platform or None,
-                           frame_range=tuple(frames) if frames is not None else None)
+                           frame_range=(int(frames[0]), int(frames[1])) if frames is not None else None)
 
 
 def spec_from_config(config, frames: tuple[int, int] | None = None):
