@@ -115,25 +115,19 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return out
 
 
-class TrainingSession:
-    """Run one training in a background thread.
+class BackgroundRun:
+    """The thread and state machine every training session shares (TrainingSession, the camera search).
 
-    :param config: the run's settings (validated here)
-    :param make_env: the task factory ``make_env(config, n_envs, seed) -> VecEnv``
-    :param run_dir: the run folder (default: ``config.output.run_dir``)
-    :param init_from: a shareable policy file to fine-tune from; refused with RigDojoError
-        when its observations, actions or control bones do not fit the task
-    :param snapshot_interval: seconds between snapshots (and metrics.csv rows)
-    :param preview_interval: least seconds between preview rollouts
-    :param preview_fraction: most of the training time preview rollouts may take
-    :param recent_episodes: how many recent episodes mean_return and success_rate cover
-    :param curriculum_window: episodes at a stage before the curriculum is asked to advance
+    States: idle -> running <-> paused -> stopping -> stopped | finished | error. A subclass
+    implements ``_build()`` (on the caller's thread, so bad settings raise there) and ``_run()``
+    (the background thread, which honours ``_stop_event`` and ``_unpaused``), and publishes
+    snapshots into ``self.mailbox``.
     """
 
+    thread_name = "rig_dojo-training"
+
     def __init__(self, config: TrainConfig, make_env: Callable[[TrainConfig, int, int], Any],
-                 run_dir: str | Path | None = None, *, init_from: str | Path | None = None,
-                 snapshot_interval: float = 0.5, preview_interval: float = 0.5, preview_fraction: float = 0.1,
-                 recent_episodes: int = 100, curriculum_window: int = 50):
+                 run_dir: str | Path | None, init_from: str | Path | None):
         config.validate()
         run_dir = run_dir if run_dir is not None else config.output.run_dir
         if not run_dir:
@@ -142,10 +136,6 @@ class TrainingSession:
         self.make_env = make_env
         self.run_dir = Path(run_dir)
         self.init_from = Path(init_from) if init_from else None
-        self.snapshot_interval = float(snapshot_interval)
-        self.preview_interval = float(preview_interval)
-        self.preview_fraction = float(preview_fraction)
-        self.curriculum_window = int(curriculum_window)
         self.mailbox = Mailbox()
         self.error: str | None = None
         self._state = "idle"
@@ -155,19 +145,12 @@ class TrainingSession:
         self._unpaused.set()
         self._thread: threading.Thread | None = None
         self._resume_meta: dict[str, Any] | None = None
-        self._budget_reached = False
-        # episode statistics (training thread only)
-        self._returns: collections.deque[float] = collections.deque(maxlen=recent_episodes)
-        self._successes: collections.deque[bool] = collections.deque(maxlen=recent_episodes)
-        self._terms: collections.deque[dict[str, float]] = collections.deque(maxlen=recent_episodes)
-        self._stage_successes: collections.deque[bool] = collections.deque(maxlen=self.curriculum_window)
         self.episodes = 0
         self.resumed_from_step = 0
 
-    # -- construction from a run folder -------------------------------------------------
     @classmethod
     def continue_run(cls, run_dir: str | Path, make_env: Callable[[TrainConfig, int, int], Any],
-                     **kwargs: Any) -> TrainingSession:
+                     **kwargs: Any):
         """A session that continues a stopped or killed run from its last checkpoint (call start()).
 
         The step counter, episode count, wall time, curriculum stage and curve continue.
@@ -212,12 +195,12 @@ class TrainingSession:
         try:
             self._build()
         except BaseException as exc:
-            self._close_envs()
+            self._failed_build()
             self.error = "".join(traceback.format_exception(exc))
             self._set_state("error")
             raise
         self._set_state("running")
-        self._thread = threading.Thread(target=self._run, name="rig_dojo-training", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
 
     def pause(self) -> None:
@@ -243,6 +226,50 @@ class TrainingSession:
         if self._thread is not None:
             self._thread.join(timeout)
         return self.state
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _failed_build(self) -> None:
+        """Release what a failed ``_build`` may have made."""
+
+
+class TrainingSession(BackgroundRun):
+    """Run one training in a background thread.
+
+    :param config: the run's settings (validated here)
+    :param make_env: the task factory ``make_env(config, n_envs, seed) -> VecEnv``
+    :param run_dir: the run folder (default: ``config.output.run_dir``)
+    :param init_from: a shareable policy file to fine-tune from; refused with RigDojoError
+        when its observations, actions or control bones do not fit the task
+    :param snapshot_interval: seconds between snapshots (and metrics.csv rows)
+    :param preview_interval: least seconds between preview rollouts
+    :param preview_fraction: most of the training time preview rollouts may take
+    :param recent_episodes: how many recent episodes mean_return and success_rate cover
+    :param curriculum_window: episodes at a stage before the curriculum is asked to advance
+    """
+
+    def __init__(self, config: TrainConfig, make_env: Callable[[TrainConfig, int, int], Any],
+                 run_dir: str | Path | None = None, *, init_from: str | Path | None = None,
+                 snapshot_interval: float = 0.5, preview_interval: float = 0.5, preview_fraction: float = 0.1,
+                 recent_episodes: int = 100, curriculum_window: int = 50):
+        super().__init__(config, make_env, run_dir, init_from)
+        self.snapshot_interval = float(snapshot_interval)
+        self.preview_interval = float(preview_interval)
+        self.preview_fraction = float(preview_fraction)
+        self.curriculum_window = int(curriculum_window)
+        self._budget_reached = False
+        # episode statistics (training thread only)
+        self._returns: collections.deque[float] = collections.deque(maxlen=recent_episodes)
+        self._successes: collections.deque[bool] = collections.deque(maxlen=recent_episodes)
+        self._terms: collections.deque[dict[str, float]] = collections.deque(maxlen=recent_episodes)
+        self._stage_successes: collections.deque[bool] = collections.deque(maxlen=self.curriculum_window)
+
+    def _failed_build(self) -> None:
+        self._close_envs()
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:

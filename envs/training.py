@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..agents.session import BackgroundRun
 from ..rewards import TermConfig
 from .kinematic_task import KinematicTask
 from .task_spec import CurriculumStage, TaskSpec, default_terms
@@ -273,7 +273,7 @@ def load_task_policy(path):
                       network=_LinearNetwork(w, b))
 
 
-class CameraSearchSession:
+class CameraSearchSession(BackgroundRun):
     """Cross-entropy search for a linear camera policy, behind ``TrainingSession``'s interface.
 
     Every generation rolls ``algo.n_envs`` candidate policies over the whole shot at once
@@ -289,103 +289,16 @@ class CameraSearchSession:
     (resume) and final.rdpolicy.
     """
 
+    thread_name = "rig_dojo-camera-search"
+
     def __init__(self, config, make_env, run_dir=None, *, init_from=None, snapshot_interval: float = 0.5,
                  preview_interval: float = 0.5, **_ignored):
-        from ..agents.session import Mailbox
         from ..errors import RigDojoError
 
-        config.validate()
         if config.algo.name != "cem":
             raise RigDojoError(f"CameraSearchSession runs algo.name = 'cem', not {config.algo.name!r}")
-        run_dir = run_dir if run_dir is not None else config.output.run_dir
-        if not run_dir:
-            raise RigDojoError("no run folder: set output.run_dir (the default is beside the .blend file)")
-        self.config, self.make_env, self.run_dir = config, make_env, Path(run_dir)
-        self.init_from = Path(init_from) if init_from else None
+        super().__init__(config, make_env, run_dir, init_from)
         self.snapshot_interval, self.preview_interval = float(snapshot_interval), float(preview_interval)
-        self.mailbox = Mailbox()
-        self.error: str | None = None
-        self._state = "idle"
-        self._lock = threading.Lock()
-        self._stop_event = threading.Event()
-        self._unpaused = threading.Event()
-        self._unpaused.set()
-        self._thread: threading.Thread | None = None
-        self._resume_meta: dict | None = None
-        self.episodes = 0
-        self.resumed_from_step = 0
-
-    @classmethod
-    def continue_run(cls, run_dir, make_env, **kwargs) -> "CameraSearchSession":
-        from ..agents.config import TrainConfig
-        from ..errors import RigDojoError
-
-        run_dir = Path(run_dir)
-        pointer = run_dir / "checkpoint.json"
-        if not pointer.exists():
-            raise RigDojoError(f"{run_dir} has no checkpoint to resume from (no checkpoint.json); start a new run")
-        meta = json.loads(pointer.read_text())
-        if not (run_dir / "checkpoints" / meta["checkpoint"]).exists():
-            raise RigDojoError(f"{run_dir}: checkpoint {meta['checkpoint']} named in checkpoint.json is missing")
-        session = cls(TrainConfig.load(run_dir / "config.toml"), make_env, run_dir, **kwargs)
-        session._resume_meta = meta
-        return session
-
-    # -- state, as TrainingSession -----------------------------------------------------------
-    @property
-    def state(self) -> str:
-        with self._lock:
-            return self._state
-
-    def _set_state(self, state: str, only_from: tuple[str, ...] | None = None) -> bool:
-        with self._lock:
-            if only_from is not None and self._state not in only_from:
-                return False
-            self._state = state
-            return True
-
-    def latest(self):
-        return self.mailbox.latest()
-
-    @property
-    def history(self):
-        return self.mailbox.history()
-
-    def start(self) -> None:
-        from ..errors import RigDojoError
-
-        if self.state != "idle":
-            raise RigDojoError(f"this training session is {self.state}; start a new session")
-        try:
-            self._build()
-        except BaseException as exc:
-            self.error = "".join(traceback.format_exception(exc))
-            self._set_state("error")
-            raise
-        self._set_state("running")
-        self._thread = threading.Thread(target=self._run, name="rig_dojo-camera-search", daemon=True)
-        self._thread.start()
-
-    def pause(self) -> None:
-        if self._set_state("paused", only_from=("running",)):
-            self._unpaused.clear()
-
-    def resume(self) -> None:
-        if self._set_state("running", only_from=("paused",)):
-            self._unpaused.set()
-
-    def stop(self) -> None:
-        if self._set_state("stopping", only_from=("running", "paused")):
-            self._stop_event.set()
-            self._unpaused.set()
-        elif self._set_state("stopped", only_from=("idle",)):
-            return
-        self.wait()
-
-    def wait(self, timeout: float | None = None) -> str:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.state
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:
