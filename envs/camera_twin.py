@@ -669,17 +669,13 @@ class CameraSpec:
     def save(self, path) -> "Path":
         """Write the shot to ``path`` (``.npz``: arrays plus one JSON string; no pickle), atomically."""
         import json
-        from pathlib import Path
+
+        from .rig_spec import save_npz
 
         meta = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in self._ARRAYS}
         arrays = {k: getattr(self, k) for k in self._ARRAYS}
         arrays["camera_meta"] = np.array(json.dumps(meta))
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        tmp.replace(path)
-        return path
+        return save_npz(path, arrays)
 
     @classmethod
     def load(cls, path) -> "CameraSpec":
