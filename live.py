@@ -4,14 +4,17 @@ The training thread never touches bpy; it publishes snapshots. :func:`tick`, a
 ``bpy.app.timers`` callback on the main thread, reads the newest one each tick and,
 in a few milliseconds: keeps the progress numbers for the Run panel, redraws the
 curve image when the curve has grown (pixels written in bulk), plays the newest
-preview rollout on the rig, one frame per tick, in a loop, and tags the 3D views
-for redraw. Module-mode Blender (the ``bpy`` wheel) has no event loop, so tests call
-:func:`tick` themselves.
+preview rollout, one frame per tick, in a loop, and tags the 3D views for redraw.
+What the preview moves depends on the task: the control bones of the rig (reach,
+aim, grasp), the camera object (camera: per frame its location and yaw/pitch/roll),
+or the creature's joints (the physics tasks; the root stays where it is).
+Module-mode Blender (the ``bpy`` wheel) has no event loop, so tests call :func:`tick`
+themselves.
 
 Stopping, the run ending, loading another file (``load_pre``), quitting (``atexit``)
 and disabling the add-on (:func:`unregister`) all end the same way: the session is
 stopped (its thread joined, the policy saved), the timer removed and the rig's pose
-restored.
+(or the camera's transform) restored.
 
 Results the panels show (the last verify, evaluation and bake) are kept here too:
 they describe the open file and are dropped when another file loads.
@@ -42,17 +45,35 @@ ACTIVE_STATES = ("running", "paused", "stopping")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+class TransformBackup:
+    """Save and restore an object's location, rotation (every mode's channels) and scale."""
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.values = (tuple(obj.location), tuple(obj.rotation_euler), tuple(obj.rotation_quaternion),
+                       tuple(obj.rotation_axis_angle), tuple(obj.scale))
+
+    def restore(self) -> None:
+        obj = self.obj
+        obj.location, obj.rotation_euler, obj.rotation_quaternion, obj.rotation_axis_angle, obj.scale = self.values
+        bpy.context.view_layer.update()
+
+
 @dataclass
 class LiveRun:
     """What the main thread knows about one training (the current or the last one)."""
 
-    session: Any  # agents.session.TrainingSession
-    rig_name: str
-    rig_spec: Any  # envs.rig_spec.RigSpec of the controls (names and rotation modes)
-    backup: Any  # envs.verify.PoseBackup of the controls' pose before training
+    session: Any  # agents.session.TrainingSession or envs.training.CameraSearchSession
+    rig_name: str  # the object the preview moves: the rig, or the camera for the camera task
+    rig_spec: Any  # envs.rig_spec.RigSpec of the controls (names and rotation modes); None for camera and physics
+    backup: Any  # envs.verify.PoseBackup of the bones' pose, or a TransformBackup of the camera, before training
     run_dir: Path
+    kind: str = "kinematic"  # "kinematic", "camera" or "physics": what the preview moves
+    bones: tuple[str, ...] = ()  # the bones a preview frame poses, in its order (kinematic and physics)
     snapshot: Any = None  # the newest Snapshot the timer has seen
-    preview: np.ndarray | None = None  # (T, C, 3) Euler XYZ
+    # kinematic (T, C, 3) and physics (T, B - 1, 3): Euler XYZ per bone; camera (T, 2, 3): location and
+    # yaw/pitch/roll (a camera trained by an SB3 algorithm previews (T, 1, 3): the rotation only)
+    preview: np.ndarray | None = None
     preview_step: int = -1
     frame: int = 0
     history_len: int = 0
@@ -115,15 +136,26 @@ def policy_path(settings) -> Path | None:
 
 # -- starting and stopping ------------------------------------------------------------------
 
-def begin(session, rig_obj, rig_spec) -> LiveRun:
-    """Watch a started ``session`` that trains ``rig_obj``: register the timer, back up the pose."""
+def begin(session, rig_obj, rig_spec=None, *, kind: str = "kinematic", bones=None) -> LiveRun:
+    """Watch a started ``session``: register the timer, back up what the preview moves.
+
+    ``kind`` says what that is: ``"kinematic"``: the control bones of ``rig_obj`` (``rig_spec``);
+    ``"physics"``: the ``bones`` of the armature ``rig_obj`` (the spec's bones after the root);
+    ``"camera"``: the camera object ``rig_obj``.
+    """
     global _run
     if is_training():
         raise RigDojoError("a training is already running; stop it first")
     from .envs.verify import PoseBackup
 
-    _run = LiveRun(session=session, rig_name=rig_obj.name, rig_spec=rig_spec,
-                   backup=PoseBackup(rig_obj, list(rig_spec.controls)), run_dir=Path(session.run_dir))
+    if kind == "camera":
+        names: tuple[str, ...] = ()
+        backup: Any = TransformBackup(rig_obj)
+    else:
+        names = tuple(rig_spec.controls if kind == "kinematic" else bones)
+        backup = PoseBackup(rig_obj, list(names))
+    _run = LiveRun(session=session, rig_name=rig_obj.name, rig_spec=rig_spec, backup=backup,
+                   run_dir=Path(session.run_dir), kind=kind, bones=names)
     update_curve(())  # the last run's curve must not pass for this one's
     if not bpy.app.timers.is_registered(tick):
         bpy.app.timers.register(tick, first_interval=TICK_SECONDS)
@@ -193,18 +225,54 @@ def _update(run: LiveRun, play: bool) -> None:
             run.preview, run.preview_step, run.frame = snapshot.preview, snapshot.preview_step, 0
     if play and run.preview is not None and len(run.preview) and run.state in ("running", "paused"):
         obj = bpy.data.objects.get(run.rig_name)  # by name: undo replaces the data
-        # a rig deleted or a bone renamed meanwhile: no preview, the training goes on
-        if obj is not None and obj.type == 'ARMATURE' and all(n in obj.pose.bones for n in run.rig_spec.controls):
-            from .envs.kinematics import euler_xyz_to_matrix
-            from .envs.verify import set_control_rotations
-
-            set_control_rotations(obj, run.rig_spec, euler_xyz_to_matrix(run.preview[run.frame % len(run.preview)]))
+        # a rig or camera deleted or a bone renamed meanwhile: no preview, the training goes on
+        if obj is not None and show_preview_frame(run, obj, run.preview[run.frame % len(run.preview)]):
             run.frame += 1
     if run.state == "error" and run.error is None:
         text = session.error or "unknown error"
         print(f"Rig Dojo: the training failed\n{text}")  # the traceback, for the console
         run.error = plain_error(text)
     tag_redraw()
+
+
+def show_preview_frame(run: LiveRun, obj, frame: np.ndarray) -> bool:
+    """Put one preview frame on ``obj`` (the run's rig or camera); False if it no longer fits."""
+    from .envs.kinematics import euler_xyz_to_matrix
+
+    if run.kind == "camera":
+        if obj.type != 'CAMERA':
+            return False
+        from mathutils import Matrix
+
+        from .envs.camera_twin import camera_rotation
+
+        world = np.array(obj.matrix_world, dtype=np.float64)
+        scale = np.linalg.norm(world[:3, :3], axis=0)
+        if len(frame) >= 2:  # location, then yaw/pitch/roll
+            world[:3, 3] = frame[0]
+        angles = frame[1] if len(frame) >= 2 else frame[0]
+        world[:3, :3] = camera_rotation(angles) * scale
+        obj.matrix_world = Matrix(world.tolist())
+        return True
+    if obj.type != 'ARMATURE' or len(frame) != len(run.bones) or not all(n in obj.pose.bones for n in run.bones):
+        return False
+    if run.kind == "kinematic":
+        from .envs.verify import set_control_rotations
+
+        set_control_rotations(obj, run.rig_spec, euler_xyz_to_matrix(frame))
+        return True
+    from .envs.kinematics import rotation_values
+
+    for name, m in zip(run.bones, euler_xyz_to_matrix(frame)):  # physics: each joint in its own rotation mode
+        pb = obj.pose.bones[name]
+        values = rotation_values(m, pb.rotation_mode)
+        if pb.rotation_mode == 'QUATERNION':
+            pb.rotation_quaternion = values
+        elif pb.rotation_mode == 'AXIS_ANGLE':
+            pb.rotation_axis_angle = values
+        else:
+            pb.rotation_euler = values
+    return True
 
 
 def _end(run: LiveRun) -> None:
@@ -220,12 +288,19 @@ def _end(run: LiveRun) -> None:
 
 
 def restore_pose(run: LiveRun) -> None:
-    """Put the controls back as they were before training (the object is looked up again: undo, reloads)."""
+    """Put the bones (or the camera) back as they were before training (the object is looked up again:
+    undo, reloads)."""
     try:
         obj = bpy.data.objects.get(run.rig_name)
     except (ReferenceError, AttributeError):  # during file loading or shutdown
         return
-    if obj is None or obj.pose is None:
+    if obj is None:
+        return
+    if isinstance(run.backup, TransformBackup):
+        run.backup.obj = obj
+        run.backup.restore()
+        return
+    if obj.pose is None:
         return
     names = [n for n in run.backup.values if n in obj.pose.bones]
     run.backup.obj = obj

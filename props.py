@@ -15,6 +15,11 @@ What the UI stores differently from the config, and why:
   to 7 significant digits, so 0.05 exports as 0.05, not 0.05000000074505806;
 - an empty reward list means "the task's default terms", as in the config.
 
+The camera task's settings (``settings.camera``) and the physics tasks' (``settings.physics``)
+mirror the ``[camera]`` and ``[physics]`` tables the same way: an empty camera means the
+scene's camera, the shot is the scene's frame range unless "Scene Frame Range" is off,
+obstacle names and the obstacle course's heights are comma-separated text.
+
 Bake and evaluation options are UI-only (they are not part of a training's config).
 """
 
@@ -29,21 +34,46 @@ from bpy.props import (
     CollectionProperty,
     EnumProperty,
     FloatProperty,
+    FloatVectorProperty,
     IntProperty,
     PointerProperty,
     StringProperty,
 )
 from bpy.types import PropertyGroup
 
-from .agents.config import ALGORITHMS, CONTINUOUS_ONLY, DISCRETE_ONLY, LR_SCHEDULES, AlgoConfig, TrainConfig, defaults_for
+from .agents.config import (
+    ALGORITHMS,
+    CAMERA_MODES,
+    CAMERA_TASKS,
+    CONTINUOUS_ONLY,
+    DISCRETE_ONLY,
+    FRAMING_POINTS,
+    KINEMATIC_TASKS,
+    LR_SCHEDULES,
+    PHYSICS_TASKS,
+    RADIUS_SOURCES,
+    ROOT_MOTION,
+    SEARCH_ALGORITHMS,
+    AlgoConfig,
+    CameraConfig,
+    PhysicsConfig,
+    TrainConfig,
+    defaults_for,
+)
 from .errors import RigDojoError
 
 TASKS = (
     ('reach', "Reach", "Move the effector bone to a target (a still or animated object, or random points in a region)"),
     ('aim', "Aim", "Point an axis of the effector bone at a target (a head looking, a gun aiming)"),
     ('grasp', "Grasp", "Bring the fingertips onto the surface of a mesh object"),
+    ('camera', "Camera", "Move a camera over the shot so it keeps an animated subject framed, smooth and unobstructed"),
+    ('stand', "Stand", "Physics: keep the creature upright and balanced (MuJoCo)"),
+    ('locomotion', "Locomotion", "Physics: move along a direction at a target speed without falling (MuJoCo)"),
+    ('jump', "Jump", "Physics: jump up and land upright (MuJoCo)"),
+    ('obstacles', "Obstacles", "Physics: get over obstacles that grow as the creature succeeds (MuJoCo)"),
 )
-ALGORITHM_LABELS = {"ppo": "PPO", "a2c": "A2C", "sac": "SAC", "td3": "TD3", "dqn": "DQN", "qlearning": "Q-learning"}
+ALGORITHM_LABELS = {"ppo": "PPO", "a2c": "A2C", "sac": "SAC", "td3": "TD3", "dqn": "DQN", "qlearning": "Q-learning",
+                    "cem": "CEM"}
 ALGORITHM_HELP = {
     "ppo": "Proximal Policy Optimization: robust default for continuous or discrete actions",
     "a2c": "Advantage Actor-Critic: simple and fast per step, less sample-efficient",
@@ -51,13 +81,61 @@ ALGORITHM_HELP = {
     "td3": "Twin Delayed DDPG: sample-efficient, continuous actions only",
     "dqn": "Deep Q-Network: discrete actions only",
     "qlearning": "Tabular Q-learning: tiny discrete toy tasks only",
+    "cem": "Cross-entropy search for a linear camera policy: the camera task's default, fast without a GPU",
 }
+FRAMING_LABELS = {"center": "Center", "left_third": "Left Third", "right_third": "Right Third",
+                  "nearest_third": "Nearest Third"}
+FRAMING_HELP = {
+    "center": "Keep the subject at the centre of the frame",
+    "left_third": "Keep the subject on the left vertical third line (rule of thirds)",
+    "right_third": "Keep the subject on the right vertical third line (rule of thirds)",
+    "nearest_third": "Keep the subject on whichever third line is nearer",
+}
+CAMERA_MODE_HELP = {"free": "The camera moves and turns", "dolly": "The camera moves only (its rotation is kept)",
+                    "pan": "The camera turns only (it stays in place)"}
+RADIUS_HELP = {"length": "Capsule radius proportional to the bone's length (Radius Ratio)",
+               "envelope": "Capsule radius from the bone's envelope radius",
+               "bbone": "Capsule radius from the bone's B-Bone display size"}
+ROOT_MOTION_HELP = {"bone": "Bake the creature's travel to the root bone's location and rotation",
+                    "object": "Bake the creature's travel to the armature object's location and rotation"}
 # Blender 4.5+ warns about "//" in path properties unless they say they accept it; 4.2 lacks the option.
 _RELATIVE_PATH = {'PATH_SUPPORTS_BLEND_RELATIVE'} \
     if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties else set()
 PARAM_KINDS = (('float', "Float", ""), ('int', "Integer", ""), ('bool', "Boolean", ""), ('choice', "Choice", ""))
 
 _PPO = defaults_for("ppo")
+_CAMERA = CameraConfig()
+_PHYSICS = PhysicsConfig()
+
+
+def task_family(task: str) -> str:
+    """``'kinematic'`` (reach, aim, grasp), ``'camera'`` or ``'physics'`` (stand, locomotion, jump, obstacles)."""
+    if task in CAMERA_TASKS:
+        return 'camera'
+    if task in PHYSICS_TASKS:
+        return 'physics'
+    return 'kinematic'
+
+
+def task_default_terms(task: str, framing: str = "center") -> list:
+    """The reward terms ``task`` starts with (the camera's depend on its framing point)."""
+    family = task_family(task)
+    if family == 'camera':
+        from .envs.camera_task import default_camera_terms
+
+        return default_camera_terms(framing)
+    if family == 'physics':
+        from .envs.physics_task import DEFAULT_TERMS
+
+        return list(DEFAULT_TERMS[task])
+    from .envs.task_spec import default_terms
+
+    return default_terms(task)
+
+
+def settings_default_terms(settings) -> list:
+    """The default reward terms of the task ``settings`` (a :class:`RigDojoSettings`) describe."""
+    return task_default_terms(settings.task, settings.camera.framing)
 
 # Update callbacks (task → default terms, algorithm → its tuned hyperparameters) are
 # for the user's clicks; config_to_settings writes every field itself.
@@ -217,18 +295,66 @@ def _same_terms(settings, terms) -> bool:
 
 def terms_are_task_defaults(settings) -> bool:
     """True if the reward list is empty or some task's default terms, unedited."""
-    from .envs.task_spec import default_terms
+    if len(settings.rewards) == 0:
+        return True
+    defaults = [task_default_terms(kind) for kind, _, _ in TASKS if kind not in CAMERA_TASKS]
+    defaults += [task_default_terms(CAMERA_TASKS[0], point) for point in FRAMING_POINTS]
+    return any(_same_terms(settings, terms) for terms in defaults)
 
-    return len(settings.rewards) == 0 or any(_same_terms(settings, default_terms(kind)) for kind, _, _ in TASKS)
+
+def algorithms_for(task: str) -> tuple[str, ...]:
+    """The algorithms that can train ``task``: every SB3 one for the rig tasks; the continuous ones and
+    cem for the camera; the continuous ones for physics (camera and physics actions are continuous)."""
+    if task in KINEMATIC_TASKS:
+        return ALGORITHMS
+    continuous = tuple(a for a in ALGORITHMS if a not in DISCRETE_ONLY)
+    return continuous + SEARCH_ALGORITHMS if task in CAMERA_TASKS else continuous
+
+
+def default_algorithm(task: str) -> str:
+    return "cem" if task in CAMERA_TASKS else "ppo"
+
+
+def tuned_algo(name: str, task: str) -> AlgoConfig:
+    """The tuned hyperparameters of the algorithm ``name`` for ``task``: what picking the algorithm (or
+    the task, while the hyperparameters are untouched) loads. The one place the sidebar asks for them."""
+    return defaults_for(name)
+
+
+def _algo_is_default(algo) -> bool:
+    """True if the hyperparameters are the tuned ones of the chosen algorithm for some task (unedited)."""
+    try:
+        config = _algo_config(algo)
+    except RigDojoError:
+        return False
+    return any(config == tuned_algo(algo.name, task) for task, _, _ in TASKS)
 
 
 def _task_changed(self, _context):
-    # a new task starts with its own default terms, unless the user has edited the list
-    if _suspended or not terms_are_task_defaults(self):
+    if _suspended:
         return
-    from .envs.task_spec import default_terms
+    # a new task starts with its own default terms, unless the user has edited the list
+    if terms_are_task_defaults(self):
+        set_terms(self, settings_default_terms(self))
+    # and with an algorithm that can train it: the task's default, unless the user tuned one that still fits
+    with _every_algorithm():  # the stored choice may be one the new task does not offer (cem): read it quietly
+        current = self.algo.name
+        untouched = _algo_is_default(self.algo)
+    wanted = default_algorithm(self.task)
+    if current not in algorithms_for(self.task) or (untouched and current in ("ppo", "cem") and current != wanted):
+        self.algo.name = wanted  # loads its tuned settings for this task
+    elif untouched:
+        apply_algo(self.algo, tuned_algo(current, self.task))  # the same algorithm, tuned for this task
+    if self.task not in KINEMATIC_TASKS:
+        self.discrete = False  # camera and physics actions are continuous
 
-    set_terms(self, default_terms(self.task))
+
+def _framing_changed(self, _context):
+    # the camera's default terms aim at the framing point: keep them in step while they are unedited
+    settings = getattr(self.id_data, "rig_dojo", None)
+    if _suspended or settings is None or settings.task not in CAMERA_TASKS or not terms_are_task_defaults(settings):
+        return
+    set_terms(settings, task_default_terms(settings.task, self.framing))
 
 
 # -- algorithm ------------------------------------------------------------------------------
@@ -237,8 +363,8 @@ def _algo_changed(self, _context):
     # each algorithm starts from its tuned hyperparameters (agents/README.md: the defaults are the product)
     if _suspended:
         return
-    apply_algo(self, defaults_for(self.name))
     settings = getattr(self.id_data, "rig_dojo", None)
+    apply_algo(self, tuned_algo(self.name, settings.task if settings is not None else "reach"))
     if settings is not None:
         if self.name in DISCRETE_ONLY:
             settings.discrete = True
@@ -263,13 +389,41 @@ def apply_algo(group, algo: AlgoConfig) -> None:
         group.extra = json.dumps(algo.extra)
 
 
+# Fixed numbers keep the stored value stable whichever items a task shows (a .blend stores the number).
+_ALGORITHM_ITEMS = {a: (a, ALGORITHM_LABELS[a], ALGORITHM_HELP[a], i)
+                    for i, a in enumerate(ALGORITHMS + SEARCH_ALGORITHMS)}
+_algorithm_items_cache: dict[tuple[str, ...], list] = {}  # Blender needs the item strings kept alive
+
+
+_offer_all = 0
+
+
+@contextlib.contextmanager
+def _every_algorithm():
+    global _offer_all
+    _offer_all += 1
+    try:
+        yield
+    finally:
+        _offer_all -= 1
+
+
+def _algorithm_items(self, _context):
+    settings = getattr(self.id_data, "rig_dojo", None) if self is not None else None
+    names = algorithms_for(settings.task) if settings is not None and not _offer_all \
+        else ALGORITHMS + SEARCH_ALGORITHMS
+    if names not in _algorithm_items_cache:
+        _algorithm_items_cache[names] = [_ALGORITHM_ITEMS[a] for a in names]
+    return _algorithm_items_cache[names]
+
+
 class RigDojoAlgoSettings(PropertyGroup):
     """Mirrors ``AlgoConfig``; defaults are PPO's tuned ones."""
 
     name: EnumProperty(
-        name="Algorithm", description="The reinforcement learning algorithm (picking one loads its tuned settings)",
-        items=[(a, ALGORITHM_LABELS[a], ALGORITHM_HELP[a]) for a in ALGORITHMS], default=_PPO.name,
-        update=_algo_changed)
+        name="Algorithm", description="The learning algorithm (picking one loads its tuned settings; CEM, a policy "
+        "search, is offered for the camera task only, where it is the default)",
+        items=_algorithm_items, default=_ALGORITHM_ITEMS[_PPO.name][3], update=_algo_changed)
     learning_rate: FloatProperty(name="Learning Rate", description="Step size of the optimiser",
                                  default=_PPO.learning_rate, min=1e-7, soft_max=0.01, precision=6, step=0.001)
     lr_schedule: EnumProperty(name="Schedule", description="How the learning rate changes over the run",
@@ -342,6 +496,107 @@ def _add_tracked(self, _context):
         self.tracked_pick = ""
 
 
+def _is_camera(_self, obj) -> bool:
+    return obj.type == 'CAMERA'
+
+
+def _add_obstacle(self, _context):
+    name = self.obstacle_pick
+    if name:
+        names = split_names(self.obstacles)
+        if name not in names:
+            self.obstacles = join_names([*names, name])
+        self.obstacle_pick = ""
+
+
+class RigDojoCameraSettings(PropertyGroup):
+    """Mirrors ``CameraConfig`` (the ``[camera]`` table): the camera task's shot and how the camera may move."""
+
+    camera: PointerProperty(name="Camera", type=bpy.types.Object, poll=_is_camera,
+                            description="The camera to move (empty: the scene's camera); only cameras can be picked")
+    subject: PointerProperty(name="Subject", type=bpy.types.Object,
+                             description="The animated object the camera keeps framed (an armature: pick a bone too)")
+    bone: StringProperty(name="Bone", description="The subject armature's bone to frame (empty: the object's origin)")
+    use_scene_range: BoolProperty(name="Scene Frame Range", default=True,
+                                  description="The shot is the scene's frame range; turn off to give Start and End")
+    frame_start: IntProperty(name="Start", description="First frame of the shot", default=1)
+    frame_end: IntProperty(name="End", description="Last frame of the shot (after Start)", default=120)
+    mode: EnumProperty(name="Mode", description="How the camera may move",
+                       items=[(m, m.capitalize(), CAMERA_MODE_HELP[m]) for m in CAMERA_MODES], default=_CAMERA.mode)
+    framing: EnumProperty(name="Framing", description="Where in the frame the subject is kept",
+                          items=[(f, FRAMING_LABELS[f], FRAMING_HELP[f]) for f in FRAMING_POINTS],
+                          default=_CAMERA.framing, update=_framing_changed)
+    use_lens: BoolProperty(name="Animate Lens", default=_CAMERA.use_lens,
+                           description="Let the policy change the focal length too (keyed on the camera data)")
+    allow_roll: BoolProperty(name="Allow Roll", default=_CAMERA.allow_roll,
+                             description="Let the camera roll about its view axis (off: the horizon stays level)")
+    region: PointerProperty(name="Region", type=bpy.types.Object,
+                            description="The camera stays inside this object's bounds (empty: a box around the shot)")
+    tolerance: FloatProperty(name="Framing Tolerance", default=_CAMERA.tolerance, min=1e-6, soft_max=0.5,
+                             precision=3, description="Distance from the framing point (image units) that counts "
+                                                      "as framed")
+    start_noise: FloatProperty(name="Start Noise", default=_CAMERA.start_noise, min=0.0, soft_max=0.5, precision=3,
+                               description="Random start offset while training (in shot sizes; 0: always start "
+                                           "from the camera's pose)")
+    occlusion: BoolProperty(name="Occlusion", default=_CAMERA.occlusion,
+                            description="Trace rays to the subject to find when something hides it")
+
+
+class RigDojoPhysicsSettings(PropertyGroup):
+    """Mirrors ``PhysicsConfig`` (the ``[physics]`` table): the creature's physical parameters and the task's."""
+
+    root: StringProperty(name="Root Bone", description="The bone that floats free (empty: the armature's only "
+                                                        "top-level bone)")
+    density: FloatProperty(name="Density", description="Mass per volume of every bone's capsule (kg/m³; water "
+                           "is 1000)", default=_PHYSICS.density, min=1e-3, soft_max=5000.0, precision=1)
+    strength: FloatProperty(name="Strength", description="Multiplier of every joint motor's strength",
+                            default=_PHYSICS.strength, min=0.0, soft_max=10.0, precision=3)
+    friction: FloatProperty(name="Friction", description="Friction of the feet on the ground and the obstacles",
+                            default=_PHYSICS.friction, min=0.0, soft_max=3.0, precision=3)
+    radius_source: EnumProperty(name="Radius From", description="Where each capsule's radius comes from (a bone's "
+                                "rig_dojo_radius custom property overrides it)",
+                                items=[(r, r.capitalize() if r != "bbone" else "B-Bone Size", RADIUS_HELP[r])
+                                       for r in RADIUS_SOURCES], default=_PHYSICS.radius_source)
+    radius_ratio: FloatProperty(name="Radius Ratio", description="Capsule radius as a fraction of the bone's length "
+                                "(Radius From: Length)", default=_PHYSICS.radius_ratio, min=1e-4, soft_max=0.5,
+                                precision=3)
+    root_motion: EnumProperty(name="Root Motion", description="Where the bake writes the creature's travel",
+                              items=[(r, "Root Bone" if r == "bone" else "Object", ROOT_MOTION_HELP[r])
+                                     for r in ROOT_MOTION], default=_PHYSICS.root_motion)
+    obstacles: StringProperty(name="Obstacles", description="Objects that become obstacle boxes, comma-separated "
+                              "(empty: the objects with a rig_dojo_obstacle custom property)")
+    obstacle_pick: StringProperty(name="Add Obstacle", description="Pick an object to add to the obstacles",
+                                  update=_add_obstacle)
+    platform: PointerProperty(name="Platform", type=bpy.types.Object,
+                              description="An animated mesh that becomes a moving box the creature stands on")
+    episode_seconds: FloatProperty(name="Episode Seconds", description="Length of a training episode in seconds",
+                                   default=_PHYSICS.episode_seconds, min=1e-3, soft_max=60.0, precision=2)
+    substeps: IntProperty(name="Substeps", description="Physics steps per frame", default=_PHYSICS.substeps, min=1,
+                          soft_max=64)
+    direction: FloatVectorProperty(name="Direction", description="Direction to travel in (horizontal; locomotion "
+                                   "and obstacles)", size=3, default=tuple(_PHYSICS.direction), subtype='XYZ')
+    target_speed: FloatProperty(name="Target Speed", description="Wanted forward speed in body sizes per second",
+                                default=_PHYSICS.target_speed, min=1e-3, soft_max=10.0, precision=2)
+    fall_height: FloatProperty(name="Fall Height", description="An episode ends when the root drops below this "
+                               "fraction of its rest height", default=_PHYSICS.fall_height, min=1e-3, max=1.0,
+                               precision=2)
+    max_tilt_degrees: FloatProperty(name="Max Tilt", description="An episode ends when the creature tilts more "
+                                    "than this many degrees from upright", default=_PHYSICS.max_tilt_degrees,
+                                    min=1e-3, max=180.0, precision=1)
+    reset_noise: FloatProperty(name="Reset Noise", description="Random joint angles at the start of an episode "
+                               "(radians)", default=_PHYSICS.reset_noise, min=0.0, soft_max=0.5, precision=3)
+    push: FloatProperty(name="Push", description="Random spin of the root at the start of an episode (rad/s, "
+                        "standard deviation; 0: none)", default=_PHYSICS.push, min=0.0, soft_max=5.0, precision=3)
+    jump_height: FloatProperty(name="Jump Height", description="Rise of the centre of mass (body sizes) that counts "
+                               "as a jump", default=_PHYSICS.jump_height, min=1e-3, soft_max=2.0, precision=3)
+    obstacle_heights: StringProperty(name="Obstacle Heights", description="The obstacle course's stages: the "
+                                     "obstacle's height at each (body sizes), comma-separated, growing",
+                                     default=", ".join(repr(h) for h in _PHYSICS.obstacle_heights))
+    obstacle_distance: FloatProperty(name="Obstacle Distance", description="How far ahead the obstacle stands "
+                                     "(body sizes)", default=_PHYSICS.obstacle_distance, min=1e-3, soft_max=10.0,
+                                     precision=2)
+
+
 class RigDojoSettings(PropertyGroup):
     """One training's settings, saved in the .blend (``Scene.rig_dojo``)."""
 
@@ -391,21 +646,70 @@ class RigDojoSettings(PropertyGroup):
     last_run_dir: StringProperty(name="Last Run", subtype='DIR_PATH', options=_RELATIVE_PATH,
                                  description="The run folder of the last training started from this scene")
     bake: PointerProperty(type=RigDojoBakeSettings)
+    camera: PointerProperty(type=RigDojoCameraSettings)
+    physics: PointerProperty(type=RigDojoPhysicsSettings)
     other_sections: StringProperty(
         name="Other Settings", description="Configuration tables the sidebar does not edit (JSON), kept so an "
-        "imported configuration exports unchanged")
+        "imported configuration exports unchanged (none today: kept for tables a later version adds)")
 
 
 classes = (RigDojoRewardParam, RigDojoRewardTerm, RigDojoAlgoSettings, RigDojoCurriculumStage, RigDojoBakeSettings,
-           RigDojoSettings)
+           RigDojoCameraSettings, RigDojoPhysicsSettings, RigDojoSettings)
 
 
 # -- settings ↔ TrainConfig -------------------------------------------------------------------
 
-# The TrainConfig tables the sidebar edits; any other table (e.g. another task family's) is
-# kept verbatim in ``other_sections`` so a config passes through the .blend without loss.
-EDITED_SECTIONS = ("task", "rig", "rewards", "algo", "curriculum", "output")
+# The TrainConfig tables the sidebar edits (all of them today); a table a later version adds
+# is kept verbatim in ``other_sections`` so a config passes through the .blend without loss.
+EDITED_SECTIONS = ("task", "rig", "rewards", "algo", "curriculum", "output", "camera", "physics")
 SIDEBAR_TASKS = tuple(t[0] for t in TASKS)
+
+
+def _algo_config(algo) -> AlgoConfig:
+    """The ``AlgoConfig`` of a :class:`RigDojoAlgoSettings` (RigDojoError naming a bad field)."""
+    try:
+        net_arch = [int(n) for n in algo.net_arch.replace(",", " ").split()]
+    except ValueError:
+        raise RigDojoError(f"algo.net_arch: {algo.net_arch!r} is not a comma-separated list of layer sizes "
+                           "(e.g. 64, 64)") from None
+    extra = _json_object(algo.extra, "algo.extra", "{\"gae_lambda\": 0.95}")
+    return AlgoConfig(name=algo.name, learning_rate=_f(algo.learning_rate), lr_schedule=algo.lr_schedule,
+                      gamma=_f(algo.gamma), n_envs=int(algo.n_envs), total_steps=int(algo.total_steps),
+                      minutes=_f(algo.minutes), batch_size=int(algo.batch_size), n_steps=int(algo.n_steps),
+                      n_epochs=int(algo.n_epochs), net_arch=net_arch, seed=int(algo.seed), extra=extra)
+
+
+def _numbers(text: str, what: str, example: str) -> list[float]:
+    try:
+        return [float(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise RigDojoError(f"{what}: {text!r} is not a comma-separated list of numbers (e.g. {example})") from None
+
+
+def _camera_table(cam) -> dict:
+    start, end = (0, 0) if cam.use_scene_range else (int(cam.frame_start), int(cam.frame_end))
+    return {
+        "camera": cam.camera.name if cam.camera else "", "subject": cam.subject.name if cam.subject else "",
+        "bone": cam.bone.strip() if cam.subject is not None and cam.subject.type == 'ARMATURE' else "",
+        "frame_start": start, "frame_end": end, "mode": cam.mode, "framing": cam.framing,
+        "use_lens": bool(cam.use_lens), "allow_roll": bool(cam.allow_roll), "tolerance": _f(cam.tolerance),
+        "start_noise": _f(cam.start_noise), "occlusion": bool(cam.occlusion),
+        "region": cam.region.name if cam.region else "",
+    }
+
+
+def _physics_table(ph) -> dict:
+    return {
+        "root": ph.root.strip(), "density": _f(ph.density), "strength": _f(ph.strength), "friction": _f(ph.friction),
+        "radius_source": ph.radius_source, "radius_ratio": _f(ph.radius_ratio), "obstacles": split_names(ph.obstacles),
+        "platform": ph.platform.name if ph.platform else "", "root_motion": ph.root_motion,
+        "episode_seconds": _f(ph.episode_seconds), "substeps": int(ph.substeps),
+        "direction": [_f(v) for v in ph.direction], "target_speed": _f(ph.target_speed),
+        "fall_height": _f(ph.fall_height), "max_tilt_degrees": _f(ph.max_tilt_degrees),
+        "reset_noise": _f(ph.reset_noise), "push": _f(ph.push), "jump_height": _f(ph.jump_height),
+        "obstacle_heights": _numbers(ph.obstacle_heights, "physics.obstacle_heights", "0.02, 0.05, 0.08"),
+        "obstacle_distance": _f(ph.obstacle_distance),
+    }
 
 
 def settings_to_config(settings) -> TrainConfig:
@@ -424,13 +728,6 @@ def settings_to_config(settings) -> TrainConfig:
             raise RigDojoError(f"rewards[{i}]: {exc}") from None
         rewards.append({"name": item.name, "weight": _f(item.weight), "enabled": bool(item.enabled),
                         "params": params})
-    algo = settings.algo
-    try:
-        net_arch = [int(n) for n in algo.net_arch.replace(",", " ").split()]
-    except ValueError:
-        raise RigDojoError(f"algo.net_arch: {algo.net_arch!r} is not a comma-separated list of layer sizes "
-                           "(e.g. 64, 64)") from None
-    extra = _json_object(algo.extra, "algo.extra", "{\"gae_lambda\": 0.95}")
     data = {
         "task": settings.task,
         "rig": {
@@ -441,22 +738,20 @@ def settings_to_config(settings) -> TrainConfig:
             "target": settings.target.name if settings.target else "",
             "region": settings.region.name if settings.region else "",
             "episode_length": int(settings.episode_length),
-            "discrete": bool(settings.discrete),
+            # camera and physics actions are continuous (a hidden leftover must not make the config invalid)
+            "discrete": bool(settings.discrete) and settings.task in KINEMATIC_TASKS,
             "tolerance": _f(settings.tolerance),
         },
         "rewards": rewards,
-        "algo": {
-            "name": algo.name, "learning_rate": _f(algo.learning_rate), "lr_schedule": algo.lr_schedule,
-            "gamma": _f(algo.gamma), "n_envs": int(algo.n_envs), "total_steps": int(algo.total_steps),
-            "minutes": _f(algo.minutes), "batch_size": int(algo.batch_size), "n_steps": int(algo.n_steps),
-            "n_epochs": int(algo.n_epochs), "net_arch": net_arch, "seed": int(algo.seed), "extra": extra,
-        },
+        "algo": dataclasses.asdict(_algo_config(settings.algo)),
         "curriculum": {
             "enabled": bool(settings.curriculum_enabled), "threshold": _f(settings.curriculum_threshold),
             "stages": [{"region_scale": _f(st.region_scale), "tolerance": _f(st.tolerance)}
                        for st in settings.curriculum_stages],
         },
         "output": {"run_dir": settings.run_dir, "checkpoint_every": int(settings.checkpoint_every)},
+        "camera": _camera_table(settings.camera),
+        "physics": _physics_table(settings.physics),
     }
     others = _json_object(settings.other_sections, "other_sections", "{}")
     data.update({k: v for k, v in others.items() if k not in EDITED_SECTIONS})
@@ -473,24 +768,26 @@ def _json_object(text: str, what: str, example: str) -> dict:
     return value
 
 
-def _object_for(name: str, what: str, armature: bool = False):
+def _object_for(name: str, what: str, armature: bool = False, kind: str | None = None):
     if not name:
         return None
     obj = bpy.data.objects.get(name)
     if obj is None:
-        raise RigDojoError(f"rig.{what}: the object {name!r} is not in this file; open the .blend it was made for "
+        raise RigDojoError(f"{what}: the object {name!r} is not in this file; open the .blend it was made for "
                            "or change the name in the configuration")
     if armature and obj.type != 'ARMATURE':
-        raise RigDojoError(f"rig.{what}: {name!r} is a {obj.type.lower()}, not an armature")
+        raise RigDojoError(f"{what}: {name!r} is a {obj.type.lower()}, not an armature")
+    if kind is not None and obj.type != kind:
+        raise RigDojoError(f"{what}: {name!r} is a {obj.type.lower()}, not a {kind.lower()}")
     return obj
 
 
 def config_to_settings(config: TrainConfig, settings) -> None:
     """Write ``config`` into ``settings`` (a :class:`RigDojoSettings`, e.g. ``scene.rig_dojo``).
 
-    Everything is checked first (objects named in ``config.rig`` must exist in the open
-    file, reward terms and parameters must be known and valid), so on RigDojoError the
-    settings are left as they were.
+    Everything is checked first (objects named in ``config.rig``, ``config.camera`` and
+    ``config.physics`` must exist in the open file, reward terms and parameters must be
+    known and valid), so on RigDojoError the settings are left as they were.
     """
     from .rewards import validate_params
 
@@ -501,10 +798,16 @@ def config_to_settings(config: TrainConfig, settings) -> None:
     default = TrainConfig()
     others = {f.name: dataclasses.asdict(getattr(config, f.name)) for f in dataclasses.fields(config)
               if f.name not in EDITED_SECTIONS and getattr(config, f.name) != getattr(default, f.name)}
-    sel = config.rig
-    rig = _object_for(sel.rig, "rig", armature=True)
-    target = _object_for(sel.target, "target")
-    region = _object_for(sel.region, "region")
+    sel, cam, ph = config.rig, config.camera, config.physics
+    rig = _object_for(sel.rig, "rig.rig", armature=True)
+    target = _object_for(sel.target, "rig.target")
+    region = _object_for(sel.region, "rig.region")
+    camera = _object_for(cam.camera, "camera.camera", kind='CAMERA')
+    subject = _object_for(cam.subject, "camera.subject")
+    camera_region = _object_for(cam.region, "camera.region")
+    platform = _object_for(ph.platform, "physics.platform")
+    for i, name in enumerate(ph.obstacles):
+        _object_for(name, f"physics.obstacles[{i}]")
     for i, t in enumerate(config.rewards):
         try:
             validate_params(t.name, t.params)
@@ -531,6 +834,22 @@ def config_to_settings(config: TrainConfig, settings) -> None:
             item.region_scale, item.tolerance = stage.region_scale, stage.tolerance
         settings.run_dir = config.output.run_dir
         settings.checkpoint_every = config.output.checkpoint_every
+        c = settings.camera
+        c.camera, c.subject, c.bone, c.region = camera, subject, cam.bone, camera_region
+        c.use_scene_range = not (cam.frame_start or cam.frame_end)
+        if not c.use_scene_range:
+            c.frame_start, c.frame_end = cam.frame_start, cam.frame_end
+        c.mode, c.framing, c.use_lens, c.allow_roll = cam.mode, cam.framing, cam.use_lens, cam.allow_roll
+        c.tolerance, c.start_noise, c.occlusion = cam.tolerance, cam.start_noise, cam.occlusion
+        p = settings.physics
+        p.root, p.density, p.strength, p.friction = ph.root, ph.density, ph.strength, ph.friction
+        p.radius_source, p.radius_ratio, p.root_motion = ph.radius_source, ph.radius_ratio, ph.root_motion
+        p.obstacles, p.platform = join_names(ph.obstacles), platform
+        p.episode_seconds, p.substeps, p.direction = ph.episode_seconds, ph.substeps, ph.direction
+        p.target_speed, p.fall_height, p.max_tilt_degrees = ph.target_speed, ph.fall_height, ph.max_tilt_degrees
+        p.reset_noise, p.push, p.jump_height = ph.reset_noise, ph.push, ph.jump_height
+        p.obstacle_heights = ", ".join(repr(float(h)) for h in ph.obstacle_heights)
+        p.obstacle_distance = ph.obstacle_distance
         settings.other_sections = json.dumps(others)
 
 

@@ -2,7 +2,7 @@
 
 import bpy
 
-from ..props import fill_term, set_terms
+from ..props import fill_term, set_terms, settings_default_terms
 
 _term_items_cache: list[tuple[str, str, str]] = []  # Blender needs enum item strings kept alive
 
@@ -20,9 +20,7 @@ def _term_items(_self, _context):
 def _ensure_defaults(settings) -> None:
     # an empty list means "the task's default terms": make them explicit before editing
     if len(settings.rewards) == 0:
-        from ..envs.task_spec import default_terms
-
-        set_terms(settings, default_terms(settings.task))
+        set_terms(settings, settings_default_terms(settings))
 
 
 class RIGDOJO_OT_reward_add(bpy.types.Operator):
@@ -101,10 +99,8 @@ class RIGDOJO_OT_reward_defaults(bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..envs.task_spec import default_terms
-
         settings = context.scene.rig_dojo
-        set_terms(settings, default_terms(settings.task))
+        set_terms(settings, settings_default_terms(settings))
         return {'FINISHED'}
 
 
@@ -146,18 +142,17 @@ class RIGDOJO_OT_curriculum_stage_remove(bpy.types.Operator):
 
 
 class RIGDOJO_OT_algo_defaults(bpy.types.Operator):
-    """Reset every hyperparameter to the algorithm's tuned defaults"""
+    """Reset every hyperparameter to the algorithm's tuned defaults (for the task)"""
 
     bl_idname = "rig_dojo.algo_defaults"
     bl_label = "Algorithm Defaults"
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..agents.config import defaults_for
-        from ..props import apply_algo
+        from ..props import apply_algo, tuned_algo
 
-        algo = context.scene.rig_dojo.algo
-        apply_algo(algo, defaults_for(algo.name))
+        settings = context.scene.rig_dojo
+        apply_algo(settings.algo, tuned_algo(settings.algo.name, settings.task))
         return {'FINISHED'}
 
 

@@ -4,7 +4,7 @@ import bpy
 
 from .. import live
 from ..errors import RigDojoError
-from ..props import join_names, split_names
+from ..props import join_names, split_names, task_family
 
 
 def _rig(context):
@@ -94,11 +94,18 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
+        settings = context.scene.rig_dojo
+        family = task_family(settings.task)
+        if family != 'kinematic':
+            what = "the camera's keys are checked in Blender" if family == 'camera' else \
+                "the creature's keys are checked against the simulation in Blender"
+            cls.poll_message_set(f"Verify checks the rig twin of reach, aim and grasp; for the {settings.task} task "
+                                 f"{what} when you bake")
+            return False
         rig = _rig(context)
         if rig is None:
             cls.poll_message_set("Pick an armature in Rig & Task first")
             return False
-        settings = context.scene.rig_dojo
         if not split_names(settings.controls):
             cls.poll_message_set("Choose the control bones first")
             return False

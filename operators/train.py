@@ -6,18 +6,32 @@ import bpy
 
 from .. import deps, live
 from ..errors import RigDojoError
-from ..props import settings_to_config
+from ..props import settings_to_config, task_family
 
 TRAINING_MODULES = ["torch", "stable_baselines3"]
 
 
+def camera_object(settings):
+    """The camera the camera task moves: the picked one, else the scene's camera (None if neither)."""
+    cam = settings.camera.camera
+    return cam if cam is not None else settings.id_data.camera
+
+
 def rig_problem(settings) -> str | None:
     """Why no training can start from these settings (a poll message), or None."""
+    family = task_family(settings.task)
+    if family == 'camera':
+        return camera_problem(settings)
     rig = settings.rig
     if rig is None:
         return "Pick an armature in Rig & Task first"
     if rig.type != 'ARMATURE':
         return f"{rig.name} is not an armature; pick an armature in Rig & Task"
+    if family == 'physics':
+        root = settings.physics.root.strip()
+        if root and root not in rig.data.bones:
+            return f"{rig.name} has no bone {root!r}; pick the Root Bone again in Rig & Task"
+        return None
     if settings.task == 'grasp':
         if settings.target is None:
             return "Pick the mesh to grasp as the Target in Rig & Task"
@@ -26,28 +40,59 @@ def rig_problem(settings) -> str | None:
     return None
 
 
+def camera_problem(settings) -> str | None:
+    """Why the camera task cannot start (no camera, no subject, a bad bone or shot), or None."""
+    cam = settings.camera
+    camera = camera_object(settings)
+    if camera is None:
+        return "The scene has no camera: pick the Camera in Rig & Task"
+    if camera.type != 'CAMERA':
+        return f"{camera.name} is not a camera; pick a camera in Rig & Task"
+    subject = cam.subject
+    if subject is None:
+        return "Pick the Subject the camera keeps framed in Rig & Task"
+    if subject == camera:
+        return "The camera cannot frame itself: pick another Subject"
+    bone = cam.bone.strip()
+    if bone and subject.type == 'ARMATURE' and bone not in subject.data.bones:
+        return f"{subject.name} has no bone {bone!r}; pick the Bone again in Rig & Task"
+    if not cam.use_scene_range and cam.frame_end <= cam.frame_start:
+        return "The shot's End frame must be after its Start frame"
+    return None
+
+
 def start_training(settings) -> live.LiveRun:
-    """Read the task from the scene, start a TrainingSession and the live preview timer."""
-    from ..agents.session import TrainingSession
-    from ..envs.task_extract import task_from_config
-    from ..envs.training import env_factory
+    """Read the task from the scene, start a training session and the live preview timer."""
+    from ..envs.task_build import spec_from_config
+    from ..envs.training import env_factory, make_session
 
     if live.is_training():
         raise RigDojoError("a training is already running; stop it first")
     config = settings_to_config(settings)
-    folder = settings.run_dir or live.default_run_dir(config.rig.rig)
+    family = task_family(config.task)
+    if family == 'camera':
+        camera = camera_object(settings)
+        name = camera.name if camera is not None else "camera"
+    else:
+        name = config.rig.rig
+    folder = settings.run_dir or live.default_run_dir(name)
     run_dir = live.resolve_run_dir(folder)
     config.output.run_dir = str(run_dir)
-    spec = task_from_config(config)
-    session = TrainingSession(config, env_factory(spec), run_dir)
+    spec = spec_from_config(config)  # reads the scene once; bad input raises RigDojoError here
+    session = make_session(config, env_factory(spec), run_dir)
     session.start()
-    run = live.begin(session, settings.rig, spec.rig)
+    if family == 'camera':
+        run = live.begin(session, bpy.data.objects[spec.camera_name], kind="camera")
+    elif family == 'physics':
+        run = live.begin(session, bpy.data.objects[spec.rig_name], kind="physics", bones=list(spec.bone_names[1:]))
+    else:
+        run = live.begin(session, settings.rig, spec.rig)
     settings.last_run_dir = folder
     return run
 
 
 class RIGDOJO_OT_train(bpy.types.Operator):
-    """Train a policy on the rig with these settings; the rig previews the newest policy while it learns"""
+    """Train a policy with these settings; the rig (or the camera) previews the newest policy while it learns"""
 
     bl_idname = "rig_dojo.train"
     bl_label = "Train"
@@ -63,7 +108,8 @@ class RIGDOJO_OT_train(bpy.types.Operator):
         if problem:
             cls.poll_message_set(problem)
             return False
-        if deps.missing(TRAINING_MODULES):
+        needed = TRAINING_MODULES + (["mujoco"] if task_family(settings.task) == 'physics' else [])
+        if deps.missing(needed):
             cls.poll_message_set("Install the training dependencies first (Preferences > Add-ons > Rig Dojo)")
             return False
         return True
@@ -79,7 +125,7 @@ class RIGDOJO_OT_train(bpy.types.Operator):
             traceback.print_exc()
             self.report({'ERROR'}, f"The training could not start: {exc} (details in the console)")
             return {'CANCELLED'}
-        self.report({'INFO'}, f"Training {settings.rig.name}; the run is written to {run.run_dir}")
+        self.report({'INFO'}, f"Training {run.rig_name} ({settings.task}); the run is written to {run.run_dir}")
         return {'FINISHED'}
 
 
@@ -124,7 +170,7 @@ class RIGDOJO_OT_resume(bpy.types.Operator):
 
 
 class RIGDOJO_OT_stop(bpy.types.Operator):
-    """Stop the training: a checkpoint and the final policy are saved, the rig's pose is restored"""
+    """Stop the training: a checkpoint and the final policy are saved, the rig's pose (or the camera) is restored"""
 
     bl_idname = "rig_dojo.stop"
     bl_label = "Stop"

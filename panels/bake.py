@@ -5,6 +5,8 @@ import math
 import bpy
 
 from .. import live
+from ..operators.bake import ERROR_UNITS
+from ..props import task_family
 from .common import DojoSubPanel, wrapped
 
 
@@ -22,22 +24,29 @@ class VIEW3D_PT_rig_dojo_bake(DojoSubPanel, bpy.types.Panel):
         if not options.policy_path:
             text = f"Last run: {path.parent.name}" if path is not None else "No run yet: train first"
             layout.label(text=text, icon='FILE' if path is not None and path.is_file() else 'INFO')
-        layout.prop(options, "use_scene_range")
+        family = task_family(settings.task)
+        # the camera bakes the shot it was trained on unless told otherwise
+        if family == 'camera':
+            layout.prop(options, "use_scene_range", text="The Shot's Frames")
+        else:
+            layout.prop(options, "use_scene_range")
         if not options.use_scene_range:
             col = layout.column(align=True)
             col.prop(options, "frame_start")
             col.prop(options, "frame_end")
         layout.prop(options, "action_name")
-        row = layout.row(heading="Reduce Keys")
-        row.prop(options, "use_reduce", text="")
-        sub = row.row()
-        sub.active = options.use_reduce
-        sub.prop(options, "reduce_degrees", text="")
-        layout.prop(options, "use_replace")
-        if options.use_replace:
-            layout.prop_search(options, "replace_action", bpy.data, "actions")
+        if family == 'kinematic':  # camera and physics bakes key every frame into a new Action
+            row = layout.row(heading="Reduce Keys")
+            row.prop(options, "use_reduce", text="")
+            sub = row.row()
+            sub.active = options.use_reduce
+            sub.prop(options, "reduce_degrees", text="")
+            layout.prop(options, "use_replace")
+            if options.use_replace:
+                layout.prop_search(options, "replace_action", bpy.data, "actions")
         layout.prop(options, "use_scene_settings")
-        layout.prop(options, "seed")
+        if family != 'camera':  # the camera's bake starts from its pose: nothing random
+            layout.prop(options, "seed")
         layout.operator("rig_dojo.bake", icon='KEYINGSET')
         report = live.results.get("bake")
         if report:
@@ -57,19 +66,57 @@ class VIEW3D_PT_rig_dojo_evaluate(DojoSubPanel, bpy.types.Panel):
         if result is None:
             return
         path, ev = result
+        task, extra = "reach", {}
+        report = live.results.get("task_report")
+        if report is not None and report[0] == path:
+            _, task, extra = report
         box = layout.box()
         col = box.column(align=True)
         col.label(text=f"{ev.episodes} episodes of {bpy.path.basename(str(path))}", icon='INFO')
-        for label, value in (
-            ("Success rate", f"{ev.success_rate:.0%}"),
-            ("Final error", f"{ev.final_error:.4f} chain lengths"),
-            ("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
-            ("Limit violations", f"{ev.limit_violation_total:.3g} total, {ev.limit_violation_mean:.3g} per step"),
-            ("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"),
-        ):
+        rows = [("Success rate", f"{ev.success_rate:.0%}"),
+                ("Final error", f"{ev.final_error:.4f} {ERROR_UNITS.get(task, '')}")]
+        if task_family(task) == 'kinematic':
+            rows += [("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
+                     ("Limit violations", f"{ev.limit_violation_total:.3g} total, "
+                                          f"{ev.limit_violation_mean:.3g} per step")]
+        rows.append(("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"))
+        for label, value in rows:
             row = col.row()
             row.label(text=label)
             row.label(text=value)
+        if "shot" in extra:
+            _draw_shot(box, extra["shot"])
+        elif "physics" in extra:
+            _draw_physics(box, extra["physics"])
+
+
+def _table(layout, title: str, header: tuple[str, ...], rows) -> None:
+    col = layout.column(align=True)
+    col.label(text=title)
+    grid = col.grid_flow(row_major=True, columns=len(header), even_columns=True, align=True)
+    for text in header:
+        grid.label(text=text)
+    for row in rows:
+        for text in row:
+            grid.label(text=text)
+
+
+def _draw_shot(layout, shot: dict) -> None:
+    """The trained camera against a fixed and a track-to camera (lower is better in every column)."""
+    names = (("trained", "Trained"), ("fixed", "Fixed"), ("track_to", "Track To"))
+    _table(layout, f"Shot of {shot['camera']}, framing {shot['framing_point'].replace('_', ' ')}:",
+           ("Camera", "Framing", "Occlusion", "Jerk"),
+           [(label, f"{shot[key]['framing']:.3f}", f"{shot[key]['occlusion']:.3f}", f"{shot[key]['jerk']:.3g}")
+            for key, label in names])
+
+
+def _draw_physics(layout, physics: dict) -> None:
+    """The trained creature against zero actions (the rest pose held)."""
+    names = (("trained", "Trained"), ("zero_actions", "Zero Actions"))
+    _table(layout, f"{physics['episodes']} episodes of {physics['episode_seconds']:g} s:",
+           ("Policy", "Seconds Up", "Distance", "Falls"),
+           [(label, f"{physics[key]['seconds_up']:.2f}", f"{physics[key]['distance']:+.2f}",
+             f"{physics[key]['falls']}") for key, label in names])
 
 
 classes = (VIEW3D_PT_rig_dojo_bake, VIEW3D_PT_rig_dojo_evaluate)

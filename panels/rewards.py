@@ -30,7 +30,7 @@ class VIEW3D_PT_rig_dojo_rewards(DojoSubPanel, bpy.types.Panel):
     bl_label = "Rewards"
 
     def draw(self, context):
-        from ..envs.task_spec import default_terms
+        from ..props import settings_default_terms
         from ..rewards import REGISTRY
 
         layout = self.layout
@@ -38,7 +38,7 @@ class VIEW3D_PT_rig_dojo_rewards(DojoSubPanel, bpy.types.Panel):
         if len(settings.rewards) == 0:
             col = layout.column(align=True)
             col.label(text=f"The {settings.task} task's default terms:", icon='INFO')
-            for term in default_terms(settings.task):
+            for term in settings_default_terms(settings):
                 extra = ", ".join(f"{k}={v}" for k, v in term.params.items())
                 col.label(text=f"  {term.name} × {term.weight:g}" + (f" ({extra})" if extra else ""))
             row = layout.row(align=True)

@@ -2,6 +2,8 @@
 
 import bpy
 
+from ..agents.config import SEARCH_ALGORITHMS
+from ..props import task_family
 from .common import DojoSubPanel
 
 
@@ -13,12 +15,17 @@ class VIEW3D_PT_rig_dojo_training(DojoSubPanel, bpy.types.Panel):
         layout.use_property_split = True
         layout.use_property_decorate = False
         algo = context.scene.rig_dojo.algo
+        search = algo.name in SEARCH_ALGORITHMS  # cem: no gradient steps, a population of candidate policies
         layout.prop(algo, "name")
-        layout.prop(algo, "learning_rate")
+        if not search:
+            layout.prop(algo, "learning_rate")
         col = layout.column(align=True)
         col.prop(algo, "total_steps")
         col.prop(algo, "minutes")
-        layout.prop(algo, "n_envs")
+        if search:
+            layout.prop(algo, "n_envs", text="Population")
+        else:
+            layout.prop(algo, "n_envs")
         layout.prop(algo, "seed")
 
 
@@ -37,26 +44,31 @@ class VIEW3D_PT_rig_dojo_training_advanced(bpy.types.Panel):
         settings = context.scene.rig_dojo
         algo = settings.algo
         col = layout.column()
-        col.prop(algo, "lr_schedule")
-        col.prop(algo, "gamma")
-        col.prop(algo, "batch_size")
-        col.prop(algo, "n_steps")
-        col.prop(algo, "n_epochs")
-        col.prop(algo, "net_arch")
+        if algo.name not in SEARCH_ALGORITHMS:
+            col.prop(algo, "lr_schedule")
+            col.prop(algo, "gamma")
+            col.prop(algo, "batch_size")
+            col.prop(algo, "n_steps")
+            col.prop(algo, "n_epochs")
+            col.prop(algo, "net_arch")
         col.prop(algo, "extra")
         col.operator("rig_dojo.algo_defaults", icon='LOOP_BACK')
 
-        col = layout.column()
-        col.prop(settings, "curriculum_enabled")
-        sub = col.column()
-        sub.active = settings.curriculum_enabled
-        sub.prop(settings, "curriculum_threshold")
-        for i, stage in enumerate(settings.curriculum_stages):
-            row = sub.row(align=True)
-            row.prop(stage, "region_scale", text=f"Stage {i + 1}")
-            row.prop(stage, "tolerance", text="")
-            row.operator("rig_dojo.curriculum_stage_remove", text="", icon='X').index = i
-        sub.operator("rig_dojo.curriculum_stage_add", icon='ADD')
+        family = task_family(settings.task)
+        if family == 'kinematic':
+            col = layout.column()
+            col.prop(settings, "curriculum_enabled")
+            sub = col.column()
+            sub.active = settings.curriculum_enabled
+            sub.prop(settings, "curriculum_threshold")
+            for i, stage in enumerate(settings.curriculum_stages):
+                row = sub.row(align=True)
+                row.prop(stage, "region_scale", text=f"Stage {i + 1}")
+                row.prop(stage, "tolerance", text="")
+                row.operator("rig_dojo.curriculum_stage_remove", text="", icon='X').index = i
+            sub.operator("rig_dojo.curriculum_stage_add", icon='ADD')
+        elif settings.task == 'obstacles':  # the course's stages are its obstacle heights (Rig & Task)
+            layout.prop(settings, "curriculum_threshold")
 
         col = layout.column()
         col.prop(settings, "run_dir")
