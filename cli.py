@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -110,13 +111,14 @@ def _config_from_args(args: argparse.Namespace):
     if args.algo:
         if args.algo != config.algo.name:
             seed = config.algo.seed
-            config.algo = defaults_for(args.algo)
+            config.algo = defaults_for(args.algo, config.task)
             config.algo.seed = seed
     elif (config.algo.name == "cem") != (config.task == "camera") and (task_changed or not args.config):
         # an algorithm chosen for another task: the camera trains by policy search, everything else by PPO
         seed = config.algo.seed
-        config.algo = defaults_for("cem" if config.task == "camera" else "ppo")
+        config.algo = defaults_for("cem" if config.task == "camera" else "ppo", config.task)
         config.algo.seed = seed
+    _task_defaults(config)
     _camera_and_physics_flags(args, config)
     sel = config.rig
     for flag, field in (("rig", "rig"), ("effector", "effector"), ("target", "target"), ("region", "region")):
@@ -136,6 +138,20 @@ def _config_from_args(args: argparse.Namespace):
         config.algo.seed = args.seed
     config.validate()
     return config
+
+
+def _task_defaults(config) -> None:
+    """Untouched defaults (the algorithm's, or another task's tuning) become the task's own tuned
+    defaults where it has them (locomotion); settings anyone changed are kept."""
+    from .agents.config import TASKS, defaults_for
+
+    algo = config.algo
+    if algo.name == "cem":
+        return
+    untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in TASKS]
+    if any(dataclasses.replace(d, seed=algo.seed) == algo for d in untouched):
+        config.algo = defaults_for(algo.name, config.task)
+        config.algo.seed = algo.seed
 
 
 def _camera_and_physics_flags(args: argparse.Namespace, config) -> None:

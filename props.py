@@ -318,7 +318,7 @@ def default_algorithm(task: str) -> str:
 def tuned_algo(name: str, task: str) -> AlgoConfig:
     """The tuned hyperparameters of the algorithm ``name`` for ``task``: what picking the algorithm (or
     the task, while the hyperparameters are untouched) loads. The one place the sidebar asks for them."""
-    return defaults_for(name)
+    return defaults_for(name, task)
 
 
 def _algo_is_default(algo) -> bool:

@@ -95,6 +95,7 @@ path (``algo.lerning_rate``) and the allowed keys.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -263,13 +264,35 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def defaults_for(algo: str) -> AlgoConfig:
-    """The tuned hyperparameters of ``algo`` (documented in agents/README.md)."""
+# Tasks whose own tuning replaces the algorithm's reach-tuned defaults: (algo, task) -> settings.
+# Locomotion was tuned on the generated quadruped (envs.physics_extract.build_quadruped) at one CPU
+# thread; agents/README.md ("Physics defaults") has the table, the reasons and the measured time.
+_PHYSICS_PPO: dict[str, Any] = dict(
+    learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=5_000_000,
+    batch_size=2048, n_steps=256, n_epochs=5, net_arch=[128, 128],
+    extra={"gae_lambda": 0.95, "ent_coef": 0.0, "clip_range": 0.2, "use_sde": True, "sde_sample_freq": 4,
+           "policy_kwargs": {"log_std_init": -1.6, "ortho_init": False, "activation_fn": "ReLU"}},
+)
+_TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("ppo", "locomotion"): _PHYSICS_PPO,
+    ("ppo", "obstacles"): _PHYSICS_PPO,  # locomotion over a box: starts from locomotion's tuning
+}
+
+
+def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
+    """The tuned hyperparameters of ``algo`` (documented in agents/README.md); with ``task``, that
+    task's own tuning where it has one (the physics locomotion tasks with PPO), else ``algo``'s."""
     if algo not in _DEFAULTS:
         raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
-    values = _DEFAULTS[algo]
-    return AlgoConfig(name=algo, **{k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
-                                    for k, v in values.items()})
+    if task is not None and task not in TASKS:
+        raise RigDojoError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    values = _TASK_DEFAULTS.get((algo, task), _DEFAULTS[algo])
+    return AlgoConfig(name=algo, **copy.deepcopy(values))
+
+
+def has_task_defaults(algo: str, task: str) -> bool:
+    """Whether ``task`` has its own tuned defaults for ``algo`` (see :func:`defaults_for`)."""
+    return (algo, task) in _TASK_DEFAULTS
 
 
 @dataclass
