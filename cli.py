@@ -81,7 +81,7 @@ def _progress(snapshot, total: int, tty: bool) -> str:
     done = min(1.0, step / total) if total else 0.0
     bar = ("#" * int(done * 24)).ljust(24, "-") if tty else ""
     head = f"[{bar}] {done:4.0%}" if tty else f"step {step:,d}/{total:,d}"
-    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  success {success}"
+    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  success while exploring {success}"
 
 
 def _config_from_args(args: argparse.Namespace):
