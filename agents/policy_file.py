@@ -177,8 +177,13 @@ def save_policy(model: Any, path: str | Path, *, algo: str, config: TrainConfig,
         "num_timesteps": int(model.num_timesteps),
         "policy_kwargs": {} if algo == "qlearning" else _policy_kwargs_json(model, algo),
         "qlearning": model.hyperparameters() if algo == "qlearning" else None,
-        "weights_sha256": hashlib.sha256(weights_bytes).hexdigest(),
     }
+    return write_policy_zip(path, metadata, weights_bytes)
+
+
+def write_policy_zip(path: str | Path, metadata: dict[str, Any], weights_bytes: bytes) -> str:
+    """Write the shareable zip (metadata.json + weights.npz) atomically; returns the file's sha256."""
+    metadata = {**metadata, "weights_sha256": hashlib.sha256(weights_bytes).hexdigest()}
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("metadata.json", json.dumps(metadata, indent=1, sort_keys=True))

@@ -207,12 +207,9 @@ class _LinearNetwork:
 
 def save_camera_policy(weights: np.ndarray, bias: np.ndarray, path, *, config, env, num_timesteps: int) -> str:
     """Write a linear camera policy as a shareable ``.rdpolicy`` (``algo = "cem"``); returns its sha256."""
-    import hashlib
     import io
-    import zipfile
 
-    from ..agents.files import write_atomic
-    from ..agents.policy_file import FORMAT, VERSION, describe_space
+    from ..agents.policy_file import FORMAT, VERSION, describe_space, write_policy_zip
 
     buf = io.BytesIO()
     np.savez(buf, weights=np.asarray(weights, np.float64), bias=np.asarray(bias, np.float64))
@@ -224,15 +221,8 @@ def save_camera_policy(weights: np.ndarray, bias: np.ndarray, path, *, config, e
         "controls": list(env.control_names), "task_signature": env.signature(), "config": config.to_toml(),
         "hyperparameters": dataclasses.asdict(config.algo), "seed": config.algo.seed,
         "num_timesteps": int(num_timesteps), "policy_kwargs": {"kind": "linear_tanh"}, "qlearning": None,
-        "weights_sha256": hashlib.sha256(weights_bytes).hexdigest(),
     }
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("metadata.json", json.dumps(metadata, indent=1, sort_keys=True))
-        zf.writestr("weights.npz", weights_bytes)
-    data = archive.getvalue()
-    write_atomic(Path(path), data)
-    return hashlib.sha256(data).hexdigest()
+    return write_policy_zip(path, metadata, weights_bytes)
 
 
 def load_task_policy(path):
