@@ -285,6 +285,15 @@ def bake_pose_rotations(
             raise RigDojoError(
                 f"There is no Action named '{replace_action}' to replace. Pick an existing Action, or leave it empty to bake into a new one."
             )
+        if not anim.has_slots(target):
+            # Blender 4.2: an Action has no slots, so its curves are shared by every object that uses it
+            others = sorted(o.name for o in bpy.data.objects if o != obj and o.animation_data is not None
+                            and o.animation_data.action == target)
+            if others:
+                raise RigDojoError(
+                    f"The Action '{replace_action}' also animates {', '.join(others)}; in this Blender version "
+                    "replacing its curves would change them too. Bake into a new Action instead."
+                )
     anim_data = obj.animation_data
     if anim_data is not None and getattr(anim_data, "use_tweak_mode", False):
         raise RigDojoError(f"'{obj.name}' is in NLA tweak mode. Exit tweak mode in the NLA editor (Tab) and bake again.")

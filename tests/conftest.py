@@ -30,8 +30,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 import bpy  # noqa: E402  (after the user folders are redirected)
 
 
+_EXIT_STATUS = [0]
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_USER_DIR, ignore_errors=True)
+    _EXIT_STATUS[0] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    # The 4.2-4.5 bpy wheels segfault while Python tears them down; leave with pytest's own status instead
+    if bpy.app.version < (5, 0, 0):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[0])
 
 
 @pytest.fixture(scope="session")

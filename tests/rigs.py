@@ -122,7 +122,9 @@ def generate_rigify_blend(path: Path) -> Path:
     fails) and save it."""
     code = (
         "import bpy, sys; from rig_dojo.envs import scenes; scenes.empty_scene();"
-        "rig = scenes.build_rigify_human(); bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])"
+        "rig = scenes.build_rigify_human(); bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]);"
+        # skip the bpy module's teardown, which crashes in the 4.2-4.5 wheels
+        "import os; sys.stdout.flush(); os._exit(0)"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or not path.exists():

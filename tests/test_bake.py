@@ -181,12 +181,16 @@ def test_replacing_another_objects_action_leaves_that_object_animated_as_before(
     arm = chain_with_modes(("QUATERNION", "XYZ"), name="Arm")
     euler = wild_motion(10, 2)
 
+    if not anim.has_slots(leg_action):  # 4.2: Actions are shared as a whole, so replacing would change the leg
+        with pytest.raises(RigDojoError, match="also animates Leg"):
+            bake_pose_rotations(arm, ["bone.00", "bone.01"], np.arange(1, 11), euler, replace_action="AnimatorWork")
+        assert snapshot(leg_action, leg) == before
+        return
     bake_pose_rotations(arm, ["bone.00", "bone.01"], np.arange(1, 11), euler, replace_action="AnimatorWork")
 
     assert arm.animation_data.action == leg_action and leg.animation_data.action == leg_action
     assert snapshot(leg_action, leg) == before
-    if anim.has_slots(leg_action):  # 4.4+: each object keeps its own slot; 4.2 Actions are shared as a whole
-        assert arm.animation_data.action_slot != leg.animation_data.action_slot
+    assert arm.animation_data.action_slot != leg.animation_data.action_slot  # 4.4+: each object its own slot
     assert verify_bake(arm, ["bone.00", "bone.01"], np.arange(1, 11), euler) < 1e-3
 
 
