@@ -70,3 +70,34 @@ def test_default_user_site_is_in_blenders_user_folder(dojo_registered, blender_u
     path = deps.user_site("rig_dojo")
     assert str(path).startswith(str(blender_user_dir))
     assert not str(path).startswith(bpy.utils.resource_path("LOCAL"))
+
+
+def test_the_addon_registers_and_says_what_is_missing_without_training_dependencies():
+    from conftest import run_python
+
+    code = r'''
+import sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "stable_baselines3", "gymnasium", "mujoco"):
+            raise ImportError(f"{name} is not installed in this Blender")
+sys.meta_path.insert(0, Blocker())
+import importlib.util
+importlib.util.find_spec = (lambda original: lambda name, package=None: None
+    if name.split(".")[0] in ("torch", "stable_baselines3", "gymnasium", "mujoco") else original(name, package)
+)(importlib.util.find_spec)
+import bpy, rig_dojo
+from rig_dojo import deps
+rig_dojo.register()
+print("PANEL", hasattr(bpy.types, "VIEW3D_PT_rig_dojo"), "SETTINGS", hasattr(bpy.types.Scene, "rig_dojo"))
+print("LINE", deps.status_line())
+rig_dojo.unregister()
+print("LEAKED", sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "stable_baselines3", "gymnasium", "mujoco")))
+'''
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "PANEL True SETTINGS True" in proc.stdout
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("LINE"))
+    for name in ("torch", "stable_baselines3", "gymnasium", "mujoco"):
+        assert name in line
+    assert "LEAKED []" in proc.stdout
