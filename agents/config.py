@@ -268,10 +268,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 # Locomotion was tuned on the generated quadruped (envs.physics_extract.build_quadruped) at one CPU
 # thread; agents/README.md ("Physics defaults") has the table, the reasons and the measured time.
 _PHYSICS_PPO: dict[str, Any] = dict(
-    learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=5_000_000,
+    learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=7_000_000,
     batch_size=2048, n_steps=256, n_epochs=5, net_arch=[128, 128],
     extra={"gae_lambda": 0.95, "ent_coef": 0.0, "clip_range": 0.2, "use_sde": True, "sde_sample_freq": 4,
-           "policy_kwargs": {"log_std_init": -1.6, "ortho_init": False, "activation_fn": "ReLU"}},
+           "policy_kwargs": {"log_std_init": -0.9, "ortho_init": False, "activation_fn": "ReLU"}},
 )
 _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "locomotion"): _PHYSICS_PPO,

@@ -509,7 +509,11 @@ def build_biped(name: str = "Biped", location=(0.0, 0.0, 0.0)) -> bpy.types.Obje
 
 
 def build_quadruped(name: str = "Quadruped", location=(0.0, 0.0, 0.0)) -> bpy.types.Object:
-    """A 14-bone quadruped about 1.2 units long facing -Y: torso (root), neck, tail, legs of thigh, shin, foot."""
+    """A 14-bone quadruped about 1.2 units long facing -Y: torso (root), neck, tail, legs of thigh, shin, foot.
+
+    The legs splay outwards (feet 0.27 either side of the spine, hips 0.15): with the feet straight under
+    the hips (0.15) random servo targets of a tenth of the joint ranges toppled it sideways within seconds,
+    so exploration mostly learnt from falls (agents/README.md, "Physics defaults")."""
     obj = _armature(name, location)
     bones: list[tuple[str, tuple[float, float, float], tuple[float, float, float], str | None, bool]] = [
         ("torso", (0, 0.35, 0.6), (0, -0.35, 0.6), None, False),
@@ -519,10 +523,11 @@ def build_quadruped(name: str = "Quadruped", location=(0.0, 0.0, 0.0)) -> bpy.ty
     for prefix, y in (("front", -0.3), ("back", 0.3)):
         for side, x in (("L", 0.15), ("R", -0.15)):
             b = f"{prefix}_{side}"
+            knee, foot = x * 1.4, x * 1.8  # splayed: a wider stance
             bones += [
-                (f"{b}_thigh", (x, y, 0.58), (x, y - 0.02, 0.34), "torso", False),
-                (f"{b}_shin", (x, y - 0.02, 0.34), (x, y, 0.1), f"{b}_thigh", True),
-                (f"{b}_foot", (x, y, 0.1), (x, y - 0.06, 0.03), f"{b}_shin", True),
+                (f"{b}_thigh", (x, y, 0.58), (knee, y - 0.02, 0.34), "torso", False),
+                (f"{b}_shin", (knee, y - 0.02, 0.34), (foot, y, 0.1), f"{b}_thigh", True),
+                (f"{b}_foot", (foot, y, 0.1), (foot, y - 0.06, 0.03), f"{b}_shin", True),
             ]
     _add_bones(obj, bones)
     for pb in obj.pose.bones:

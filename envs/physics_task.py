@@ -3,7 +3,10 @@
 Every task is a :class:`~.vec_task.BatchedTask` over a :class:`~.physics_twin.PhysicsTwin`.
 
 Actions: one number in [-1, 1] per hinge, the servo's target angle: 0 is the rig's
-rest angle (clipped into the limits), +1 the upper limit, -1 the lower one.
+rest angle (clipped into the limits), +1 ``action_scale`` of the way to the upper limit,
+-1 as far towards the lower one (locomotion and the obstacle course default to 0.5: a
+walk needs half the legs' range, and exploration noise over the whole range topples a
+quadruped in a second or two; stand and jump use the whole range).
 
 Observations, in creature sizes (the rig's rest height or length is 1, DESIGN.md
 rule 5) and in the root's own frame so they do not depend on where the creature
@@ -36,12 +39,13 @@ PHYSICS_TASK_KINDS = ("stand", "locomotion", "jump", "obstacles")
 DEFAULT_TERMS: dict[str, list[TermConfig]] = {
     "stand": [TermConfig("alive_bonus"), TermConfig("upright"), TermConfig("com_over_support", 2.0),
               TermConfig("joint_torque", 0.01), TermConfig("effort", 0.01)],
-    # tuned on the quadruped (agents/README.md, "Physics defaults"): uncapped speed so the deterministic
-    # policy clears the target; a large alive bonus and upright so lunging and falling never pays; a tiny
-    # joint_acceleration (1e-5 made falling at once the best policy: ~-29 per step at the start)
-    "locomotion": [TermConfig("forward_speed", 2.0, params={"cap": False}), TermConfig("heading", 0.5),
-                   TermConfig("alive_bonus", 2.0), TermConfig("upright", 1.0), TermConfig("foot_slip", 0.05),
-                   TermConfig("effort", 0.02), TermConfig("joint_acceleration", 1e-7)],
+    # tuned on the quadruped (agents/README.md, "Physics defaults"): speed capped at 1.4 target speeds so
+    # lunging faster (and falling) never pays; weights small (at most ~1 per step) so the value loss does not
+    # swamp PPO's clipped gradient; a small alive bonus so standing still is not the easy optimum; a tiny
+    # joint_acceleration (1e-5 made falling at once the best policy)
+    "locomotion": [TermConfig("forward_speed", 0.5, params={"cap": True, "cap_at": 1.4}), TermConfig("heading", 0.125),
+                   TermConfig("alive_bonus", 0.125), TermConfig("upright", 0.125), TermConfig("foot_slip", 0.0125),
+                   TermConfig("effort", 0.005), TermConfig("joint_acceleration", 2.5e-8)],
     "jump": [TermConfig("jump_height", 5.0), TermConfig("landing_upright", 10.0), TermConfig("upright", 0.5),
              TermConfig("alive_bonus", 0.2), TermConfig("joint_torque", 0.01)],
     "obstacles": [TermConfig("forward_speed", 2.0), TermConfig("heading", 0.5), TermConfig("alive_bonus", 0.5),
@@ -68,6 +72,8 @@ class PhysicsTaskConfig:
         obstacle_heights: the obstacle course's curriculum: the box's height at each stage.
         obstacle_distance: how far ahead of the creature the obstacle stands (sizes).
         curriculum_threshold: success rate that moves the course to its next stage.
+        action_scale: the fraction of the way from rest to a limit that an action of ±1 asks for;
+            None: the kind's default (:attr:`PhysicsTask.default_action_scale`).
     """
 
     kind: str = "stand"
@@ -84,11 +90,14 @@ class PhysicsTaskConfig:
     obstacle_heights: tuple[float, ...] = (0.02, 0.05, 0.08, 0.12)
     obstacle_distance: float = 1.0
     curriculum_threshold: float = 0.6
+    action_scale: float | None = None
     model_options: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.kind not in PHYSICS_TASK_KINDS:
             raise RigDojoError(f"unknown physics task {self.kind!r}; choose one of {', '.join(PHYSICS_TASK_KINDS)}")
+        if self.action_scale is not None and not 0 < self.action_scale <= 1:
+            raise RigDojoError(f"action_scale must be in (0, 1], got {self.action_scale}")
         for name in ("episode_seconds", "target_speed", "fall_height", "max_tilt_degrees"):
             if not getattr(self, name) > 0:
                 raise RigDojoError(f"physics task setting {name} must be positive, got {getattr(self, name)}")
@@ -111,6 +120,7 @@ class PhysicsTask(BatchedTask):
     """
 
     kind = "stand"
+    default_action_scale = 1.0
 
     def __init__(self, spec: PhysicsSpec, config: PhysicsTaskConfig | None = None, n_envs: int = 16,
                  seed: int | None = None, **overrides):
@@ -119,6 +129,7 @@ class PhysicsTask(BatchedTask):
             config = replace(config, kind=self.kind)
         config.validate()
         self.config = config
+        self.action_scale = float(self.default_action_scale if config.action_scale is None else config.action_scale)
         self.spec = spec = self._prepare_spec(spec)
         self.twin = twin = PhysicsTwin(spec, n_envs=n_envs, substeps=config.substeps, **config.model_options)
         lay = twin.layout
@@ -203,8 +214,9 @@ class PhysicsTask(BatchedTask):
         self._points_prev[idx] = np.concatenate([heads, tails], axis=1)[idx]
 
     def targets(self, action: np.ndarray) -> np.ndarray:
-        """Servo target angles ``(n, J)`` for actions in [-1, 1] (0 = rest, ±1 = the limits)."""
-        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        """Servo target angles ``(n, J)`` for actions in [-1, 1] (0 = rest, ±1 = ``action_scale`` of the
+        way to the limits)."""
+        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0) * self.action_scale
         return self.q_centre + np.where(a > 0, a * (self.q_high - self.q_centre), a * (self.q_centre - self.q_low))
 
     def _step(self, action: np.ndarray):
@@ -319,6 +331,7 @@ class LocomotionTask(PhysicsTask):
     """Move along ``direction`` at ``target_speed`` sizes per second; success while at or above it."""
 
     kind = "locomotion"
+    default_action_scale = 0.5
 
     def _success(self, state, fallen):
         speed = np.einsum("ij,ij->i", state.com_vel, state.direction)

@@ -91,13 +91,16 @@ def alive_bonus(state: RewardState, value: float) -> np.ndarray:
     return np.full(state.n_envs, value)
 
 
-@reward_term("forward_speed", "Speed of the centre of mass along the wanted direction, capped at the target speed",
-             params=[Param("cap", "bool", True, description="No extra reward above the target speed")])
-def forward_speed(state: RewardState, cap: bool) -> np.ndarray:
+@reward_term("forward_speed", "Speed of the centre of mass along the wanted direction (in target speeds), capped at "
+             "cap_at times the target speed",
+             params=[Param("cap", "bool", True, description="No extra reward above cap_at times the target speed"),
+                     Param("cap_at", "float", 1.0, min=0.1, max=10.0,
+                           description="Where the cap is, in target speeds (1: at the target speed)")])
+def forward_speed(state: RewardState, cap: bool, cap_at: float = 1.0) -> np.ndarray:
     _need(state, "com_vel", "direction")
     v = _dot(state.com_vel, state.direction)
     if cap:
-        v = np.minimum(v, state.target_speed)
+        v = np.minimum(v, cap_at * state.target_speed)
     return v / max(state.target_speed, 1e-6)
 
 
