@@ -595,6 +595,9 @@ class RigDojoPhysicsSettings(PropertyGroup):
     obstacle_distance: FloatProperty(name="Obstacle Distance", description="How far ahead the obstacle stands "
                                      "(body sizes)", default=_PHYSICS.obstacle_distance, min=1e-3, soft_max=10.0,
                                      precision=2)
+    action_scale: FloatProperty(name="Action Scale", description="How far from rest toward a joint limit a full "
+                                "action asks the servo to go; 0 uses the task's default (0.5 for walking)",
+                                default=_PHYSICS.action_scale, min=0.0, max=1.0, precision=2)
 
 
 class RigDojoSettings(PropertyGroup):
@@ -708,7 +711,7 @@ def _physics_table(ph) -> dict:
         "fall_height": _f(ph.fall_height), "max_tilt_degrees": _f(ph.max_tilt_degrees),
         "reset_noise": _f(ph.reset_noise), "push": _f(ph.push), "jump_height": _f(ph.jump_height),
         "obstacle_heights": _numbers(ph.obstacle_heights, "physics.obstacle_heights", "0.02, 0.05, 0.08"),
-        "obstacle_distance": _f(ph.obstacle_distance),
+        "obstacle_distance": _f(ph.obstacle_distance), "action_scale": _f(ph.action_scale),
     }
 
 
@@ -850,6 +853,7 @@ def config_to_settings(config: TrainConfig, settings) -> None:
         p.reset_noise, p.push, p.jump_height = ph.reset_noise, ph.push, ph.jump_height
         p.obstacle_heights = ", ".join(repr(float(h)) for h in ph.obstacle_heights)
         p.obstacle_distance = ph.obstacle_distance
+        p.action_scale = ph.action_scale
         settings.other_sections = json.dumps(others)
 
 

@@ -85,6 +85,7 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     jump_height = 0.15
     obstacle_heights = [0.02, 0.05, 0.08, 0.12]   # the obstacle course's curriculum
     obstacle_distance = 1.0
+    action_scale = 0.0               # 0: the task's own (0.5 locomotion/obstacles, 1 stand/jump)
 
 ``algo.name = "cem"`` (cross-entropy search for a linear camera policy) trains the
 camera task only; every SB3 algorithm trains every task.
@@ -230,6 +231,7 @@ class PhysicsConfig:
     jump_height: float = 0.15
     obstacle_heights: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.08, 0.12])
     obstacle_distance: float = 1.0
+    action_scale: float = 0.0  # fraction of rest-to-limit an action of ±1 asks for; 0 = the task's default
 
 
 # Tuned per algorithm on reach-style tasks (a 2-3 link chain reaching random targets,
@@ -436,6 +438,9 @@ class TrainConfig:
             value = getattr(ph, key)
             if not value > 0:
                 raise RigDojoError(f"physics.{key} must be greater than 0 (found {value:g})")
+        if not 0.0 <= ph.action_scale <= 1.0:
+            raise RigDojoError(f"physics.action_scale must be between 0 (the task's default) and 1 "
+                               f"(found {ph.action_scale:g})")
         if ph.substeps < 1:
             raise RigDojoError(f"physics.substeps must be at least 1 (found {ph.substeps})")
         if ph.radius_source not in RADIUS_SOURCES:

@@ -147,7 +147,8 @@ def physics_task_config(config):
         fall_height=float(ph.fall_height), max_tilt_degrees=float(ph.max_tilt_degrees),
         reset_noise=float(ph.reset_noise), push=float(ph.push), jump_height=float(ph.jump_height),
         obstacle_heights=tuple(float(h) for h in ph.obstacle_heights),
-        obstacle_distance=float(ph.obstacle_distance), curriculum_threshold=float(config.curriculum.threshold))
+        obstacle_distance=float(ph.obstacle_distance), curriculum_threshold=float(config.curriculum.threshold),
+        action_scale=float(ph.action_scale) if ph.action_scale > 0 else None)
 
 
 def physics_env_factory(spec) -> Callable[..., Any]:

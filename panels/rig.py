@@ -110,6 +110,7 @@ def _draw_physics_advanced(layout, settings) -> None:
     if task == 'obstacles':
         col.prop(ph, "obstacle_heights")
         col.prop(ph, "obstacle_distance")
+    col.prop(ph, "action_scale")
     col = layout.column()
     col.prop(ph, "fall_height")
     col.prop(ph, "max_tilt_degrees")

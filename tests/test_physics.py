@@ -299,3 +299,19 @@ def test_physics_reward_terms_reward_what_they_say():
 
     with pytest.raises(RigDojoError, match="need a physics task"):
         REGISTRY["upright"].fn(RewardState(n_envs=2))
+
+
+def test_action_scale_is_a_physics_config_key():
+    from rig_dojo.agents.config import TrainConfig
+    from rig_dojo.envs.training import physics_task_config
+
+    config = TrainConfig()
+    config.task = "locomotion"
+    assert physics_task_config(config).action_scale is None  # 0 = the task's own default
+    config.physics.action_scale = 0.3
+    loaded = TrainConfig.from_toml(config.to_toml())
+    assert loaded.physics.action_scale == pytest.approx(0.3)
+    assert physics_task_config(loaded).action_scale == pytest.approx(0.3)
+    loaded.physics.action_scale = 1.5
+    with pytest.raises(RigDojoError, match="physics.action_scale"):
+        loaded.validate()
