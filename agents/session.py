@@ -236,6 +236,32 @@ class BackgroundRun:
     def _failed_build(self) -> None:
         """Release what a failed ``_build`` may have made."""
 
+    def _wall_time(self) -> float:
+        return self._wall_base + (time.monotonic() - self._run_start) - self._paused_total
+
+    def _restore_metrics(self, step: int) -> None:
+        """Keep the metrics.csv rows up to the checkpoint's ``step`` (resume repeats what came after) and put
+        them back on the curve."""
+        path = self.run_dir / "metrics.csv"
+        if not path.exists():
+            return
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return
+        def intact(row: list[str]) -> bool:  # a kill can cut the last row short
+            try:
+                return len(row) == len(rows[0]) and all(math.isfinite(float(row[i])) or row[i] == "nan"
+                                                        for i in range(len(row)))
+            except ValueError:
+                return False
+
+        # rows written after the checkpoint belong to training that resume repeats
+        header, kept = rows[0], [r for r in rows[1:] if intact(r) and int(float(r[0])) <= step]
+        text = "\n".join(",".join(r) for r in [header, *kept]) + "\n"
+        write_atomic(path, text.encode())
+        self.mailbox.extend_history([CurvePoint(int(float(r[0])), float(r[1]), float(r[2]), float(r[3])) for r in kept])
+
 
 class TrainingSession(BackgroundRun):
     """Run one training in a background thread.
@@ -325,27 +351,6 @@ class TrainingSession(BackgroundRun):
             raise RigDojoError(f"cannot bring the task to curriculum stage {stage} (it stops at {env.curriculum_stage}); "
                                "check [[curriculum.stages]] in config.toml")
 
-    def _restore_metrics(self, step: int) -> None:
-        path = self.run_dir / "metrics.csv"
-        if not path.exists():
-            return
-        with path.open(newline="") as f:
-            rows = list(csv.reader(f))
-        if not rows:
-            return
-        def intact(row: list[str]) -> bool:  # a kill can cut the last row short
-            try:
-                return len(row) == len(rows[0]) and all(math.isfinite(float(row[i])) or row[i] == "nan"
-                                                        for i in range(len(row)))
-            except ValueError:
-                return False
-
-        # rows written after the checkpoint belong to training that resume repeats
-        header, kept = rows[0], [r for r in rows[1:] if intact(r) and int(float(r[0])) <= step]
-        text = "\n".join(",".join(r) for r in [header, *kept]) + "\n"
-        write_atomic(path, text.encode())
-        self.mailbox.extend_history([CurvePoint(int(float(r[0])), float(r[1]), float(r[2]), float(r[3])) for r in kept])
-
     # -- the training thread -------------------------------------------------------------
     def _run(self) -> None:
         algo = self.config.algo
@@ -384,9 +389,6 @@ class TrainingSession(BackgroundRun):
                     env.close()
                 except Exception:  # closing must not hide the error that got us here
                     pass
-
-    def _wall_time(self) -> float:
-        return self._wall_base + (time.monotonic() - self._run_start) - self._paused_total
 
     def _time_up(self) -> bool:
         minutes = self.config.algo.minutes

@@ -323,7 +323,7 @@ class CameraSearchSession(BackgroundRun):
             self.generation, self.step = int(meta["generation"]), int(meta["step"])
             self.episodes, self._wall_base = int(meta["episodes"]), float(meta["wall_time"])
             self.resumed_from_step = self.step
-            self._restore_metrics()
+            self._restore_metrics(self.step)
         elif self.init_from is not None:
             policy = load_task_policy(self.init_from)
             policy.check_compatible(self.env)
@@ -335,33 +335,7 @@ class CameraSearchSession(BackgroundRun):
         self._best_history: list[float] = []
         self._last_checkpoint_step = self.step
 
-    def _restore_metrics(self) -> None:
-        import csv
-
-        from ..agents.files import write_atomic
-        from ..agents.session import CurvePoint
-
-        path = self.run_dir / "metrics.csv"
-        if not path.exists():
-            return
-        with path.open(newline="") as f:
-            rows = list(csv.reader(f))
-        if not rows:
-            return
-        kept = []
-        for r in rows[1:]:
-            try:
-                if len(r) == len(rows[0]) and int(float(r[0])) <= self.step:
-                    kept.append(r)
-            except ValueError:
-                pass
-        write_atomic(path, ("\n".join(",".join(r) for r in [rows[0], *kept]) + "\n").encode())
-        self.mailbox.extend_history([CurvePoint(int(float(r[0])), float(r[1]), float(r[2]), float(r[3])) for r in kept])
-
     # -- the search thread -----------------------------------------------------------------
-    def _wall_time(self) -> float:
-        return self._wall_base + (time.monotonic() - self._run_start) - self._paused_total
-
     def _progress(self) -> float:
         algo = self.config.algo
         parts = []
