@@ -42,6 +42,15 @@ class BakeReport:
                 f"{self.rotation_error_degrees:.2g} deg, worst effector error {self.effector_error:.2g} chain lengths")
 
 
+def bake_frames(frames: tuple[int, int] | None) -> tuple[int, int]:
+    """The frame range to bake: ``frames`` or the scene's; ``RigDojoError`` when it is empty."""
+    scene = bpy.context.scene
+    start, end = frames or (scene.frame_start, scene.frame_end)
+    if end <= start:
+        raise RigDojoError(f"the frame range {start}-{end} is empty; give START-END with END after START")
+    return start, end
+
+
 def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, action_name: str | None = None,
                 reduce_degrees: float | None = None, replace_action: str | None = None, config=None,
                 seed: int = 0, undo_push: bool = False) -> BakeReport:
@@ -53,10 +62,7 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     began = time.perf_counter()
     policy = load_policy(policy_path)
     config = config or policy.config
-    scene = bpy.context.scene
-    start, end = frames or (scene.frame_start, scene.frame_end)
-    if end <= start:
-        raise RigDojoError(f"the frame range {start}-{end} is empty; give START-END with END after START")
+    start, end = bake_frames(frames)
     spec = task_from_config(config, frames=(start, end))
     task = make_task(spec, n_envs=1, seed=seed, discrete=bool(config.rig.discrete))
     policy.check_compatible(task)

@@ -196,15 +196,13 @@ def bake_physics_policy(policy_path, frames: tuple[int, int] | None = None, acti
     """Simulate a physics policy from frame ``frames[0]`` for ``frames[1] - frames[0]`` steps (default the
     scene's range), key root motion and joint rotations into a new Action and verify it in Blender."""
     from .physics_extract import bake_physics, verify_physics_bake
+    from .policy_bake import bake_frames
     from .training import load_task_policy, physics_clip
 
     began = time.perf_counter()
     policy = load_task_policy(policy_path)
     config = config or policy.config
-    scene = bpy.context.scene
-    start, end = frames or (scene.frame_start, scene.frame_end)
-    if end <= start:
-        raise RigDojoError(f"the frame range {start}-{end} is empty; give START-END with END after START")
+    start, end = bake_frames(frames)
     spec = physics_spec_from_config(config, (start, end))
     task, clip = physics_clip(policy, spec, config, n_steps=end - start, seed=seed)
     obj = bpy.data.objects[spec.rig_name]
