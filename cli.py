@@ -63,7 +63,7 @@ def open_scene(path: str | None) -> None:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
 
-    from .envs.verify import verify
+    from .scene.kinematic.verify import verify
 
     open_scene(args.scene)
     report = verify(args.rig, _names(args.controls), _names(args.track), samples=args.samples, seed=args.seed)
@@ -101,7 +101,7 @@ def _config_from_args(args: argparse.Namespace):
         config = settings_to_config(bpy.context.scene.rig_dojo)
     task_changed = bool(args.task) and args.task != config.task
     if task_changed:
-        from .envs.task_build import task_family
+        from .scene.task_build import task_family
 
         if task_family(args.task) != task_family(config.task):
             config.rewards = []  # another family's terms cannot score this task: use the task's defaults
@@ -289,7 +289,7 @@ class TrainingFailed(Exception):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .agents.config import TrainConfig
-    from .envs.task_build import spec_from_config, training_report
+    from .scene.task_build import spec_from_config, training_report
     from .envs.training import env_factory
 
     open_scene(args.scene)
@@ -311,7 +311,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _policy_and_task(args: argparse.Namespace):
-    from .envs.task_build import spec_from_config
+    from .scene.task_build import spec_from_config
     from .envs.training import env_factory, load_task_policy
 
     open_scene(args.scene)
@@ -327,7 +327,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from .agents.evaluate import evaluate
-    from .envs.task_build import training_report
+    from .scene.task_build import training_report
 
     policy, config, make_env, spec = _policy_and_task(args)
     result = evaluate(policy, make_env, config, episodes=args.episodes)
@@ -360,7 +360,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
 
     import bpy
 
-    from .envs.task_build import bake_task_policy
+    from .scene.task_build import bake_task_policy
 
     if not args.save and not args.output:
         raise RigDojoError("say where the baked file goes: --save (overwrite SCENE.blend) or --output NEW.blend")

@@ -23,10 +23,10 @@ import numpy as np
 from .agents.config import TrainConfig, defaults_for
 from .agents.curve import render_curve, write_png
 from .cli import quiet_blender, run_training
-from .envs import scenes
-from .envs.policy_bake import bake_policy
-from .envs.render import contact_sheet
-from .envs.task_extract import task_from_config
+from .scene.builders import scenes
+from .scene.kinematic.bake import bake_policy
+from .scene.builders.render import contact_sheet
+from .scene.kinematic.task_extract import task_from_config
 from .envs.training import env_factory
 
 HUMAN_ARM = scenes.RIGIFY_FK_ARM["controls"]

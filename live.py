@@ -65,8 +65,8 @@ class LiveRun:
 
     session: Any  # agents.session.TrainingSession or envs.training.CameraSearchSession
     rig_name: str  # the object the preview moves: the rig, or the camera for the camera task
-    rig_spec: Any  # envs.rig_spec.RigSpec of the controls (names and rotation modes); None for camera and physics
-    backup: Any  # envs.verify.PoseBackup of the bones' pose, or a TransformBackup of the camera, before training
+    rig_spec: Any  # envs.kinematic.rig_spec.RigSpec of the controls (names and rotation modes); None for camera and physics
+    backup: Any  # scene.kinematic.verify.PoseBackup of the bones' pose, or a TransformBackup of the camera, before training
     run_dir: Path
     kind: str = "kinematic"  # "kinematic", "camera" or "physics": what the preview moves
     bones: tuple[str, ...] = ()  # the bones a preview frame poses, in its order (kinematic and physics)
@@ -146,7 +146,7 @@ def begin(session, rig_obj, rig_spec=None, *, kind: str = "kinematic", bones=Non
     global _run
     if is_training():
         raise RigDojoError("a training is already running; stop it first")
-    from .envs.verify import PoseBackup
+    from .scene.kinematic.verify import PoseBackup
 
     if kind == "camera":
         names: tuple[str, ...] = ()
@@ -244,7 +244,7 @@ def show_preview_frame(run: LiveRun, obj, frame: np.ndarray) -> bool:
             return False
         from mathutils import Matrix
 
-        from .envs.camera_twin import camera_rotation
+        from .envs.camera.twin import camera_rotation
 
         world = np.array(obj.matrix_world, dtype=np.float64)
         scale = np.linalg.norm(world[:3, :3], axis=0)
@@ -257,7 +257,7 @@ def show_preview_frame(run: LiveRun, obj, frame: np.ndarray) -> bool:
     if obj.type != 'ARMATURE' or len(frame) != len(run.bones) or not all(n in obj.pose.bones for n in run.bones):
         return False
     if run.kind == "kinematic":
-        from .envs.verify import set_control_rotations
+        from .scene.kinematic.verify import set_control_rotations
 
         set_control_rotations(obj, run.rig_spec, euler_xyz_to_matrix(frame))
         return True

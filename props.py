@@ -121,14 +121,14 @@ def task_default_terms(task: str, framing: str = "center") -> list:
     """The reward terms ``task`` starts with (the camera's depend on its framing point)."""
     family = task_family(task)
     if family == 'camera':
-        from .envs.camera_task import default_camera_terms
+        from .envs.camera.task import default_camera_terms
 
         return default_camera_terms(framing)
     if family == 'physics':
-        from .envs.physics_task import DEFAULT_TERMS
+        from .envs.physics.task import DEFAULT_TERMS
 
         return list(DEFAULT_TERMS[task])
-    from .envs.task_spec import default_terms
+    from .envs.kinematic.task_spec import default_terms
 
     return default_terms(task)
 

@@ -267,7 +267,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 # Tasks whose own tuning replaces the algorithm's reach-tuned defaults: (algo, task) -> settings.
-# Locomotion was tuned on the generated quadruped (envs.physics_extract.build_quadruped) at one CPU
+# Locomotion was tuned on the generated quadruped (scene.physics.extract.build_quadruped) at one CPU
 # thread; agents/README.md ("Physics defaults") has the table, the reasons and the measured time.
 _PHYSICS_PPO: dict[str, Any] = dict(
     learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=7_000_000,

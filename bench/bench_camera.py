@@ -97,8 +97,8 @@ def _render_contact_sheet(scene, frames: list[int], path: Path) -> Path:
 def main() -> None:
     import bpy
 
-    from rig_dojo.envs.camera_extract import bake_camera, build_camera_demo_scene, extract_camera_shot, verify_camera_bake
-    from rig_dojo.envs.camera_task import CameraTask, rollout, scripted_rollout, shot_metrics, train_policy_search
+    from rig_dojo.scene.camera.extract import bake_camera, build_camera_demo_scene, extract_camera_shot, verify_camera_bake
+    from rig_dojo.envs.camera.task import CameraTask, rollout, scripted_rollout, shot_metrics, train_policy_search
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     objs = build_camera_demo_scene()
@@ -132,7 +132,7 @@ def main() -> None:
           f"({timings['brute force'] / timings['hierarchy']:.2f}x)")
 
     # the hierarchy on a bigger obstacle set (random boxes, 12 triangles each)
-    from rig_dojo.envs.camera_twin import ObstacleSet
+    from rig_dojo.envs.camera.twin import ObstacleSet
 
     rng = np.random.default_rng(0)
     boxes = []

@@ -28,7 +28,7 @@ REPEATS = 3
 def _quadruped():
     import bpy
 
-    from rig_dojo.envs import physics_extract as pe
+    from rig_dojo.scene.physics import extract as pe
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     obj = pe.build_quadruped()
@@ -48,7 +48,7 @@ def step_rates(spec, n_envs: int, steps: int) -> dict[str, float]:
     """env-steps/s of raw ``mj_step``, of :class:`PhysicsTwin` and of the whole locomotion task step."""
     import mujoco
 
-    from rig_dojo.envs.physics_task import make_physics_task
+    from rig_dojo.envs.physics.task import make_physics_task
 
     task = make_physics_task(spec, "locomotion", n_envs=n_envs, seed=0, substeps=SUBSTEPS)
     task.reset()
@@ -80,8 +80,8 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
     """Bake an open-loop trot of the quadruped, render ``tiles`` Workbench frames and tile them into one PNG."""
     import bpy
 
-    from rig_dojo.envs import physics_extract as pe
-    from rig_dojo.envs.physics_task import make_physics_task, record_clip
+    from rig_dojo.scene.physics import extract as pe
+    from rig_dojo.envs.physics.task import make_physics_task, record_clip
 
     obj, spec = _quadruped()
     task = make_physics_task(spec, "locomotion", n_envs=1, seed=3)
@@ -140,7 +140,7 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
 def locomotion_config(seed: int = 0):
     """What ``python -m rig_dojo train SCENE --task locomotion --rig Quadruped`` trains with on a fresh
     scene: the locomotion task's own PPO defaults (``defaults_for("ppo", "locomotion")``), its default
-    reward terms (``envs.physics_task.DEFAULT_TERMS``) and the default ``[physics]`` table."""
+    reward terms (``envs.physics.task.DEFAULT_TERMS``) and the default ``[physics]`` table."""
     from rig_dojo.agents.config import TrainConfig, defaults_for
 
     config = TrainConfig(task="locomotion")
@@ -154,7 +154,7 @@ def evaluate_speed(policy, probe, seeds=(1, 2)) -> tuple[float, float, int]:
     """Deterministic episodes of ``policy`` on ``probe`` (one environment): the slowest speed along the
     task's direction (body lengths per second over the whole episode), the shortest episode (seconds)
     and the number of falls."""
-    from rig_dojo.envs.physics_task import record_clip
+    from rig_dojo.envs.physics.task import record_clip
 
     speeds, lengths, falls = [], [], 0
     for seed in seeds:

@@ -1,6 +1,6 @@
 """Glue between ``TrainConfig`` (agents) and the tasks (envs): no bpy.
 
-The scene is read once into a spec (``envs.task_build.spec_from_config``: a ``TaskSpec``
+The scene is read once into a spec (``scene.task_build.spec_from_config``: a ``TaskSpec``
 for reach/aim/grasp, a ``CameraSpec`` for the camera, a ``PhysicsSpec`` for
 stand/locomotion/jump/obstacles); ``env_factory(spec)`` then gives the
 ``make_env(config, n_envs, seed)`` that ``TrainingSession`` and ``evaluate`` call, on any
@@ -28,9 +28,9 @@ import numpy as np
 
 from ..agents.session import BackgroundRun
 from ..rewards import TermConfig
-from .kinematic_task import KinematicTask
-from .task_spec import CurriculumStage, TaskSpec, default_terms
-from .tasks import make_task
+from .kinematic.task import KinematicTask
+from .kinematic.task_spec import CurriculumStage, TaskSpec, default_terms
+from .kinematic.tasks import make_task
 
 
 def terms_from_config(config) -> list[TermConfig]:
@@ -52,8 +52,8 @@ def configure(spec: TaskSpec, config) -> TaskSpec:
 
 def env_factory(spec) -> Callable[..., Any]:
     """``make_env(config, n_envs, seed)`` over a spec read once from the scene (any task family)."""
-    from .camera_twin import CameraSpec
-    from .mjcf import PhysicsSpec
+    from .camera.twin import CameraSpec
+    from .physics.mjcf import PhysicsSpec
 
     if isinstance(spec, CameraSpec):
         return camera_env_factory(spec)
@@ -100,7 +100,7 @@ def camera_task_kwargs(config) -> dict[str, Any]:
 
 def camera_env_factory(spec) -> Callable[..., Any]:
     """``make_env(config, n_envs, seed)`` of the camera task over one shot (a ``CameraSpec``)."""
-    from .camera_task import CameraTask
+    from .camera.task import CameraTask
 
     def make_env(config, n_envs: int, seed: int):
         return CameraTask(spec, n_envs=n_envs, seed=seed, **camera_task_kwargs(config))
@@ -109,7 +109,7 @@ def camera_env_factory(spec) -> Callable[..., Any]:
 
 def camera_move(policy, spec, config):
     """The deterministic camera move of ``policy`` over the shot (from the camera's pose in the scene)."""
-    from .camera_task import CameraTask, rollout
+    from .camera.task import CameraTask, rollout
 
     kwargs = {**camera_task_kwargs(config), "start_noise": 0.0}
     task = CameraTask(spec, n_envs=1, **kwargs)
@@ -121,7 +121,7 @@ def camera_move(policy, spec, config):
 def camera_report(policy, spec, config) -> dict[str, Any]:
     """Framing error, occlusion, jerk and collisions of the trained move and of two baselines:
     a fixed camera (the scene's pose) and a track-to camera (aimed at the subject every frame)."""
-    from .camera_task import scripted_rollout, shot_metrics
+    from .camera.task import scripted_rollout, shot_metrics
 
     task, move = camera_move(policy, spec, config)
     return {"camera": spec.camera_name, "subject": spec.subject_name, "bone": spec.subject_bone,
@@ -135,7 +135,7 @@ def camera_report(policy, spec, config) -> dict[str, Any]:
 
 def physics_task_config(config):
     """The ``PhysicsTaskConfig`` of ``config.task`` from ``config.physics`` and ``config.rewards``."""
-    from .physics_task import PhysicsTaskConfig
+    from .physics.task import PhysicsTaskConfig
 
     ph = config.physics
     terms = None
@@ -153,7 +153,7 @@ def physics_task_config(config):
 
 def physics_env_factory(spec) -> Callable[..., Any]:
     """``make_env(config, n_envs, seed)`` of the physics task ``config.task`` over a ``PhysicsSpec``."""
-    from .physics_task import make_physics_task
+    from .physics.task import make_physics_task
 
     def make_env(config, n_envs: int, seed: int):
         return make_physics_task(spec, config.task, n_envs=n_envs, seed=seed, config=physics_task_config(config))
@@ -162,8 +162,8 @@ def physics_env_factory(spec) -> Callable[..., Any]:
 
 def physics_clip(policy, spec, config, n_steps: int | None = None, seed: int = 0):
     """One deterministic rollout of ``policy`` (None: zero actions, the rest pose held) in the
-    physics twin, recorded for the bake (``envs.physics_task.PhysicsClip``); stops when it falls."""
-    from .physics_task import make_physics_task, record_clip
+    physics twin, recorded for the bake (``envs.physics.task.PhysicsClip``); stops when it falls."""
+    from .physics.task import make_physics_task, record_clip
 
     task = make_physics_task(spec, config.task, n_envs=1, seed=seed, config=physics_task_config(config))
     if policy is None:
@@ -270,12 +270,12 @@ class CameraSearchSession(BackgroundRun):
     Every generation rolls ``algo.n_envs`` candidate policies over the whole shot at once
     (one camera each), keeps the best ``algo.extra["elite"]`` fraction and refits a diagonal
     Gaussian (initial spread ``algo.extra["sigma"]``); the same search as
-    ``envs.camera_task.train_policy_search`` (same seed, same result). ``total_steps`` counts
+    ``envs.camera.task.train_policy_search`` (same seed, same result). ``total_steps`` counts
     camera steps (population x shot frames per generation); ``minutes`` is a time budget.
 
     Snapshots as ``TrainingSession``: ``mean_return`` and ``success_rate`` over the last
     generation's candidates; ``preview`` is the current policy's move, shaped (T, 2, 3):
-    per frame the camera's location and its (yaw, pitch, roll) (``envs.camera_twin.camera_rotation``).
+    per frame the camera's location and its (yaw, pitch, roll) (``envs.camera.twin.camera_rotation``).
     The run folder holds config.toml, metrics.csv, checkpoints/gen_<n>.npz + checkpoint.json
     (resume) and final.rdpolicy.
     """
@@ -413,7 +413,7 @@ class CameraSearchSession(BackgroundRun):
         return _LinearNetwork(params[:, : self.o_dim].copy(), params[:, self.o_dim].copy())
 
     def _rollout_preview(self) -> np.ndarray:
-        from .camera_task import rollout
+        from .camera.task import rollout
 
         net = self.current_policy()
         move = rollout(self.preview_env, lambda o: net.predict(o)[0])

@@ -1,9 +1,9 @@
 """Bake the policy to keyframes, and evaluate it (the Bake and Evaluate panels), for every task.
 
-Rig tasks (reach, aim, grasp) key the control bones (``envs.policy_bake``); the camera task
+Rig tasks (reach, aim, grasp) key the control bones (``scene.kinematic.bake``); the camera task
 keys the camera's location and rotation and checks the subject's place in the image
 against the rollout; the physics tasks key root motion and the joints and check every
-bone's position against the simulation (``envs.task_build``). Each bake writes a new Action.
+bone's position against the simulation (``scene.task_build``). Each bake writes a new Action.
 """
 
 from typing import Any
@@ -71,7 +71,7 @@ class RIGDOJO_OT_bake(bpy.types.Operator):
             path, _policy, config = _policy_and_config(settings)
             family = task_family(config.task)
             if family == 'kinematic':
-                from ..envs.policy_bake import bake_policy
+                from ..scene.kinematic.bake import bake_policy
 
                 if options.use_replace and not options.replace_action:
                     raise RigDojoError("pick the Action to replace, or turn Replace an Action off to bake into a "
@@ -82,7 +82,7 @@ class RIGDOJO_OT_bake(bpy.types.Operator):
                     replace_action=options.replace_action if options.use_replace else None,
                     config=_config(settings), seed=options.seed)
             else:
-                from ..envs.task_build import bake_camera_policy, bake_physics_policy
+                from ..scene.task_build import bake_camera_policy, bake_physics_policy
 
                 if options.use_reduce or options.use_replace:
                     notes = (f" (Reduce Keys and Replace an Action apply to rig bakes; the {config.task} bake keys "
@@ -117,7 +117,7 @@ class RIGDOJO_OT_evaluate(bpy.types.Operator):
 
     def execute(self, context):
         from ..agents.evaluate import evaluate
-        from ..envs.task_build import spec_from_config, training_report
+        from ..scene.task_build import spec_from_config, training_report
         from ..envs.training import env_factory
 
         settings = context.scene.rig_dojo

@@ -115,7 +115,7 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
         return True
 
     def execute(self, context):
-        from ..envs.verify import verify
+        from ..scene.kinematic.verify import verify
 
         settings = context.scene.rig_dojo
         tracked = list(dict.fromkeys([n for n in [settings.effector.strip()] if n] + split_names(settings.tracked)))

@@ -63,7 +63,7 @@ def camera_problem(settings) -> str | None:
 
 def start_training(settings) -> live.LiveRun:
     """Read the task from the scene, start a training session and the live preview timer."""
-    from ..envs.task_build import spec_from_config
+    from ..scene.task_build import spec_from_config
     from ..envs.training import env_factory, make_session
 
     if live.is_training():

@@ -10,7 +10,7 @@ from pathlib import Path
 import bpy
 from mathutils import Matrix, Vector
 
-from rig_dojo.envs import scenes
+from rig_dojo.scene.builders import scenes
 
 
 def build_odd_chain(name: str = "Odd", rotation_modes=("QUATERNION", "ZXY", "AXIS_ANGLE", "YZX", "XZY")):
@@ -121,7 +121,7 @@ def generate_rigify_blend(path: Path) -> Path:
     """Generate a Rigify human with FK arms in a fresh interpreter (enabling Rigify twice in one process
     fails) and save it."""
     code = (
-        "import bpy, sys; from rig_dojo.envs import scenes; scenes.empty_scene();"
+        "import bpy, sys; from rig_dojo.scene.builders import scenes; scenes.empty_scene();"
         "rig = scenes.build_rigify_human(); bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]);"
         # skip the bpy module's teardown, which crashes in the 4.2-4.5 wheels
         "import os; sys.stdout.flush(); os._exit(0)"

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from mathutils import Euler, Matrix, Vector
 
-from rig_dojo.envs import anim, keyreduce
-from rig_dojo.envs.bake import PROVENANCE_KEY, BakeVerification, bake_pose_rotations, verify_bake
-from rig_dojo.envs.scenes import build_chain
+from rig_dojo.envs import keyreduce
+from rig_dojo.scene import anim
+from rig_dojo.scene.bake import PROVENANCE_KEY, BakeVerification, bake_pose_rotations, verify_bake
+from rig_dojo.scene.builders.scenes import build_chain
 from rig_dojo.errors import RigDojoError
 
 MODES = ("QUATERNION", "XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX", "AXIS_ANGLE")

@@ -13,7 +13,7 @@ import bpy
 
 import rig_dojo
 from rig_dojo import cli
-from rig_dojo.envs import scenes
+from rig_dojo.scene.builders import scenes
 
 
 def test_register_keeps_a_cli_command_handle(dojo_registered):

@@ -10,20 +10,20 @@ from mathutils import Matrix, Vector
 from rig_dojo.errors import RigDojoError
 from rig_dojo.rewards import REGISTRY, RewardComposer, TermConfig
 from rig_dojo.rewards.camera_terms import CameraState
-from rig_dojo.envs.camera_extract import (
+from rig_dojo.scene.camera.extract import (
     bake_camera,
     build_camera_demo_scene,
     extract_camera_shot,
     verify_camera_bake,
 )
-from rig_dojo.envs.camera_task import (
+from rig_dojo.envs.camera.task import (
     CameraTask,
     rollout,
     scripted_rollout,
     shot_metrics,
     train_policy_search,
 )
-from rig_dojo.envs.camera_twin import (
+from rig_dojo.envs.camera.twin import (
     CameraLimits,
     CameraSpec,
     CameraTwin,
@@ -32,7 +32,7 @@ from rig_dojo.envs.camera_twin import (
     camera_angles,
     camera_rotation,
 )
-from rig_dojo.envs.vec_task import GymView
+from rig_dojo.envs.base import GymView
 
 FRAMING = "left_third"  # a track-to camera centres the subject, so the third line is the honest test
 
@@ -329,7 +329,7 @@ def test_task_reports_occlusion_collision_and_region(shot):
     task.frame_index[:] = 23
     subject = shot.subject_positions[23]
     task.twin.pos[:] = [[subject[0], -1.0, 1.0], [0.5, 2.0, 1.0], [0.0, -100.0, 1.0]]
-    from rig_dojo.envs.camera_twin import look_at_angles
+    from rig_dojo.envs.camera.twin import look_at_angles
 
     task.twin.angles[:, :2] = look_at_angles(task.twin.pos, subject)
     task._measure()
@@ -371,7 +371,7 @@ def test_baked_camera_verifies_in_blender_and_keeps_the_old_action(factory, shot
     objs = build_camera_demo_scene()
     cam = objs["camera"]
     old = bpy.data.actions.new("UserCameraMove")
-    from rig_dojo.envs import anim
+    from rig_dojo.scene import anim
 
     anim.assign_action(cam, old)
     task = CameraTask(shot, n_envs=1, framing=FRAMING)

@@ -17,7 +17,7 @@ import pytest
 import bpy
 
 from rig_dojo.agents.config import TrainConfig, defaults_for
-from rig_dojo.envs import scenes
+from rig_dojo.scene.builders import scenes
 
 
 def run_cli(*args, cwd=None, timeout=600):
@@ -167,7 +167,7 @@ def test_same_config_same_result_in_process_and_on_the_command_line(workspace, t
     """
     from rig_dojo.agents.policy_file import load_policy
     from rig_dojo.agents.session import TrainingSession
-    from rig_dojo.envs.task_extract import task_from_config
+    from rig_dojo.scene.kinematic.task_extract import task_from_config
     from rig_dojo.envs.training import env_factory
 
     bpy.ops.wm.open_mainfile(filepath=str(workspace["scene"]))

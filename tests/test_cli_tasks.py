@@ -46,8 +46,8 @@ def _save(path) -> None:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, dojo_registered):
     """Saved scenes (a camera shot, a biped, and one broken scene per refusal) and two trained runs."""
-    from rig_dojo.envs import physics_extract as pe
-    from rig_dojo.envs.camera_extract import build_camera_demo_scene
+    from rig_dojo.scene.physics import extract as pe
+    from rig_dojo.scene.camera.extract import build_camera_demo_scene
 
     folder = tmp_path_factory.mktemp("cli_tasks")
     files = {}
@@ -171,9 +171,9 @@ def test_camera_train_writes_summary_with_baselines(workspace):
 
 
 def test_camera_search_session_is_the_policy_search_of_the_camera_module(workspace, tmp_path):
-    """The CLI's cem run is envs.camera_task.train_policy_search: same settings and seed, same policy."""
-    from rig_dojo.envs.camera_task import train_policy_search
-    from rig_dojo.envs.task_build import spec_from_config
+    """The CLI's cem run is envs.camera.task.train_policy_search: same settings and seed, same policy."""
+    from rig_dojo.envs.camera.task import train_policy_search
+    from rig_dojo.scene.task_build import spec_from_config
     from rig_dojo.envs.training import env_factory, load_task_policy, make_session
 
     bpy.ops.wm.open_mainfile(filepath=str(workspace["camera"]))

@@ -10,7 +10,7 @@ import textwrap
 import bpy
 import pytest
 
-from rig_dojo.envs import scenes
+from rig_dojo.scene.builders import scenes
 
 import rigs
 

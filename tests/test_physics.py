@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import run_python
 
-from rig_dojo.envs import physics_extract as pe
-from rig_dojo.envs.mjcf import PhysicsSpec, build_mjcf, load_model
-from rig_dojo.envs.physics_task import PHYSICS_TASK_KINDS, make_physics_task, record_clip
-from rig_dojo.envs.physics_twin import PhysicsTwin
-from rig_dojo.envs.vec_task import GymView
+from rig_dojo.scene.physics import extract as pe
+from rig_dojo.envs.physics.mjcf import PhysicsSpec, build_mjcf, load_model
+from rig_dojo.envs.physics.task import PHYSICS_TASK_KINDS, make_physics_task, record_clip
+from rig_dojo.envs.physics.twin import PhysicsTwin
+from rig_dojo.envs.base import GymView
 from rig_dojo.errors import RigDojoError
 
 
@@ -248,7 +248,8 @@ def test_a_baked_locomotion_clip_verifies_in_blender(quadruped, root_motion):
 
 RIGIFY_QUADRUPED = r'''
 import json
-from rig_dojo.envs import scenes, physics_extract as pe
+from rig_dojo.scene.builders import scenes
+from rig_dojo.scene.physics import extract as pe
 import bpy
 scenes.empty_scene(); scenes.enable_rigify()
 bpy.ops.object.armature_basic_quadruped_metarig_add()

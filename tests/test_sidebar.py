@@ -26,8 +26,8 @@ import pytest
 
 from rig_dojo import live
 from rig_dojo.agents.config import TrainConfig, defaults_for
-from rig_dojo.envs.scenes import build_demo_scene
-from rig_dojo.envs.task_spec import default_terms
+from rig_dojo.scene.builders.scenes import build_demo_scene
+from rig_dojo.envs.kinematic.task_spec import default_terms
 from rig_dojo.errors import RigDojoError
 from rig_dojo.props import config_to_settings, settings_to_config
 
@@ -125,7 +125,7 @@ def give_user_action(obj) -> bpy.types.Action:
 
 
 def action_keys(action) -> list:
-    from rig_dojo.envs import anim
+    from rig_dojo.scene import anim
 
     out = []
     for c in anim.iter_fcurves(action, bpy.data.objects["Arm"]):
@@ -389,8 +389,8 @@ def test_run_folders_default_beside_the_blend_and_never_inside_the_extension(fac
 def test_train_preview_stop_bake_undo_and_evaluate(factory, tmp_path, capfd):
     from rig_dojo.agents.policy_file import load_policy
     from rig_dojo.envs.kinematics import euler_xyz_to_matrix
-    from rig_dojo.envs.task_extract import task_from_config
-    from rig_dojo.envs.tasks import make_task
+    from rig_dojo.scene.kinematic.task_extract import task_from_config
+    from rig_dojo.envs.kinematic.tasks import make_task
     from rig_dojo.envs.training import rollout
 
     objs = demo()
@@ -487,7 +487,7 @@ def test_a_run_that_finishes_ends_its_timer_and_restores_the_pose(factory, tmp_p
 
 def test_an_error_in_the_training_shows_in_plain_words(factory, tmp_path, capfd):
     from rig_dojo.agents.session import TrainingSession
-    from rig_dojo.envs.task_extract import task_from_config
+    from rig_dojo.scene.kinematic.task_extract import task_from_config
     from rig_dojo.envs.training import env_factory
 
     objs = demo(tmp_path)

@@ -50,7 +50,7 @@ def no_training_left_behind():
 
 def camera_scene(tmp_path=None):
     """The camera demo shot (a subject on a Follow Path curve behind a wall), set up in the sidebar."""
-    from rig_dojo.envs.camera_extract import build_camera_demo_scene
+    from rig_dojo.scene.camera.extract import build_camera_demo_scene
 
     objs = build_camera_demo_scene(frames=SHOT_FRAMES)
     s = bpy.context.scene.rig_dojo
@@ -66,7 +66,7 @@ def camera_scene(tmp_path=None):
 
 def physics_scene(tmp_path=None, task: str = "stand"):
     """The test biped, set up in the sidebar for ``task`` with small PPO settings and 1 s episodes."""
-    from rig_dojo.envs.physics_extract import build_biped
+    from rig_dojo.scene.physics.extract import build_biped
 
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 48
@@ -95,7 +95,7 @@ def keep_still_action(obj, data_path: str, name: str) -> bpy.types.Action:
 
 
 def action_keys(action, owner) -> list:
-    from rig_dojo.envs import anim
+    from rig_dojo.scene import anim
 
     out = []
     for c in anim.iter_fcurves(action, owner):
@@ -176,7 +176,7 @@ def _camera_and_physics_config() -> TrainConfig:
 
 
 def test_camera_and_physics_settings_round_trip_through_toml_and_the_blend(factory, tmp_path):
-    from rig_dojo.envs.physics_extract import build_biped
+    from rig_dojo.scene.physics.extract import build_biped
 
     camera_scene()
     build_biped()
@@ -240,7 +240,7 @@ def test_camera_and_physics_imports_naming_missing_objects_are_refused_and_chang
 
 
 def test_panels_draw_the_camera_and_physics_settings(factory, capfd):
-    from rig_dojo.envs.physics_extract import build_biped
+    from rig_dojo.scene.physics.extract import build_biped
 
     camera_scene()
     build_biped()
@@ -309,7 +309,7 @@ def test_poll_refuses_a_camera_task_without_camera_or_subject_and_physics_withou
 
 
 def test_camera_trains_previews_on_the_camera_stops_bakes_and_evaluates(factory, tmp_path, capfd):
-    from rig_dojo.envs.camera_twin import camera_rotation
+    from rig_dojo.envs.camera.twin import camera_rotation
 
     objs = camera_scene(tmp_path)
     cam = objs["camera"]
@@ -408,7 +408,7 @@ def test_physics_trains_previews_the_joints_stops_bakes_and_evaluates(factory, t
 
 
 def test_a_camera_trained_by_ppo_previews_its_rotation_and_is_restored(factory, tmp_path):
-    from rig_dojo.envs.camera_twin import camera_rotation
+    from rig_dojo.envs.camera.twin import camera_rotation
 
     objs = camera_scene(tmp_path)
     cam = objs["camera"]

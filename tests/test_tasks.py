@@ -11,11 +11,11 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import bpy
 
-from rig_dojo.envs import scenes
-from rig_dojo.envs.task_extract import extract_task
-from rig_dojo.envs.task_spec import CurriculumStage, TaskSpec
-from rig_dojo.envs.tasks import make_task
-from rig_dojo.envs.vec_task import GymView
+from rig_dojo.scene.builders import scenes
+from rig_dojo.scene.kinematic.task_extract import extract_task
+from rig_dojo.envs.kinematic.task_spec import CurriculumStage, TaskSpec
+from rig_dojo.envs.kinematic.tasks import make_task
+from rig_dojo.envs.base import GymView
 from rig_dojo.errors import RigDojoError
 from rig_dojo.rewards import TermConfig
 

@@ -17,9 +17,9 @@ import bpy
 from rig_dojo.agents.algorithms import build_model
 from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.agents.evaluate import evaluate
-from rig_dojo.envs import scenes
-from rig_dojo.envs.task_extract import extract_task
-from rig_dojo.envs.tasks import make_task
+from rig_dojo.scene.builders import scenes
+from rig_dojo.scene.kinematic.task_extract import extract_task
+from rig_dojo.envs.kinematic.tasks import make_task
 
 BUDGETS = {"ppo": 24_576, "a2c": 24_576, "sac": 3_000, "td3": 3_000, "dqn": 30_000, "qlearning": 40_000}
 

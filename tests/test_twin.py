@@ -8,11 +8,11 @@ import pytest
 import bpy
 
 from rig_dojo.envs import kinematics as km
-from rig_dojo.envs import scenes
-from rig_dojo.envs.extract import extract_rig
-from rig_dojo.envs.rig_spec import RigSpec
-from rig_dojo.envs.twin import RigTwin
-from rig_dojo.envs.verify import POSITION_TOLERANCE, ROTATION_TOLERANCE, verify
+from rig_dojo.scene.builders import scenes
+from rig_dojo.scene.kinematic.extract import extract_rig
+from rig_dojo.envs.kinematic.rig_spec import RigSpec
+from rig_dojo.envs.kinematic.twin import RigTwin
+from rig_dojo.scene.kinematic.verify import POSITION_TOLERANCE, ROTATION_TOLERANCE, verify
 from rig_dojo.errors import NotExactError, RigDojoError
 
 import rigs

@@ -5,7 +5,7 @@
   locomotion, jump, obstacles).
 - :func:`bake_task_policy`: roll a policy file out in its twin over a frame range, key it
   into a new Action and verify the Action in Blender: the rig's control bones
-  (``envs.policy_bake``), the camera's location/rotation (image error of the subject
+  (``scene.kinematic.bake``), the camera's location/rotation (image error of the subject
   against the rollout) or the creature's root motion and joints (worst bone-position
   error against the simulation).
 
@@ -47,8 +47,8 @@ def camera_frames(config, frames: tuple[int, int] | None = None) -> tuple[int | 
 
 
 def camera_spec_from_config(config, frames: tuple[int, int] | None = None):
-    """The camera shot ``config.camera`` describes (``envs.camera_extract.extract_camera_shot``)."""
-    from .camera_extract import extract_camera_shot
+    """The camera shot ``config.camera`` describes (``scene.camera.extract.extract_camera_shot``)."""
+    from .camera.extract import extract_camera_shot
 
     cam = config.camera
     start, end = camera_frames(config, frames)
@@ -57,12 +57,12 @@ def camera_spec_from_config(config, frames: tuple[int, int] | None = None):
 
 
 def physics_spec_from_config(config, frames: tuple[int, int] | None = None):
-    """The creature ``config.rig`` and ``config.physics`` describe (``envs.physics_extract.extract_physics``).
+    """The creature ``config.rig`` and ``config.physics`` describe (``scene.physics.extract.extract_physics``).
 
     ``rig.controls`` lists the bones to simulate (empty: every bone under the root); ``frames``
     (default the scene's range) is where a moving platform is sampled and the clip starts.
     """
-    from .physics_extract import extract_physics
+    from .physics.extract import extract_physics
 
     if not config.rig.rig:
         raise RigDojoError("no rig chosen; set rig.rig (the armature object) or --rig")
@@ -81,7 +81,7 @@ def spec_from_config(config, frames: tuple[int, int] | None = None):
         return camera_spec_from_config(config, frames)
     if family == "physics":
         return physics_spec_from_config(config, frames)
-    from .task_extract import task_from_config
+    from .kinematic.task_extract import task_from_config
 
     return task_from_config(config, frames=frames)
 
@@ -89,7 +89,7 @@ def spec_from_config(config, frames: tuple[int, int] | None = None):
 def training_report(policy, spec, config) -> dict[str, Any]:
     """Task-specific numbers for summary.json and ``evaluate``: the camera's shot metrics against
     a fixed and a track-to camera; a creature's seconds upright and distance against zero actions."""
-    from . import training
+    from ..envs import training
 
     family = task_family(config.task)
     if family == "camera":
@@ -171,9 +171,9 @@ def bake_camera_policy(policy_path, frames: tuple[int, int] | None = None, actio
                        config=None, undo_push: bool = False) -> CameraBakeReport:
     """Roll a camera policy out over the shot (``frames``, else the config's shot), key the camera into a
     new Action (the old one kept) and verify it with ``world_to_camera_view``."""
-    from .camera_extract import bake_camera, verify_camera_bake
-    from .camera_task import shot_metrics
-    from .training import camera_move, load_task_policy
+    from .camera.extract import bake_camera, verify_camera_bake
+    from ..envs.camera.task import shot_metrics
+    from ..envs.training import camera_move, load_task_policy
 
     began = time.perf_counter()
     policy = load_task_policy(policy_path)
@@ -195,9 +195,9 @@ def bake_physics_policy(policy_path, frames: tuple[int, int] | None = None, acti
                         config=None, seed: int = 0, undo_push: bool = False) -> PhysicsBakeReport:
     """Simulate a physics policy from frame ``frames[0]`` for ``frames[1] - frames[0]`` steps (default the
     scene's range), key root motion and joint rotations into a new Action and verify it in Blender."""
-    from .physics_extract import bake_physics, verify_physics_bake
-    from .policy_bake import bake_frames
-    from .training import load_task_policy, physics_clip
+    from .physics.extract import bake_physics, verify_physics_bake
+    from .kinematic.bake import bake_frames
+    from ..envs.training import load_task_policy, physics_clip
 
     began = time.perf_counter()
     policy = load_task_policy(policy_path)
@@ -222,7 +222,7 @@ def bake_physics_policy(policy_path, frames: tuple[int, int] | None = None, acti
 def bake_task_policy(policy_path, frames: tuple[int, int] | None = None, action_name: str | None = None,
                      reduce_degrees: float | None = None, config=None, undo_push: bool = False):
     """Bake any policy file onto what its config names; returns the family's report (``to_dict``, ``format``)."""
-    from .training import load_task_policy
+    from ..envs.training import load_task_policy
 
     if not Path(policy_path).is_file():
         raise RigDojoError(f"{policy_path}: no such policy file")
@@ -235,7 +235,7 @@ def bake_task_policy(policy_path, frames: tuple[int, int] | None = None, action_
         return bake_camera_policy(policy_path, frames, action_name, config=config, undo_push=undo_push)
     if family == "physics":
         return bake_physics_policy(policy_path, frames, action_name, config=config, undo_push=undo_push)
-    from .policy_bake import bake_policy
+    from .kinematic.bake import bake_policy
 
     return bake_policy(policy_path, frames=frames, action_name=action_name, reduce_degrees=reduce_degrees,
                        config=config, undo_push=undo_push)

@@ -23,13 +23,13 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ..errors import RigDojoError
-from . import anim
-from .bake import BAKE_INFO_KEY, PROVENANCE_KEY, _idprop_value, _undo_push
-from .camera_task import CameraRollout
-from .camera_twin import CameraSpec, camera_angles
-from .keyreduce import continuous_quaternions, quaternion_to_channels
-from .kinematics import matrix_to_quaternion
+from ...errors import RigDojoError
+from .. import anim
+from ..bake import BAKE_INFO_KEY, PROVENANCE_KEY, _idprop_value, _undo_push
+from ...envs.camera.task import CameraRollout
+from ...envs.camera.twin import CameraSpec, camera_angles
+from ...envs.keyreduce import continuous_quaternions, quaternion_to_channels
+from ...envs.kinematics import matrix_to_quaternion
 
 _STILL_TOLERANCE = 1e-6  # relative: a subject moving less than this over the shot is not animated
 

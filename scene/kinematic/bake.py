@@ -14,12 +14,12 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..agents.policy_file import load_policy
-from ..errors import RigDojoError
-from .bake import bake_pose_rotations, verify_bake
+from ...agents.policy_file import load_policy
+from ...errors import RigDojoError
+from ..bake import bake_pose_rotations, verify_bake
 from .task_extract import task_from_config
-from .tasks import make_task
-from .training import rollout
+from ...envs.kinematic.tasks import make_task
+from ...envs.training import rollout
 
 
 @dataclass

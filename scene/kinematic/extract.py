@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..errors import NotExactError, RigDojoError
-from . import kinematics as km
-from .rig_spec import INHERIT_SCALE, ConstraintSpec, RigSpec
-from .twin import SUPPORTED_CONSTRAINTS
+from ...errors import NotExactError, RigDojoError
+from ...envs import kinematics as km
+from ...envs.kinematic.rig_spec import INHERIT_SCALE, ConstraintSpec, RigSpec
+from ...envs.kinematic.twin import SUPPORTED_CONSTRAINTS
 
 DEFAULT_LIMIT = np.pi  # radians, for an axis the rig does not limit
 _BONE_PATH = re.compile(r'pose\.bones\["((?:[^"\\]|\\.)*)"\]')

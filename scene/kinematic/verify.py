@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 import bpy
 import numpy as np
 
-from ..errors import NotExactError
-from . import kinematics as km
+from ...errors import NotExactError
+from ...envs import kinematics as km
 from .extract import extract_rig, get_armature
-from .rig_spec import RigSpec
-from .twin import RigTwin
+from ...envs.kinematic.rig_spec import RigSpec
+from ...envs.kinematic.twin import RigTwin
 
 POSITION_TOLERANCE = 1e-4  # chain lengths
 ROTATION_TOLERANCE = 0.01  # degrees

@@ -15,11 +15,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from ..rewards import RewardComposer, RewardState
-from . import kinematics as km
+from ...rewards import RewardComposer, RewardState
+from .. import kinematics as km
 from .task_spec import TaskSpec
 from .twin import RigTwin
-from .vec_task import BatchedTask
+from ..base import BatchedTask
 
 
 class KinematicTask(BatchedTask):

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field, replace
 import gymnasium as gym
 import numpy as np
 
-from ..errors import RigDojoError
-from ..rewards import RewardComposer, TermConfig
-from ..rewards.physics_terms import PhysicsRewardState
+from ...errors import RigDojoError
+from ...rewards import RewardComposer, TermConfig
+from ...rewards.physics_terms import PhysicsRewardState
 from .mjcf import PhysicsSpec
-from .physics_twin import PhysicsTwin
-from .vec_task import BatchedTask
+from .twin import PhysicsTwin
+from ..base import BatchedTask
 
 PHYSICS_TASK_KINDS = ("stand", "locomotion", "jump", "obstacles")
 
@@ -113,7 +113,7 @@ class PhysicsTask(BatchedTask):
     :class:`ObstacleCourseTask` choose the kind (success, extras, defaults).
 
     Args:
-        spec: the creature (from ``envs.physics_extract.extract_physics`` or a saved file).
+        spec: the creature (from ``scene.physics.extract.extract_physics`` or a saved file).
         config: the task's settings; keyword ``overrides`` replace single fields.
         n_envs: environments stepped together.
         seed: seed of the reset noise (same seed and actions: same states).

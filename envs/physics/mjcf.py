@@ -1,6 +1,6 @@
 """``PhysicsSpec`` (a rig as a physical creature, plain data) and its MuJoCo model (MJCF XML). No bpy.
 
-Made by ``envs.physics_extract`` from a Blender armature; saved to one ``.npz``
+Made by ``scene.physics.extract`` from a Blender armature; saved to one ``.npz``
 (arrays plus one JSON string, never pickled) so the twin runs on a worker
 without Blender.
 
@@ -36,8 +36,8 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from ..errors import RigDojoError
-from .rig_spec import save_npz
+from ...errors import RigDojoError
+from ..kinematic.rig_spec import save_npz
 
 PHYSICS_SPEC_VERSION = 1
 GRAVITY = 9.81
@@ -230,7 +230,7 @@ def _f(values) -> str:
 
 def _quat(rot: np.ndarray) -> np.ndarray:
     """(3,3) rotation -> (w, x, y, z)."""
-    from .kinematics import matrix_to_quaternion
+    from ..kinematics import matrix_to_quaternion
 
     return matrix_to_quaternion(rot)
 

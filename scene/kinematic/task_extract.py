@@ -11,10 +11,10 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..errors import RigDojoError
-from ..rewards import TermConfig
+from ...errors import RigDojoError
+from ...rewards import TermConfig
 from .extract import extract_rig, get_armature
-from .task_spec import CurriculumStage, TargetSpec, TaskSpec, default_terms
+from ...envs.kinematic.task_spec import CurriculumStage, TargetSpec, TaskSpec, default_terms
 
 
 def _m(matrix) -> np.ndarray:
@@ -157,7 +157,7 @@ def task_from_config(config, frames: tuple[int, int] | None = None) -> TaskSpec:
 
     For a grasp, ``rig.target`` names the mesh to grip and ``rig.tracked`` the fingertips.
     """
-    from .training import configure
+    from ...envs.training import configure
 
     sel = config.rig
     if not sel.rig:

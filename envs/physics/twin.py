@@ -17,8 +17,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from ..errors import RigDojoError
-from .kinematics import matrix_to_quaternion
+from ...errors import RigDojoError
+from ..kinematics import matrix_to_quaternion
 from .mjcf import ModelLayout, PhysicsSpec, bone_points, euler_from_hinges, load_model
 
 
@@ -29,7 +29,7 @@ class PhysicsTwin:
         spec: the creature.
         n_envs: number of environments.
         substeps: physics steps per control step (time step ``1 / (fps * substeps)``).
-        **model_options: passed to :func:`envs.mjcf.build_mjcf` (``damping_ratio``, ``self_collision``).
+        **model_options: passed to :func:`envs.physics.mjcf.build_mjcf` (``damping_ratio``, ``self_collision``).
 
     Attributes (refreshed by :meth:`reset` and :meth:`step`):
         qpos ``(n, nq)``, qvel ``(n, nv)``: MuJoCo's state (free root first: position, quaternion).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rewards import RewardState
+from ...rewards import RewardState
 from .reach import ReachTask
 
 _AXES = {"X": (0, 1.0), "Y": (1, 1.0), "Z": (2, 1.0), "-X": (0, -1.0), "-Y": (1, -1.0), "-Z": (2, -1.0)}

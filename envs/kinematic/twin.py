@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kinematics as km
+from .. import kinematics as km
 from .rig_spec import INHERIT_SCALE, RigSpec
 
 _FULL, _FIX_SHEAR, _AVERAGE, _NONE, _NONE_LEGACY, _ALIGNED = (

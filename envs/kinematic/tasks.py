@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import RigDojoError
+from ...errors import RigDojoError
 from .aim import AimTask
 from .grasp import GraspTask
-from .kinematic_task import KinematicTask
+from .task import KinematicTask
 from .reach import ReachTask
 from .task_spec import TaskSpec
 

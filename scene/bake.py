@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import RigDojoError
 from . import anim
-from .keyreduce import (
+from ..envs.keyreduce import (
     EULER_ORDERS,
     continuous_quaternions,
     euler_to_quaternion,

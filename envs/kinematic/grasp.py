@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rewards import RewardState
-from .kinematic_task import KinematicTask
+from ...rewards import RewardState
+from .task import KinematicTask
 
 
 class GraspTask(KinematicTask):

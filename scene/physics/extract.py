@@ -6,7 +6,7 @@
   against the MuJoCo model's, at rest and at random poses within the limits.
 * :func:`bake_physics`: root motion (the root bone or the object) and the joints'
   rotations into a **new** Action (the rig's previous Action is kept with a fake
-  user, through ``envs.bake``); :func:`verify_physics_bake` re-evaluates it frame by
+  user, through ``scene.bake``); :func:`verify_physics_bake` re-evaluates it frame by
   frame and returns the worst bone-position error against the simulation.
 * :func:`build_biped`, :func:`build_quadruped`: small creatures for tests and demos.
 
@@ -27,13 +27,13 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from ..errors import RigDojoError
-from . import anim
-from . import kinematics as km
-from .bake import BakeResult, bake_pose_rotations
-from .extract import _limits, get_armature
-from .keyreduce import continuous_quaternions, quaternion_to_channels
-from .mjcf import PhysicsSpec
+from ...errors import RigDojoError
+from .. import anim
+from ...envs import kinematics as km
+from ..bake import BakeResult, bake_pose_rotations
+from ..kinematic.extract import _limits, get_armature
+from ...envs.keyreduce import continuous_quaternions, quaternion_to_channels
+from ...envs.physics.mjcf import PhysicsSpec
 
 RADIUS_SOURCES = ("length", "envelope", "bbone")
 ROOT_MOTION = ("bone", "object")
@@ -250,7 +250,7 @@ def physics_rest_error(obj, spec: PhysicsSpec) -> float:
     """Worst distance (world units) between Blender's rest heads/tails and the MuJoCo model's at ``qpos0``."""
     import mujoco
 
-    from .mjcf import bone_points, load_model
+    from ...envs.physics.mjcf import bone_points, load_model
 
     model, layout = load_model(spec)
     data = mujoco.MjData(model)
@@ -325,7 +325,7 @@ def physics_pose_error(obj, spec: PhysicsSpec, n_poses: int = 8, seed: int = 0, 
     """
     import mujoco
 
-    from .mjcf import bone_points, euler_from_hinges, load_model
+    from ...envs.physics.mjcf import bone_points, euler_from_hinges, load_model
 
     model, layout = load_model(spec)
     data = mujoco.MjData(model)
@@ -382,7 +382,7 @@ def bake_physics(
         euler: ``(F,B,3)`` every bone's local Euler XYZ rotation (bone 0, the root, is ignored).
         root_motion: ``"bone"`` keys the root bone's location and rotation; ``"object"`` keys
             the object's location and rotation (the object must have no parent).
-        action_name, provenance, undo_push: as :func:`envs.bake.bake_pose_rotations`.
+        action_name, provenance, undo_push: as :func:`scene.bake.bake_pose_rotations`.
     """
     obj = get_armature(obj)
     frames = np.asarray(frames, dtype=np.float64)
@@ -411,7 +411,7 @@ def bake_physics(
         elif mode == 'AXIS_ANGLE':
             values, rpath = quaternion_to_channels(quats, mode), "rotation_axis_angle"
         else:
-            from .keyreduce import quaternion_to_euler
+            from ...envs.keyreduce import quaternion_to_euler
 
             values, rpath = quaternion_to_euler(quats, mode), "rotation_euler"
         channel_sets = [("location", loc), (rpath, values)]

@@ -542,7 +542,7 @@ SENSOR_FITS = ("AUTO", "HORIZONTAL", "VERTICAL")
 class CameraSpec:
     """A camera shot as plain data: intrinsics, the subject's motion, obstacles, region.
 
-    Made by ``envs.camera_extract.extract_camera_shot`` from a Blender scene or by hand;
+    Made by ``scene.camera.extract.extract_camera_shot`` from a Blender scene or by hand;
     saved to one ``.npz`` without pickle (:meth:`save`, :meth:`load`).
 
     Attributes:
@@ -649,7 +649,7 @@ class CameraSpec:
 
     def validate(self) -> None:
         """Raise :class:`RigDojoError` for a shot the camera task cannot train on."""
-        from ..errors import RigDojoError
+        from ...errors import RigDojoError
 
         if self.n_frames < 2:
             raise RigDojoError(f"the shot has {self.n_frames} frame(s); it needs at least 2 "
@@ -670,7 +670,7 @@ class CameraSpec:
         """Write the shot to ``path`` (``.npz``: arrays plus one JSON string; no pickle), atomically."""
         import json
 
-        from .rig_spec import save_npz
+        from ..kinematic.rig_spec import save_npz
 
         meta = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in self._ARRAYS}
         arrays = {k: getattr(self, k) for k in self._ARRAYS}
@@ -682,7 +682,7 @@ class CameraSpec:
         """Read a shot written by :meth:`save`; :class:`RigDojoError` if it is not one."""
         import json
 
-        from ..errors import RigDojoError
+        from ...errors import RigDojoError
 
         try:
             with np.load(path, allow_pickle=False) as data:

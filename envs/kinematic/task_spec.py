@@ -1,7 +1,7 @@
 """``TaskSpec``: a task as plain data (the rig, its targets, props, reward terms), saved without pickle.
 
-Made by ``envs.task_extract`` from a Blender scene (the bpy edge) or by hand in
-tests; read by the tasks (``envs.reach``, ``envs.aim``, ``envs.grasp``) on a
+Made by ``scene.kinematic.task_extract`` from a Blender scene (the bpy edge) or by hand in
+tests; read by the tasks (``envs.kinematic.reach``, ``envs.kinematic.aim``, ``envs.kinematic.grasp``) on a
 worker with no Blender.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RigDojoError
-from ..rewards import TermConfig
+from ...errors import RigDojoError
+from ...rewards import TermConfig
 from .rig_spec import RigSpec, save_npz
 
 TASK_KINDS = ("reach", "aim", "grasp")

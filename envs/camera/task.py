@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 import gymnasium as gym
 import numpy as np
 
-from ..errors import RigDojoError
-from ..rewards import RewardComposer, TermConfig
-from ..rewards.camera_terms import FRAMING_POINTS, CameraState, framing_distance
-from .camera_twin import MODES, CameraLimits, CameraSpec, CameraTwin, camera_rotation, look_at_angles
-from .vec_task import BatchedTask
+from ...errors import RigDojoError
+from ...rewards import RewardComposer, TermConfig
+from ...rewards.camera_terms import FRAMING_POINTS, CameraState, framing_distance
+from .twin import MODES, CameraLimits, CameraSpec, CameraTwin, camera_rotation, look_at_angles
+from ..base import BatchedTask
 
 OBS_CLIP = 10.0
 LOOKAHEAD = (6, 12)  # frames ahead whose subject positions the policy sees (the shot is known in advance)

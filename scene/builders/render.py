@@ -13,7 +13,7 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from ..agents.curve import write_png
+from ...agents.curve import write_png
 
 
 def _look_at(cam_obj, target: Vector) -> None:

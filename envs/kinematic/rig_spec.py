@@ -1,6 +1,6 @@
 """``RigSpec``: everything the kinematic twin needs, as numpy arrays and plain values.
 
-Made by ``envs.extract`` from a Blender armature (the only part that reads bpy),
+Made by ``scene.kinematic.extract`` from a Blender armature (the only part that reads bpy),
 saved to and loaded from one ``.npz`` file without Blender (no pickle: the
 constraint program is stored as JSON beside the arrays).
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RigDojoError
+from ...errors import RigDojoError
 
 # Bone.inherit_scale, as Blender's enum order (DNA BONE_INHERIT_SCALE_*)
 INHERIT_SCALE = {"FULL": 0, "FIX_SHEAR": 1, "AVERAGE": 2, "NONE": 3, "NONE_LEGACY": 4, "ALIGNED": 5}

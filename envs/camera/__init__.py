@@ -1,0 +1,1 @@
+"""The camera family: shot spec, batched camera twin, camera task."""

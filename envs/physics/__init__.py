@@ -1,0 +1,1 @@
+"""The physics family (stand, locomotion, jump, obstacles): creature spec, MJCF, MuJoCo twin, tasks."""
