@@ -7,58 +7,17 @@ input (one line on stderr saying what to fix), 3 a twin that is not exact.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import sys
 from pathlib import Path
 
 from .errors import RigDojoError
+from .headless import TrainingFailed, open_scene, quiet_blender
 
 
 def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
-
-
-@contextlib.contextmanager
-def quiet_blender():
-    """Silence the notes Blender prints from C while it reads or writes a file (stdout and stderr), so
-    stdout carries only our output (e.g. --json) and an error is one line. Failures still raise."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, devnull):
-            os.close(fd)
-
-
-def open_scene(path: str | None) -> None:
-    """Load SCENE.blend (``python -m``); under ``blender -b scene.blend -c`` the file is already open."""
-    import bpy
-
-    if path is None:
-        if not bpy.data.filepath and not bpy.data.objects:
-            raise RigDojoError("no .blend given; pass SCENE.blend")
-        return
-    file = Path(path)
-    if not file.is_file():
-        raise RigDojoError(f"{path}: no such .blend file")
-    if file.suffix != ".blend":
-        raise RigDojoError(f"{path} is not a .blend file")
-    try:
-        with quiet_blender():
-            bpy.ops.wm.open_mainfile(filepath=str(file.resolve()), load_ui=False)
-    except RuntimeError as exc:
-        raise RigDojoError(f"{path}: Blender could not open it ({exc})") from exc
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -71,24 +30,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.exact else 3
 
 
-def _progress(snapshot, total: int, tty: bool) -> str:
-    step = snapshot.step
-    sps = snapshot.steps_per_second
-    eta = snapshot.eta_seconds
-    eta_text = f"{int(eta // 60)}:{int(eta % 60):02d}" if eta == eta and eta != float("inf") else "--:--"
-    ret = "--" if snapshot.mean_return != snapshot.mean_return else f"{snapshot.mean_return:8.2f}"
-    success = "--" if snapshot.success_rate != snapshot.success_rate else f"{snapshot.success_rate:4.0%}"
-    done = min(1.0, step / total) if total else 0.0
-    bar = ("#" * int(done * 24)).ljust(24, "-") if tty else ""
-    head = f"[{bar}] {done:4.0%}" if tty else f"step {step:,d}/{total:,d}"
-    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  success while exploring {success}"
-
-
 def _config_from_args(args: argparse.Namespace):
     """The TrainConfig: --config TOML, else the settings stored in the .blend; then the flags."""
     import bpy
 
     from .agents.config import TrainConfig, defaults_for
+    from .envs.families import family_of
 
     if args.config:
         path = Path(args.config)
@@ -101,11 +48,9 @@ def _config_from_args(args: argparse.Namespace):
         config = settings_to_config(bpy.context.scene.rig_dojo)
     task_changed = bool(args.task) and args.task != config.task
     if task_changed:
-        from .scene.task_build import task_family
-
-        if task_family(args.task) != task_family(config.task):
+        if family_of(args.task) is not family_of(config.task):
             config.rewards = []  # another family's terms cannot score this task: use the task's defaults
-            if task_family(args.task) == "physics":
+            if family_of(args.task).extra.get("controls_mean_simulated_bones"):
                 config.rig.controls = []  # physics simulates every bone under the root unless --controls
         config.task = args.task
     if args.algo:
@@ -113,13 +58,13 @@ def _config_from_args(args: argparse.Namespace):
             seed = config.algo.seed
             config.algo = defaults_for(args.algo, config.task)
             config.algo.seed = seed
-    elif (config.algo.name == "cem") != (config.task == "camera") and (task_changed or not args.config):
-        # an algorithm chosen for another task: the camera trains by policy search, everything else by PPO
+    elif _algorithm_of_another_task(config) and (task_changed or not args.config):
+        # an algorithm chosen for another task: each family starts from its own default (the camera's cem)
         seed = config.algo.seed
-        config.algo = defaults_for("cem" if config.task == "camera" else "ppo", config.task)
+        config.algo = defaults_for(family_of(config.task).default_algorithm, config.task)
         config.algo.seed = seed
     _task_defaults(config)
-    _camera_and_physics_flags(args, config)
+    _family_flags(args, config)
     sel = config.rig
     for flag, field in (("rig", "rig"), ("effector", "effector"), ("target", "target"), ("region", "region")):
         if getattr(args, flag):
@@ -143,154 +88,96 @@ def _config_from_args(args: argparse.Namespace):
 def _task_defaults(config) -> None:
     """Untouched defaults (the algorithm's, or another task's tuning) become the task's own tuned
     defaults where it has them (locomotion); settings anyone changed are kept."""
-    from .agents.config import TASKS, defaults_for
+    from .agents.config import defaults_for
+    from .envs.families import task_names
 
     algo = config.algo
     if algo.name == "cem":
         return
-    untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in TASKS]
+    untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in task_names()]
     if any(dataclasses.replace(d, seed=algo.seed) == algo for d in untouched):
         config.algo = defaults_for(algo.name, config.task)
         config.algo.seed = algo.seed
 
 
-def _camera_and_physics_flags(args: argparse.Namespace, config) -> None:
-    """The camera task's and the physics tasks' flags, into [camera] and [physics]."""
-    cam, ph = config.camera, config.physics
-    for flag, name in (("camera", "camera"), ("subject", "subject"), ("bone", "bone"), ("mode", "mode"),
-                       ("framing", "framing")):
-        value = getattr(args, flag, None)
-        if value is not None:
-            setattr(cam, name, value)
+def _algorithm_of_another_task(config) -> bool:
+    """Whether ``config.algo`` cannot train the task, or is another family's default (cem for a rig)."""
+    from .envs.families import families, family_of
+
+    family = family_of(config.task)
+    other_defaults = {f.default_algorithm for f in families()} - {family.default_algorithm}
+    return config.algo.name not in family.algorithms or config.algo.name in other_defaults
+
+
+def _family_flags(args: argparse.Namespace, config) -> None:
+    """The flags generated from the families' settings tables (``--camera``, ``--density`` ...) and ``--frames``."""
+    from .envs.families import families, family_of
+
+    for family in families():
+        table = getattr(config, family.settings) if family.settings else None
+        for f in _flag_fields(family):
+            value = getattr(args, f"{family.settings}.{f.name}", None)
+            if value is not None:
+                setattr(table, f.name, value)
     frames = getattr(args, "frames", None)
     if frames is not None:
-        if config.task != "camera":
-            raise RigDojoError("--frames sets the shot of --task camera; the other tasks use the scene's frame range")
-        cam.frame_start, cam.frame_end = _frames(frames)
-    for flag in ("density", "strength", "friction", "root"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            setattr(ph, flag, value)
+        family = family_of(config.task)
+        table = getattr(config, family.settings) if family.settings else None
+        if not hasattr(table, "set_frames"):
+            raise RigDojoError(f"--frames sets the shot of a task with its own frame range; the {config.task} task "
+                               "uses the scene's frame range")
+        table.set_frames(*_frames(frames))
 
 
-def _default_run_dir(config) -> Path:
-    import time
+def _flag_fields(family) -> list:
+    from .agents.config import settings_class
 
-    import bpy
-
-    base = Path(bpy.path.abspath("//rig_dojo_runs")) if bpy.data.filepath else Path.cwd() / "rig_dojo_runs"
-    name = (config.camera.camera or "camera") if config.task == "camera" else (config.rig.rig or "rig")
-    return base / f"{name}_{config.task}_{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-# what "error" means in each task's evaluation (infos["error"] at an episode's last step)
-_ERROR_UNITS = {"reach": "chain lengths", "aim": "radians", "grasp": "chain lengths",
-                "camera": "image units from the framing point", "stand": "radians of tilt",
-                "locomotion": "body sizes/s below the target speed", "jump": "body sizes below the jump height",
-                "obstacles": "body sizes short of the obstacle"}
+    if not family.settings:
+        return []
+    return [f for f in dataclasses.fields(settings_class(family.settings)) if f.metadata.get("ui") and
+            f.metadata["ui"].cli]
 
 
-def _report_line(config, report: dict) -> str:
-    """The task's own numbers, one line (camera: trained vs fixed vs track-to; physics: vs zero actions)."""
-    if "shot" in report:
-        shot = report["shot"]
-        parts = [f"{name} {m['framing']:.3f}/{m['occlusion']:.3f}/{m['jerk']:.3g}"
-                 for name, m in ((n, shot[n]) for n in ("trained", "fixed", "track_to"))]
-        return f"shot ({shot['framing_point']}) framing/occlusion/jerk: " + ", ".join(parts)
-    if "physics" in report:
-        ph = report["physics"]
-        parts = [f"{name} {m['seconds_up']:.2f} s up, {m['distance']:+.2f} sizes"
-                 for name, m in ((n, ph[n]) for n in ("trained", "zero_actions"))]
-        return f"over {ph['episodes']} episodes of {ph['episode_seconds']:g} s: " + ", ".join(parts)
-    return ""
+def _add_family_flags(train: argparse.ArgumentParser) -> None:
+    import typing
+
+    from .agents.config import settings_class
+    from .envs.families import families
+
+    for family in families():
+        fields = _flag_fields(family)
+        if not fields:
+            continue
+        group = train.add_argument_group(f"{family.name} tasks (--task {', '.join(family.task_names)})")
+        hints = typing.get_type_hints(settings_class(family.settings))
+        for f in fields:
+            ui = f.metadata["ui"]
+            kind = hints[f.name]
+            kwargs: dict = {"dest": f"{family.settings}.{f.name}", "help": ui.description}
+            if ui.choices:
+                kwargs["choices"] = [c[0] for c in ui.choices]
+            elif kind in (int, float):
+                kwargs["type"] = _number(kind, f"--{f.name.replace('_', '-')}")
+            group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
+        if hasattr(settings_class(family.settings), "set_frames"):
+            group.add_argument("--frames", metavar="START-END", help="the shot (default: the scene's frame range)")
 
 
-def run_training(config, make_env, run_dir: Path | None, resume: bool = False, init_from: str | None = None,
-                 quiet: bool = False, episodes: int = 64, report=None) -> dict:
-    """Train (or continue) in a background session, show progress, evaluate, write summary.json.
-
-    ``report(policy, config) -> dict``: the task's own numbers, merged into summary.json (the
-    camera's shot metrics against its baselines, a creature's time upright against zero actions).
-    """
-    import json
-    import time
-
-    from .agents.evaluate import evaluate
-    from .envs.training import load_task_policy, make_session
-
-    if resume:
-        session = make_session(None, make_env, run_dir, resume=True)
-        config = session.config
-    else:
-        session = make_session(config, make_env, run_dir, init_from=init_from)
-    run_dir = session.run_dir
-    tty = sys.stdout.isatty() and not quiet
-    began = time.monotonic()
-    session.start()
-    last_line = 0.0
-    try:
-        while session.wait(0.25) in ("running", "paused", "stopping", "idle"):
-            snapshot = session.latest()
-            if snapshot is None or quiet:
-                continue
-            if tty:
-                print("\r" + _progress(snapshot, config.algo.total_steps, True), end="", flush=True)
-            elif time.monotonic() - last_line >= 10.0:
-                print(_progress(snapshot, config.algo.total_steps, False), flush=True)
-                last_line = time.monotonic()
-    except KeyboardInterrupt:
-        session.stop()
-        if tty:
-            print()
-        scene = f" {sys.argv[2]}" if len(sys.argv) > 2 else ""
-        print(f"rig_dojo: stopped; the last checkpoint is in {run_dir}. Resume with:\n"
-              f"  python -m rig_dojo train{scene} --resume {run_dir}", file=sys.stderr)
-        raise
-    if tty:
-        print()
-    if session.state == "error":
-        raise TrainingFailed(session.error or "training failed")
-    wall = time.monotonic() - began
-    policy_path = run_dir / "final.rdpolicy"
-    policy = load_task_policy(policy_path)
-    result = evaluate(policy, make_env, config, episodes=episodes)
-    snapshot = session.latest()
-    steps = snapshot.step if snapshot else config.algo.total_steps
-    summary = {
-        "success_rate": result.success_rate, "final_error": result.final_error, "steps": int(steps),
-        "wall_seconds": wall, "steps_per_second": steps / wall if wall > 0 else 0.0,
-        "mean_jerk": result.mean_jerk, "limit_violations": result.limit_violation_total,
-        "episodes": episodes, "policy": str(policy_path), "policy_sha256": policy.sha256,
-        "task": config.task, "rig": config.rig.rig, "algo": config.algo.name, "seed": config.algo.seed,
-    }
-    extra = report(policy, config) if report is not None else {}
-    if "shot" in extra:
-        trained = extra["shot"]["trained"]
-        summary.update(camera=extra["shot"]["camera"], subject=extra["shot"]["subject"], framing_error=trained["framing"],
-                       occlusion=trained["occlusion"], jerk=trained["jerk"])
-    summary.update(extra)
-    from .agents.files import write_atomic
-
-    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
-    if not quiet:
-        units = _ERROR_UNITS.get(config.task, "")
-        print(f"trained {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
-              f"success {result.success_rate:.0%}, final error {result.final_error:.4f} {units}")
-        line = _report_line(config, extra)
-        if line:
-            print(line)
-        print(f"run folder: {run_dir}")
-    return summary
-
-
-class TrainingFailed(Exception):
-    """A run that started and then failed (exit code 1)."""
+def _number(kind: type, flag: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        return value
+    return parse
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .agents.config import TrainConfig
-    from .scene.task_build import spec_from_config, training_report
-    from .envs.training import env_factory
+    from .envs.families import env_factory, training_report
+    from .headless import default_run_dir, resolve_run_dir, run_training
+    from .scene.families import spec_from_config
 
     open_scene(args.scene)
     if args.resume:
@@ -300,25 +187,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig.load(run_dir / "config.toml")
     else:
         config = _config_from_args(args)
-        run_dir = Path(args.out) if args.out else _default_run_dir(config)
+        run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
     if args.init_from and not Path(args.init_from).is_file():
         raise RigDojoError(f"{args.init_from}: no such policy file")
     spec = spec_from_config(config)
-    make_env = env_factory(spec)
+    make_env = env_factory(spec, config)
     run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
-                 report=lambda policy, cfg: training_report(policy, spec, cfg))
+                 report=lambda policy, cfg: training_report(policy, spec, cfg), scene_path=args.scene)
     return 0
 
 
 def _policy_and_task(args: argparse.Namespace):
-    from .scene.task_build import spec_from_config
-    from .envs.training import env_factory, load_task_policy
+    from .agents.policy_file import load_policy
+    from .envs.families import env_factory
+    from .scene.families import spec_from_config
 
     open_scene(args.scene)
-    policy = load_task_policy(args.policy)
+    policy = load_policy(args.policy)
     config = policy.config
     spec = spec_from_config(config)
-    make_env = env_factory(spec)
+    make_env = env_factory(spec, config)
     policy.check_compatible(make_env(config, 1, 0))
     return policy, config, make_env, spec
 
@@ -327,7 +215,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from .agents.evaluate import evaluate
-    from .scene.task_build import training_report
+    from .envs.families import report_line, task_info, training_report
 
     policy, config, make_env, spec = _policy_and_task(args)
     result = evaluate(policy, make_env, config, episodes=args.episodes)
@@ -335,11 +223,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**result.to_dict(), "task": config.task, **extra}, indent=2))
     else:
-        units = _ERROR_UNITS.get(config.task, "")
+        units = task_info(config.task).error_units
         print(f"{args.policy}: over {args.episodes} deterministic episodes: success {result.success_rate:.0%}, "
               f"final error {result.final_error:.4f} {units}, mean jerk {result.mean_jerk:.3g}, "
               f"joint-limit violations {result.limit_violation_total:.3g}")
-        line = _report_line(config, extra)
+        line = report_line(config.task, extra)
         if line:
             print(line)
     return 0
@@ -360,7 +248,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
 
     import bpy
 
-    from .scene.task_build import bake_task_policy
+    from .scene.families import bake_task_policy
 
     if not args.save and not args.output:
         raise RigDojoError("say where the baked file goes: --save (overwrite SCENE.blend) or --output NEW.blend")
@@ -410,6 +298,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .envs.families import all_algorithms, task_names
+
     parser = argparse.ArgumentParser(
         prog="rig_dojo", description="Rig Dojo: teach rigs to move by reinforcement learning.",
         epilog="Exit codes: 0 success, 1 a failed run, 2 bad input, 3 a twin that is not exact.")
@@ -428,28 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     train.add_argument("--config", help="a TOML config (python -m rig_dojo export-config writes one)")
     train.add_argument("--rig", help="the armature object")
-    train.add_argument("--task", choices=("reach", "aim", "grasp", "camera", "stand", "locomotion", "jump",
-                                          "obstacles"))
+    train.add_argument("--task", choices=task_names())
     train.add_argument("--controls", help="comma-separated control bones (physics: the bones to simulate; "
                                           "default every bone under the root)")
     train.add_argument("--effector", help="the bone that reaches / aims / grips")
     train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
     train.add_argument("--region", help="random targets inside this object's bounds")
-    train.add_argument("--algo", choices=("ppo", "a2c", "sac", "td3", "dqn", "qlearning", "cem"),
+    train.add_argument("--algo", choices=all_algorithms(),
                        help="cem: cross-entropy policy search, the camera's default (camera only)")
-    cam = train.add_argument_group("camera task (--task camera)")
-    cam.add_argument("--camera", help="the camera object (default: the scene's camera)")
-    cam.add_argument("--subject", help="the animated object to keep in frame")
-    cam.add_argument("--bone", help="follow this bone of an armature subject")
-    cam.add_argument("--frames", metavar="START-END", help="the shot (default: the scene's frame range)")
-    cam.add_argument("--mode", choices=("free", "dolly", "pan"), help="free, dolly (move only) or pan (turn only)")
-    cam.add_argument("--framing", choices=("center", "left_third", "right_third", "nearest_third"),
-                     help="where the subject should sit in the frame")
-    phys = train.add_argument_group("physics tasks (--task stand, locomotion, jump or obstacles; --rig)")
-    phys.add_argument("--root", help="the root bone (default: the armature's only top-level bone)")
-    phys.add_argument("--density", type=float, help="kg/m³ of every bone's capsule (default 1000)")
-    phys.add_argument("--strength", type=float, help="servo strength multiplier (default 1)")
-    phys.add_argument("--friction", type=float, help="sliding friction (default 1)")
+    _add_family_flags(train)
     train.add_argument("--steps", type=int, help="total environment steps")
     train.add_argument("--minutes", type=float, help="a time budget instead of steps")
     train.add_argument("--seed", type=int)

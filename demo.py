@@ -22,12 +22,11 @@ import numpy as np
 
 from .agents.config import TrainConfig, defaults_for
 from .agents.curve import render_curve, write_png
-from .cli import quiet_blender, run_training
+from .envs.families import env_factory
+from .headless import quiet_blender, run_training
 from .scene.builders import scenes
-from .scene.kinematic.bake import bake_policy
 from .scene.builders.render import contact_sheet
-from .scene.kinematic.task_extract import task_from_config
-from .envs.training import env_factory
+from .scene.families import bake_task_policy, spec_from_config
 
 HUMAN_ARM = scenes.RIGIFY_FK_ARM["controls"]
 # natural ranges for the demo human's left arm (radians, Euler XYZ of each FK control)
@@ -89,7 +88,7 @@ def _train(name: str, config: TrainConfig, out: Path) -> dict:
     if run_dir.exists():
         shutil.rmtree(run_dir)  # the demo's own previous output, never a user's run
     print(f"[{name}] training {config.algo.name} for {config.algo.total_steps:,d} steps ...", flush=True)
-    return run_training(config, env_factory(task_from_config(config)), run_dir)
+    return run_training(config, env_factory(spec_from_config(config), config), run_dir)
 
 
 def _curves(out: Path, names: list[str]) -> None:
@@ -121,11 +120,11 @@ def run_demo(out: Path, quick: bool = False) -> dict:
     # the arm was trained on random targets; baked, it follows the animated target
     follow = TrainConfig.from_toml(arm_cfg.to_toml())
     follow.rig.target, follow.rig.region = "Target", ""
-    bake_arm = bake_policy(out / "arm" / "final.rdpolicy", frames=(1, 120), action_name="RigDojo_arm_follow",
+    bake_arm = bake_task_policy(out / "arm" / "final.rdpolicy", frames=(1, 120), action_name="RigDojo_arm_follow",
                            reduce_degrees=0.5, config=follow)
     reach = TrainConfig.from_toml(human_cfg.to_toml())
     reach.rig.target, reach.rig.region = "Cup", ""
-    bake_human = bake_policy(out / "human" / "final.rdpolicy", frames=(1, 60), action_name="RigDojo_reach_cup",
+    bake_human = bake_task_policy(out / "human" / "final.rdpolicy", frames=(1, 60), action_name="RigDojo_reach_cup",
                              reduce_degrees=0.5, config=reach)
     for key, report in (("arm", bake_arm), ("human", bake_human)):
         print(f"[{key}] {report.format()}")

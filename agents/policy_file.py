@@ -324,6 +324,16 @@ def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str)
         learner = TabularQLearner(_Spaces(), gamma=q["gamma"], bins=q["bins"], obs_clip=np.inf, seed=q["seed"])
         learner.load_arrays(arrays)
         return learner
+    if algo == "cem":  # a linear policy from the cross-entropy search (agents.cem)
+        from .cem import LinearPolicy
+
+        obs_n, act_n = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
+        w, b = arrays.get("weights"), arrays.get("bias")
+        if set(arrays) != {"weights", "bias"} or w.shape != (act_n, obs_n) or b.shape != (act_n,) \
+                or w.dtype.kind != "f" or b.dtype.kind != "f":
+            raise RigDojoError(f"{name}: a linear (cem) policy holds weights ({act_n}, {obs_n}) and bias ({act_n},) "
+                               "as floats; this file does not")
+        return LinearPolicy(w, b)
     if algo not in ("ppo", "a2c", "sac", "td3", "dqn"):
         raise RigDojoError(f"{name}: unknown algorithm {algo!r} in metadata.json")
     policy_cls = model_class(algo).policy_aliases["MlpPolicy"]

@@ -62,7 +62,7 @@ class Snapshot:
     (NaN before the first episode ends); an episode counts as a success when its last step
     reports ``success``. ``term_means`` are per-episode sums of each weighted term, averaged,
     so they add up to ``mean_return``. ``eta_seconds`` is NaN while unknown. ``preview`` is
-    the newest deterministic rollout, shaped (T, n_controls, 3) of control_angles (local
+    the newest deterministic rollout, shaped (T, k, 3) of ``env.preview_frame()`` (control angles, local
     Euler XYZ, radians), rolled at ``preview_step``; None until the first one.
     """
 
@@ -486,13 +486,13 @@ class TrainingSession(BackgroundRun):
 
         env = self.preview_env
         obs = env.reset()
-        frames = [np.array(env.control_angles()[0], dtype=np.float64)]
+        frames = [np.array(env.preview_frame()[0], dtype=np.float64)]
         for _ in range(int(getattr(env, "episode_steps", self.config.rig.episode_length))):
             actions, _ = self.model.predict(obs, deterministic=True)
             obs, _rewards, dones, _infos = env.step(task_actions(actions, env.action_space))
             if dones[0]:
                 break  # after the auto-reset the angles are the next episode's
-            frames.append(np.array(env.control_angles()[0], dtype=np.float64))
+            frames.append(np.array(env.preview_frame()[0], dtype=np.float64))
         return _frozen(np.stack(frames))
 
     def _write_metrics(self, snapshot: Snapshot) -> None:
@@ -563,3 +563,24 @@ def _SessionCallback(session: TrainingSession) -> Any:  # noqa: N802 (a class bu
 
 
 _callback_class: type | None = None
+
+
+def session_class(algo: str) -> type[BackgroundRun]:
+    """The session that runs ``algo``: the cross-entropy search for ``cem``, else TrainingSession."""
+    if algo == "cem":
+        from .cem import CemSession
+
+        return CemSession
+    return TrainingSession
+
+
+def make_session(config: TrainConfig | None, make_env: Callable[[TrainConfig, int, int], Any],
+                 run_dir: str | Path | None = None, *, resume: bool = False, init_from: str | Path | None = None,
+                 **kwargs: Any) -> BackgroundRun:
+    """The session that trains ``config`` (see :func:`session_class`); ``resume=True`` continues the run in
+    ``run_dir`` from its checkpoint (``config`` is then read from the run folder)."""
+    if resume:
+        algo = TrainConfig.load(Path(run_dir) / "config.toml").algo.name
+        return session_class(algo).continue_run(run_dir, make_env, **kwargs)
+    assert config is not None
+    return session_class(config.algo.name)(config, make_env, run_dir, init_from=init_from, **kwargs)

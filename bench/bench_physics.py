@@ -176,7 +176,7 @@ def locomotion_time(max_minutes: float = 20.0, seed: int = 0, every: int = 200_0
     from stable_baselines3.common.callbacks import BaseCallback
 
     from rig_dojo.agents.algorithms import build_model
-    from rig_dojo.envs.training import physics_env_factory
+    from rig_dojo.envs.physics.family import env_factory as physics_env_factory
 
     torch.set_num_threads(1)
     _, spec = _quadruped()

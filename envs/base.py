@@ -13,7 +13,7 @@ Hooks (all batched, no loop over environments):
   ``success``, ``error`` and ``limit_violation``.
 - ``_observe() -> (n, obs_dim) float32``.
 - ``control_angles() -> (n, n_controls, 3)``: the control bones' local Euler XYZ
-  angles (for previews and bake).
+  angles (for previews and bake); ``preview_frame()`` defaults to them.
 
 Infos carry ``success``, ``error`` and ``limit_violation`` every step, plus the
 per-term rewards (``terms``) at an episode's end; ``term_means()`` gives the
@@ -64,6 +64,12 @@ class BatchedTask(VecEnv):
 
     def control_angles(self) -> np.ndarray:
         raise NotImplementedError
+
+    def preview_frame(self) -> np.ndarray:
+        """``(n, k, 3)``: what the live preview shows of each environment now (its family's edge
+        puts one such frame on the rig or camera); the control bones' angles unless a task says
+        otherwise."""
+        return self.control_angles()
 
     def term_means(self) -> dict[str, float]:
         return {}

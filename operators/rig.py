@@ -4,7 +4,8 @@ import bpy
 
 from .. import live
 from ..errors import RigDojoError
-from ..props import join_names, split_names, task_family
+from ..envs.families import families, family_of
+from ..props import join_names, split_names
 
 
 def _rig(context):
@@ -95,12 +96,11 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         settings = context.scene.rig_dojo
-        family = task_family(settings.task)
-        if family != 'kinematic':
-            what = "the camera's keys are checked in Blender" if family == 'camera' else \
-                "the creature's keys are checked against the simulation in Blender"
-            cls.poll_message_set(f"Verify checks the rig twin of reach, aim and grasp; for the {settings.task} task "
-                                 f"{what} when you bake")
+        edge = family_of(settings.task).edge_hooks()
+        if not edge.can_verify:
+            verified = ", ".join(t for f in families() if f.edge_hooks().can_verify for t in f.task_names)
+            cls.poll_message_set(f"Verify checks the rig twin of {verified}; for the {settings.task} task "
+                                 f"{edge.VERIFY_NOTE}")
             return False
         rig = _rig(context)
         if rig is None:

@@ -168,7 +168,7 @@ def test_same_config_same_result_in_process_and_on_the_command_line(workspace, t
     from rig_dojo.agents.policy_file import load_policy
     from rig_dojo.agents.session import TrainingSession
     from rig_dojo.scene.kinematic.task_extract import task_from_config
-    from rig_dojo.envs.training import env_factory
+    from rig_dojo.envs.kinematic.family import env_factory
 
     bpy.ops.wm.open_mainfile(filepath=str(workspace["scene"]))
     config = TrainConfig.load(workspace["config"])

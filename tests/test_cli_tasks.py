@@ -173,8 +173,10 @@ def test_camera_train_writes_summary_with_baselines(workspace):
 def test_camera_search_session_is_the_policy_search_of_the_camera_module(workspace, tmp_path):
     """The CLI's cem run is envs.camera.task.train_policy_search: same settings and seed, same policy."""
     from rig_dojo.envs.camera.task import train_policy_search
-    from rig_dojo.scene.task_build import spec_from_config
-    from rig_dojo.envs.training import env_factory, load_task_policy, make_session
+    from rig_dojo.scene.families import spec_from_config
+    from rig_dojo.envs.families import env_factory
+    from rig_dojo.agents.policy_file import load_policy as load_task_policy
+    from rig_dojo.agents.session import make_session
 
     bpy.ops.wm.open_mainfile(filepath=str(workspace["camera"]))
     config = TrainConfig(task="camera")
@@ -183,7 +185,7 @@ def test_camera_search_session_is_the_policy_search_of_the_camera_module(workspa
     config.algo.n_envs = 16
     spec = spec_from_config(config)
     config.algo.total_steps = 3 * 16 * (spec.n_frames - 1)
-    session = make_session(config, env_factory(spec), tmp_path / "run")
+    session = make_session(config, env_factory(spec, config), tmp_path / "run")
     session.start()
     assert session.wait(120) == "finished", session.error
     assert session.latest().preview.shape == (spec.n_frames, 2, 3)

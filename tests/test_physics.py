@@ -302,17 +302,18 @@ def test_physics_reward_terms_reward_what_they_say():
         REGISTRY["upright"].fn(RewardState(n_envs=2))
 
 
-def test_action_scale_is_a_physics_config_key():
+def test_action_scale_is_a_physics_config_key(quadruped):
     from rig_dojo.agents.config import TrainConfig
-    from rig_dojo.envs.training import physics_task_config
+    from rig_dojo.envs.physics.family import make_task
 
+    spec = pe.extract_physics(quadruped)
     config = TrainConfig()
     config.task = "locomotion"
-    assert physics_task_config(config).action_scale is None  # 0 = the task's own default
+    assert make_task(spec, config, 1, 0).action_scale == pytest.approx(0.5)  # 0 = the task's own default
     config.physics.action_scale = 0.3
     loaded = TrainConfig.from_toml(config.to_toml())
     assert loaded.physics.action_scale == pytest.approx(0.3)
-    assert physics_task_config(loaded).action_scale == pytest.approx(0.3)
+    assert make_task(spec, loaded, 1, 0).action_scale == pytest.approx(0.3)
     loaded.physics.action_scale = 1.5
     with pytest.raises(RigDojoError, match="physics.action_scale"):
         loaded.validate()

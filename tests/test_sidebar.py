@@ -391,7 +391,7 @@ def test_train_preview_stop_bake_undo_and_evaluate(factory, tmp_path, capfd):
     from rig_dojo.envs.kinematics import euler_xyz_to_matrix
     from rig_dojo.scene.kinematic.task_extract import task_from_config
     from rig_dojo.envs.kinematic.tasks import make_task
-    from rig_dojo.envs.training import rollout
+    from rig_dojo.envs.kinematic.family import rollout
 
     objs = demo()
     arm = objs["rig"]
@@ -488,7 +488,7 @@ def test_a_run_that_finishes_ends_its_timer_and_restores_the_pose(factory, tmp_p
 def test_an_error_in_the_training_shows_in_plain_words(factory, tmp_path, capfd):
     from rig_dojo.agents.session import TrainingSession
     from rig_dojo.scene.kinematic.task_extract import task_from_config
-    from rig_dojo.envs.training import env_factory
+    from rig_dojo.envs.kinematic.family import env_factory
 
     objs = demo(tmp_path)
     config = settings_to_config(bpy.context.scene.rig_dojo)

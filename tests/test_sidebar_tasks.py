@@ -320,7 +320,7 @@ def test_camera_trains_previews_on_the_camera_stops_bakes_and_evaluates(factory,
 
     assert bpy.ops.rig_dojo.train() == {'FINISHED'}
     run = live.current()
-    assert run.kind == "camera" and run.rig_name == "ShotCam" and type(run.session).__name__ == "CameraSearchSession"
+    assert run.kind == "camera" and run.rig_name == "ShotCam" and type(run.session).__name__ == "CemSession"
     moved = []
     tick_until(lambda: run.preview is not None and run.history_len >= 1
                and (moved.append(not np.allclose(world(cam), rest_world, atol=1e-6)) or any(moved)))

@@ -15,28 +15,16 @@ from typing import Callable, Sequence
 import gymnasium as gym
 import numpy as np
 
+from ...agents.cem import CrossEntropySearch, LinearPolicy
 from ...errors import RigDojoError
 from ...rewards import RewardComposer, TermConfig
 from ...rewards.camera_terms import FRAMING_POINTS, CameraState, framing_distance
+from . import default_camera_terms
 from .twin import MODES, CameraLimits, CameraSpec, CameraTwin, camera_rotation, look_at_angles
 from ..base import BatchedTask
 
 OBS_CLIP = 10.0
 LOOKAHEAD = (6, 12)  # frames ahead whose subject positions the policy sees (the shot is known in advance)
-
-
-def default_camera_terms(framing: str = "center") -> list[TermConfig]:
-    """The reward terms the camera task starts with."""
-    return [
-        TermConfig("camera_framing", 1.0, params={"point": framing}),
-        TermConfig("camera_subject_size", 0.2),
-        TermConfig("camera_distance_band", 0.5),
-        TermConfig("camera_occlusion", 1.0),
-        TermConfig("camera_collision", 1.0),
-        TermConfig("camera_region", 1.0),
-        TermConfig("camera_smoothness", 0.2, params={"order": "acceleration"}),
-        TermConfig("camera_smoothness", 1.0, params={"order": "jerk"}),
-    ]
 
 
 def default_limits(spec: CameraSpec) -> CameraLimits:
@@ -202,6 +190,10 @@ class CameraTask(BatchedTask):
         """``(n, 1, 3)``: the cameras' yaw, pitch, roll (the task has no bones)."""
         return self.twin.angles[:, None, :].copy()
 
+    def preview_frame(self) -> np.ndarray:
+        """``(n, 2, 3)``: each camera's location and its yaw, pitch, roll (what the preview moves)."""
+        return np.stack([self.twin.pos, self.twin.angles], axis=1)
+
     def last_terms(self) -> dict[str, np.ndarray]:
         return dict(self._terms)
 
@@ -334,72 +326,26 @@ def shot_metrics(task: CameraTask, move: CameraRollout) -> dict[str, float]:
 # --- policy search --------------------------------------------------------------------------
 
 
-@dataclass
-class LinearCameraPolicy:
-    """``action = tanh(weights @ obs + bias)``: smooth in the observation, so smooth in time.
-
-    Attributes:
-        weights: ``(A, D)``; bias: ``(A,)``.
-    """
-
-    weights: np.ndarray
-    bias: np.ndarray
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return np.tanh(np.asarray(obs, dtype=np.float64) @ self.weights.T + self.bias).astype(np.float32)
-
-    def predict(self, obs: np.ndarray, state=None, episode_start=None, deterministic: bool = True):
-        """SB3-style ``predict`` so callers can treat it like a trained model."""
-        return self(obs), state
-
-    def save(self, path) -> None:
-        np.savez(path, weights=self.weights, bias=self.bias)
-
-    @classmethod
-    def load(cls, path) -> "LinearCameraPolicy":
-        with np.load(path, allow_pickle=False) as data:
-            return cls(np.array(data["weights"]), np.array(data["bias"]))
-
-
-def episode_returns(task: CameraTask, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Return of one shot for each env ``i`` driven by its own linear policy ``(weights[i], bias[i])``."""
-    obs = task.reset()
-    total = np.zeros(task.num_envs)
-    for _ in range(task.episode_steps):
-        action = np.tanh(np.einsum("nad,nd->na", weights, obs) + bias)
-        obs, reward, _, _ = task.step(action)
-        total += reward
-    return total
+LinearCameraPolicy = LinearPolicy  # the camera's policy from cem (agents.cem)
 
 
 def train_policy_search(spec: CameraSpec, generations: int = 40, population: int = 64, elite: float = 0.125,
                         sigma: float = 0.3, seed: int = 0, callback: Callable[[int, float], bool] | None = None,
-                        **task_kwargs) -> tuple[LinearCameraPolicy, list[float]]:
-    """Cross-entropy search for a :class:`LinearCameraPolicy` on one shot.
+                        **task_kwargs) -> tuple[LinearPolicy, list[float]]:
+    """Cross-entropy search (``agents.cem.CrossEntropySearch``, the search ``algo.name = "cem"`` runs) for a
+    linear camera policy on one shot, in the caller's thread.
 
     Every generation evaluates ``population`` candidate policies at once, one per env of a
-    ``CameraTask(spec, n_envs=population, **task_kwargs)``, keeps the best ``elite`` fraction
-    and refits a diagonal Gaussian to them. ``callback(generation, best_return)`` returning
-    False stops early. Returns the mean of the final distribution and the best return per
+    ``CameraTask(spec, n_envs=population, **task_kwargs)``. ``callback(generation, best_return)``
+    returning False stops early. Returns the mean of the final distribution and the best return per
     generation.
     """
     task = CameraTask(spec, n_envs=population, seed=seed, **task_kwargs)
-    rng = np.random.default_rng(seed)
-    a_dim, o_dim = task.action_space.shape[0], task.observation_space.shape[0]
-    mean = np.zeros(a_dim * (o_dim + 1))
-    std = np.full_like(mean, sigma)
-    n_elite = max(2, int(round(elite * population)))
+    search = CrossEntropySearch(task, sigma=sigma, elite=elite, seed=seed)
     history: list[float] = []
     for gen in range(generations):
-        cand = mean + std * rng.standard_normal((population, mean.size))
-        cand[0] = mean  # keep the current mean in the running
-        params = cand.reshape(population, a_dim, o_dim + 1)
-        returns = episode_returns(task, params[:, :, :o_dim], params[:, :, o_dim])
-        best = np.argsort(returns)[::-1][:n_elite]
-        mean = cand[best].mean(axis=0)
-        std = cand[best].std(axis=0) + 0.02 * sigma * (1.0 - gen / max(generations, 1))
+        returns, best, _ = search.generation(task, gen / max(generations, 1))
         history.append(float(returns[best[0]]))
         if callback is not None and callback(gen, history[-1]) is False:
             break
-    params = mean.reshape(a_dim, o_dim + 1)
-    return LinearCameraPolicy(params[:, :o_dim].copy(), params[:, o_dim].copy()), history
+    return search.policy(), history

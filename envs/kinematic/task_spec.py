@@ -135,12 +135,7 @@ class TaskSpec:
 
 
 def default_terms(kind: str) -> list[TermConfig]:
-    """The reward terms each task starts with (the defaults are the product)."""
-    if kind == "aim":
-        return [TermConfig("look_at", 1.0), TermConfig("effort", 0.01), TermConfig("joint_limits", 0.2),
-                TermConfig("joint_velocity", 0.001)]
-    if kind == "grasp":
-        return [TermConfig("distance", 1.0), TermConfig("grasp_contact", 1.0), TermConfig("palm_orientation", 0.3),
-                TermConfig("effort", 0.01), TermConfig("joint_limits", 0.2)]
-    return [TermConfig("distance", 1.0), TermConfig("distance", 1.0, params={"shape": "exp", "scale": 0.05}),
-            TermConfig("success_bonus", 1.0), TermConfig("effort", 0.02), TermConfig("joint_limits", 0.2)]
+    """The reward terms each task starts with (the family's registry entry holds them)."""
+    from . import default_terms as family_default_terms
+
+    return family_default_terms(kind)

@@ -22,7 +22,7 @@ its rest height, or tilted more than ``max_tilt_degrees`` from its rest "up"
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import gymnasium as gym
 import numpy as np
@@ -30,82 +30,16 @@ import numpy as np
 from ...errors import RigDojoError
 from ...rewards import RewardComposer, TermConfig
 from ...rewards.physics_terms import PhysicsRewardState
+from . import DEFAULT_TERMS as PHYSICS_DEFAULT_TERMS
 from .mjcf import PhysicsSpec
+from .settings import PhysicsConfig
 from .twin import PhysicsTwin
 from ..base import BatchedTask
 
-PHYSICS_TASK_KINDS = ("stand", "locomotion", "jump", "obstacles")
+PHYSICS_TASK_KINDS = tuple(PHYSICS_DEFAULT_TERMS)
 
-DEFAULT_TERMS: dict[str, list[TermConfig]] = {
-    "stand": [TermConfig("alive_bonus"), TermConfig("upright"), TermConfig("com_over_support", 2.0),
-              TermConfig("joint_torque", 0.01), TermConfig("effort", 0.01)],
-    # tuned on the quadruped (agents/README.md, "Physics defaults"): speed capped at 1.4 target speeds so
-    # lunging faster (and falling) never pays; weights small (at most ~1 per step) so the value loss does not
-    # swamp PPO's clipped gradient; a small alive bonus so standing still is not the easy optimum; a tiny
-    # joint_acceleration (1e-5 made falling at once the best policy)
-    "locomotion": [TermConfig("forward_speed", 0.5, params={"cap": True, "cap_at": 1.4}), TermConfig("heading", 0.125),
-                   TermConfig("alive_bonus", 0.125), TermConfig("upright", 0.125), TermConfig("foot_slip", 0.0125),
-                   TermConfig("effort", 0.005), TermConfig("joint_acceleration", 2.5e-8)],
-    "jump": [TermConfig("jump_height", 5.0), TermConfig("landing_upright", 10.0), TermConfig("upright", 0.5),
-             TermConfig("alive_bonus", 0.2), TermConfig("joint_torque", 0.01)],
-    "obstacles": [TermConfig("forward_speed", 2.0), TermConfig("heading", 0.5), TermConfig("alive_bonus", 0.5),
-                  TermConfig("upright", 0.5), TermConfig("obstacle_clearance", 5.0), TermConfig("joint_torque", 0.01)],
-}
-
-
-@dataclass
-class PhysicsTaskConfig:
-    """Settings of a physics task (every length in creature sizes, every time in seconds).
-
-    Attributes:
-        kind: ``stand``, ``locomotion``, ``jump`` or ``obstacles``.
-        terms: reward terms; default :data:`DEFAULT_TERMS` of the kind.
-        episode_seconds: episode length (steps = seconds × the scene's fps).
-        substeps: physics steps per control step.
-        direction: world direction to travel (made horizontal and unit); default the rig's -Y.
-        target_speed: wanted forward speed, sizes per second.
-        fall_height: the episode ends when the root is below this fraction of its rest height.
-        max_tilt_degrees: ... or tilted more than this from upright.
-        reset_noise: radians of uniform noise on every hinge at reset.
-        push: standard deviation (rad/s) of a random spin of the root at reset.
-        jump_height: centre-of-mass rise (sizes) that counts as a jump.
-        obstacle_heights: the obstacle course's curriculum: the box's height at each stage.
-        obstacle_distance: how far ahead of the creature the obstacle stands (sizes).
-        curriculum_threshold: success rate that moves the course to its next stage.
-        action_scale: the fraction of the way from rest to a limit that an action of ±1 asks for;
-            None: the kind's default (:attr:`PhysicsTask.default_action_scale`).
-    """
-
-    kind: str = "stand"
-    terms: list[TermConfig] | None = None
-    episode_seconds: float = 10.0
-    substeps: int = 8
-    direction: tuple[float, float, float] = (0.0, -1.0, 0.0)
-    target_speed: float = 1.0
-    fall_height: float = 0.5
-    max_tilt_degrees: float = 60.0
-    reset_noise: float = 0.05
-    push: float = 0.0
-    jump_height: float = 0.15
-    obstacle_heights: tuple[float, ...] = (0.02, 0.05, 0.08, 0.12)
-    obstacle_distance: float = 1.0
-    curriculum_threshold: float = 0.6
-    action_scale: float | None = None
-    model_options: dict = field(default_factory=dict)
-
-    def validate(self) -> None:
-        if self.kind not in PHYSICS_TASK_KINDS:
-            raise RigDojoError(f"unknown physics task {self.kind!r}; choose one of {', '.join(PHYSICS_TASK_KINDS)}")
-        if self.action_scale is not None and not 0 < self.action_scale <= 1:
-            raise RigDojoError(f"action_scale must be in (0, 1], got {self.action_scale}")
-        for name in ("episode_seconds", "target_speed", "fall_height", "max_tilt_degrees"):
-            if not getattr(self, name) > 0:
-                raise RigDojoError(f"physics task setting {name} must be positive, got {getattr(self, name)}")
-        if self.substeps < 1:
-            raise RigDojoError(f"substeps must be at least 1, got {self.substeps}")
-        d = np.asarray(self.direction, dtype=np.float64)
-        if d.shape != (3,) or np.hypot(d[0], d[1]) < 1e-9:
-            raise RigDojoError(f"direction must be a horizontal 3D vector, got {self.direction}")
+# Each kind's default reward terms live in the family's registry entry (envs/physics/__init__.py).
+DEFAULT_TERMS = PHYSICS_DEFAULT_TERMS
 
 
 class PhysicsTask(BatchedTask):
@@ -114,24 +48,31 @@ class PhysicsTask(BatchedTask):
 
     Args:
         spec: the creature (from ``scene.physics.extract.extract_physics`` or a saved file).
-        config: the task's settings; keyword ``overrides`` replace single fields.
+        config: the ``[physics]`` settings (:class:`~.settings.PhysicsConfig`); keyword ``overrides``
+            replace single fields.
         n_envs: environments stepped together.
         seed: seed of the reset noise (same seed and actions: same states).
+        terms: reward terms; default: the kind's (``DEFAULT_TERMS``).
+        curriculum_threshold: success rate that moves the obstacle course to its next stage.
+        model_options: passed to :class:`~.twin.PhysicsTwin` (``damping_ratio``, ``self_collision``).
     """
 
     kind = "stand"
     default_action_scale = 1.0
 
-    def __init__(self, spec: PhysicsSpec, config: PhysicsTaskConfig | None = None, n_envs: int = 16,
-                 seed: int | None = None, **overrides):
-        config = replace(config or PhysicsTaskConfig(kind=self.kind), **overrides)
-        if config.kind != self.kind:
-            config = replace(config, kind=self.kind)
+    def __init__(self, spec: PhysicsSpec, config: PhysicsConfig | None = None, n_envs: int = 16,
+                 seed: int | None = None, *, terms: list[TermConfig] | None = None,
+                 curriculum_threshold: float = 0.6, model_options: dict | None = None, **overrides):
+        try:
+            config = replace(config or PhysicsConfig(), **overrides)
+        except TypeError as exc:
+            raise RigDojoError(f"not a physics setting: {exc}") from None
         config.validate()
         self.config = config
-        self.action_scale = float(self.default_action_scale if config.action_scale is None else config.action_scale)
+        self.curriculum_threshold = float(curriculum_threshold)
+        self.action_scale = float(config.action_scale if config.action_scale > 0 else self.default_action_scale)
         self.spec = spec = self._prepare_spec(spec)
-        self.twin = twin = PhysicsTwin(spec, n_envs=n_envs, substeps=config.substeps, **config.model_options)
+        self.twin = twin = PhysicsTwin(spec, n_envs=n_envs, substeps=config.substeps, **(model_options or {}))
         lay = twin.layout
         self.n_joints = len(lay.joint_bone)
         if self.n_joints == 0:
@@ -150,7 +91,7 @@ class PhysicsTask(BatchedTask):
         self._forward_local = rest_world[:3, :3].T @ self.direction
         # radius of each bone end point (heads then tails), for ground contact
         self._point_radius = np.concatenate([spec.radius, spec.radius]) * spec.scale
-        self.composer = RewardComposer(config.terms or DEFAULT_TERMS[self.kind])
+        self.composer = RewardComposer(terms or DEFAULT_TERMS[self.kind])
         self._needed = self.composer.required_fields()
         obs_dim = 13 + 3 * self.n_joints + self._extra_obs_dim()
         observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
@@ -378,9 +319,9 @@ class ObstacleCourseTask(LocomotionTask):
                        box_half=np.vstack([spec.box_half, [self._box_depth / 2, 2.0 * size, h / 2]]),
                        box_rot=np.concatenate([spec.box_rot, rot[None]]))
 
-    def __init__(self, spec: PhysicsSpec, config: PhysicsTaskConfig | None = None, n_envs: int = 16,
-                 seed: int | None = None, **overrides):
-        super().__init__(spec, config, n_envs, seed, **overrides)
+    def __init__(self, spec: PhysicsSpec, config: PhysicsConfig | None = None, n_envs: int = 16,
+                 seed: int | None = None, **kwargs):
+        super().__init__(spec, config, n_envs, seed, **kwargs)
         self._box_geom = self.twin.model.geom("box:course").id
         self._dir2 = self.direction[:2]
         self.set_curriculum_stage(0)
@@ -397,7 +338,7 @@ class ObstacleCourseTask(LocomotionTask):
         m.geom_rbound[g] = float(np.linalg.norm(m.geom_size[g]))
 
     def advance_curriculum(self, success_rate: float) -> bool:
-        if success_rate >= self.config.curriculum_threshold and self.curriculum_stage < len(self.config.obstacle_heights) - 1:
+        if success_rate >= self.curriculum_threshold and self.curriculum_stage < len(self.config.obstacle_heights) - 1:
             self.set_curriculum_stage(self.curriculum_stage + 1)
             return True
         return False
@@ -431,13 +372,14 @@ PHYSICS_TASKS: dict[str, type[PhysicsTask]] = {
 
 
 def make_physics_task(spec: PhysicsSpec, kind: str = "stand", n_envs: int = 16, seed: int | None = None,
-                      config: PhysicsTaskConfig | None = None, **overrides) -> PhysicsTask:
-    """Build the physics task ``kind`` for ``spec`` (``overrides`` set single config fields)."""
+                      config: PhysicsConfig | None = None, **kwargs) -> PhysicsTask:
+    """Build the physics task ``kind`` for ``spec`` (``kwargs``: ``terms``, ``curriculum_threshold``,
+    ``model_options`` or single ``[physics]`` fields to override)."""
     try:
         cls = PHYSICS_TASKS[kind]
     except KeyError:
         raise RigDojoError(f"unknown physics task {kind!r}; choose one of {', '.join(PHYSICS_TASKS)}") from None
-    return cls(spec, config, n_envs=n_envs, seed=seed, **overrides)
+    return cls(spec, config, n_envs=n_envs, seed=seed, **kwargs)
 
 
 @dataclass

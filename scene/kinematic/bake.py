@@ -19,7 +19,8 @@ from ...errors import RigDojoError
 from ..bake import bake_pose_rotations, verify_bake
 from .task_extract import task_from_config
 from ...envs.kinematic.tasks import make_task
-from ...envs.training import rollout
+from ...envs.kinematic.family import rollout
+from ..families import bake_frames, provenance
 
 
 @dataclass
@@ -42,15 +43,6 @@ class BakeReport:
                 f"{self.rotation_error_degrees:.2g} deg, worst effector error {self.effector_error:.2g} chain lengths")
 
 
-def bake_frames(frames: tuple[int, int] | None) -> tuple[int, int]:
-    """The frame range to bake: ``frames`` or the scene's; ``RigDojoError`` when it is empty."""
-    scene = bpy.context.scene
-    start, end = frames or (scene.frame_start, scene.frame_end)
-    if end <= start:
-        raise RigDojoError(f"the frame range {start}-{end} is empty; give START-END with END after START")
-    return start, end
-
-
 def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, action_name: str | None = None,
                 reduce_degrees: float | None = None, replace_action: str | None = None, config=None,
                 seed: int = 0, undo_push: bool = False) -> BakeReport:
@@ -69,11 +61,9 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     angles, points = rollout(policy, task, end - start)
     obj = bpy.data.objects[config.rig.rig]
     frame_list = list(range(start, end + 1))
-    provenance = {"policy": str(Path(policy_path).resolve()), "policy_sha256": policy.sha256, "seed": seed,
-                  "run_folder": str(Path(policy_path).resolve().parent), "config": config.to_toml()}
     result = bake_pose_rotations(obj, spec.rig.controls, frame_list, angles, action_name=action_name,
                                  replace_action=replace_action, reduce_degrees=reduce_degrees,
-                                 provenance=provenance, undo_push=undo_push)
+                                 provenance=provenance(policy_path, policy, config, seed), undo_push=undo_push)
     check = verify_bake(obj, spec.rig.controls, frame_list, angles, tracked=(spec.rig.tracked, points))
     world_scale = float(np.cbrt(abs(np.linalg.det(spec.rig.object_matrix[:3, :3])))) or 1.0
     position = float(getattr(check, "position_error", 0.0) or 0.0) / (spec.rig.chain_length * world_scale)

@@ -157,7 +157,7 @@ def task_from_config(config, frames: tuple[int, int] | None = None) -> TaskSpec:
 
     For a grasp, ``rig.target`` names the mesh to grip and ``rig.tracked`` the fingertips.
     """
-    from ...envs.training import configure
+    from ...envs.kinematic.family import configure
 
     sel = config.rig
     if not sel.rig:

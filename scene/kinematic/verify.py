@@ -16,6 +16,7 @@ import numpy as np
 
 from ...errors import NotExactError
 from ...envs import kinematics as km
+from ..pose import PoseBackup
 from .extract import extract_rig, get_armature
 from ...envs.kinematic.rig_spec import RigSpec
 from ...envs.kinematic.twin import RigTwin
@@ -93,21 +94,6 @@ def blender_world_matrices(obj, names: list[str]) -> np.ndarray:
     ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
     world = np.array([list(r) for r in ev.matrix_world])
     return np.array([world @ np.array([list(r) for r in ev.pose.bones[n].matrix]) for n in names])
-
-
-class PoseBackup:
-    """Save and restore the rotation channels of some pose bones (never leave the user's pose changed)."""
-
-    def __init__(self, obj, names):
-        self.obj = obj
-        self.values = {n: (tuple(obj.pose.bones[n].rotation_quaternion), tuple(obj.pose.bones[n].rotation_euler),
-                           tuple(obj.pose.bones[n].rotation_axis_angle)) for n in names}
-
-    def restore(self) -> None:
-        for n, (q, e, aa) in self.values.items():
-            pb = self.obj.pose.bones[n]
-            pb.rotation_quaternion, pb.rotation_euler, pb.rotation_axis_angle = q, e, aa
-        bpy.context.view_layer.update()
 
 
 def verify(rig, controls: list[str], tracked: list[str], samples: int = 32, seed: int = 0) -> VerifyReport:

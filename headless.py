@@ -1,0 +1,186 @@
+"""Running a training without the UI: the progress line, run folders, the summary (cli.py and demo.py).
+
+- :func:`run_training`: train (or continue) in a background session, show progress, evaluate
+  deterministically, write ``summary.json``;
+- :func:`default_run_dir` / :func:`resolve_run_dir`: where runs go when nobody says (the sidebar uses
+  the same rules): ``//rig_dojo_runs/<name>_<task>_<time>`` beside a saved .blend, else under the
+  system's temporary folder; never inside the extension's own folder;
+- :func:`quiet_blender` and :func:`open_scene`: Blender's own notes kept off stdout, a .blend opened
+  with one clear error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import bpy
+
+from .errors import RigDojoError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@contextlib.contextmanager
+def quiet_blender():
+    """Silence the notes Blender prints from C while it reads or writes a file (stdout and stderr), so
+    stdout carries only our output (e.g. --json) and an error is one line. Failures still raise."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def open_scene(path: str | None) -> None:
+    """Load SCENE.blend (``python -m``); under ``blender -b scene.blend -c`` the file is already open."""
+    if path is None:
+        if not bpy.data.filepath and not bpy.data.objects:
+            raise RigDojoError("no .blend given; pass SCENE.blend")
+        return
+    file = Path(path)
+    if not file.is_file():
+        raise RigDojoError(f"{path}: no such .blend file")
+    if file.suffix != ".blend":
+        raise RigDojoError(f"{path} is not a .blend file")
+    try:
+        with quiet_blender():
+            bpy.ops.wm.open_mainfile(filepath=str(file.resolve()), load_ui=False)
+    except RuntimeError as exc:
+        raise RigDojoError(f"{path}: Blender could not open it ({exc})") from exc
+
+
+def default_run_dir(config) -> str:
+    """``//rig_dojo_runs/<name>_<task>_<time>`` beside a saved .blend, else a folder under the system's
+    temporary folder (``name``: the rig, or the camera; the family says which)."""
+    from .envs.families import family_of
+
+    name = bpy.path.clean_name(family_of(config.task).edge_hooks().run_name(config) or "run")
+    folder = f"{name}_{config.task}_{time.strftime('%Y%m%d-%H%M%S')}"
+    if bpy.data.filepath:
+        return f"//rig_dojo_runs/{folder}"
+    return str(Path(tempfile.gettempdir()) / "rig_dojo_runs" / folder)
+
+
+def resolve_run_dir(path: str | Path) -> Path:
+    """An absolute run folder; RigDojoError for a relative path in an unsaved file or the extension's folder."""
+    path = str(path)
+    if path.startswith("//") and not bpy.data.filepath:
+        raise RigDojoError(f"the run folder {path!r} is relative to the .blend, which is not saved yet; "
+                           "save the file or choose an absolute folder")
+    resolved = Path(bpy.path.abspath(path)).resolve()
+    if resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents:
+        raise RigDojoError(f"the run folder {resolved} is inside the add-on's own folder, which is replaced on "
+                           "upgrade; choose another folder")
+    return resolved
+
+
+def progress_line(snapshot, total: int, tty: bool) -> str:
+    step = snapshot.step
+    sps = snapshot.steps_per_second
+    eta = snapshot.eta_seconds
+    eta_text = f"{int(eta // 60)}:{int(eta % 60):02d}" if eta == eta and eta != float("inf") else "--:--"
+    ret = "--" if snapshot.mean_return != snapshot.mean_return else f"{snapshot.mean_return:8.2f}"
+    success = "--" if snapshot.success_rate != snapshot.success_rate else f"{snapshot.success_rate:4.0%}"
+    done = min(1.0, step / total) if total else 0.0
+    bar = ("#" * int(done * 24)).ljust(24, "-") if tty else ""
+    head = f"[{bar}] {done:4.0%}" if tty else f"step {step:,d}/{total:,d}"
+    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  success while exploring {success}"
+
+
+def run_training(config, make_env, run_dir: Path | None, resume: bool = False, init_from: str | None = None,
+                 quiet: bool = False, episodes: int = 64, report=None, scene_path: str | None = None) -> dict:
+    """Train (or continue) in a background session, show progress, evaluate, write summary.json.
+
+    ``report(policy, config) -> dict``: the task's own numbers, merged into summary.json (the
+    camera's shot metrics against its baselines, a creature's time upright against zero actions).
+    """
+    import json
+    import time
+
+    from .agents.evaluate import evaluate
+    from .agents.policy_file import load_policy
+    from .agents.session import make_session
+    from .envs.families import family_of, report_line, task_info
+
+    if resume:
+        session = make_session(None, make_env, run_dir, resume=True)
+        config = session.config
+    else:
+        session = make_session(config, make_env, run_dir, init_from=init_from)
+    run_dir = session.run_dir
+    tty = sys.stdout.isatty() and not quiet
+    began = time.monotonic()
+    session.start()
+    last_line = 0.0
+    try:
+        while session.wait(0.25) in ("running", "paused", "stopping", "idle"):
+            snapshot = session.latest()
+            if snapshot is None or quiet:
+                continue
+            if tty:
+                print("\r" + progress_line(snapshot, config.algo.total_steps, True), end="", flush=True)
+            elif time.monotonic() - last_line >= 10.0:
+                print(progress_line(snapshot, config.algo.total_steps, False), flush=True)
+                last_line = time.monotonic()
+    except KeyboardInterrupt:
+        session.stop()
+        if tty:
+            print()
+        scene = f" {scene_path}" if scene_path else ""
+        print(f"rig_dojo: stopped; the last checkpoint is in {run_dir}. Resume with:\n"
+              f"  python -m rig_dojo train{scene} --resume {run_dir}", file=sys.stderr)
+        raise
+    if tty:
+        print()
+    if session.state == "error":
+        raise TrainingFailed(session.error or "training failed")
+    wall = time.monotonic() - began
+    policy_path = run_dir / "final.rdpolicy"
+    policy = load_policy(policy_path)
+    result = evaluate(policy, make_env, config, episodes=episodes)
+    snapshot = session.latest()
+    steps = snapshot.step if snapshot else config.algo.total_steps
+    summary = {
+        "success_rate": result.success_rate, "final_error": result.final_error, "steps": int(steps),
+        "wall_seconds": wall, "steps_per_second": steps / wall if wall > 0 else 0.0,
+        "mean_jerk": result.mean_jerk, "limit_violations": result.limit_violation_total,
+        "episodes": episodes, "policy": str(policy_path), "policy_sha256": policy.sha256,
+        "task": config.task, "rig": config.rig.rig, "algo": config.algo.name, "seed": config.algo.seed,
+    }
+    extra = report(policy, config) if report is not None else {}
+    if extra:
+        summary.update(family_of(config.task).hooks().summary_fields(extra))
+    summary.update(extra)
+    from .agents.files import write_atomic
+
+    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    if not quiet:
+        units = task_info(config.task).error_units
+        print(f"trained {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
+              f"success {result.success_rate:.0%}, final error {result.final_error:.4f} {units}")
+        line = report_line(config.task, extra)
+        if line:
+            print(line)
+        print(f"run folder: {run_dir}")
+    return summary
+
+
+class TrainingFailed(Exception):
+    """A run that started and then failed (exit code 1)."""
+
+
