@@ -97,7 +97,10 @@ def _render_contact_sheet(scene, frames: list[int], path: Path) -> Path:
 def main() -> None:
     import bpy
 
-    from rig_dojo.scene.camera.extract import bake_camera, build_camera_demo_scene, extract_camera_shot, verify_camera_bake
+    from rig_dojo.scene.builders.camera import build_camera_demo_scene
+    from rig_dojo.scene.camera.bake import bake_camera
+    from rig_dojo.scene.camera.extract import extract_camera_shot
+    from rig_dojo.scene.camera.verify import verify_camera_bake
     from rig_dojo.envs.camera.task import CameraTask, rollout, scripted_rollout, shot_metrics, train_policy_search
 
     bpy.ops.wm.read_factory_settings(use_empty=True)

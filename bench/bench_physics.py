@@ -29,9 +29,10 @@ def _quadruped():
     import bpy
 
     from rig_dojo.scene.physics import extract as pe
+    from rig_dojo.scene.builders import creatures
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    obj = pe.build_quadruped()
+    obj = creatures.build_quadruped()
     return obj, pe.extract_physics(obj)
 
 
@@ -80,7 +81,8 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
     """Bake an open-loop trot of the quadruped, render ``tiles`` Workbench frames and tile them into one PNG."""
     import bpy
 
-    from rig_dojo.scene.physics import extract as pe
+    from rig_dojo.scene.physics import bake as physics_bake
+    from rig_dojo.scene.physics import verify as physics_verify
     from rig_dojo.envs.physics.task import make_physics_task, record_clip
 
     obj, spec = _quadruped()
@@ -93,8 +95,8 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
     gain = 0.3 / task.action_scale * np.array([(1.0 if b.endswith("_thigh") else 0.5 if b.endswith("_shin") else 0.0) * (a == 0)
                            for b, a in zip(bones, layout.joint_axis)])
     clip = record_clip(task, lambda obs: (gain * np.sin(4 * math.pi * task.t[0] / task.fps + offsets))[None], n_steps=frames)
-    pe.bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
-    check = pe.verify_physics_bake(obj, spec, clip.frames, clip.heads, clip.tails)
+    physics_bake.bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
+    check = physics_verify.verify_physics_bake(obj, spec, clip.frames, clip.heads, clip.tails)
     scene = bpy.context.scene
     # armatures do not render: a cylinder per bone, parented to it, shows the capsules
     for k, name in enumerate(spec.bone_names):

@@ -40,6 +40,7 @@ import numpy as np
 
 from ..errors import RigDojoError
 from . import anim
+from .pose import frames_preserved, set_frame
 from ..envs.keyreduce import (
     EULER_ORDERS,
     continuous_quaternions,
@@ -221,6 +222,19 @@ def _undo_push(message: str) -> None:
         bpy.ops.ed.undo_push(message=message)
 
 
+def new_action_on(owner, name: str, replace: bpy.types.Action | None = None) -> tuple[bpy.types.Action, str | None]:
+    """Assign a new Action named ``name`` (or the Action ``replace``) to ``owner``; its previous Action is
+    kept with a fake user so it survives with no user left (DESIGN.md, rule 6). Returns the Action and
+    the previous one's name (None if there was none, or it is the same)."""
+    anim_data = owner.animation_data
+    previous = anim_data.action if anim_data is not None else None
+    action = replace if replace is not None else anim.new_action(name)
+    if previous is not None and previous != action and not previous.use_fake_user:
+        previous.use_fake_user = True
+    anim.assign_action(owner, action)
+    return action, previous.name if previous is not None and previous != action else None
+
+
 def bake_pose_rotations(
     obj: bpy.types.Object,
     bone_names: Sequence[str],
@@ -306,11 +320,7 @@ def bake_pose_rotations(
     modes = [obj.pose.bones[name].rotation_mode for name in names]
     quats = continuous_quaternions(euler_to_quaternion(euler, "XYZ"))  # (F, B, 4)
 
-    previous = anim_data.action if anim_data is not None else None
-    action = target if target is not None else anim.new_action(action_name or f"{obj.name}_dojo_bake")
-    if previous is not None and previous != action and not previous.use_fake_user:
-        previous.use_fake_user = True  # keep the user's Action, even with no user left
-    anim.assign_action(obj, action)
+    action, previous = new_action_on(obj, action_name or f"{obj.name}_dojo_bake", replace=target)
     if target is not None:  # replace only the rotation curves of the baked bones, in this object's slot
         for name in names:
             for prop, count in _ALL_ROTATION_CHANNELS:
@@ -351,7 +361,7 @@ def bake_pose_rotations(
         "frames": int(f.size),
         "reduce_degrees": float(reduce_degrees or 0.0),
         "keys_written": int(keys),
-        "previous_action": previous.name if previous is not None and previous != action else "",
+        "previous_action": previous or "",
         "baked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     action[BAKE_INFO_KEY] = info
@@ -436,12 +446,9 @@ def verify_bake(
     buf = np.empty(len(all_bones) * 16, dtype=np.float32)
     pbuf = np.empty(len(all_bones) * 3, dtype=np.float32)
 
-    scene = bpy.context.scene
-    saved = (scene.frame_current, scene.frame_subframe)
-    try:
+    with frames_preserved() as scene:
         for i, frame in enumerate(f):
-            whole = math.floor(frame)
-            scene.frame_set(int(whole), subframe=float(frame - whole))
+            set_frame(scene, frame)
             evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
             evaluated.pose.bones.foreach_get("matrix_basis", buf)
             # foreach_get gives Blender's column-major float[4][4]: transpose to rows.
@@ -452,8 +459,6 @@ def verify_bake(
                 local = pbuf.reshape(-1, 3)[tracked_rows].astype(np.float64)
                 world = np.array(evaluated.matrix_world, dtype=np.float64)
                 positions[i] = local @ world[:3, :3].T + world[:3, 3]
-    finally:
-        scene.frame_set(saved[0], subframe=saved[1])
 
     err = np.degrees(matrix_rotation_angle(expected, baked))  # (F, B)
     worst = np.unravel_index(int(np.argmax(err)), err.shape)

@@ -10,12 +10,10 @@ from mathutils import Matrix, Vector
 from rig_dojo.errors import RigDojoError
 from rig_dojo.rewards import REGISTRY, RewardComposer, TermConfig
 from rig_dojo.rewards.camera_terms import CameraState
-from rig_dojo.scene.camera.extract import (
-    bake_camera,
-    build_camera_demo_scene,
-    extract_camera_shot,
-    verify_camera_bake,
-)
+from rig_dojo.scene.builders.camera import build_camera_demo_scene
+from rig_dojo.scene.camera.bake import bake_camera
+from rig_dojo.scene.camera.extract import extract_camera_shot
+from rig_dojo.scene.camera.verify import verify_camera_bake
 from rig_dojo.envs.camera.task import (
     CameraTask,
     rollout,

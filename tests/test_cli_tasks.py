@@ -46,8 +46,8 @@ def _save(path) -> None:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, dojo_registered):
     """Saved scenes (a camera shot, a biped, and one broken scene per refusal) and two trained runs."""
-    from rig_dojo.scene.physics import extract as pe
-    from rig_dojo.scene.camera.extract import build_camera_demo_scene
+    from rig_dojo.scene.builders import creatures
+    from rig_dojo.scene.builders.camera import build_camera_demo_scene
 
     folder = tmp_path_factory.mktemp("cli_tasks")
     files = {}
@@ -62,14 +62,14 @@ def workspace(tmp_path_factory, dojo_registered):
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.scene.frame_start, bpy.context.scene.frame_end = 1, 48
-    biped = pe.build_biped()
+    biped = creatures.build_biped()
     _save(files.setdefault("biped", folder / "biped.blend"))
     con = biped.pose.bones["thigh.L"].constraints.new('LIMIT_ROTATION')
     con.use_limit_x, con.min_x, con.max_x = True, 0.5, -0.5
     _save(files.setdefault("bad_limit", folder / "bad_limit.blend"))
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    lonely = pe._armature("Lonely", (0, 0, 0))
-    pe._add_bones(lonely, [("root", (0, 0, 0), (0, 0, 1), None, False)])
+    lonely = creatures._armature("Lonely", (0, 0, 0))
+    creatures._add_bones(lonely, [("root", (0, 0, 0), (0, 0, 1), None, False)])
     _save(files.setdefault("lonely", folder / "lonely.blend"))
 
     # the camera from flags alone (the .blend holds default settings): cem is the camera's default

@@ -13,7 +13,10 @@ import pytest
 from conftest import run_python
 
 from rig_dojo.scene.physics import extract as pe
-from rig_dojo.envs.physics.mjcf import PhysicsSpec, build_mjcf, load_model
+from rig_dojo.scene.physics import bake as physics_bake
+from rig_dojo.scene.physics import verify as physics_verify
+from rig_dojo.scene.builders import creatures
+from rig_dojo.envs.physics.mjcf import PhysicsSpec, build_mjcf
 from rig_dojo.envs.physics.task import PHYSICS_TASK_KINDS, make_physics_task, record_clip
 from rig_dojo.envs.physics.twin import PhysicsTwin
 from rig_dojo.envs.base import GymView
@@ -22,12 +25,12 @@ from rig_dojo.errors import RigDojoError
 
 @pytest.fixture
 def biped(factory):
-    return pe.build_biped()
+    return creatures.build_biped()
 
 
 @pytest.fixture
 def quadruped(factory):
-    obj = pe.build_quadruped(location=(0.3, -0.2, 0.1))
+    obj = creatures.build_quadruped(location=(0.3, -0.2, 0.1))
     obj.rotation_euler = (0.0, 0.0, 0.5)
     obj.scale = (1.3, 1.3, 1.3)
     bpy.context.view_layer.update()
@@ -42,14 +45,14 @@ def test_mjcf_rest_pose_matches_blender(creature, request):
     obj = request.getfixturevalue(creature)
     spec = pe.extract_physics(obj)
     assert spec.n_bones == len(obj.data.bones)
-    assert pe.physics_rest_error(obj, spec) <= 1e-5
+    assert physics_verify.physics_rest_error(obj, spec) <= 1e-5
 
 
 def test_random_poses_match_blender_with_root_on_bone_or_object(quadruped):
     # hinges declared Z, Y, X reproduce Blender's Euler XYZ; the root channels place the root bone
     spec = pe.extract_physics(quadruped)
-    assert pe.physics_pose_error(quadruped, spec, n_poses=4, root_motion="bone") <= 1e-4
-    assert pe.physics_pose_error(quadruped, spec, n_poses=4, root_motion="object") <= 1e-4
+    assert physics_verify.physics_pose_error(quadruped, spec, n_poses=4, root_motion="bone") <= 1e-4
+    assert physics_verify.physics_pose_error(quadruped, spec, n_poses=4, root_motion="object") <= 1e-4
 
 
 def test_joints_honour_locks_and_limits(biped):
@@ -119,8 +122,8 @@ def test_obstacle_boxes_and_a_moving_platform_enter_the_model(biped):
 
 
 def test_a_rig_with_no_bones_under_the_root_is_refused(factory):
-    obj = pe._armature("Lonely", (0, 0, 0))
-    pe._add_bones(obj, [("root", (0, 0, 0), (0, 0, 1), None, False)])
+    obj = creatures._armature("Lonely", (0, 0, 0))
+    creatures._add_bones(obj, [("root", (0, 0, 0), (0, 0, 1), None, False)])
     with pytest.raises(RigDojoError, match="no bones under the root 'root'"):
         pe.extract_physics(obj)
 
@@ -233,11 +236,11 @@ def test_a_baked_locomotion_clip_verifies_in_blender(quadruped, root_motion):
     clip = record_clip(task, _gait(task), n_steps=20)  # an untrained open-loop gait: it topples after ~25 steps
     assert not clip.fell and len(clip.frames) == 21
     assert np.linalg.norm(clip.root_world[-1, :3, 3] - clip.root_world[0, :3, 3]) > 0.01  # it moved
-    result = pe.bake_physics(quadruped, spec, clip.frames, clip.root_world, clip.euler, root_motion=root_motion)
+    result = physics_bake.bake_physics(quadruped, spec, clip.frames, clip.root_world, clip.euler, root_motion=root_motion)
     action = quadruped.animation_data.action
     assert action.name == result.action_name != "hand_made"
     assert bpy.data.actions["hand_made"].use_fake_user and result.previous_action == "hand_made"
-    check = pe.verify_physics_bake(quadruped, spec, clip.frames, clip.heads, clip.tails)
+    check = physics_verify.verify_physics_bake(quadruped, spec, clip.frames, clip.heads, clip.tails)
     print(f"bake ({root_motion}): worst bone position error {check.position_error:.2e} "
           f"(bone {check.worst_bone}, frame {check.worst_frame:g}; creature size {check.size:.2f})")
     assert check.position_error <= 1e-4 * check.size
@@ -250,13 +253,16 @@ RIGIFY_QUADRUPED = r'''
 import json
 from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.physics import extract as pe
+from rig_dojo.scene.physics import bake as physics_bake
+from rig_dojo.scene.physics import verify as physics_verify
+from rig_dojo.scene.builders import creatures
 import bpy
 scenes.empty_scene(); scenes.enable_rigify()
 bpy.ops.object.armature_basic_quadruped_metarig_add()
 meta = bpy.context.active_object
 spec = pe.extract_physics(meta)
-print("REPORT" + json.dumps({"bones": spec.n_bones, "rest": pe.physics_rest_error(meta, spec),
-                            "pose": pe.physics_pose_error(meta, spec, n_poses=2)}))
+print("REPORT" + json.dumps({"bones": spec.n_bones, "rest": physics_verify.physics_rest_error(meta, spec),
+                            "pose": physics_verify.physics_pose_error(meta, spec, n_poses=2)}))
 '''
 
 

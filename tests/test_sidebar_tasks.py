@@ -50,7 +50,7 @@ def no_training_left_behind():
 
 def camera_scene(tmp_path=None):
     """The camera demo shot (a subject on a Follow Path curve behind a wall), set up in the sidebar."""
-    from rig_dojo.scene.camera.extract import build_camera_demo_scene
+    from rig_dojo.scene.builders.camera import build_camera_demo_scene
 
     objs = build_camera_demo_scene(frames=SHOT_FRAMES)
     s = bpy.context.scene.rig_dojo
@@ -66,7 +66,7 @@ def camera_scene(tmp_path=None):
 
 def physics_scene(tmp_path=None, task: str = "stand"):
     """The test biped, set up in the sidebar for ``task`` with small PPO settings and 1 s episodes."""
-    from rig_dojo.scene.physics.extract import build_biped
+    from rig_dojo.scene.builders.creatures import build_biped
 
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 48
@@ -176,7 +176,7 @@ def _camera_and_physics_config() -> TrainConfig:
 
 
 def test_camera_and_physics_settings_round_trip_through_toml_and_the_blend(factory, tmp_path):
-    from rig_dojo.scene.physics.extract import build_biped
+    from rig_dojo.scene.builders.creatures import build_biped
 
     camera_scene()
     build_biped()
@@ -240,7 +240,7 @@ def test_camera_and_physics_imports_naming_missing_objects_are_refused_and_chang
 
 
 def test_panels_draw_the_camera_and_physics_settings(factory, capfd):
-    from rig_dojo.scene.physics.extract import build_biped
+    from rig_dojo.scene.builders.creatures import build_biped
 
     camera_scene()
     build_biped()

@@ -14,6 +14,7 @@ import numpy as np
 from mathutils import Vector
 
 from ...agents.curve import write_png
+from ..pose import frames_preserved
 
 
 def _look_at(cam_obj, target: Vector) -> None:
@@ -40,14 +41,14 @@ def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: 
     scene = bpy.context.scene
     render = scene.render
     saved = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
-             render.filepath, scene.frame_current, render.image_settings.file_format)
+             render.filepath, render.image_settings.file_format)
     tiles = []
     try:
         render.engine = 'BLENDER_WORKBENCH'
         render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
         render.image_settings.file_format = 'PNG'
         scene.display.shading.color_type = 'OBJECT'
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, frames_preserved(scene):
             for frame in frames:
                 scene.frame_set(frame)
                 render.filepath = str(Path(tmp) / f"frame_{frame:05d}.png")
@@ -59,8 +60,7 @@ def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: 
                 tiles.append(pixels.reshape(height, width, 4))
     finally:
         (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
-         render.filepath, frame, render.image_settings.file_format) = saved
-        scene.frame_set(frame)
+         render.filepath, render.image_settings.file_format) = saved
     rows = -(-len(tiles) // columns)
     sheet = np.ones((rows * height, columns * width, 4), dtype=np.float32)
     for k, tile in enumerate(tiles):

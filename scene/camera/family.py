@@ -82,7 +82,8 @@ def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, rep
     from ...agents.policy_file import load_policy
     from ...envs.camera.family import camera_move
     from ...envs.camera.task import shot_metrics
-    from .extract import bake_camera, verify_camera_bake
+    from .bake import bake_camera
+    from .verify import verify_camera_bake
 
     began = time.perf_counter()
     policy = load_policy(policy_path)

@@ -15,7 +15,6 @@ import bpy
 import numpy as np
 
 from ...agents.policy_file import load_policy
-from ...errors import RigDojoError
 from ..bake import bake_pose_rotations, verify_bake
 from .task_extract import task_from_config
 from ...envs.kinematic.tasks import make_task

@@ -13,12 +13,9 @@ import numpy as np
 
 from ...errors import RigDojoError
 from ...rewards import TermConfig
+from ..pose import frames_preserved, to_numpy
 from .extract import extract_rig, get_armature
 from ...envs.kinematic.task_spec import CurriculumStage, TargetSpec, TaskSpec, default_terms
-
-
-def _m(matrix) -> np.ndarray:
-    return np.array([list(r) for r in matrix], dtype=np.float64)
 
 
 def _object(name: str, what: str) -> bpy.types.Object:
@@ -31,15 +28,11 @@ def _object(name: str, what: str) -> bpy.types.Object:
 
 def sample_trajectory(obj, frames: range) -> np.ndarray:
     """(F, 4, 4) evaluated world matrices of ``obj`` over ``frames`` (the current frame is restored)."""
-    scene = bpy.context.scene
-    current = scene.frame_current
     out = []
-    try:
+    with frames_preserved() as scene:
         for f in frames:
             scene.frame_set(f)
-            out.append(_m(obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).matrix_world))
-    finally:
-        scene.frame_set(current)
+            out.append(to_numpy(obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).matrix_world))
     return np.array(out)
 
 
@@ -57,7 +50,7 @@ def target_spec(name: str, frames: range) -> TargetSpec:
 def region_spec(name: str) -> TargetSpec:
     """The oriented bounding box of ``name`` (an empty's display cube, or any object's bounds)."""
     obj = _object(name, "region")
-    world = _m(obj.matrix_world)
+    world = to_numpy(obj.matrix_world)
     if obj.type == 'EMPTY':
         local_min, local_max = -np.full(3, obj.empty_display_size), np.full(3, obj.empty_display_size)
     else:
@@ -90,7 +83,7 @@ def sample_surface(name: str, count: int = 256, seed: int = 0) -> tuple[np.ndarr
         mesh.loop_triangles.foreach_get("vertices", tri)
     finally:
         ev.to_mesh_clear()
-    world = _m(obj.matrix_world)
+    world = to_numpy(obj.matrix_world)
     verts = co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
     a, b, c = (verts[tri.reshape(-1, 3)[:, k]] for k in range(3))
     area = np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2

@@ -87,7 +87,8 @@ def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, rep
     scene's range), key root motion and joint rotations into a new Action and verify it in Blender."""
     from ...agents.policy_file import load_policy
     from ...envs.physics.family import physics_clip
-    from .extract import bake_physics, verify_physics_bake
+    from .bake import bake_physics
+    from .verify import verify_physics_bake
 
     began = time.perf_counter()
     policy = load_policy(policy_path)
