@@ -17,10 +17,10 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     tolerance = 0.02                 # success tolerance, chain-length units
 
     [[rewards]]
-    name = "reach"
+    name = "distance"
     weight = 1.0
     enabled = true
-    params = { sigma = 0.1 }
+    params = { shape = "exp", scale = 0.05 }
 
     [algo]
     name = "ppo"                     # ppo | a2c | sac | td3 | dqn | qlearning

@@ -10,7 +10,7 @@ import bpy
 import mujoco
 import numpy as np
 import pytest
-from conftest import run_python
+from harness import run_python
 
 from rig_dojo.scene.physics import extract as pe
 from rig_dojo.scene.physics import bake as physics_bake

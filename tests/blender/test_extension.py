@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, run_python
+from harness import REPO_ROOT, run_python
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 import build  # noqa: E402

@@ -73,7 +73,7 @@ def test_default_user_site_is_in_blenders_user_folder(dojo_registered, blender_u
 
 
 def test_the_addon_registers_and_says_what_is_missing_without_training_dependencies():
-    from conftest import run_python
+    from harness import run_python
 
     code = r'''
 import sys

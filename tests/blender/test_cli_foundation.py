@@ -8,7 +8,7 @@ import sys
 
 import bpy
 
-from conftest import REPO_ROOT
+from harness import REPO_ROOT
 
 
 def test_python_m_rig_dojo_demo_writes_every_file(tmp_path):

@@ -25,7 +25,7 @@ for _var, _sub in {
 }.items():
     os.environ[_var] = str(_USER_DIR / _sub)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from harness import REPO_ROOT, run_python  # noqa: E402,F401  (re-exported for older imports)
 
 import bpy  # noqa: E402  (after the user folders are redirected)
 
@@ -66,16 +66,6 @@ def factory(dojo_registered):
     """Every test that needs a scene starts from factory settings with an empty file."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     return bpy.context.scene
-
-
-def run_python(code: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout=600):
-    """Run ``code`` in a fresh interpreter of this environment (Blender user dirs redirected)."""
-    import subprocess
-
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=cwd or REPO_ROOT, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="session")

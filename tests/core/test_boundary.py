@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from conftest import REPO_ROOT, run_python
+from core_harness import REPO_ROOT, run_python
 
 CORE_PACKAGES = ("rewards", "agents", "envs")
 EDGE_PACKAGE = "scene"
