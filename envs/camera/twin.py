@@ -668,26 +668,19 @@ class CameraSpec:
     # ---- file -------------------------------------------------------------------------------
     def save(self, path) -> "Path":
         """Write the shot to ``path`` (``.npz``: arrays plus one JSON string; no pickle), atomically."""
-        import json
-
-        from ..kinematic.rig_spec import save_npz
+        from ..spec_file import write_spec
 
         meta = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in self._ARRAYS}
-        arrays = {k: getattr(self, k) for k in self._ARRAYS}
-        arrays["camera_meta"] = np.array(json.dumps(meta))
-        return save_npz(path, arrays)
+        return write_spec(path, "camera", meta, {k: getattr(self, k) for k in self._ARRAYS})
 
     @classmethod
     def load(cls, path) -> "CameraSpec":
         """Read a shot written by :meth:`save`; :class:`RigDojoError` if it is not one."""
-        import json
-
         from ...errors import RigDojoError
+        from ..spec_file import read_spec
 
+        meta, data = read_spec(path, "camera")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["camera_meta"]))
-                arrays = {k: np.array(data[k]) for k in cls._ARRAYS}
-        except (OSError, ValueError, KeyError) as exc:
-            raise RigDojoError(f"{path} is not a Rig Dojo camera shot file ({exc}); extract it again") from exc
-        return cls(**meta, **arrays)
+            return cls(**meta, **{k: data[k] for k in cls._ARRAYS})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RigDojoError(f"{path} is not a Rig Dojo camera shot file ({exc}); extract it again") from None

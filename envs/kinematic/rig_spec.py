@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import RigDojoError
+from ..spec_file import read_spec, save_npz, write_spec  # noqa: F401  (save_npz: re-exported)
 
 # Bone.inherit_scale, as Blender's enum order (DNA BONE_INHERIT_SCALE_*)
 INHERIT_SCALE = {"FULL": 0, "FIX_SHEAR": 1, "AVERAGE": 2, "NONE": 3, "NONE_LEGACY": 4, "ALIGNED": 5}
@@ -117,22 +118,12 @@ class RigSpec:
         )
 
     def save(self, path: str | Path) -> Path:
-        return save_npz(path, self.to_arrays())
+        return write_spec(path, "kinematic.rig", {}, self.to_arrays())
 
     @classmethod
     def load(cls, path: str | Path) -> "RigSpec":
+        _, arrays = read_spec(path, "kinematic.rig")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                return cls.from_arrays(data)
-        except (OSError, ValueError, KeyError) as exc:
-            raise RigDojoError(f"{path} is not a Rig Dojo rig spec file ({exc}); extract it again from the .blend") from exc
-
-
-def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``arrays`` atomically (temporary file, then rename); never pickles."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    tmp.replace(path)
-    return path
+            return cls.from_arrays(arrays)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RigDojoError(f"{path} is not a Rig Dojo rig spec file ({exc}); extract it again from the .blend") from None

@@ -7,7 +7,6 @@ worker with no Blender.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import numpy as np
 
 from ...errors import RigDojoError
 from ...rewards import TermConfig
-from .rig_spec import RigSpec, save_npz
+from ..spec_file import read_spec, write_spec
+from .rig_spec import RigSpec
 
 TASK_KINDS = ("reach", "aim", "grasp")
 TARGET_KINDS = ("fixed", "trajectory", "region")
@@ -110,28 +110,25 @@ class TaskSpec:
         meta["curriculum"] = [asdict(c) for c in self.curriculum]
         meta["target"] = {k: v for k, v in asdict(self.target).items() if not isinstance(v, np.ndarray)}
         arrays = self.rig.to_arrays("rig.")
-        arrays["task_meta"] = np.array(json.dumps(meta))
         for k, v in asdict(self.target).items():
             if isinstance(v, np.ndarray):
                 arrays["target." + k] = v
         for k in ("object_points", "object_center", "sphere_obstacles"):
             arrays[k] = getattr(self, k)
-        return save_npz(path, arrays)
+        return write_spec(path, "kinematic", meta, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "TaskSpec":
+        meta, data = read_spec(path, "kinematic")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["task_meta"]))
-                rig = RigSpec.from_arrays(data, "rig.")
-                target = TargetSpec(**meta.pop("target"), **{k[7:]: np.array(data[k]) for k in data.files
-                                                             if k.startswith("target.")})
-                extra = {k: np.array(data[k]) for k in ("object_points", "object_center", "sphere_obstacles")}
-        except (OSError, ValueError, KeyError) as exc:
-            raise RigDojoError(f"{path} is not a Rig Dojo task file ({exc})") from exc
-        meta["terms"] = [TermConfig(**t) for t in meta["terms"]]
-        meta["curriculum"] = [CurriculumStage(**c) for c in meta["curriculum"]]
-        return cls(rig=rig, target=target, **meta, **extra)
+            rig = RigSpec.from_arrays(data, "rig.")
+            target = TargetSpec(**meta.pop("target"), **{k[7:]: data[k] for k in data if k.startswith("target.")})
+            extra = {k: data[k] for k in ("object_points", "object_center", "sphere_obstacles")}
+            meta["terms"] = [TermConfig(**t) for t in meta["terms"]]
+            meta["curriculum"] = [CurriculumStage(**c) for c in meta["curriculum"]]
+            return cls(rig=rig, target=target, **meta, **extra)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RigDojoError(f"{path} is not a Rig Dojo task file ({exc}); extract it again") from None
 
 
 def default_terms(kind: str) -> list[TermConfig]:

@@ -29,7 +29,6 @@ How a rig becomes a MuJoCo model (:func:`build_mjcf`):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -37,7 +36,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from ...errors import RigDojoError
-from ..kinematic.rig_spec import save_npz
+from ..spec_file import read_spec, write_spec
 
 PHYSICS_SPEC_VERSION = 1
 GRAVITY = 9.81
@@ -181,21 +180,17 @@ class PhysicsSpec:
     # ---- file ---------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         meta = {"version": PHYSICS_SPEC_VERSION, **{k: _plain(getattr(self, k)) for k in self._VALUES}}
-        arrays = {"meta": np.array(json.dumps(meta))}
-        arrays.update({k: np.asarray(getattr(self, k)) for k in self._ARRAYS})
-        return save_npz(path, arrays)
+        return write_spec(path, "physics", meta, {k: np.asarray(getattr(self, k)) for k in self._ARRAYS})
 
     @classmethod
     def load(cls, path: str | Path) -> "PhysicsSpec":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                arrays = {k: np.array(data[k]) for k in cls._ARRAYS}
-        except (OSError, ValueError, KeyError) as exc:
-            raise RigDojoError(f"{path} is not a Rig Dojo physics spec file ({exc}); extract it again from the .blend") from exc
+        meta, data = read_spec(path, "physics")
         if meta.pop("version", None) != PHYSICS_SPEC_VERSION:
             raise RigDojoError(f"{path} is a physics spec of another version; extract it again from the .blend")
-        return cls(**meta, **arrays)
+        try:
+            return cls(**meta, **{k: data[k] for k in cls._ARRAYS})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RigDojoError(f"{path} is not a Rig Dojo physics spec file ({exc}); extract it again") from None
 
 
 def _plain(value):

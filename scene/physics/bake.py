@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# no bpy: it keys through scene.anim and scene.bake, which do
+
 
 from collections.abc import Mapping, Sequence
 from typing import Any
