@@ -58,6 +58,7 @@ from .envs.families import families, family_of, tasks
 from .errors import RigDojoError
 from .props_config import (
     RELATIVE_PATH,
+    add_to_list,
     annotations_for,
     check_objects,
     f7,
@@ -412,15 +413,6 @@ class RigDojoBakeSettings(PropertyGroup):
                                min=1, soft_max=256)
 
 
-def _add_tracked(self, _context):
-    name = self.tracked_pick
-    if name:
-        names = split_names(self.tracked)
-        if name not in names:
-            self.tracked = join_names([*names, name])
-        self.tracked_pick = ""
-
-
 def _family_group(family) -> type:
     """The property group of a family's settings table: generated from its dataclass, plus its edge's extras."""
     cls = SETTINGS_TABLES[family.settings]
@@ -448,7 +440,7 @@ _settings_annotations = {
     "control_collection": StringProperty(name="Bone Collection",
                                          description="A bone collection whose bones become the controls"),
     "tracked_pick": StringProperty(name="Add Tracked Bone", description="Pick a bone to add to the tracked bones",
-                                   update=_add_tracked),
+                                   update=add_to_list("tracked", "tracked_pick")),
     "rewards": CollectionProperty(type=RigDojoRewardTerm),
     "reward_index": IntProperty(name="Active Term", default=0, min=0),
     "algo": PointerProperty(type=RigDojoAlgoSettings),

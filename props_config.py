@@ -239,6 +239,19 @@ def json_object(text: str, what: str, example: str = "{}") -> dict:
     return value
 
 
+def add_to_list(list_prop: str, pick_prop: str) -> Callable:
+    """An update callback for a picker property: append the picked name to the comma-separated list
+    ``list_prop`` (once) and clear the picker."""
+    def update(self, _context) -> None:
+        name = getattr(self, pick_prop)
+        if name:
+            names = split_names(getattr(self, list_prop))
+            if name not in names:
+                setattr(self, list_prop, join_names([*names, name]))
+            setattr(self, pick_prop, "")
+    return update
+
+
 # -- drawing ---------------------------------------------------------------------------------
 
 def fields_for_task(cls: type, task: str) -> set[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-import bpy
 import numpy as np
 
 from rig_dojo.envs import kinematics as km

@@ -72,11 +72,13 @@ class BatchedTask(VecEnv):
         return self.control_angles()
 
     def term_means(self) -> dict[str, float]:
-        return {}
+        """The running mean of every reward term (the task's ``composer``, when it has one)."""
+        composer = getattr(self, "composer", None)
+        return composer.means() if composer is not None else {}
 
     def last_terms(self) -> dict[str, np.ndarray]:
-        """The weighted per-term rewards of the last step, ``{name: (n,)}``."""
-        return {}
+        """The weighted per-term rewards of the last step, ``{name: (n,)}`` (``self._last_terms``)."""
+        return getattr(self, "_last_terms", {})
 
     def signature(self) -> dict:
         """What a policy must match to run on this task (checked when loading a policy)."""

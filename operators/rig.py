@@ -18,6 +18,14 @@ def _selected(pose_bone) -> bool:
     return bool(pose_bone.select) if hasattr(pose_bone, "select") else bool(pose_bone.bone.select)
 
 
+def rig_or_why(cls, context):
+    """The chosen armature, or None after setting the poll message that says to pick one."""
+    rig = _rig(context)
+    if rig is None:
+        cls.poll_message_set("Pick an armature in Rig & Task first")
+    return rig
+
+
 def parents_first(obj, names) -> list[str]:
     """``names`` ordered like the armature's bones (parents before children)."""
     wanted = set(names)
@@ -33,9 +41,8 @@ class RIGDOJO_OT_controls_from_selection(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        rig = _rig(context)
+        rig = rig_or_why(cls, context)
         if rig is None:
-            cls.poll_message_set("Pick an armature in Rig & Task first")
             return False
         if not any(_selected(pb) for pb in rig.pose.bones):
             cls.poll_message_set(f"Select some bones of {rig.name} in Pose Mode first")
@@ -62,9 +69,8 @@ class RIGDOJO_OT_controls_from_collection(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        rig = _rig(context)
+        rig = rig_or_why(cls, context)
         if rig is None:
-            cls.poll_message_set("Pick an armature in Rig & Task first")
             return False
         name = context.scene.rig_dojo.control_collection
         if not name or name not in rig.data.collections_all:
@@ -102,9 +108,8 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
             cls.poll_message_set(f"Verify checks the rig twin of {verified}; for the {settings.task} task "
                                  f"{edge.VERIFY_NOTE}")
             return False
-        rig = _rig(context)
+        rig = rig_or_why(cls, context)
         if rig is None:
-            cls.poll_message_set("Pick an armature in Rig & Task first")
             return False
         if not split_names(settings.controls):
             cls.poll_message_set("Choose the control bones first")

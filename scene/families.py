@@ -25,6 +25,16 @@ def spec_from_config(config: Any, frames: tuple[int, int] | None = None) -> Any:
     return edge(config.task).spec_from_config(config, frames)
 
 
+def armature_problem(settings) -> str | None:
+    """Why the sidebar's rig is not one to train (none, or not an armature), or None."""
+    rig = settings.rig
+    if rig is None:
+        return "Pick an armature in Rig & Task first"
+    if rig.type != 'ARMATURE':
+        return f"{rig.name} is not an armature; pick an armature in Rig & Task"
+    return None
+
+
 def provenance(policy_path, policy, config, seed: int) -> dict[str, Any]:
     """What a baked Action records about where it came from (DESIGN.md, rule 6)."""
     path = Path(policy_path).resolve()

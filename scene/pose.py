@@ -75,6 +75,30 @@ class PoseBackup:
         self.restore()
 
 
+class BonePreview:
+    """Plays preview frames ``(B, 3)`` (Euler XYZ per bone of ``bones``) on an armature and restores the bones'
+    rotations afterwards; ``pose(obj, rotations)`` puts ``(B, 3, 3)`` rotations on the bones."""
+
+    def __init__(self, obj, bones, pose=None):
+        self.object_name = obj.name
+        self.bones = tuple(bones)
+        self.backup = PoseBackup(obj, list(self.bones))
+        self._pose = pose or self._set_each
+
+    def _set_each(self, obj, rotations: np.ndarray) -> None:
+        for name, m in zip(self.bones, rotations):  # each bone in its own rotation mode
+            set_rotation(obj.pose.bones[name], m)
+
+    def show(self, obj, frame) -> bool:
+        if obj.type != 'ARMATURE' or len(frame) != len(self.bones) or not all(n in obj.pose.bones for n in self.bones):
+            return False  # the rig changed under the preview: skip it, the training goes on
+        self._pose(obj, km.euler_xyz_to_matrix(np.asarray(frame, dtype=np.float64)))
+        return True
+
+    def restore(self, obj) -> None:
+        self.backup.restore_on(obj)
+
+
 class TransformBackup:
     """Save and restore an object's location, rotation (every mode's channels) and scale."""
 

@@ -162,12 +162,6 @@ class KinematicTask(BatchedTask):
         extra = self._task_obs() if self.spec.observation == "full" else self._compact_obs()
         return np.concatenate([joints, extra], axis=1).astype(np.float32)
 
-    def term_means(self) -> dict[str, float]:
-        return self.composer.means()
-
-    def last_terms(self) -> dict[str, np.ndarray]:
-        return self._last_terms
-
     def signature(self) -> dict:
         sig = super().signature()
         sig.update({"task": self.spec.kind, "rig": self.spec.rig.rig_name, "joints": self.n_joints})

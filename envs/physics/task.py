@@ -250,12 +250,6 @@ class PhysicsTask(BatchedTask):
         """``(n, 4, 4)`` the root bone's world frame, for previews and the bake (with :meth:`control_angles`)."""
         return self.twin.root_world()
 
-    def term_means(self) -> dict[str, float]:
-        return self.composer.means()
-
-    def last_terms(self) -> dict[str, np.ndarray]:
-        return self._last_terms
-
     def signature(self) -> dict:
         sig = super().signature()
         sig.update({"task": self.kind, "rig": self.spec.rig_name, "joints": self.n_joints, "physics": True})

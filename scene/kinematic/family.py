@@ -6,7 +6,7 @@ from __future__ import annotations
 import bpy
 
 from ...errors import RigDojoError
-from ..pose import PoseBackup
+from ..pose import BonePreview
 
 can_verify = True  # Verify (twin vs Blender) applies to this family's selection
 
@@ -31,36 +31,21 @@ def run_name(config) -> str:
     return config.rig.rig or "rig"
 
 
-class Preview:
+def Preview(config, spec):  # noqa: N802  (the family's Preview, a class in the other families)
     """Plays preview frames (``(C, 3)`` Euler XYZ of the controls) on the rig; restores its pose after."""
+    from .verify import set_control_rotations
 
-    def __init__(self, config, spec):
-        obj = bpy.data.objects[config.rig.rig]
-        self.object_name = obj.name
-        self.rig_spec = spec.rig
-        self.bones = tuple(spec.rig.controls)
-        self.backup = PoseBackup(obj, list(self.bones))
-
-    def show(self, obj, frame) -> bool:
-        from ...envs.kinematics import euler_xyz_to_matrix
-        from .verify import set_control_rotations
-
-        if obj.type != 'ARMATURE' or len(frame) != len(self.bones) or not all(n in obj.pose.bones for n in self.bones):
-            return False
-        set_control_rotations(obj, self.rig_spec, euler_xyz_to_matrix(frame))
-        return True
-
-    def restore(self, obj) -> None:
-        self.backup.restore_on(obj)
+    obj = bpy.data.objects[config.rig.rig]
+    return BonePreview(obj, spec.rig.controls, pose=lambda o, rotations: set_control_rotations(o, spec.rig, rotations))
 
 
 def training_problem(settings) -> str | None:
     """Why the sidebar cannot train this task yet (a poll message), or None."""
-    rig = settings.rig
-    if rig is None:
-        return "Pick an armature in Rig & Task first"
-    if rig.type != 'ARMATURE':
-        return f"{rig.name} is not an armature; pick an armature in Rig & Task"
+    from ..families import armature_problem
+
+    problem = armature_problem(settings)
+    if problem:
+        return problem
     if settings.task == 'grasp':
         if settings.target is None:
             return "Pick the mesh to grasp as the Target in Rig & Task"

@@ -10,26 +10,16 @@ import bpy
 
 from ...errors import RigDojoError
 from ..families import bake_frames, provenance
-from ..pose import PoseBackup, set_rotation
+from ...props_config import add_to_list
+from ..pose import BonePreview
 
 can_verify = False
-
-
-def _add_obstacle(self, _context):
-    from ...props_config import join_names, split_names
-
-    name = self.obstacle_pick
-    if name:
-        names = split_names(self.obstacles)
-        if name not in names:
-            self.obstacles = join_names([*names, name])
-        self.obstacle_pick = ""
 
 
 # The sidebar's physics settings (generated from envs.physics.settings.PhysicsConfig) plus a picker
 SETTINGS_EXTRAS = {
     "obstacle_pick": bpy.props.StringProperty(name="Add Obstacle", description="Pick an object to add to the obstacles",
-                                              update=_add_obstacle),
+                                              update=add_to_list("obstacles", "obstacle_pick")),
 }
 VERIFY_NOTE = "the creature's keys are checked against the simulation in Blender when you bake"
 
@@ -114,34 +104,18 @@ def run_name(config) -> str:
     return config.rig.rig or "rig"
 
 
-class Preview:
+def Preview(config, spec):  # noqa: N802  (the family's Preview, a class in the other families)
     """Plays preview frames (Euler XYZ of every joint after the root; the root stays) on the creature."""
-
-    def __init__(self, config, spec):
-        obj = bpy.data.objects[spec.rig_name]
-        self.object_name = obj.name
-        self.bones = tuple(spec.bone_names[1:])
-        self.backup = PoseBackup(obj, list(self.bones))
-
-    def show(self, obj, frame) -> bool:
-        from ...envs.kinematics import euler_xyz_to_matrix
-
-        if obj.type != 'ARMATURE' or len(frame) != len(self.bones) or not all(n in obj.pose.bones for n in self.bones):
-            return False
-        for name, m in zip(self.bones, euler_xyz_to_matrix(frame)):  # each joint in its own rotation mode
-            set_rotation(obj.pose.bones[name], m)
-        return True
-
-    def restore(self, obj) -> None:
-        self.backup.restore_on(obj)
+    return BonePreview(bpy.data.objects[spec.rig_name], spec.bone_names[1:])
 
 
 def training_problem(settings) -> str | None:
+    from ..families import armature_problem
+
+    problem = armature_problem(settings)
+    if problem:
+        return problem
     rig = settings.rig
-    if rig is None:
-        return "Pick an armature in Rig & Task first"
-    if rig.type != 'ARMATURE':
-        return f"{rig.name} is not an armature; pick an armature in Rig & Task"
     root = settings.physics.root.strip()
     if root and root not in rig.data.bones:
         return f"{rig.name} has no bone {root!r}; pick the Root Bone again in Rig & Task"

@@ -15,7 +15,6 @@ mode does not have (``UI_popup_menu_end`` crashes), so each draw leaks a few byt
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from pathlib import Path

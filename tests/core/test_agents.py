@@ -7,7 +7,6 @@ twins implement, so the agents are tested against that contract and nothing else
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import subprocess
