@@ -474,11 +474,7 @@ SIDEBAR_TASKS = tuple(t[0] for t in TASKS)
 
 def _algo_config(algo) -> AlgoConfig:
     """The ``AlgoConfig`` of a :class:`RigDojoAlgoSettings` (RigDojoError naming a bad field)."""
-    try:
-        table = read_table(algo, AlgoConfig, skip=("name",))
-    except RigDojoError as exc:
-        raise RigDojoError(f"algo.{exc}") from None
-    table["net_arch"] = [int(n) for n in table["net_arch"]]
+    table = read_table(algo, AlgoConfig, skip=("name",), path="algo")
     return AlgoConfig(name=algo.name, **table)
 
 
@@ -486,10 +482,7 @@ def _family_table(settings, family) -> dict:
     group = getattr(settings, family.settings)
     cls = SETTINGS_TABLES[family.settings]
     edge = family.edge_hooks()
-    try:
-        table = read_table(group, cls)
-    except RigDojoError as exc:
-        raise RigDojoError(f"{family.settings}: {exc}") from None
+    table = read_table(group, cls, path=family.settings)
     if hasattr(edge, "settings_to_table"):
         edge.settings_to_table(group, table)
     return table
@@ -511,7 +504,7 @@ def settings_to_config(settings) -> TrainConfig:
             raise RigDojoError(f"rewards[{i}]: {exc}") from None
         rewards.append({"name": item.name, "weight": f7(item.weight), "enabled": bool(item.enabled),
                         "params": params})
-    rig = read_table(settings, RigSelection)
+    rig = read_table(settings, RigSelection, path="rig")
     # actions of a family without discrete ones are continuous (a hidden leftover must not make the config invalid)
     rig["discrete"] = bool(rig["discrete"]) and family_of(settings.task).discrete_actions
     curriculum = read_table(settings, CurriculumConfig, prefix="curriculum_")

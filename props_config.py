@@ -149,10 +149,12 @@ def group_class(name: str, cls: type, doc: str, extra: dict[str, Any] | None = N
 
 # -- group <-> table -------------------------------------------------------------------------
 
-def read_value(group: Any, f: dataclasses.Field, hint: Any, prop: str) -> Any:
-    """The config value of field ``f`` from the property ``prop`` of ``group``."""
+def read_value(group: Any, f: dataclasses.Field, hint: Any, prop: str, path: str = "") -> Any:
+    """The config value of field ``f`` from the property ``prop`` of ``group`` (``path``: the TOML table, for
+    errors that name the key)."""
     ui: UI = ui_of(f)
     value = getattr(group, prop)
+    key = f"{path}.{f.name}" if path else f.name
     if ui.kind in OBJECT_KINDS:
         return value.name if value is not None else ""
     if ui.kind in ("names", "objects"):
@@ -160,12 +162,11 @@ def read_value(group: Any, f: dataclasses.Field, hint: Any, prop: str) -> Any:
     if ui.kind == "numbers":
         kind = typing.get_args(hint)[0]
         try:
-            return [kind(float(part)) if kind is int else f7(float(part)) if kind is float else kind(part)
-                    for part in value.replace(",", " ").split()]
+            return [int(part) if kind is int else f7(float(part)) for part in value.replace(",", " ").split()]
         except ValueError:
-            raise RigDojoError(f"{ui.label}: {value!r} is not a comma-separated list of numbers") from None
+            raise RigDojoError(f"{key}: {value!r} is not a comma-separated list of numbers") from None
     if ui.kind == "json":
-        return json_object(value, ui.label)
+        return json_object(value, key)
     if ui.kind == "vector":
         return [f7(v) for v in value]
     if hint is float:
@@ -175,10 +176,11 @@ def read_value(group: Any, f: dataclasses.Field, hint: Any, prop: str) -> Any:
     return value
 
 
-def read_table(group: Any, cls: type, prefix: str = "", skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The TOML table (field name → value) of the settings of ``cls`` held in ``group``."""
+def read_table(group: Any, cls: type, prefix: str = "", skip: tuple[str, ...] = (), path: str = "") -> dict[str, Any]:
+    """The TOML table (field name → value) of the settings of ``cls`` held in ``group`` (``path``: the
+    table's name in errors, e.g. ``algo.extra is not valid JSON``)."""
     hints = typing.get_type_hints(cls)
-    return {f.name: read_value(group, f, hints[f.name], prefix + f.name) for f in settings_fields(cls)
+    return {f.name: read_value(group, f, hints[f.name], prefix + f.name, path) for f in settings_fields(cls)
             if f.name not in skip}
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import RigDojoError
 from .files import write_atomic
-from .session import BackgroundRun, CurvePoint, Snapshot
+from .session import BackgroundRun, CurvePoint, Snapshot, preview_rollout
 
 CEM_CSV = ("step", "wall_time", "mean_return", "success_rate", "steps_per_second", "episodes", "curriculum_stage",
            "best_return", "generation")
@@ -240,19 +240,9 @@ class CemSession(BackgroundRun):
         return self.search.policy()
 
     def _rollout_preview(self) -> np.ndarray:
-        """The current policy's episode: per step what the family previews (``env.preview_frame()``)."""
+        """The current policy's episode as the family's preview frames (``env.preview_frame()``)."""
         net = self.current_policy()
-        env = self.preview_env
-        obs = env.reset()
-        frames = [env.preview_frame()[0]]
-        for _ in range(env.episode_steps):
-            obs, _reward, dones, _infos = env.step(net.predict(obs)[0])
-            if dones[0]:
-                break
-            frames.append(env.preview_frame()[0])
-        out = np.array(np.stack(frames), dtype=np.float64)
-        out.setflags(write=False)
-        return out
+        return preview_rollout(self.preview_env, lambda obs: net.predict(obs)[0])
 
     def _publish(self, now: float, preview: bool = True) -> None:
         if preview and now >= self._next_preview and self.state == "running":

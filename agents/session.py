@@ -115,6 +115,21 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return out
 
 
+def preview_rollout(env: Any, act: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """One deterministic episode of ``env``'s environment 0 as frozen ``(T, k, 3)`` preview frames: the task's
+    own ``preview_rollout`` when it has one, else stepped through the VecEnv (the control angles)."""
+    if hasattr(env, "preview_rollout"):
+        return _frozen(env.preview_rollout(act))
+    obs = env.reset()
+    frames = [np.array(env.control_angles()[0], dtype=np.float64)]
+    for _ in range(int(getattr(env, "episode_steps", 64))):
+        obs, _rewards, dones, _infos = env.step(act(obs))
+        if dones[0]:
+            break  # after the auto-reset the angles are the next episode's
+        frames.append(np.array(env.control_angles()[0], dtype=np.float64))
+    return _frozen(np.stack(frames))
+
+
 class BackgroundRun:
     """The thread and state machine every training session shares (TrainingSession, the camera search).
 
@@ -485,15 +500,8 @@ class TrainingSession(BackgroundRun):
         from .algorithms import task_actions
 
         env = self.preview_env
-        obs = env.reset()
-        frames = [np.array(env.preview_frame()[0], dtype=np.float64)]
-        for _ in range(int(getattr(env, "episode_steps", self.config.rig.episode_length))):
-            actions, _ = self.model.predict(obs, deterministic=True)
-            obs, _rewards, dones, _infos = env.step(task_actions(actions, env.action_space))
-            if dones[0]:
-                break  # after the auto-reset the angles are the next episode's
-            frames.append(np.array(env.preview_frame()[0], dtype=np.float64))
-        return _frozen(np.stack(frames))
+        return preview_rollout(env, lambda obs: task_actions(self.model.predict(obs, deterministic=True)[0],
+                                                             env.action_space))
 
     def _write_metrics(self, snapshot: Snapshot) -> None:
         path = self.run_dir / "metrics.csv"

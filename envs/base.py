@@ -65,6 +65,18 @@ class BatchedTask(VecEnv):
     def control_angles(self) -> np.ndarray:
         raise NotImplementedError
 
+    def preview_rollout(self, act) -> np.ndarray:
+        """One episode of environment 0 under ``act(obs) -> actions``, without the auto-reset, as
+        ``(T, k, 3)`` preview frames from the start pose to the last step (the live preview plays it)."""
+        self._reset_envs(np.arange(self.num_envs))
+        frames = [np.array(self.preview_frame()[0], dtype=np.float64)]
+        for _ in range(self.episode_steps):
+            _, terminated, _ = self._step(np.asarray(act(self._observe())))
+            frames.append(np.array(self.preview_frame()[0], dtype=np.float64))
+            if terminated[0]:
+                break
+        return np.stack(frames)
+
     def preview_frame(self) -> np.ndarray:
         """``(n, k, 3)``: what the live preview shows of each environment now (its family's edge
         puts one such frame on the rig or camera); the control bones' angles unless a task says

@@ -44,12 +44,16 @@ import numpy as np
 from .rotations import (  # noqa: F401  (re-exported: the bake and the tests use them from here)
     EULER_ORDERS,
     ROTATION_MODES,
+    axis_angle_to_quaternion,
     channels_to_quaternion,
     continuous_quaternions,
     euler_to_quaternion,
     matrix_rotation_angle,
     normalize_quaternions,
+    quaternion_multiply,
+    quaternion_to_axis_angle,
     quaternion_to_channels,
+    quaternion_to_euler,
     quaternion_to_matrix,
     rotation_angle,
 )

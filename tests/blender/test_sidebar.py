@@ -371,14 +371,20 @@ def test_bad_input_is_refused_by_poll_with_a_reason(factory, tmp_path, capfd):
 
 
 def test_run_folders_default_beside_the_blend_and_never_inside_the_extension(factory, tmp_path):
-    assert Path(live.default_run_dir("Arm")).parent == Path(live.tempfile.gettempdir()) / "rig_dojo_runs"
+    import tempfile
+
+    from rig_dojo.agents.config import TrainConfig
+
+    config = TrainConfig()
+    config.rig.rig = "Arm"
+    assert Path(live.default_run_dir(config)).parent == Path(tempfile.gettempdir()) / "rig_dojo_runs"
     with pytest.raises(RigDojoError, match="not saved yet"):
         live.resolve_run_dir("//runs")
     with pytest.raises(RigDojoError, match="inside the add-on's own folder"):
         live.resolve_run_dir(str(live.PACKAGE_DIR / "runs"))
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
-    folder = live.default_run_dir("Arm")
-    assert folder.startswith("//rig_dojo_runs/Arm_")
+    folder = live.default_run_dir(config)
+    assert folder.startswith("//rig_dojo_runs/Arm_reach_")  # the command line's rule too (headless.py)
     assert live.resolve_run_dir(folder).parent == (tmp_path / "rig_dojo_runs").resolve()
 
 
@@ -511,7 +517,9 @@ def test_an_error_in_the_training_shows_in_plain_words(factory, tmp_path, capfd)
     rest = pose(objs["rig"])
     session = TrainingSession(config, failing, tmp_path / "run")
     session.start()
-    run = live.begin(session, objs["rig"], spec.rig)
+    from rig_dojo.envs.families import get_family
+
+    run = live.begin(session, get_family("kinematic").edge_hooks().Preview(config, spec))
     tick_until(lambda: run.ended)
     assert run.state == "error"
     assert run.error == "the twin's joint solver diverged at the wrist"  # plain words in the panel

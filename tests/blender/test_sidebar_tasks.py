@@ -407,7 +407,7 @@ def test_physics_trains_previews_the_joints_stops_bakes_and_evaluates(factory, t
     draw_panels(capfd)  # the physics table in Evaluate
 
 
-def test_a_camera_trained_by_ppo_previews_its_rotation_and_is_restored(factory, tmp_path):
+def test_a_camera_trained_by_ppo_previews_its_move_and_is_restored(factory, tmp_path):
     from rig_dojo.envs.camera.twin import camera_rotation
 
     objs = camera_scene(tmp_path)
@@ -423,9 +423,9 @@ def test_a_camera_trained_by_ppo_previews_its_rotation_and_is_restored(factory, 
     moved = []
     tick_until(lambda: run.preview is not None
                and (moved.append(not np.allclose(world(cam), rest_world, atol=1e-6)) or any(moved)), 90.0)
-    assert run.preview.shape[1:] == (1, 3)  # an SB3 session previews the rotation only
-    np.testing.assert_allclose(world(cam)[:3, 3], rest_world[:3, 3], atol=1e-5)  # it stays in place
+    assert run.preview.shape[1:] == (2, 3)  # every session previews the camera's location and rotation
     shown = run.preview[(run.frame - 1) % len(run.preview)]
-    np.testing.assert_allclose(world(cam)[:3, :3], camera_rotation(shown[0]), atol=1e-5)
+    np.testing.assert_allclose(world(cam)[:3, 3], shown[0], atol=1e-5)
+    np.testing.assert_allclose(world(cam)[:3, :3], camera_rotation(shown[1]), atol=1e-5)
     bpy.ops.rig_dojo.stop()
     assert transform(cam) == rest_channels
