@@ -132,9 +132,10 @@ def _family_flags(args: argparse.Namespace, config) -> None:
 def _flag_fields(family) -> list:
     from .agents.config import settings_class
 
-    if not family.settings:
+    table = family.settings
+    if not table:
         return []
-    return [f for f in dataclasses.fields(settings_class(family.settings)) if f.metadata.get("ui") and
+    return [f for f in dataclasses.fields(settings_class(table)) if f.metadata.get("ui") and
             f.metadata["ui"].cli]
 
 
@@ -149,7 +150,9 @@ def _add_family_flags(train: argparse.ArgumentParser) -> None:
         if not fields:
             continue
         group = train.add_argument_group(f"{family.name} tasks (--task {', '.join(family.task_names)})")
-        hints = typing.get_type_hints(settings_class(family.settings))
+        table = family.settings
+        assert table is not None  # a family with flags has a settings table
+        hints = typing.get_type_hints(settings_class(table))
         for f in fields:
             ui = f.metadata["ui"]
             kind = hints[f.name]
@@ -159,7 +162,7 @@ def _add_family_flags(train: argparse.ArgumentParser) -> None:
             elif kind in (int, float):
                 kwargs["type"] = _number(kind, f"--{f.name.replace('_', '-')}")
             group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
-        if hasattr(settings_class(family.settings), "set_frames"):
+        if hasattr(settings_class(table), "set_frames"):
             group.add_argument("--frames", metavar="START-END", help="the shot (default: the scene's frame range)")
 
 

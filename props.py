@@ -261,7 +261,7 @@ def _every_default_term_list():
             if not follow:
                 yield task_default_terms(task)
                 continue
-            cls = SETTINGS_TABLES[family.settings]
+            cls = SETTINGS_TABLES[str(family.settings)]
             field = next(f for f in dataclasses.fields(cls) if f.name == follow[0])
             for value in choice_values(field):
                 yield task_default_terms(task, **{follow[0]: value})
@@ -415,6 +415,7 @@ class RigDojoBakeSettings(PropertyGroup):
 
 def _family_group(family) -> type:
     """The property group of a family's settings table: generated from its dataclass, plus its edge's extras."""
+    assert family.settings is not None
     cls = SETTINGS_TABLES[family.settings]
     edge = family.edge_hooks()
     name = f"RigDojo{family.settings.title().replace('_', '')}Settings"

@@ -47,7 +47,7 @@ from .errors import RigDojoError
 
 OBJECT_KINDS = {"object": None, "camera": 'CAMERA', "armature": 'ARMATURE', "mesh": 'MESH'}
 # Blender 4.5+ warns about "//" in path properties unless they say they accept it; 4.2 lacks the option.
-RELATIVE_PATH = {'PATH_SUPPORTS_BLEND_RELATIVE'} \
+RELATIVE_PATH: Any = {'PATH_SUPPORTS_BLEND_RELATIVE'} \
     if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties else set()
 
 _enum_items: dict[tuple, list] = {}  # Blender needs enum item strings kept alive
@@ -66,6 +66,12 @@ def split_names(text: str) -> list[str]:
 
 def join_names(names) -> str:
     return ", ".join(names)
+
+
+def _ui(f: dataclasses.Field) -> UI:
+    ui = ui_of(f)
+    assert ui is not None, f"{f.name} is not declared with agents.schema.setting"
+    return ui
 
 
 def _poll_for(kind: str | None) -> Callable | None:
@@ -87,20 +93,22 @@ def _default(f: dataclasses.Field, defaults: Any) -> Any:
         return getattr(defaults, f.name)
     if f.default is not dataclasses.MISSING:
         return f.default
-    return f.default_factory()  # type: ignore[misc]
+    return f.default_factory()  # type: ignore[misc,operator]
 
 
 def property_for(f: dataclasses.Field, hint: Any, default: Any, update: Callable | None = None) -> Any:
     """The Blender property that edits the field ``f`` (type ``hint``), starting at ``default``."""
-    ui: UI = ui_of(f)
-    common: dict[str, Any] = {"name": ui.label, "description": ui.description}
+    ui = _ui(f)
+    common: dict[str, Any] = {"name": ui.label, "description": ui.description}  # Any: bpy.props' many signatures
     if update is not None:
         common["update"] = update
     numeric: dict[str, Any] = {k: getattr(ui, k) for k in ("min", "max", "soft_min", "soft_max")
                                if getattr(ui, k) is not None}
     if ui.kind in OBJECT_KINDS:
         poll = _poll_for(OBJECT_KINDS[ui.kind])
-        return PointerProperty(type=bpy.types.Object, **({"poll": poll} if poll else {}), **common)
+        if poll is not None:
+            common["poll"] = poll
+        return PointerProperty(type=bpy.types.Object, **common)
     if ui.kind == "dir":
         return StringProperty(subtype='DIR_PATH', options=RELATIVE_PATH, default=default, **common)
     if ui.kind in ("names", "objects", "numbers"):
@@ -109,7 +117,8 @@ def property_for(f: dataclasses.Field, hint: Any, default: Any, update: Callable
     if ui.kind == "json":
         return StringProperty(default=json.dumps(default), **common)
     if ui.kind == "vector":
-        return FloatVectorProperty(size=ui.size, default=tuple(default), subtype=ui.subtype or 'NONE', **common)
+        subtype: Any = ui.subtype or 'NONE'
+        return FloatVectorProperty(size=ui.size, default=tuple(default), subtype=subtype, **common)
     if ui.choices:
         key = ui.choices
         items = _enum_items.setdefault(key, [tuple(c) for c in ui.choices])
@@ -117,10 +126,12 @@ def property_for(f: dataclasses.Field, hint: Any, default: Any, update: Callable
     if hint is bool:
         return BoolProperty(default=bool(default), **common)
     if hint is int:
-        numeric = {k: int(v) for k, v in numeric.items()}
-        return IntProperty(default=int(default), **({"step": ui.step} if ui.step else {}), **numeric, **common)
+        ints: dict[str, Any] = {k: int(v) for k, v in numeric.items()}
+        if ui.step:
+            ints["step"] = ui.step
+        return IntProperty(default=int(default), **ints, **common)
     if hint is float:
-        extra = {"precision": ui.precision} if ui.precision is not None else {}
+        extra: dict[str, Any] = {"precision": ui.precision} if ui.precision is not None else {}
         if ui.step:
             extra["step"] = ui.step
         if ui.subtype:
@@ -152,7 +163,7 @@ def group_class(name: str, cls: type, doc: str, extra: dict[str, Any] | None = N
 def read_value(group: Any, f: dataclasses.Field, hint: Any, prop: str, path: str = "") -> Any:
     """The config value of field ``f`` from the property ``prop`` of ``group`` (``path``: the TOML table, for
     errors that name the key)."""
-    ui: UI = ui_of(f)
+    ui = _ui(f)
     value = getattr(group, prop)
     key = f"{path}.{f.name}" if path else f.name
     if ui.kind in OBJECT_KINDS:
@@ -203,7 +214,7 @@ def check_objects(table: Any, cls: type, path: str) -> dict[str, Any]:
     nothing is written, so a bad name leaves the sidebar as it was."""
     found = {}
     for f in settings_fields(cls):
-        ui: UI = ui_of(f)
+        ui = _ui(f)
         if ui.kind in OBJECT_KINDS:
             found[f.name] = object_named(getattr(table, f.name), f"{path}.{f.name}", OBJECT_KINDS[ui.kind])
     return found
@@ -216,7 +227,7 @@ def write_table(group: Any, table: Any, cls: type, prefix: str = "", objects: di
     for f in settings_fields(cls):
         if f.name in skip:
             continue
-        ui: UI = ui_of(f)
+        ui = _ui(f)
         value = getattr(table, f.name)
         prop = prefix + f.name
         if ui.kind in OBJECT_KINDS:
@@ -266,7 +277,7 @@ def draw_settings(layout, group: Any, task: str, *, advanced: bool, cls: type, s
     ones or the others."""
     col = layout.column()
     for f in settings_fields(cls):
-        ui: UI = ui_of(f)
+        ui = _ui(f)
         if f.name in skip or ui.advanced != advanced or (ui.tasks and task not in ui.tasks):
             continue
         col.prop(group, f.name)

@@ -25,8 +25,7 @@ class VIEW3D_PT_rig_dojo_bake(DojoSubPanel, bpy.types.Panel):
             layout.label(text=text, icon='FILE' if path is not None and path.is_file() else 'INFO')
         family = family_of(settings.task)
         edge = family.edge_hooks()
-        label = getattr(edge, "SCENE_RANGE_LABEL", "")
-        layout.prop(options, "use_scene_range", **({"text": label} if label else {}))
+        layout.prop(options, "use_scene_range", text=getattr(edge, "SCENE_RANGE_LABEL", "Scene Frame Range"))
         if not options.use_scene_range:
             col = layout.column(align=True)
             col.prop(options, "frame_start")
