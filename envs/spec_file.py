@@ -24,6 +24,8 @@ VERSION = 1
 HEADER = "spec_header"
 MAX_BYTES = 2 << 30  # every member together, inflated
 # the metadata member of each family's files before the header existed
+# what a user calls each kind of spec file
+LABELS = {"kinematic": "task", "kinematic.rig": "rig spec", "camera": "camera shot", "physics": "physics spec"}
 LEGACY_META = {"kinematic": "task_meta", "camera": "camera_meta", "physics": "meta", "kinematic.rig": None}
 
 
@@ -56,7 +58,7 @@ def read_spec(path: str | Path, family: str) -> tuple[dict, dict[str, np.ndarray
     version, or a file whose declared sizes are implausible.
     """
     path = Path(path)
-    what = f"{path} is not a Rig Dojo {family} spec file"
+    what = f"{path} is not a Rig Dojo {LABELS.get(family, family + ' spec')} file"
     try:
         with zipfile.ZipFile(path) as zf:
             if sum(i.file_size for i in zf.infolist()) > MAX_BYTES:

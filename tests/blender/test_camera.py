@@ -336,6 +336,7 @@ def test_task_reports_occlusion_collision_and_region(shot):
     assert task._region_excess[2] > 0 and task._region_excess[0] == 0
 
 
+@pytest.mark.slow
 def test_ppo_trains_on_the_camera_task(shot):
     from stable_baselines3 import PPO
 
@@ -350,6 +351,7 @@ def test_ppo_trains_on_the_camera_task(shot):
 # --- training vs baselines, bake and verify -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_trained_camera_beats_fixed_and_track_to(shot, trained, capsys):
     policy, history = trained
     task = CameraTask(shot, n_envs=1, framing=FRAMING)

@@ -18,6 +18,8 @@ from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.scene.builders import scenes
 
 
+pytestmark = pytest.mark.slow  # trains or runs the command line in subprocesses
+
 def run_cli(*args, cwd=None, timeout=600):
     return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd)

@@ -7,10 +7,12 @@ import subprocess
 import sys
 
 import bpy
+import pytest
 
 from harness import REPO_ROOT
 
 
+@pytest.mark.slow
 def test_python_m_rig_dojo_demo_writes_every_file(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run([sys.executable, "-m", "rig_dojo", "demo", "--quick", "--out", str(out)],

@@ -20,6 +20,8 @@ import pytest
 from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.errors import RigDojoError
 
+pytestmark = pytest.mark.slow  # trains or runs the command line in subprocesses
+
 SHOT_FRAMES = 24
 
 

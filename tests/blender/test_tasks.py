@@ -77,6 +77,7 @@ def test_aim_and_grasp_pass_both_checkers(factory):
     assert infos[0]["error"] > 0  # fingertips start away from the cup
 
 
+@pytest.mark.slow
 def test_tasks_pass_both_checkers_on_the_rigify_fk_arm(rigify_rig):
     scenes.add_empty("Light", (0.5, -0.3, 1.2))
     for kind in ("reach", "aim"):

@@ -21,6 +21,8 @@ from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.kinematic.task_extract import extract_task
 from rig_dojo.envs.kinematic.tasks import make_task
 
+pytestmark = pytest.mark.slow  # trains or runs the command line in subprocesses
+
 BUDGETS = {"ppo": 24_576, "a2c": 24_576, "sac": 3_000, "td3": 3_000, "dqn": 30_000, "qlearning": 40_000}
 
 

@@ -291,6 +291,7 @@ LEARNING = {  # small budgets that learn on the toy within seconds on 1 CPU thre
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", list(LEARNING))
 def test_algorithm_learns_on_the_toy_task(algo):
     config = toy_config(algo, **LEARNING[algo])
@@ -399,6 +400,7 @@ session.wait()
 '''
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     run = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(run), str(TESTS_DIR)],

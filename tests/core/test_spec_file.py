@@ -45,7 +45,7 @@ def test_a_pickled_array_is_refused_without_running_it(tmp_path):
     np.savez(tmp_path / "s.npz", **{HEADER: np.array(json.dumps({"format": "rig_dojo.spec", "version": 1,
                                                                   "family": "camera", "meta": {}})),
                                     "evil": np.array([Payload()], dtype=object)})
-    with pytest.raises(RigDojoError, match="not a Rig Dojo camera spec file"):
+    with pytest.raises(RigDojoError, match="not a Rig Dojo camera shot file"):
         read_spec(tmp_path / "s.npz", "camera")
     assert not marker.exists()
 
@@ -71,5 +71,5 @@ def test_a_missing_or_foreign_file_is_one_clear_error(tmp_path):
     with pytest.raises(RigDojoError, match="no such spec file"):
         read_spec(tmp_path / "absent.npz", "camera")
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(RigDojoError, match="not a Rig Dojo camera spec file"):
+    with pytest.raises(RigDojoError, match="not a Rig Dojo camera shot file"):
         read_spec(tmp_path / "text.npz", "camera")
