@@ -376,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--seed", type=int, default=0)
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.set_defaults(run=_cmd_verify)
+
+    from .sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub, scene_help)
     return parser
 
 

@@ -109,13 +109,11 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     ``report(policy, config) -> dict``: the task's own numbers, merged into summary.json (the
     camera's shot metrics against its baselines, a creature's time upright against zero actions).
     """
-    import json
     import time
 
-    from .agents.evaluate import evaluate
-    from .agents.policy_file import load_policy
+    from .agents.run_summary import write_run_summary
     from .agents.session import make_session
-    from .envs.families import family_of, report_line, task_info
+    from .envs.families import report_line, task_info
 
     if resume:
         session = make_session(None, make_env, run_dir, resume=True)
@@ -150,25 +148,10 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     if session.state == "error":
         raise TrainingFailed(session.error or "training failed")
     wall = time.monotonic() - began
-    policy_path = run_dir / "final.rdpolicy"
-    policy = load_policy(policy_path)
-    result = evaluate(policy, make_env, config, episodes=episodes)
     snapshot = session.latest()
     steps = snapshot.step if snapshot else config.algo.total_steps
-    summary = {
-        "success_rate": result.success_rate, "final_error": result.final_error, "steps": int(steps),
-        "wall_seconds": wall, "steps_per_second": steps / wall if wall > 0 else 0.0,
-        "mean_jerk": result.mean_jerk, "limit_violations": result.limit_violation_total,
-        "episodes": episodes, "policy": str(policy_path), "policy_sha256": policy.sha256,
-        "task": config.task, "rig": config.rig.rig, "algo": config.algo.name, "seed": config.algo.seed,
-    }
-    extra = report(policy, config) if report is not None else {}
-    if extra:
-        summary.update(family_of(config.task).hooks().summary_fields(extra))
-    summary.update(extra)
-    from .agents.files import write_atomic
-
-    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    summary, result, extra = write_run_summary(config, make_env, run_dir, steps=int(steps), wall=wall,
+                                               episodes=episodes, report=report)
     if not quiet:
         units = task_info(config.task).error_units
         print(f"trained {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
