@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import RigDojoError
+from .errors import NotExactError, RigDojoError
 from .headless import TrainingFailed, open_scene, quiet_blender
 
 
@@ -193,10 +193,46 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
     if args.init_from and not Path(args.init_from).is_file():
         raise RigDojoError(f"{args.init_from}: no such policy file")
-    spec = spec_from_config(config)
+    if args.blender_workers is not None:
+        return _train_in_loop(args, config, run_dir)
+    if args.address:
+        raise RigDojoError("--address is for --blender-workers (Blender in the loop on a Ray cluster); sweeps take "
+                           "it too (python -m rig_dojo sweep)")
+    try:
+        spec = spec_from_config(config)
+    except NotExactError as exc:
+        raise NotExactError(f"{exc}\n{LOOP_ROUTE}") from None
     make_env = env_factory(spec, config)
     run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
                  report=lambda policy, cfg: training_report(policy, spec, cfg), scene_path=args.scene)
+    return 0
+
+
+LOOP_ROUTE = ("or train it with Blender in the loop (Blender evaluates the rig: exact, slower): add "
+              "--blender-workers 2 to `train` (--address for Ray workers), then bake with `bake --blender-loop`")
+
+
+def _train_in_loop(args: argparse.Namespace, config, run_dir: Path) -> int:
+    """``train --blender-workers N``: the selection stepped by N Blender processes (kinematic tasks)."""
+    from .envs.families import family_of
+    from .headless import run_training
+
+    edge = family_of(config.task).edge_hooks()
+    if not hasattr(edge, "blender_loop"):
+        raise RigDojoError(f"--blender-workers: the {config.task} task has no Blender-in-the-loop route; train it "
+                           "without --blender-workers")
+    make_env, _spec, close, workers = edge.blender_loop(config, args.blender_workers, args.address)
+    try:
+        print(f"Blender in the loop: {args.blender_workers} worker process(es)"
+              f"{' on Ray at ' + args.address if args.address else ''}", flush=True)
+        run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
+                     scene_path=args.scene)
+        s = workers.stats
+        if s.calls:
+            print(f"Blender workers: {s.envs / s.wall:,.0f} env-steps/s inside the workers' calls "
+                  f"({s.wall - s.compute:.1f} s of {s.wall:.1f} s spent messaging)")
+    finally:
+        close()
     return 0
 
 
@@ -261,7 +297,21 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
     if not Path(args.policy).is_file():
         raise RigDojoError(f"{args.policy}: no such policy file")
-    report = bake_task_policy(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
+    if args.blender_loop:
+        from .agents.policy_file import load_policy
+        from .envs.families import family_of
+
+        edge = family_of(load_policy(args.policy).config.task).edge_hooks()
+        if not hasattr(edge, "bake_in_loop"):
+            raise RigDojoError("--blender-loop bakes a kinematic task's policy with Blender evaluating the rig; "
+                               "bake this one without it")
+        report = edge.bake_in_loop(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
+    else:
+        try:
+            report = bake_task_policy(args.policy, frames=frames, action_name=args.action,
+                                      reduce_degrees=args.reduce)
+        except NotExactError as exc:
+            raise NotExactError(f"{exc}\nfor a policy trained with --blender-workers, bake with --blender-loop") from None
     target = Path(args.output).resolve() if args.output else Path(bpy.data.filepath)
     with quiet_blender():
         if args.output:
@@ -336,6 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default: rig_dojo_runs/ beside the .blend)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its checkpoint")
     train.add_argument("--init-from", metavar="POLICY", help="fine-tune from another run's .rdpolicy")
+    train.add_argument("--blender-workers", type=int, metavar="N",
+                       help="Blender in the loop: N Blender processes step the rig (for a selection the twin "
+                            "refuses: exact, slower)")
+    train.add_argument("--address", help="with --blender-workers: run the workers as Ray actors on this cluster "
+                                         "(auto, HOST:6379 or ray://HOST:10001)")
     train.set_defaults(run=_cmd_train)
 
     ev = sub.add_parser("evaluate", help="evaluate a policy deterministically")
@@ -357,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     out = bake.add_mutually_exclusive_group()
     out.add_argument("--save", action="store_true", help="save SCENE.blend in place")
     out.add_argument("--output", metavar="NEW.blend", help="save to a new file")
+    bake.add_argument("--blender-loop", action="store_true",
+                      help="a policy trained with --blender-workers: Blender evaluates the rollout")
     bake.add_argument("--json", action="store_true")
     bake.set_defaults(run=_cmd_bake)
 

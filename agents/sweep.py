@@ -341,7 +341,9 @@ def connect(address: str | None, cpus: int | None, staging: Path) -> bool:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, TimeoutError, ValueError) as exc:
             raise RigDojoError(f"--address {address}: could not join the Ray cluster ({' '.join(str(exc).split())[:200]}); "
-                               "start one with `ray start --head`, or leave --address out to run on this machine") from None
+                               "a cluster with token authentication (Ray's default) needs RAY_AUTH_MODE=token and its "
+                               "token (~/.ray/auth_token or RAY_AUTH_TOKEN) here, or leave --address out to run on "
+                               "this machine") from None
     else:
         ray.init(num_cpus=cpus or os.cpu_count() or 1, **kwargs)
     return True

@@ -103,21 +103,47 @@ def _focus(objects: list[bpy.types.Object]) -> tuple[Vector, float]:
     return (low + high) / 2, max((high - low).length, 0.5)
 
 
+def _renders_something(obj: bpy.types.Object) -> bool:
+    """Whether a render shows ``obj``'s motion: armatures never render, their meshes (children) do."""
+    if obj.type != 'ARMATURE':
+        return True
+    return any(child.type == 'MESH' and not child.hide_render for child in obj.children_recursive)
+
+
 def takes_sheet(path: str | Path, takes: list[dict], frames_per_take: int = 4, width: int = 240,
                 height: int = 180) -> Path:
-    """A Workbench contact sheet: one row per take (best first), ``frames_per_take`` frames across its range."""
+    """A Workbench contact sheet: one row per take (best first), ``frames_per_take`` frames across its range.
+
+    A rig without meshes gets temporary cylinders on its bones, and a scene without a camera a temporary
+    camera; both are removed afterwards.
+    """
     from .builders.render import ensure_camera, render_frames, tile_sheet
+    from .builders.scenes import add_bone_proxies
 
     if not takes:
         raise RigDojoError("no takes to show; bake some first")
     objects = [bpy.data.objects[t["object"]] for t in takes]
-    if bpy.context.scene.camera is None:
-        center, size = _focus(objects)
-        ensure_camera(center, distance=2.2 * size, name="RigDojoTakesCamera")
-    tiles = []
-    for take, obj in zip(takes, objects):
-        start, end = take["frames"]
-        frames = sorted({int(round(f)) for f in np.linspace(start, end, frames_per_take)})
-        with playing(obj, bpy.data.actions[take["action"]]):
-            tiles += render_frames(frames, width, height)
+    made: list[bpy.types.Object] = []
+    scene = bpy.context.scene
+    try:
+        for obj in dict.fromkeys(objects):
+            if not _renders_something(obj):
+                made += add_bone_proxies(obj, radius=0.04)
+        if scene.camera is None:
+            center, size = _focus(objects)
+            made.append(ensure_camera(center, distance=2.2 * size, name="RigDojoTakesCamera"))
+        tiles = []
+        for take, obj in zip(takes, objects):
+            start, end = take["frames"]
+            frames = sorted({int(round(f)) for f in np.linspace(start, end, frames_per_take)})
+            with playing(obj, bpy.data.actions[take["action"]]):
+                tiles += render_frames(frames, width, height)
+    finally:
+        for obj in made:
+            data = obj.data
+            if scene.camera == obj:
+                scene.camera = None
+            bpy.data.objects.remove(obj)
+            if data is not None and data.users == 0:
+                (bpy.data.cameras if isinstance(data, bpy.types.Camera) else bpy.data.meshes).remove(data)
     return tile_sheet(path, tiles, columns=frames_per_take)

@@ -28,7 +28,7 @@ class KinematicTask(BatchedTask):
     def __init__(self, spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discrete: bool = False):
         spec.validate()
         self.spec = spec
-        self.twin = RigTwin(spec.rig)
+        self.twin = self._make_twin(spec.rig)
         rig = spec.rig
         self.discrete = discrete
         free = ~rig.control_lock
@@ -61,6 +61,11 @@ class KinematicTask(BatchedTask):
         self._last_terms: dict[str, np.ndarray] = {}
         self._tracked_world = np.zeros((n, len(rig.tracked), 4, 4))
         self._forward()
+
+    def _make_twin(self, rig):
+        """What evaluates the rig: ``forward(control_rot, all_nodes=False)`` like :class:`RigTwin` (Blender in
+        the loop, ``envs/blender_loop.py``, puts real Blender processes here)."""
+        return RigTwin(rig)
 
     # ---- geometry ---------------------------------------------------------------------
     def _angles(self, q: np.ndarray) -> np.ndarray:

@@ -27,6 +27,21 @@ def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, rep
                        replace_action=replace_action, config=config, seed=seed, undo_push=undo_push)
 
 
+def blender_loop(config, workers: int, address: str | None = None, frames=None):
+    """``(make_env, spec, close, workers)``: the task stepped by ``workers`` Blender processes, for a selection the
+    twin refuses (``scene/kinematic/loop.py``)."""
+    from .loop import blender_loop as start
+
+    return start(config, workers, address, frames)
+
+
+def bake_in_loop(policy_path, **options):
+    """Bake a policy trained with Blender in the loop (its rollout evaluated by Blender)."""
+    from .loop import bake_in_loop as bake_it
+
+    return bake_it(policy_path, **options)
+
+
 def run_name(config) -> str:
     return config.rig.rig or "rig"
 

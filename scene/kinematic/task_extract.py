@@ -108,12 +108,14 @@ def extract_task(
     fingertips: list[str] | None = None,
     frames: tuple[int, int] | None = None,
     terms: list[TermConfig] | None = None,
+    strict: bool = True,
     **options,
 ) -> TaskSpec:
     """Build the ``TaskSpec`` of a kinematic task from the current Blender scene.
 
     ``options`` are TaskSpec fields (episode_steps, max_delta, tolerance, look_axis,
-    palm_axis, curriculum, ...). Bad input raises ``RigDojoError``.
+    palm_axis, curriculum, ...). Bad input raises ``RigDojoError``. ``strict=False`` keeps a selection the
+    twin cannot reproduce (its problems in ``spec.rig.notes``) for training with Blender in the loop.
     """
     obj = get_armature(rig)
     scene = bpy.context.scene
@@ -121,7 +123,7 @@ def extract_task(
     if end < start:
         raise RigDojoError(f"the frame range {start}-{end} is empty; the end must not be before the start")
     tracked = list(dict.fromkeys([effector, *(fingertips or []), *(tracked or [])]))
-    rig_spec = extract_rig(obj, controls, tracked)
+    rig_spec = extract_rig(obj, controls, tracked, strict=strict)
     if kind == "grasp":
         if not grasp_object:
             raise RigDojoError("a grasp needs an object to grip (--target MESH)")
@@ -145,7 +147,7 @@ def extract_task(
     return spec
 
 
-def task_from_config(config, frames: tuple[int, int] | None = None) -> TaskSpec:
+def task_from_config(config, frames: tuple[int, int] | None = None, strict: bool = True) -> TaskSpec:
     """The ``TaskSpec`` a ``TrainConfig`` describes, read from the open .blend.
 
     For a grasp, ``rig.target`` names the mesh to grip and ``rig.tracked`` the fingertips.
@@ -165,5 +167,5 @@ def task_from_config(config, frames: tuple[int, int] | None = None) -> TaskSpec:
     else:
         kwargs = {"target": sel.target or None, "region": sel.region or None, "tracked": list(sel.tracked)}
     spec = extract_task(sel.rig, config.task, list(sel.controls), sel.effector, frames=frames,
-                        episode_steps=int(sel.episode_length), **kwargs)
+                        episode_steps=int(sel.episode_length), strict=strict, **kwargs)
     return configure(spec, config)

@@ -65,6 +65,10 @@ class VerifyReport:
         lines += [f"  why: {p}" for p in self.problems]
         if not self.exact and not self.problems:
             lines.append("  why: the twin and Blender disagree beyond tolerance; please report this rig")
+        if not self.exact:
+            lines.append("  instead: train it with Blender in the loop (Blender evaluates the rig: exact, slower): "
+                         "`train ... --blender-workers 2` (add --address for Ray workers), then `bake ... "
+                         "--blender-loop`")
         return "\n".join(lines)
 
 
