@@ -189,21 +189,29 @@ def _set(data: dict, config: TrainConfig, key: str, value: Any) -> None:
         if len(parts) < 3:
             raise RigDojoError(f"--vary {key}: give rewards.TERM.weight, rewards.TERM.enabled or "
                                f"rewards.TERM.params.NAME; the terms of this config: {', '.join(names)}")
-        if parts[1] not in names:
-            raise _unknown(key, parts[1], " (a reward term this config does not use)", names)
-        term = data["rewards"][names.index(parts[1])]
+        # a term's name sets every term of that name (reach scores distance twice: linear and exp); an
+        # index (rewards.1.weight) sets one
+        if parts[1].isdigit() and int(parts[1]) < len(names):
+            chosen = [int(parts[1])]
+        else:
+            chosen = [i for i, n in enumerate(names) if n == parts[1]]
+        if not chosen:
+            raise _unknown(key, parts[1], " (a reward term this config does not use)",
+                           sorted(set(names)) + [f"0-{len(names) - 1} (a term's index)"])
         if parts[2] not in TERM_FIELDS or (parts[2] == "params") != (len(parts) == 4) or len(parts) > 4:
             raise _unknown(key, ".".join(parts[2:]), f" of rewards.{parts[1]}",
                            ["weight", "enabled", "params.NAME"])
-        if parts[2] == "params":
-            from ..rewards.registry import get_term
+        for index in chosen:
+            term = data["rewards"][index]
+            if parts[2] == "params":
+                from ..rewards.registry import get_term
 
-            allowed = [p.name for p in get_term(parts[1]).params]
-            if parts[3] not in allowed:
-                raise _unknown(key, parts[3], f" among the parameters of {parts[1]}", allowed)
-            term["params"][parts[3]] = value
-        else:
-            term[parts[2]] = value
+                allowed = [p.name for p in get_term(term["name"]).params]
+                if parts[3] not in allowed:
+                    raise _unknown(key, parts[3], f" among the parameters of {term['name']}", allowed)
+                term["params"][parts[3]] = value
+            else:
+                term[parts[2]] = value
         return
     if head not in TABLES_VARIED:
         raise _unknown(key, head, "", [*(f"{t}.KEY" for t in TABLES_VARIED), "rewards.TERM.weight"])

@@ -39,12 +39,13 @@ def test_overrides_change_only_what_they_name():
     base = reach_config()
     config = sw.apply_overrides(base, {"rewards.distance.weight": 4, "algo.learning_rate": 1e-3,
                                        "algo.extra.ent_coef": 0.01}, seed=3)
-    weights = {t.name: t.weight for t in config.rewards}
-    assert weights["distance"] == 4.0 and config.algo.learning_rate == 1e-3 and config.algo.seed == 3
-    assert config.algo.extra["ent_coef"] == 0.01
+    defaults = sw.with_terms(base).rewards
+    # reach scores distance twice (linear and exponential): the name sets both, an index one
+    assert [t.weight for t in config.rewards] == [4.0 if t.name == "distance" else t.weight for t in defaults]
+    assert config.algo.learning_rate == 1e-3 and config.algo.seed == 3 and config.algo.extra["ent_coef"] == 0.01
     assert base.algo.seed == 0 and base.rewards == []  # the base config is untouched
-    untouched = {t.name: t.weight for t in sw.with_terms(base).rewards}
-    assert {k: v for k, v in weights.items() if k != "distance"} == {k: v for k, v in untouched.items() if k != "distance"}
+    one = sw.apply_overrides(base, {"rewards.1.weight": 0.5})
+    assert [t.weight for t in one.rewards] == [0.5 if i == 1 else t.weight for i, t in enumerate(defaults)]
 
 
 @pytest.mark.parametrize("key,named,listed", [
