@@ -805,3 +805,58 @@ def combinations_text(plan: SweepPlan) -> str:
 __all__ = ["SweepPlan", "parse_seeds", "parse_vary", "apply_overrides", "check_variations", "run_sweep",
            "prepare_sweep", "load_plan", "results_table", "rank", "format_table", "write_results", "import_ray",
            "check_address", "trial_name"]
+
+
+# -- the driver as its own process (the sidebar starts it; no Blender needed) ------------------------
+def package_python_path(extra: list[str] | None = None) -> str:
+    """PYTHONPATH that imports this package under its own name in a child process (the folder it is imported
+    from), then ``extra`` (e.g. the add-on's dependency folder), then the caller's PYTHONPATH."""
+    root_name = __name__.rsplit(".agents.", 1)[0]
+    root = Path(sys.modules[root_name].__file__).parent  # not resolved: the package's name is the folder's
+    for _ in root_name.split("."):
+        root = root.parent
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join([str(root), *(extra or []), *rest])
+
+
+def driver_command(sweep_dir: Path, address: str | None, cpus: int | None, resume: bool) -> list[str]:
+    """``python -m <package>.agents.sweep SWEEP_DIR ...``: run a prepared sweep in a process of its own."""
+    command = [sys.executable, "-m", __name__, str(sweep_dir)]
+    if address:
+        command += ["--address", address]
+    if cpus:
+        command += ["--cpus", str(cpus)]
+    if resume:
+        command.append("--resume")
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the prepared sweep in SWEEP_DIR (written by :func:`prepare_sweep`) and print its table; exit 2 with
+    one line for bad input, 130 when interrupted with trials left (``--resume`` continues)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="rig_dojo.agents.sweep", description=main.__doc__)
+    parser.add_argument("sweep_dir")
+    parser.add_argument("--address")
+    parser.add_argument("--cpus", type=int)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        plan = load_plan(Path(args.sweep_dir))
+        rows = run_sweep(plan, Path(args.sweep_dir), resume=args.resume, address=args.address, cpus=args.cpus)
+    except RigDojoError as exc:
+        print(f"rig_dojo: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    print(format_table(rows, plan.metric), flush=True)
+    return 130 if any(r["status"] == "unfinished" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    import importlib
+
+    # run it as the package's own module, so Ray pickles the trial function by reference, not from __main__
+    code = importlib.import_module(__spec__.name).main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
