@@ -436,13 +436,17 @@ def run_trial(params: dict[str, Any], *, spec_bytes: bytes, spec_family: str, ba
     _note_attempt(run_dir, int(getattr(session, "resumed_from_step", 0)))
     last_step = -1
     stopped_early = False
+    reported = [0, 0.0]  # reports and the seconds they took (bench/bench_sweep.py reads them from worker.json)
     try:
         while session.wait(0.5) in ACTIVE:
             snapshot = session.latest()
             if snapshot is None or snapshot.step == last_step or not math.isfinite(snapshot.mean_return):
                 continue
             last_step = snapshot.step
+            began_report = time.perf_counter()
             report(_snapshot_metrics(snapshot))
+            reported[0] += 1
+            reported[1] += time.perf_counter() - began_report
     except (SystemExit, KeyboardInterrupt):
         # ASHA stopped the trial (Tune raises SystemExit in report) or Tune is shutting down: save what it
         # learnt (checkpoint and policy). The actor ends moments later, so the driver evaluates it afterwards
@@ -457,8 +461,18 @@ def run_trial(params: dict[str, Any], *, spec_bytes: bytes, spec_family: str, ba
         raise RuntimeError(f"trial {name} failed: {session.error}")
     summary = _write_summary(session, config, make_env, run_dir, began, family, spec, stopped_early=False)
     final = _snapshot_metrics(session.latest()) if session.latest() is not None else {}
+    _note_reports(run_dir, *reported)
     report({**final, **_numbers(summary), "evaluated": 1})
     return summary
+
+
+def _note_reports(run_dir: Path, count: int, seconds: float) -> None:
+    from .files import write_atomic
+
+    path = run_dir / "worker.json"
+    data = json.loads(path.read_text()) if path.exists() else {"attempts": [{}]}
+    data["attempts"][-1].update({"reports": count, "report_seconds": seconds, "ended": time.time()})
+    write_atomic(path, json.dumps(data, indent=1).encode())
 
 
 def _write_summary(session, config, make_env, run_dir, began, family, spec, stopped_early: bool) -> dict:
@@ -586,7 +600,10 @@ def _tune_trial(params, spec_bytes=b"", spec_family="", base_toml="", sweep_dir=
               threads=threads)
 
 
-def _progress_callback(out):
+TRIAL_EVENTS = "trial_events.jsonl"  # in the sweep folder: when Tune launched each trial
+
+
+def _progress_callback(out, events: Path | None = None):
     from ray.tune import Callback
 
     class Progress(Callback):
@@ -597,6 +614,9 @@ def _progress_callback(out):
 
         def on_trial_start(self, iteration, trials, trial, **info):
             print(f"  {trial}: started", file=out, flush=True)
+            if events is not None:  # when Tune launched it (bench/bench_sweep.py: the start overhead)
+                with open(events, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"trial": Path(trial.path).name, "launched": time.time()}) + "\n")
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if time.monotonic() - self.last < 10.0 or result.get("evaluated"):
@@ -653,7 +673,7 @@ def run_sweep(plan: SweepPlan, sweep_dir: Path, *, resume: bool = False, address
                     trial_dirname_creator=lambda t: trial_name(_trial_index(t.trial_id), t.config)),
                 run_config=tune.RunConfig(
                     name="sweep", storage_path=str(sweep_dir / "tune"), verbose=0,
-                    callbacks=[_progress_callback(out)],
+                    callbacks=[_progress_callback(out, sweep_dir / TRIAL_EVENTS)],
                     failure_config=tune.FailureConfig(max_failures=plan.retries)))
         began = time.monotonic()
         grid = tuner.fit()
