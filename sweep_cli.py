@@ -101,7 +101,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise RigDojoError("--resume continues the sweep in --out DIR; give the folder of the sweep")
         sweep_dir = Path(args.out).resolve()
         plan = sw.load_plan(sweep_dir)
-        open_scene(args.scene)
+        if args.scene or args.takes:  # the trials train from the saved spec; only the takes need the scene
+            open_scene(args.scene)
     else:
         vary = dict(sw.parse_vary(v) for v in args.vary)
         plan = sw.SweepPlan(seeds=sw.parse_seeds(args.seeds), vary=vary, search=args.search, trials=args.trials,
