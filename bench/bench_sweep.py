@@ -136,7 +136,6 @@ def two_nodes(folder: Path) -> None:
     from rig_dojo.agents.config import TrainConfig
     from rig_dojo.scene.families import spec_from_config
 
-    os.environ.setdefault("RAY_AUTH_MODE", "token")  # a cluster joined by address authenticates with the token
     config = TrainConfig.load(folder / "run.toml")
     config.algo.total_steps = min(STEPS, 20_000)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
@@ -237,6 +236,9 @@ def blender_in_the_loop() -> None:
 
 def main() -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # the two-node cluster is joined by its address, which (unlike a local ray.init) authenticates only when told
+    # to: Ray reads this once, at import
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     with tempfile.TemporaryDirectory(prefix="rig_dojo_bench_sweep_") as tmp:
         folder = Path(tmp)
         sweep_vs_sequential(folder)
