@@ -603,8 +603,12 @@ def _tune_trial(params, spec_bytes=b"", spec_family="", base_toml="", sweep_dir=
 TRIAL_EVENTS = "trial_events.jsonl"  # in the sweep folder: when Tune launched each trial
 
 
-def _progress_callback(out, events: Path | None = None):
+def _progress_callback(quiet: bool, events: Path | None = None):
     from ray.tune import Callback
+
+    def say(text: str) -> None:  # sys.stdout at the time (Tune pickles its callbacks: no file objects kept)
+        if not quiet:
+            print(text, file=sys.stdout, flush=True)
 
     class Progress(Callback):
         """One line when a trial starts, every ~10 s of progress, and when it ends or fails."""
@@ -613,7 +617,7 @@ def _progress_callback(out, events: Path | None = None):
             self.last = 0.0
 
         def on_trial_start(self, iteration, trials, trial, **info):
-            print(f"  {trial}: started", file=out, flush=True)
+            say(f"  {trial}: started")
             if events is not None:  # when Tune launched it (bench/bench_sweep.py: the start overhead)
                 with open(events, "a", encoding="utf-8") as f:
                     f.write(json.dumps({"trial": Path(trial.path).name, "launched": time.time()}) + "\n")
@@ -624,31 +628,28 @@ def _progress_callback(out, events: Path | None = None):
             self.last = time.monotonic()
             running = [t for t in trials if t.status == "RUNNING"]
             done = sum(t.status == "TERMINATED" for t in trials)
-            print(f"  {len(running)} running, {done}/{len(trials)} done; {trial}: step {int(result.get('step', 0)):,d}, "
-                  f"return {result.get('mean_return', float('nan')):.2f}", file=out, flush=True)
+            say(f"  {len(running)} running, {done}/{len(trials)} done; {trial}: step {int(result.get('step', 0)):,d}, "
+                f"return {result.get('mean_return', float('nan')):.2f}")
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             result = trial.last_result or {}
             how = "done" if result.get("evaluated") else "stopped before its end"
             success = result.get("success_rate", float("nan"))
-            print(f"  {trial}: {how}, success {success:.0%}" if math.isfinite(success) else f"  {trial}: {how}",
-                  file=out, flush=True)
+            say(f"  {trial}: {how}, success {success:.0%}" if math.isfinite(success) else f"  {trial}: {how}")
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            print(f"  {trial}: failed (its process died or raised); Tune retries it from its checkpoint if it can",
-                  file=out, flush=True)
+            say(f"  {trial}: failed (its process died or raised); Tune retries it from its checkpoint if it can")
 
     return Progress()
 
 
 def run_sweep(plan: SweepPlan, sweep_dir: Path, *, resume: bool = False, address: str | None = None,
-              cpus: int | None = None, out=None) -> list[dict]:
+              cpus: int | None = None, quiet: bool = False) -> list[dict]:
     """Run (or resume) the sweep in ``sweep_dir`` on Ray Tune and write the results table; returns its rows.
 
     ``sweep_dir`` must hold ``sweep_plan.json``, ``base_config.toml`` and ``spec.npz``
     (:func:`prepare_sweep` writes them).
     """
-    out = out or sys.stdout
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our own progress lines, not Tune's tables
     ray = import_ray()
     from ray import tune
@@ -673,7 +674,7 @@ def run_sweep(plan: SweepPlan, sweep_dir: Path, *, resume: bool = False, address
                     trial_dirname_creator=lambda t: trial_name(_trial_index(t.trial_id), t.config)),
                 run_config=tune.RunConfig(
                     name="sweep", storage_path=str(sweep_dir / "tune"), verbose=0,
-                    callbacks=[_progress_callback(out, sweep_dir / TRIAL_EVENTS)],
+                    callbacks=[_progress_callback(quiet, sweep_dir / TRIAL_EVENTS)],
                     failure_config=tune.FailureConfig(max_failures=plan.retries)))
         began = time.monotonic()
         grid = tuner.fit()

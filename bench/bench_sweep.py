@@ -146,7 +146,7 @@ def two_nodes(folder: Path) -> None:
         out = folder / "two_nodes"
         sw.prepare_sweep(out, plan, config, spec_from_config(config), "kinematic")
         began = time.perf_counter()
-        rows = sw.run_sweep(plan, out, address=cluster.address, out=open(os.devnull, "w"))
+        rows = sw.run_sweep(plan, out, address=cluster.address, quiet=True)
         wall = time.perf_counter() - began
     finally:
         if ray.is_initialized():
