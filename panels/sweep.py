@@ -11,7 +11,7 @@ from .common import DojoSubPanel, wrapped
 class RIGDOJO_UL_sweep_trials(bpy.types.UIList):
     """A sweep's trials, best first: rank, name, status, success, error."""
 
-    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
         row = layout.row(align=True)
         row.label(text=f"{item.rank}." if item.rank > 0 else "-")
         row.label(text=item.name)

@@ -226,7 +226,7 @@ def _filled(n: int, value: int) -> np.ndarray:
     return out
 
 
-def push_to_nla(obj: bpy.types.ID, action: bpy.types.Action, track_name: str, start: float,
+def push_to_nla(obj: bpy.types.Object, action: bpy.types.Action, track_name: str, start: float,
                 mute: bool = True) -> Any:
     """A new NLA track ``track_name`` on ``obj`` holding ``action`` as one strip from ``start`` (muted by
     default, so it changes nothing until the user un-mutes or solos it); returns the track.

@@ -98,8 +98,8 @@ def playing(obj: bpy.types.Object, action: bpy.types.Action) -> Iterator[None]:
 
 def _focus(objects: list[bpy.types.Object]) -> tuple[Vector, float]:
     points = [o.matrix_world @ Vector(c) for o in objects for c in o.bound_box]
-    low = Vector(np.min([tuple(p) for p in points], axis=0))
-    high = Vector(np.max([tuple(p) for p in points], axis=0))
+    coords = np.array([[p.x, p.y, p.z] for p in points])
+    low, high = Vector(coords.min(axis=0)), Vector(coords.max(axis=0))
     return (low + high) / 2, max((high - low).length, 0.5)
 
 
@@ -144,6 +144,8 @@ def takes_sheet(path: str | Path, takes: list[dict], frames_per_take: int = 4, w
             if scene.camera == obj:
                 scene.camera = None
             bpy.data.objects.remove(obj)
-            if data is not None and data.users == 0:
-                (bpy.data.cameras if isinstance(data, bpy.types.Camera) else bpy.data.meshes).remove(data)
+            if isinstance(data, bpy.types.Camera) and data.users == 0:
+                bpy.data.cameras.remove(data)
+            elif isinstance(data, bpy.types.Mesh) and data.users == 0:
+                bpy.data.meshes.remove(data)
     return tile_sheet(path, tiles, columns=frames_per_take)

@@ -287,9 +287,10 @@ class BlenderWorkers:
 
 
 class BlenderRig:
-    """The twin's interface (``forward``) answered by Blender worker processes."""
+    """The twin's interface (``forward``) answered by Blender worker processes (``workers``: anything with
+    ``evaluate(rot3, all_nodes)``, e.g. :class:`BlenderWorkers`, or one evaluator in this process for a bake)."""
 
-    def __init__(self, workers: BlenderWorkers, rig):
+    def __init__(self, workers: Any, rig):
         self.workers = workers
         self.spec = rig
 

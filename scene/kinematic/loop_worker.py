@@ -12,6 +12,7 @@ import json
 import time
 import traceback
 from types import SimpleNamespace
+from typing import Any, cast
 
 import bpy
 import numpy as np
@@ -41,7 +42,7 @@ class RigEvaluator:
         out = np.empty((rot3.shape[0], len(names), 4, 4))
         layer = bpy.context.view_layer
         for k in range(rot3.shape[0]):
-            set_control_rotations(obj, self.spec, rot3[k])
+            set_control_rotations(obj, cast(Any, self.spec), rot3[k])  # reads .controls and .control_modes
             layer.update()
             ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
             world = np.array(ev.matrix_world)
