@@ -225,16 +225,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     extra = training_report(policy, spec, config)
     if args.json:
         print(json.dumps({**result.to_dict(), "task": config.task, **extra}, indent=2))
-    elif extra and evaluation_in_report(config.task):  # the report line says what success and error are
+        return 0
+    if extra and evaluation_in_report(config.task):  # the report line says what success and error are
         print(f"{args.policy}:")
     else:
         units = task_info(config.task).error_units
         print(f"{args.policy}: over {result.episodes} deterministic episodes: success {result.success_rate:.0%}, "
               f"final error {result.final_error:.4f} {units}, mean jerk {result.mean_jerk:.3g}, "
               f"joint-limit violations {result.limit_violation_total:.3g}")
-        line = report_line(config.task, extra)
-        if line:
-            print(line)
+    line = report_line(config.task, extra)
+    if line:
+        print(line)
     return 0
 
 

@@ -209,6 +209,12 @@ def test_camera_evaluate_reports_the_shot(workspace):
     summary = json.loads((workspace["camera_run"] / "summary.json").read_text())
     assert result["shot"]["trained"] == summary["shot"]["trained"]  # deterministic
     assert result["final_error"] == summary["final_error"] and result["success_rate"] == summary["success_rate"]
+    text = run_cli("evaluate", workspace["camera"], "--policy", workspace["camera_run"] / "final.rdpolicy")
+    assert text.returncode == 0, text.stderr[-2000:]
+    lines = text.stdout.strip().splitlines()
+    trained = summary["shot"]["trained"]
+    assert len(lines) == 3 and lines[1].startswith("solved move, frames 1-") and "final error" not in text.stdout
+    assert f"on {trained['on_target']:.0%} of frames" in lines[1] and "Track To + dolly" in lines[2]
 
 
 def test_camera_bake_keys_a_new_action_and_verifies_it(workspace, tmp_path):
