@@ -364,6 +364,7 @@ def test_camera_trains_previews_on_the_camera_stops_bakes_and_evaluates(factory,
     draw_panels(capfd)  # the shot's table in Evaluate
 
 
+@pytest.mark.slow  # solves the shot until it converges
 def test_the_default_camera_solve_previews_finishes_on_its_own_bakes_and_evaluates(factory, tmp_path, capfd):
     objs = camera_scene(tmp_path)
     s = bpy.context.scene.rig_dojo
