@@ -59,7 +59,7 @@ def _config_from_args(args: argparse.Namespace):
             config.algo = defaults_for(args.algo, config.task)
             config.algo.seed = seed
     elif _algorithm_of_another_task(config) and (task_changed or not args.config):
-        # an algorithm chosen for another task: each family starts from its own default (the camera's cem)
+        # an algorithm chosen for another task: each family starts from its own default (the camera's shot solver)
         seed = config.algo.seed
         config.algo = defaults_for(family_of(config.task).default_algorithm, config.task)
         config.algo.seed = seed
@@ -88,11 +88,11 @@ def _config_from_args(args: argparse.Namespace):
 def _task_defaults(config) -> None:
     """Untouched defaults (the algorithm's, or another task's tuning) become the task's own tuned
     defaults where it has them (locomotion); settings anyone changed are kept."""
-    from .agents.config import defaults_for
+    from .agents.config import SEARCH_ALGORITHMS, defaults_for
     from .envs.families import task_names
 
     algo = config.algo
-    if algo.name == "cem":
+    if algo.name in SEARCH_ALGORITHMS:  # no per-task tuning
         return
     untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in task_names()]
     if any(dataclasses.replace(d, seed=algo.seed) == algo for d in untouched):
@@ -178,7 +178,7 @@ def _number(kind: type, flag: str):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .agents.config import TrainConfig
-    from .envs.families import env_factory, training_report
+    from .envs.families import env_factory, evaluate_policy, training_report
     from .headless import default_run_dir, resolve_run_dir, run_training
     from .scene.families import spec_from_config
 
@@ -204,7 +204,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise NotExactError(f"{exc}\n{LOOP_ROUTE}") from None
     make_env = env_factory(spec, config)
     run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
-                 report=lambda policy, cfg: training_report(policy, spec, cfg), scene_path=args.scene)
+                 report=lambda policy, cfg: training_report(policy, spec, cfg), scene_path=args.scene,
+                 evaluation=lambda policy, cfg, episodes: evaluate_policy(policy, spec, cfg, make_env, episodes))
     return 0
 
 
@@ -253,22 +254,24 @@ def _policy_and_task(args: argparse.Namespace):
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .agents.evaluate import evaluate
-    from .envs.families import report_line, task_info, training_report
+    from .envs.families import evaluate_policy, evaluation_in_report, report_line, task_info, training_report
 
     policy, config, make_env, spec = _policy_and_task(args)
-    result = evaluate(policy, make_env, config, episodes=args.episodes)
+    result = evaluate_policy(policy, spec, config, make_env, args.episodes)
     extra = training_report(policy, spec, config)
     if args.json:
         print(json.dumps({**result.to_dict(), "task": config.task, **extra}, indent=2))
+        return 0
+    if extra and evaluation_in_report(config.task):  # the report line says what success and error are
+        print(f"{args.policy}:")
     else:
         units = task_info(config.task).error_units
-        print(f"{args.policy}: over {args.episodes} deterministic episodes: success {result.success_rate:.0%}, "
+        print(f"{args.policy}: over {result.episodes} deterministic episodes: success {result.success_rate:.0%}, "
               f"final error {result.final_error:.4f} {units}, mean jerk {result.mean_jerk:.3g}, "
               f"joint-limit violations {result.limit_violation_total:.3g}")
-        line = report_line(config.task, extra)
-        if line:
-            print(line)
+    line = report_line(config.task, extra)
+    if line:
+        print(line)
     return 0
 
 
@@ -378,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
     train.add_argument("--region", help="random targets inside this object's bounds")
     train.add_argument("--algo", choices=all_algorithms(),
-                       help="cem: cross-entropy policy search, the camera's default (camera only)")
+                       help="solve: the shot solver, the camera's default; cem: cross-entropy search for a linear "
+                            "camera policy (both camera only)")
     _add_family_flags(train)
     train.add_argument("--steps", type=int, help="total environment steps")
     train.add_argument("--minutes", type=float, help="a time budget instead of steps")

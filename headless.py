@@ -89,7 +89,7 @@ def resolve_run_dir(path: str | Path) -> Path:
     return resolved
 
 
-def progress_line(snapshot, total: int, tty: bool) -> str:
+def progress_line(snapshot, total: int, tty: bool, success_label: str = "success while exploring") -> str:
     step = snapshot.step
     sps = snapshot.steps_per_second
     eta = snapshot.eta_seconds
@@ -99,21 +99,25 @@ def progress_line(snapshot, total: int, tty: bool) -> str:
     done = min(1.0, step / total) if total else 0.0
     bar = ("#" * int(done * 24)).ljust(24, "-") if tty else ""
     head = f"[{bar}] {done:4.0%}" if tty else f"step {step:,d}/{total:,d}"
-    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  success while exploring {success}"
+    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  {success_label} {success}"
 
 
 def run_training(config, make_env, run_dir: Path | None, resume: bool = False, init_from: str | None = None,
-                 quiet: bool = False, episodes: int = 64, report=None, scene_path: str | None = None) -> dict:
+                 quiet: bool = False, episodes: int = 64, report=None, scene_path: str | None = None,
+                 evaluation=None) -> dict:
     """Train (or continue) in a background session, show progress, evaluate, write summary.json.
 
     ``report(policy, config) -> dict``: the task's own numbers, merged into summary.json (the
     camera's shot metrics against its baselines, a creature's time upright against zero actions).
+    ``evaluation(policy, config, episodes) -> Evaluation``: how the policy is evaluated (default
+    ``agents.evaluate.evaluate`` over ``make_env``; the command line passes
+    ``envs.families.evaluate_policy``, which asks the family).
     """
     import time
 
     from .agents.run_summary import write_run_summary
     from .agents.session import make_session
-    from .envs.families import report_line, task_info
+    from .envs.families import algorithm_hooks, evaluation_in_report, report_line, task_info
 
     if resume:
         session = make_session(None, make_env, run_dir, resume=True)
@@ -125,15 +129,17 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     began = time.monotonic()
     session.start()
     last_line = 0.0
+    hooks = algorithm_hooks(config.algo.name)  # an algorithm a family brings may name its numbers its own way
+    label = getattr(hooks, "SUCCESS_LABEL", "success while exploring")
     try:
         while session.wait(0.25) in ("running", "paused", "stopping", "idle"):
             snapshot = session.latest()
             if snapshot is None or quiet:
                 continue
             if tty:
-                print("\r" + progress_line(snapshot, config.algo.total_steps, True), end="", flush=True)
+                print("\r" + progress_line(snapshot, config.algo.total_steps, True, label), end="", flush=True)
             elif time.monotonic() - last_line >= 10.0:
-                print(progress_line(snapshot, config.algo.total_steps, False), flush=True)
+                print(progress_line(snapshot, config.algo.total_steps, False, label), flush=True)
                 last_line = time.monotonic()
     except KeyboardInterrupt:
         session.stop()
@@ -151,11 +157,16 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     snapshot = session.latest()
     steps = snapshot.step if snapshot else config.algo.total_steps
     summary, result, extra = write_run_summary(config, make_env, run_dir, steps=int(steps), wall=wall,
-                                               episodes=episodes, report=report)
+                                               episodes=episodes, report=report, evaluation=evaluation)
+    episodes = result.episodes  # a family that evaluates its one deterministic move says 1
     if not quiet:
-        units = task_info(config.task).error_units
-        print(f"trained {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
-              f"success {result.success_rate:.0%}, final error {result.final_error:.4f} {units}")
+        verb = getattr(hooks, "DONE_VERB", "trained")
+        if extra and evaluation_in_report(config.task):  # the report line says what success and error are
+            print(f"{verb} {steps:,d} steps in {wall:.1f} s")
+        else:
+            units = task_info(config.task).error_units
+            print(f"{verb} {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
+                  f"success {result.success_rate:.0%}, final error {result.final_error:.4f} {units}")
         line = report_line(config.task, extra)
         if line:
             print(line)

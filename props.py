@@ -75,7 +75,7 @@ __all__ = ["split_names", "join_names"]
 
 TASKS = tuple((t.name, t.label, t.description) for t in tasks())
 ALGORITHM_LABELS = {"ppo": "PPO", "a2c": "A2C", "sac": "SAC", "td3": "TD3", "dqn": "DQN", "qlearning": "Q-learning",
-                    "cem": "CEM"}
+                    "cem": "CEM", "solve": "Solve Shot"}
 ALGORITHM_HELP = {
     "ppo": "Proximal Policy Optimization: robust default for continuous or discrete actions",
     "a2c": "Advantage Actor-Critic: simple and fast per step, less sample-efficient",
@@ -83,7 +83,8 @@ ALGORITHM_HELP = {
     "td3": "Twin Delayed DDPG: sample-efficient, continuous actions only",
     "dqn": "Deep Q-Network: discrete actions only",
     "qlearning": "Tabular Q-learning: tiny discrete toy tasks only",
-    "cem": "Cross-entropy search for a linear camera policy: the camera task's default, fast without a GPU",
+    "cem": "Cross-entropy search for a linear camera policy that reacts to the shot, fast without a GPU",
+    "solve": "Solve the camera move over the known shot (path, aim, lens): the camera task's default",
 }
 
 PARAM_KINDS = (('float', "Float", ""), ('int', "Integer", ""), ('bool', "Boolean", ""), ('choice', "Choice", ""))

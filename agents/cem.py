@@ -1,4 +1,5 @@
-"""Cross-entropy search for a linear policy: the one search (the camera's default trainer), no bpy.
+"""Cross-entropy search for a linear policy: the camera's learned policy (its default, the shot solver, is
+``envs/camera/solve.py``), no bpy.
 
 :class:`CrossEntropySearch` is the search itself: every generation rolls a population of linear
 policies ``tanh(W obs + b)`` over one whole episode at once (one environment each), keeps the best

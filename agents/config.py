@@ -87,8 +87,9 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     obstacle_distance = 1.0
     action_scale = 0.0               # 0: the task's own (0.5 locomotion/obstacles, 1 stand/jump)
 
-``algo.name = "cem"`` (cross-entropy search for a linear camera policy) trains the
-camera task only; every SB3 algorithm trains every task.
+``algo.name = "solve"`` (the shot solver: the camera path optimised over the known shot,
+the camera task's default) and ``algo.name = "cem"`` (cross-entropy search for a linear
+camera policy) train the camera task only; every SB3 algorithm trains every task.
 
 Unknown or mistyped keys raise :class:`RigDojoError` naming the key with its table
 path (``algo.lerning_rate``) and the allowed keys.
@@ -113,7 +114,9 @@ from ..envs.camera.settings import CameraConfig
 from ..envs.physics.settings import PhysicsConfig
 
 ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")  # SB3 and tabular: every task of the rig family
-SEARCH_ALGORITHMS = ("cem",)  # policy search without SB3
+# search without SB3 (the camera family's): new names go last, because the sidebar stores the algorithm as
+# its index in ALGORITHMS + SEARCH_ALGORITHMS
+SEARCH_ALGORITHMS = ("cem", "solve")
 CONTINUOUS_ONLY = frozenset({"sac", "td3"})
 DISCRETE_ONLY = frozenset({"dqn", "qlearning"})
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -175,7 +178,8 @@ class AlgoConfig:
     """Algorithm and hyperparameters. ``extra`` holds algorithm-specific keyword arguments."""
 
     name: str = setting("ppo", label="Algorithm", description="The learning algorithm (picking one loads its tuned "
-                        "settings; CEM, a policy search, is offered for the camera task only, where it is the default)")
+                        "settings; Solve Shot, the camera task's default, and CEM, a policy search, are offered for "
+                        "the camera task only)")
     learning_rate: float = setting(3e-4, label="Learning Rate", description="Step size of the optimiser", min=1e-7,
                                    soft_max=0.01, precision=6, step=0.001)
     lr_schedule: str = setting("constant", label="Schedule", description="How the learning rate changes over the run",
@@ -258,6 +262,13 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "cem": dict(learning_rate=1.0, lr_schedule="constant", gamma=1.0, n_envs=128, total_steps=360_000,
                 batch_size=1, n_steps=1, n_epochs=1, net_arch=[],
                 extra={"elite": 0.125, "sigma": 0.3}),
+    # The shot solver (camera only, envs/camera/solve.py): n_envs is the population of candidate paths,
+    # total_steps counts camera-frames scored (candidates x shot frames); a solve also ends when it has
+    # converged. Tuned on the shot suite (scene/builders/camera_shots.py, ./dojo bench camera): about 40
+    # generations on a 120-frame shot.
+    "solve": dict(learning_rate=1.0, lr_schedule="constant", gamma=1.0, n_envs=64, total_steps=400_000,
+                  batch_size=1, n_steps=1, n_epochs=1, net_arch=[],
+                  extra={"elite": 0.125, "knots_per_second": 1.0}),
 }
 
 
@@ -392,6 +403,12 @@ class TrainConfig:
             from .cem import validate_extra
 
             validate_extra(algo)
+        else:  # an algorithm a family brings checks its own settings (the camera's shot solver)
+            from ..envs.families import algorithm_hooks
+
+            hooks = algorithm_hooks(algo.name)
+            if hooks is not None and hasattr(hooks, "validate_extra"):
+                hooks.validate_extra(algo)
         if family.settings:
             getattr(self, family.settings).validate(self)
         # a family whose curriculum is its own (the obstacle course's heights) needs no stages

@@ -335,6 +335,11 @@ def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str)
                                "as floats; this file does not")
         return LinearPolicy(w, b)
     if algo not in ("ppo", "a2c", "sac", "td3", "dqn"):
+        from ..envs.families import algorithm_hooks
+
+        hooks = algorithm_hooks(str(algo))  # an algorithm a family brings (the camera's solved paths)
+        if hooks is not None and hasattr(hooks, "rebuild_policy"):
+            return hooks.rebuild_policy(metadata, arrays, name)
         raise RigDojoError(f"{name}: unknown algorithm {algo!r} in metadata.json")
     policy_cls = model_class(algo).policy_aliases["MlpPolicy"]
     policy = policy_cls(obs_space, act_space, lambda _progress: 0.0, **_policy_kwargs_live(metadata["policy_kwargs"]))

@@ -16,7 +16,8 @@ from .config import TrainConfig
 
 def write_run_summary(config: TrainConfig, make_env: Callable[..., Any], run_dir: Path, *, steps: int,
                       wall: float, episodes: int = 64, report: Callable[[Any, TrainConfig], dict] | None = None,
-                      extra_fields: dict | None = None) -> tuple[dict, Any, dict]:
+                      extra_fields: dict | None = None,
+                      evaluation: Callable[[Any, TrainConfig, int], Any] | None = None) -> tuple[dict, Any, dict]:
     """Evaluate ``run_dir/final.rdpolicy`` over ``episodes`` deterministic episodes and write ``summary.json``.
 
     :param config: the run's config
@@ -27,6 +28,8 @@ def write_run_summary(config: TrainConfig, make_env: Callable[..., Any], run_dir
     :param episodes: evaluation episodes
     :param report: ``report(policy, config) -> dict``: the family's own numbers, merged in
     :param extra_fields: more keys for summary.json (a sweep's trial name, an early stop)
+    :param evaluation: ``evaluation(policy, config, episodes) -> Evaluation``: how the policy is evaluated
+        (default ``agents.evaluate.evaluate`` over ``make_env``; ``envs.families.evaluate_policy`` asks the family)
     :returns: ``(summary, evaluation, family_report)``
     """
     from ..envs.families import family_of
@@ -37,7 +40,9 @@ def write_run_summary(config: TrainConfig, make_env: Callable[..., Any], run_dir
     run_dir = Path(run_dir)
     policy_path = run_dir / "final.rdpolicy"
     policy = load_policy(policy_path)
-    result = evaluate(policy, make_env, config, episodes=episodes)
+    result = evaluation(policy, config, episodes) if evaluation is not None else \
+        evaluate(policy, make_env, config, episodes=episodes)
+    episodes = result.episodes  # a family that evaluates its one deterministic move says 1
     summary = {
         "success_rate": result.success_rate, "final_error": result.final_error, "steps": int(steps),
         "wall_seconds": wall, "steps_per_second": steps / wall if wall > 0 else 0.0,

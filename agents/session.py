@@ -574,12 +574,17 @@ _callback_class: type | None = None
 
 
 def session_class(algo: str) -> type[BackgroundRun]:
-    """The session that runs ``algo``: the cross-entropy search for ``cem``, else TrainingSession."""
+    """The session that runs ``algo``: the cross-entropy search for ``cem``, the session of an algorithm a
+    family brings (its hooks' ``SESSION``, ``envs.families.algorithm_hooks``: the camera's shot solver), else
+    TrainingSession."""
     if algo == "cem":
         from .cem import CemSession
 
         return CemSession
-    return TrainingSession
+    from ..envs.families import algorithm_hooks
+
+    hooks = algorithm_hooks(algo)
+    return hooks.SESSION if hooks is not None else TrainingSession
 
 
 def make_session(config: TrainConfig | None, make_env: Callable[[TrainConfig, int, int], Any],

@@ -482,8 +482,16 @@ def _write_summary(session, config, make_env, run_dir, began, family, spec, stop
     summary, _, _ = write_run_summary(
         config, make_env, run_dir, steps=int(steps), wall=float(wall),
         report=lambda policy, cfg: family.hooks().report(policy, spec, cfg),
+        evaluation=_family_evaluation(spec, make_env),
         extra_fields={"trial": run_dir.name, "stopped_early": stopped_early})
     return summary
+
+
+def _family_evaluation(spec, make_env):
+    """Evaluate as the command line's ``train`` does: the family's own evaluation where it has one."""
+    from ..envs.families import evaluate_policy
+
+    return lambda policy, cfg, episodes: evaluate_policy(policy, spec, cfg, make_env, episodes)
 
 
 def trial_statuses(grid) -> dict[str, str]:
@@ -523,9 +531,11 @@ def summarise_stopped(sweep_dir: Path, names: list[str]) -> list[str]:
         spec = family.hooks().load_spec(sweep_dir / "spec.npz")
         config = TrainConfig.load(run_dir / "config.toml")
         last = _last_metrics(run_dir)
-        write_run_summary(config, family.hooks().env_factory(spec), run_dir, steps=int(last.get("step", 0)),
+        make_env = family.hooks().env_factory(spec)
+        write_run_summary(config, make_env, run_dir, steps=int(last.get("step", 0)),
                           wall=float(last.get("wall_time", 0.0)),
                           report=lambda policy, cfg: family.hooks().report(policy, spec, cfg),
+                          evaluation=_family_evaluation(spec, make_env),
                           extra_fields={"trial": run_dir.name, "stopped_early": True})
         done.append(run_dir.name)
     return done

@@ -68,19 +68,24 @@ class VIEW3D_PT_rig_dojo_evaluate(DojoSubPanel, bpy.types.Panel):
             _, task, extra = report
         box = layout.box()
         col = box.column(align=True)
-        col.label(text=f"{ev.episodes} episodes of {bpy.path.basename(str(path))}", icon='INFO')
-        rows = [("Success rate", f"{ev.success_rate:.0%}"),
-                ("Final error", f"{ev.final_error:.4f} {task_info(task).error_units}")]
-        if family_of(task).joint_metrics:
-            rows += [("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
-                     ("Limit violations", f"{ev.limit_violation_total:.3g} total, "
-                                          f"{ev.limit_violation_mean:.3g} per step")]
-        rows.append(("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"))
+        col.label(text=f"{ev.episodes} episode{'s' if ev.episodes != 1 else ''} of {bpy.path.basename(str(path))}",
+                  icon='INFO')
+        edge = family_of(task).edge_hooks()
+        if extra and hasattr(edge, "evaluation_rows"):  # the family's own words (the camera's one move)
+            rows = list(edge.evaluation_rows(ev, extra))
+        else:
+            rows = [("Success rate", f"{ev.success_rate:.0%}"),
+                    ("Final error", f"{ev.final_error:.4f} {task_info(task).error_units}")]
+            if family_of(task).joint_metrics:
+                rows += [("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
+                         ("Limit violations", f"{ev.limit_violation_total:.3g} total, "
+                                              f"{ev.limit_violation_mean:.3g} per step")]
+            rows.append(("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"))
         for label, value in rows:
             row = col.row()
             row.label(text=label)
             row.label(text=value)
-        draw_report = getattr(family_of(task).edge_hooks(), "draw_report", None)
+        draw_report = getattr(edge, "draw_report", None)
         if extra and draw_report is not None:
             draw_report(box, extra)
 

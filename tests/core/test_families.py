@@ -105,6 +105,18 @@ def test_every_family_is_complete(family):
         assert hasattr(TrainConfig(), family.settings)
 
 
+@pytest.mark.parametrize("family", registry.families(), ids=lambda f: f.name)
+def test_the_algorithms_a_family_brings_are_complete(family):
+    from rig_dojo.agents.config import ALGORITHMS, SEARCH_ALGORITHMS, defaults_for
+    from rig_dojo.agents.session import BackgroundRun, session_class
+
+    for algo in family.algorithm_modules:
+        assert algo in family.algorithms and algo in ALGORITHMS + SEARCH_ALGORITHMS, algo
+        hooks = registry.algorithm_hooks(algo)
+        assert issubclass(hooks.SESSION, BackgroundRun) and session_class(algo) is hooks.SESSION
+        assert defaults_for(algo).name == algo  # tuned defaults in agents/config.py
+
+
 def test_settings_tables_reject_their_own_bad_values():
     config = TrainConfig(task="camera")
     config.algo.name = "cem"
