@@ -132,6 +132,14 @@ def preview_rollout(env: Any, act: Callable[[np.ndarray], np.ndarray]) -> np.nda
     return _frozen(np.stack(frames))
 
 
+def probe_task(env: Any) -> None:
+    """Reset ``env`` and take one step, on the caller's thread: settings the task cannot honour (a reward
+    term reading state this task does not have) raise RigDojoError before training starts. ``env`` is a
+    preview task (its own random generator): the training task is untouched."""
+    env.reset()
+    env.step(np.stack([env.action_space.sample() for _ in range(env.num_envs)]))
+
+
 class BackgroundRun:
     """The thread and state machine every training session shares (TrainingSession, the camera search).
 
@@ -359,6 +367,7 @@ class TrainingSession(BackgroundRun):
         config.save(self.run_dir / "config.toml")
         self.env = self.make_env(config, algo.n_envs, algo.seed)
         self.preview_env = self.make_env(config, 1, algo.seed + 7919)
+        probe_task(self.preview_env)  # a reward term the task cannot feed fails here, not in the thread
         self.control_names = tuple(self.env.control_names)
         tensorboard = self.run_dir / "tensorboard" if importlib.util.find_spec("tensorboard") else None
         meta = self._resume_meta
