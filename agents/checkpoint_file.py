@@ -83,7 +83,9 @@ def save_checkpoint(model: Any, file: BinaryIO, algo: str) -> None:
             "counters": {k: int(getattr(model, k)) for k in COUNTERS if isinstance(getattr(model, k, None), int)},
             "optimizer_scalars": scalars}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(file, **arrays)
+    buffer = io.BytesIO()  # built in memory: a full disk then fails in one write, not inside numpy's zip writer
+    np.savez(buffer, **arrays)
+    file.write(buffer.getvalue())
 
 
 def is_legacy(path: Path) -> bool:
