@@ -169,7 +169,7 @@ class BackgroundRun:
         self._unpaused = threading.Event()
         self._unpaused.set()
         self._thread: threading.Thread | None = None
-        self._done = threading.Event()  # set when the thread has saved and ended (see wait())
+        self._thread_ended = threading.Event()  # set when the thread has saved and ended (see wait())
         self._folder_lock: Any = None  # agents.run_folder.RunFolderLock while training
         self._resume_meta: dict[str, Any] | None = None
         self._restart = False  # continue_run found no checkpoint: the run starts over in its folder
@@ -253,7 +253,7 @@ class BackgroundRun:
         finally:
             if self._folder_lock is not None:
                 self._folder_lock.release()
-            self._done.set()
+            self._thread_ended.set()
 
     def pause(self) -> None:
         if self._set_state("paused", only_from=("running",)):
@@ -280,7 +280,7 @@ class BackgroundRun:
         ``join(timeout)`` can mark a thread that is still running as ended (bpo-45274), and Ctrl-C would
         then leave before the trainer saved its checkpoint.
         """
-        if self._thread is not None and self._done.wait(timeout):
+        if self._thread is not None and self._thread_ended.wait(timeout):
             self._thread.join()
         return self.state
 

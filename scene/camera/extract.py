@@ -124,7 +124,7 @@ def extract_camera_shot(
     if bone:
         if subj.type != 'ARMATURE' or subj.pose is None or bone not in subj.pose.bones:
             raise RigDojoError(f"'{subj.name}' has no bone named {bone!r}"
-                               f"{did_you_mean(bone, subj.pose.bones.keys()) or '; pick a bone of the subject armature'}")
+                               f"{(did_you_mean(bone, subj.pose.bones.keys()) if subj.pose else '') or '; pick a bone of the subject armature'}")
     start = scene.frame_start if frame_start is None else int(frame_start)
     end = scene.frame_end if frame_end is None else int(frame_end)
     if end <= start:
