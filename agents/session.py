@@ -554,7 +554,9 @@ class TrainingSession(BackgroundRun):
                     self._metrics_columns = next(csv.reader(f))
                 self._metrics_file = path.open("a", newline="")
             else:
-                names = [t.name for t in self.config.rewards if t.enabled] or sorted(self._term_names)
+                # the task's default terms when the config names none (episodes may not have ended yet)
+                names = [t.name for t in self.config.rewards if t.enabled] or sorted(self._term_names) or \
+                    sorted(getattr(self.env, "last_terms", dict)())
                 self._metrics_columns = [*CSV_FIXED, *(f"term_{n}" for n in names)]
                 self._metrics_file = path.open("w", newline="")
                 self._metrics_file.write(",".join(self._metrics_columns) + "\n")

@@ -138,7 +138,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rig_dojo_soak_"))
     seconds = max(2.0, args.minutes * 60.0 / args.cycles - 3.0)  # minus what starting and stopping take
     rows = []
-    print(f"{args.cycles} cycles of about {seconds:.0f} s in {work}", flush=True)
+    rss_before = rss_mb()
+    print(f"{args.cycles} cycles of about {seconds:.0f} s in {work}; {rss_before:.1f} MB resident before the first",
+          flush=True)
     print(f"{'cycle':>5} {'kind':8} {'steps':>9} {'state':8} {'rss MB':>8} {'py thr':>6} {'native':>6} "
           f"{'fds':>4} {'timer':>5} {'lock':>5} {'secs':>5}", flush=True)
     began = time.monotonic()
@@ -169,7 +171,7 @@ def main() -> None:
     warm = min(5, len(rss) - 1)
     print(f"\nwall {(time.monotonic() - began) / 60:.1f} min over {len(rows)} cycles "
           f"(session steps now {rows[-2 if len(rows) > 1 and rows[-1]['kind'] != 'session' else -1]['steps']:,d})")
-    print(f"resident memory: {rss[0]:.1f} MB after cycle 1, {rss[warm]:.1f} MB after cycle {warm + 1}, "
+    print(f"resident memory: {rss_before:.1f} MB before, {rss[0]:.1f} MB after cycle 1, {rss[warm]:.1f} MB after cycle {warm + 1}, "
           f"{rss[-1]:.1f} MB at the end (max {rss.max():.1f}); second half slope {slope:+.3f} MB/cycle")
     print(f"between cycles: Python threads max {max(r['py_threads'] for r in rows)} "
           f"(start {rows[0]['py_threads']}), native threads max {max(r['native'] for r in rows)} "
