@@ -345,9 +345,14 @@ class TrainConfig:
     def load(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise RigDojoError(f"{path} is {path.stat().st_size:,d} bytes; a configuration is a small TOML file")
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise RigDojoError(f"cannot read the configuration {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise RigDojoError(f"{path} is not UTF-8 text (byte {exc.start}); save the configuration as UTF-8 "
+                               "TOML") from None
         try:
             return cls.from_toml(text)
         except RigDojoError as exc:
@@ -399,6 +404,7 @@ class TrainConfig:
             raise RigDojoError("algo.total_steps and algo.minutes must not be negative")
         if any(n <= 0 for n in algo.net_arch):
             raise RigDojoError(f"algo.net_arch: layer sizes must be greater than 0 (found {algo.net_arch})")
+        _check_bounds(self)
         if algo.name == "cem":
             from .cem import validate_extra
 
@@ -418,6 +424,46 @@ class TrainConfig:
         for i, term in enumerate(self.rewards):
             if not term.name:
                 raise RigDojoError(f"rewards[{i}].name is empty; give the reward term's registry name")
+
+
+# -- upper bounds: values that parse but would exhaust memory, disk or time, or overflow ---------------
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds
+MAX_CONFIG_BYTES = 16 << 20
+MAX_TOTAL_STEPS = 10**11
+MAX_MINUTES = 7 * 24 * 60.0
+MAX_LAYERS, MAX_LAYER_UNITS = 16, 8192  # agents/safe_read.py refuses policy files beyond these
+MAX_REWARD_WEIGHT = 1e6
+_UPPER = {"algo.n_envs": 65_536, "algo.batch_size": 10**7, "algo.n_steps": 10**6, "algo.n_epochs": 10_000,
+          "rig.episode_length": 100_000, "output.checkpoint_every": 10**12}
+
+
+def _check_bounds(config: TrainConfig) -> None:
+    algo = config.algo
+    if not 0 <= algo.seed <= MAX_SEED:
+        raise RigDojoError(f"algo.seed must be between 0 and {MAX_SEED} (found {algo.seed})")
+    if algo.total_steps > MAX_TOTAL_STEPS:
+        raise RigDojoError(f"algo.total_steps: {algo.total_steps:,d} is more than {MAX_TOTAL_STEPS:,d}; "
+                           "use algo.minutes for an open-ended run")
+    if not math.isfinite(algo.minutes) or algo.minutes > MAX_MINUTES:
+        raise RigDojoError(f"algo.minutes must be a finite number of minutes up to {MAX_MINUTES:.0f} (a week); "
+                           f"found {algo.minutes}")
+    for key, value in (("algo.learning_rate", algo.learning_rate), ("rig.tolerance", config.rig.tolerance)):
+        if not math.isfinite(value) or value > 1e6:
+            raise RigDojoError(f"{key} must be a finite number of a plausible size (found {value})")
+    if len(algo.net_arch) > MAX_LAYERS or any(n > MAX_LAYER_UNITS for n in algo.net_arch):
+        raise RigDojoError(f"algo.net_arch: at most {MAX_LAYERS} layers of at most {MAX_LAYER_UNITS} units "
+                           f"(found {algo.net_arch[:MAX_LAYERS + 1]})")
+    values = {"algo.n_envs": algo.n_envs, "algo.batch_size": algo.batch_size, "algo.n_steps": algo.n_steps,
+              "algo.n_epochs": algo.n_epochs, "rig.episode_length": config.rig.episode_length,
+              "output.checkpoint_every": config.output.checkpoint_every}
+    for key, value in values.items():
+        if value > _UPPER[key]:
+            raise RigDojoError(f"{key} must be at most {_UPPER[key]:,d} (found {value:,d})")
+    for i, term in enumerate(config.rewards):
+        weight = term.weight
+        if not math.isfinite(weight) or abs(weight) > MAX_REWARD_WEIGHT:
+            raise RigDojoError(f"rewards[{i}] ({term.name}): weight {weight!r} must be a finite number up to "
+                               f"{MAX_REWARD_WEIGHT:g}; scale the other terms down instead")
 
 
 # -- reading: dataclass from plain data, with errors that name the key ------------------

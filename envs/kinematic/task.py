@@ -37,6 +37,8 @@ class KinematicTask(BatchedTask):
         high = np.where(rig.has_limit, rig.limit_high, spec.default_limit)[free]
         self.q_low, self.q_high = low.astype(np.float64), high.astype(np.float64)
         self.q_rest = np.clip(rig.control_rest_euler[free], low, high)
+        # without limits the range is only the twin's default: leaving it is no violation worth reporting
+        self.has_joint_limits = bool(np.asarray(rig.has_limit)[free].any())
         self.n_joints = len(self.q_low)
         self._effector = rig.tracked.index(spec.effector)
         # rig-normalised frame: origin at the first control's head at rest, unit = chain length in world units

@@ -15,7 +15,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ...errors import RigDojoError
+from ...errors import RigDojoError, did_you_mean
 from ..pose import frames_preserved, to_numpy
 from ...envs.camera.twin import CameraSpec, camera_angles
 
@@ -27,7 +27,8 @@ def get_object(value: Any, what: str) -> bpy.types.Object | None:
         return value
     obj = bpy.data.objects.get(str(value))
     if obj is None:
-        raise RigDojoError(f"there is no object named {value!r} to use as the {what}; pick an existing object")
+        raise RigDojoError(f"there is no object named {value!r} to use as the {what}"
+                           f"{did_you_mean(str(value), bpy.data.objects.keys()) or '; pick an existing object'}")
     return obj
 
 
@@ -192,7 +193,8 @@ def extract_camera_shot(
         raise RigDojoError("the subject is the camera itself; pick the object the camera should follow")
     if bone:
         if subj.type != 'ARMATURE' or subj.pose is None or bone not in subj.pose.bones:
-            raise RigDojoError(f"'{subj.name}' has no bone named {bone!r}; pick a bone of the subject armature")
+            raise RigDojoError(f"'{subj.name}' has no bone named {bone!r}"
+                               f"{(did_you_mean(bone, subj.pose.bones.keys()) if subj.pose else '') or '; pick a bone of the subject armature'}")
     start = scene.frame_start if frame_start is None else int(frame_start)
     end = scene.frame_end if frame_end is None else int(frame_end)
     if end <= start:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ...errors import NotExactError, RigDojoError
+from ...errors import NotExactError, RigDojoError, did_you_mean, listed
 from ...envs import kinematics as km
 from ...envs.kinematic.rig_spec import INHERIT_SCALE, ConstraintSpec, RigSpec
 from ...envs.kinematic.twin import SUPPORTED_CONSTRAINTS
@@ -44,7 +44,8 @@ def get_armature(name_or_obj) -> bpy.types.Object:
     obj = bpy.data.objects.get(name_or_obj) if isinstance(name_or_obj, str) else name_or_obj
     if obj is None:
         armatures = [o.name for o in bpy.data.objects if o.type == 'ARMATURE']
-        raise RigDojoError(f"no object named {name_or_obj!r}; armatures in this file: {', '.join(armatures) or 'none'}")
+        hint = did_you_mean(str(name_or_obj), armatures) or did_you_mean(str(name_or_obj), bpy.data.objects.keys())
+        raise RigDojoError(f"no object named {name_or_obj!r}{hint or ''}; armatures in this file: {listed(armatures)}")
     if obj.type != 'ARMATURE':
         kind = obj.type.lower().replace("_", " ")
         article = "an" if kind[0] in "aeiou" else "a"
@@ -57,7 +58,8 @@ def _check_bones(obj, names: list[str], what: str) -> None:
         raise RigDojoError(f"no {what} bones given; name at least one bone of {obj.name!r}")
     missing = [n for n in names if n not in obj.pose.bones]
     if missing:
-        raise RigDojoError(f"{obj.name!r} has no bone named {', '.join(map(repr, missing))} ({what})")
+        hint = did_you_mean(missing[0], obj.pose.bones.keys())
+        raise RigDojoError(f"{obj.name!r} has no bone named {', '.join(map(repr, missing))} ({what}){hint}")
 
 
 def _active(con) -> bool:

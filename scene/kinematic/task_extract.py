@@ -11,7 +11,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ...errors import RigDojoError
+from ...errors import RigDojoError, did_you_mean, listed
 from ...rewards import TermConfig
 from ..pose import frames_preserved, to_numpy
 from .extract import extract_rig, get_armature
@@ -21,8 +21,9 @@ from ...envs.kinematic.task_spec import CurriculumStage, TargetSpec, TaskSpec, d
 def _object(name: str, what: str) -> bpy.types.Object:
     obj = bpy.data.objects.get(name)
     if obj is None:
-        raise RigDojoError(f"the {what} object {name!r} does not exist in this file; "
-                           f"objects: {', '.join(o.name for o in bpy.data.objects)}")
+        names = bpy.data.objects.keys()
+        raise RigDojoError(f"the {what} object {name!r} does not exist in this file{did_you_mean(name, names)}; "
+                           f"objects: {listed(names)}")
     return obj
 
 
