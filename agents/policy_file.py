@@ -343,6 +343,12 @@ def check_metadata(metadata: dict[str, Any], name: str) -> int:
         return entries * 8 + 16 * obs_n + (1 << 20)
     if algo == "cem":
         return 16 * (obs_n + 1) * act_n + (1 << 20)
+    from ..envs.families import algorithm_hooks
+
+    hooks = algorithm_hooks(algo)
+    if hooks is not None:  # an algorithm a family brings says how large its files can be (default 64 MB)
+        budget = getattr(hooks, "policy_weight_budget", None)
+        return int(budget(metadata, name)) if budget is not None else 64 << 20
     nets = check_policy_kwargs(metadata.get("policy_kwargs"), name)
     return policy_weight_budget(obs_n, act_n, nets)
 
