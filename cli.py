@@ -181,6 +181,8 @@ def _config_from_args(args: argparse.Namespace):
         config.algo.total_steps = args.steps
     if args.minutes is not None:
         config.algo.minutes = args.minutes
+        if args.steps is None:
+            config.algo.total_steps = 0  # a time budget instead of steps: the whole budget trains
     if args.seed is not None:
         config.algo.seed = args.seed
     config.validate()
@@ -545,13 +547,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
     train.add_argument("--region", help="random targets inside this object's bounds")
     train.add_argument("--algo", choices=all_algorithms(),
-                       help="solve: the shot solver, the camera's default; cem: cross-entropy search for a linear "
+                       help="ppo: our PPO for batched twins (the rigs' default); sb3_ppo: Stable-Baselines3's PPO; "
+                            "solve: the shot solver, the camera's default; cem: cross-entropy search for a linear "
                             "camera policy (both camera only)")
     _add_family_flags(train)
     train.add_argument("--steps", type=_whole(1, MAX_TOTAL_STEPS),
                        help="total environment steps (with --resume: the new total for the resumed run)")
     train.add_argument("--minutes", type=_real(0.0, MAX_MINUTES, above_low=True),
-                       help="a time budget in minutes of training instead of steps (up to a week)")
+                       help="a time budget in minutes of training instead of steps (up to a week); without "
+                            "--steps the whole budget trains")
     train.add_argument("--seed", type=_whole(0, MAX_SEED), help=f"random seed, 0..{MAX_SEED}")
     train.add_argument("--out", help="run folder (default: rig_dojo_runs/ beside the .blend)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its checkpoint")

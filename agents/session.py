@@ -2,16 +2,19 @@
 
 The thread never touches bpy (DESIGN.md, rule 3). It publishes :class:`Snapshot` objects
 into a :class:`Mailbox`; the UI's main-thread timer reads ``session.latest()`` (the newest
-wins) and ``session.history`` (curve points). Pause, resume and stop act through an SB3
-callback: ``_on_step`` blocks on a threading.Event while paused and returns False to stop.
+wins) and ``session.history`` (curve points). Pause, resume and stop act through a callback
+after every step: it blocks on a threading.Event while paused and returns False to stop. Our PPO
+(``agents/ppo.py``) hands each step over as arrays (``_on_step_arrays``) and checkpoints between
+its updates; the SB3 algorithms and the tabular learner go through an SB3 callback (``_on_step``).
 
 Run folder (``run_dir``)::
 
     config.toml          the TrainConfig of the run
     metrics.csv          one row per snapshot: step, wall_time, mean_return, success_rate,
                          steps_per_second, episodes, curriculum_stage, term_<name>...
-    checkpoints/         step_<n>.zip (arrays + JSON in an npz, no pickle: agents/checkpoint_file.py), the
-                         last 2 kept, each with a step_<n>.zip.json of its counters
+    checkpoints/         step_<n>.npz (ppo: arrays + JSON, agents/ppo.py) or step_<n>.zip (the other
+                         algorithms: arrays + JSON in an npz, agents/checkpoint_file.py); never a pickle;
+                         the last 2 kept, each with a step_<n>.<ext>.json of its counters
     checkpoint.json      which checkpoint is the latest, with the counters resume restores
     .rig_dojo.lock       held while a training writes here (agents/run_folder.py)
     final.rdpolicy       the shareable policy (agents/policy_file.py) when the run ends or stops
@@ -350,19 +353,26 @@ class TrainingSession(BackgroundRun):
         self._successes: collections.deque[bool] = collections.deque(maxlen=recent_episodes)
         self._terms: collections.deque[dict[str, float]] = collections.deque(maxlen=recent_episodes)
         self._stage_successes: collections.deque[bool] = collections.deque(maxlen=self.curriculum_window)
+        self._term_names: list[str] = []
+        self._lean = False  # our PPO: steps handed over as arrays, checkpoints between updates
 
     def _failed_build(self) -> None:
         self._close_envs()
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:
-        from .algorithms import build_model, load_checkpoint, use_time_progress
+        from .algorithms import build_model, check_settings, load_checkpoint, use_time_progress
+        from .threads import use_training_threads
 
         config, algo = self.config, self.config.algo
         if self._resume_meta is None and any((self.run_dir / n).exists() for n in ("checkpoint.json", "metrics.csv")):
             # never overwrite another run's results (DESIGN.md, rule 6)
             raise RigDojoError(f"{self.run_dir} already holds a run; continue it (TrainingSession.continue_run) "
                                "or choose another run folder")
+        if self._resume_meta is not None and algo.name == "ppo" and self._resume_meta["checkpoint"].endswith(".zip"):
+            algo.name = "sb3_ppo"  # a run from before our own PPO: "ppo" was Stable-Baselines3's (a .zip checkpoint)
+        check_settings(config)
+        use_training_threads()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config.save(self.run_dir / "config.toml")
         self.env = self.make_env(config, algo.n_envs, algo.seed)
@@ -394,6 +404,7 @@ class TrainingSession(BackgroundRun):
         if algo.minutes > 0:
             budget = algo.minutes * 60.0
             use_time_progress(self.model, lambda: max(0.0, 1.0 - self._wall_time() / budget))
+        self._lean = hasattr(self.model, "checkpoint_bytes")  # our PPO (agents/ppo.py)
         self._last_checkpoint_step = int(self.model.num_timesteps)
         self._metrics_file = None
         self._metrics_columns: list[str] | None = None
@@ -424,8 +435,12 @@ class TrainingSession(BackgroundRun):
             done = int(self.model.num_timesteps)
             remaining = (algo.total_steps - done) if algo.total_steps > 0 else 10**15
             if remaining > 0 and not self._time_up():
-                self.model.learn(total_timesteps=remaining, callback=_SessionCallback(self),
-                                 reset_num_timesteps=False, tb_log_name="train")
+                if self._lean:
+                    self.model.learn(total_timesteps=remaining, callback=self._on_step_arrays,
+                                     on_iteration=self._on_iteration, reset_num_timesteps=False)
+                else:
+                    self.model.learn(total_timesteps=remaining, callback=_SessionCallback(self),
+                                     reset_num_timesteps=False, tb_log_name="train")
             self._save_checkpoint()
             self._save_policy()
             final = "stopped" if self._stop_event.is_set() else "finished"
@@ -455,6 +470,27 @@ class TrainingSession(BackgroundRun):
     # called by the callback after every env.step
     def _on_step(self, model_locals: dict[str, Any]) -> bool:
         self._record(model_locals)
+        if not self._control():
+            return False
+        step = int(self.model.num_timesteps)
+        if step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
+            self._save_checkpoint()
+        if self._time_up():
+            return False
+        return True
+
+    # our PPO: after every step of all environments (arrays), and after every update
+    def _on_step_arrays(self, step: Any) -> bool:
+        self._record_arrays(step)
+        return self._control()
+
+    def _on_iteration(self, _model: Any) -> bool:
+        if int(self.model.num_timesteps) - self._last_checkpoint_step >= self.config.output.checkpoint_every:
+            self._save_checkpoint()  # between updates: what resume restores is exactly the trainer's state
+        return not self._time_up()
+
+    def _control(self) -> bool:
+        """Pause (block), stop (False) and publish snapshots; shared by both callbacks."""
         if not self._unpaused.is_set():
             paused_at = time.monotonic()
             while not self._unpaused.wait(0.1):
@@ -466,37 +502,73 @@ class TrainingSession(BackgroundRun):
         now = time.monotonic()
         if now >= self._next_snapshot:
             self._publish(now)
-        step = int(self.model.num_timesteps)
-        if step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
-            self._save_checkpoint()
-        if self._time_up():
-            return False
         return True
 
     def _record(self, model_locals: dict[str, Any]) -> None:
         rewards = np.asarray(model_locals["rewards"], dtype=np.float64).reshape(-1)
         dones = np.asarray(model_locals["dones"]).reshape(-1)
         infos = model_locals["infos"]
+        # a task with last_terms() (BatchedTask) gives every step's terms as arrays; its infos carry only an
+        # episode's last step, so the per-episode sums come from the arrays (as step_arrays sums them)
+        last_terms = getattr(self.env, "last_terms", None)
+        step_terms = last_terms() if callable(last_terms) else None
         if not hasattr(self, "_ep_return"):
             self._ep_return = np.zeros(rewards.size)
             self._ep_terms: list[dict[str, float]] = [{} for _ in range(rewards.size)]
-            self._term_names = sorted(infos[0].get("terms", {})) if infos else []
+            self._ep_term_sums: dict[str, np.ndarray] = {}
+            self._term_names = sorted(step_terms if step_terms is not None else
+                                      (infos[0].get("terms", {}) if infos else {}))
         self._ep_return += rewards
-        for i, info in enumerate(infos):
-            sums = self._ep_terms[i]
-            for name, value in info.get("terms", {}).items():
-                sums[name] = sums.get(name, 0.0) + float(value)
+        if step_terms is not None:
+            for name, value in step_terms.items():
+                sums = self._ep_term_sums.get(name)
+                if sums is None:
+                    sums = self._ep_term_sums[name] = np.zeros(rewards.size)
+                sums += value
+        else:
+            for i, info in enumerate(infos):
+                ep = self._ep_terms[i]
+                for name, value in info.get("terms", {}).items():
+                    ep[name] = ep.get(name, 0.0) + float(value)
         ended = np.flatnonzero(dones)
         for i in ended:
             success = bool(infos[i].get("success", False))
             self._returns.append(float(self._ep_return[i]))
             self._successes.append(success)
             self._stage_successes.append(success)
-            self._terms.append(self._ep_terms[i])
+            if step_terms is not None:
+                self._terms.append({name: float(sums[i]) for name, sums in self._ep_term_sums.items()})
+                for sums in self._ep_term_sums.values():
+                    sums[i] = 0.0
+            else:
+                self._terms.append(self._ep_terms[i])
+                self._ep_terms[i] = {}
             self._ep_return[i] = 0.0
-            self._ep_terms[i] = {}
             self.episodes += 1
         if ended.size and self.config.curriculum.enabled and len(self._stage_successes) >= self.curriculum_window:
+            rate = float(np.mean(self._stage_successes))
+            if self.env.advance_curriculum(rate):
+                self._stage_successes.clear()
+                self._advance_to_stage(self.preview_env, self.env.curriculum_stage)
+
+    def _record_arrays(self, step: Any) -> None:
+        """``_record`` for a step handed over as arrays (``agents.step_arrays.StepArrays``)."""
+        if not self._term_names:
+            self._term_names = sorted(step.term_names or step.episode_terms)
+        ended = step.done_idx
+        if not ended.size:
+            return
+        keep = self._returns.maxlen or ended.size  # older episodes would fall out of the window at once
+        recent = slice(max(0, ended.size - keep), ended.size)
+        success = np.asarray(step.info.get("success", np.zeros(step.reward.size)), dtype=bool)[ended]
+        self._returns.extend(np.asarray(step.episode_return[recent], dtype=np.float64).tolist())
+        self._successes.extend(success[recent].tolist())
+        self._stage_successes.extend(success[-(self._stage_successes.maxlen or ended.size):].tolist())
+        terms = {name: np.asarray(sums[recent], dtype=np.float64) for name, sums in step.episode_terms.items()}
+        for i in range(len(success[recent])):
+            self._terms.append({name: float(sums[i]) for name, sums in terms.items()})
+        self.episodes += int(ended.size)
+        if self.config.curriculum.enabled and len(self._stage_successes) >= self.curriculum_window:
             rate = float(np.mean(self._stage_successes))
             if self.env.advance_curriculum(rate):
                 self._stage_successes.clear()
@@ -513,8 +585,9 @@ class TrainingSession(BackgroundRun):
             self._next_preview = time.monotonic() + max(self.preview_interval, took / self.preview_fraction)
         then, then_step = self._window
         if now - then > 1e-3 and step > then_step:
+            # over the whole run since it started (or was last unpaused), not one interval: training
+            # alternates fast stepping with updates, and previews take their share
             self._last_sps = (step - then_step) / (now - then)
-            self._window = (now, step)
         sps = self._last_sps
         algo = self.config.algo
         etas = []
@@ -577,14 +650,17 @@ class TrainingSession(BackgroundRun):
 
         step = int(self.model.num_timesteps)
         folder = self.run_dir / "checkpoints"
-        name = f"step_{step:012d}.zip"
-        # arrays and JSON (agents/checkpoint_file.py): resuming a shared run folder runs no code from it
+        # arrays and JSON (our PPO's npz, agents/ppo.py; the others', agents/checkpoint_file.py): resuming a
+        # shared run folder runs no code from it. The SB3 algorithms' stay .zip: a "ppo" run with a .zip
+        # checkpoint is one from before our own PPO, and resumes as sb3_ppo (_build)
+        suffix = ".npz" if self._lean else ".zip"
+        name = f"step_{step:012d}{suffix}"
         write_atomic_with(folder / name, lambda f: save_checkpoint(self.model, f, self.config.algo.name))
         meta = {"checkpoint": name, "step": step, "episodes": self.episodes, "algo": self.config.algo.name,
                 "curriculum_stage": int(self.env.curriculum_stage), "wall_time": self._wall_time()}
         record_checkpoint(self.run_dir, meta)  # checkpoint.json, and a copy beside the checkpoint
         self._last_checkpoint_step = step
-        for old in sorted(folder.glob("step_*.zip"))[:-KEEP_CHECKPOINTS]:
+        for old in sorted(folder.glob(f"step_*{suffix}"))[:-KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
 
     def _save_policy(self) -> None:

@@ -43,8 +43,9 @@ from ..errors import RigDojoError
 # The families, in the order the sidebar lists their tasks. A new family adds its package here.
 FAMILY_PACKAGES = ("kinematic", "camera", "physics")
 
-SB3_ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")
-CONTINUOUS_ALGORITHMS = ("ppo", "a2c", "sac", "td3")
+# the algorithms agents/ knows itself: our PPO, Stable-Baselines3's (sb3_ppo .. dqn) and the tabular learner
+SB3_ALGORITHMS = ("ppo", "sb3_ppo", "a2c", "sac", "td3", "dqn", "qlearning")
+CONTINUOUS_ALGORITHMS = ("ppo", "sb3_ppo", "a2c", "sac", "td3")
 
 
 @dataclass(frozen=True)

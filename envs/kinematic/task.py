@@ -79,8 +79,12 @@ class KinematicTask(BatchedTask):
     def control_angles(self) -> np.ndarray:
         return self._angles(self.q)
 
-    def _forward(self) -> None:
-        self._tracked_world = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q)))
+    def _forward(self, idx: np.ndarray | None = None) -> None:
+        """Forward kinematics of every environment, or only of ``idx`` (the ones just reset)."""
+        if idx is None:
+            self._tracked_world = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q)))
+        elif len(idx):
+            self._tracked_world[idx] = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q[idx])))
 
     def normalise(self, world_points: np.ndarray) -> np.ndarray:
         return (world_points - self.origin) / self.unit
@@ -128,7 +132,7 @@ class KinematicTask(BatchedTask):
         self.action[idx] = 0
         self.t[idx] = 0
         self._sample_targets(idx)
-        self._forward()
+        self._forward(idx)  # the others' poses did not change
 
     def _step(self, action: np.ndarray):
         action = np.asarray(action)
