@@ -597,14 +597,15 @@ class PPO:
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
                 or not math.isfinite(learning_rate) or not 0 <= learning_rate <= 1e6:
             raise RigDojoError(f"{name}: its learning_rate is not a plausible number; the checkpoint is damaged")
-        model: dict[str, np.ndarray] = {}
+        model = {key[len("model/"):]: value for key, value in arrays.items() if key.startswith("model/")}
+        _load_state(self.policy, model, name)  # names and shapes first: a message that names algo.net_arch
         params = list(self.policy.parameters())
         state: dict[int, dict[str, torch.Tensor]] = {}
         rng = None
         for key, value in arrays.items():
             kind, _, rest = key.partition("/")
             if kind == "model":
-                model[rest] = value
+                continue
             elif kind == "optim":
                 number, _, slot = rest.partition("/")
                 if not number.isdigit() or int(number) >= len(params) or slot not in OPTIMIZER_SLOTS:
@@ -618,7 +619,6 @@ class PPO:
                 rng = value
             else:
                 raise RigDojoError(f"{name}: unexpected array {key[:80]!r}; the checkpoint is damaged")
-        _load_state(self.policy, model, name)
         self.optimizer.state.clear()
         for index, values in state.items():
             self.optimizer.state[params[index]] = values
