@@ -163,7 +163,7 @@ def _config_from_args(args: argparse.Namespace):
         seed = config.algo.seed
         config.algo = defaults_for(family_of(config.task).default_algorithm, config.task)
         config.algo.seed = seed
-    _task_defaults(config)
+    _task_defaults(config, chosen=bool(args.algo))
     _family_flags(args, config)
     sel = config.rig
     for flag, field in (("rig", "rig"), ("effector", "effector"), ("target", "target"), ("region", "region")):
@@ -189,18 +189,25 @@ def _config_from_args(args: argparse.Namespace):
     return config
 
 
-def _task_defaults(config) -> None:
+def _task_defaults(config, chosen: bool = False) -> None:
     """Untouched defaults (the algorithm's, or another task's tuning) become the task's own tuned
-    defaults where it has them (locomotion); settings anyone changed are kept."""
-    from .agents.config import SEARCH_ALGORITHMS, defaults_for
-    from .envs.families import task_names
+    defaults where it has them (locomotion); settings anyone changed are kept. ``chosen``: the algorithm was
+    named on the command line (--algo), so it stays whatever task tuning brought it."""
+    from .agents.config import SEARCH_ALGORITHMS, defaults_for, has_task_defaults
+    from .envs.families import family_of, task_names
 
     algo = config.algo
     if algo.name in SEARCH_ALGORITHMS:  # no per-task tuning
         return
     untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in task_names()]
     if any(dataclasses.replace(d, seed=algo.seed) == algo for d in untouched):
-        config.algo = defaults_for(algo.name, config.task)
+        # a task's own tuning brought its algorithm with it (locomotion's is sb3_ppo): another task starts from
+        # its family's default instead, as the sidebar does
+        brought = any(has_task_defaults(algo.name, task) and dataclasses.replace(defaults_for(algo.name, task),
+                                                                                 seed=algo.seed) == algo
+                      for task in task_names())
+        name = family_of(config.task).default_algorithm if brought and not chosen else algo.name
+        config.algo = defaults_for(name, config.task)
         config.algo.seed = algo.seed
 
 

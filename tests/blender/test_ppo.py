@@ -220,3 +220,34 @@ def test_a_run_from_before_our_ppo_loads_bakes_fine_tunes_and_resumes(make_env, 
     assert resumed.resumed_from_step == 512 and resumed.latest().step >= 1024
     assert TrainConfig.load(run / "config.toml").algo.name == "sb3_ppo"
     assert policy_file.load_policy(run / "final.rdpolicy").trainer == "sb3_ppo"
+
+
+# ---- the command line --------------------------------------------------------------------------
+def test_the_command_line_picks_the_algorithm_and_the_budget_as_the_sidebar_does(tmp_path):
+    """Locomotion's tuning brings sb3_ppo; another task then starts from its family's default (our PPO), as
+    the sidebar's task switch does. ``--minutes`` alone trains the whole time budget, and the progress line
+    shows that budget's clock."""
+    from types import SimpleNamespace
+
+    from rig_dojo import cli
+    from rig_dojo.headless import progress_line
+
+    config = TrainConfig(task="locomotion")
+    config.algo = defaults_for("ppo", "locomotion")
+    assert config.algo.name == "sb3_ppo"
+    (tmp_path / "walk.toml").write_text(config.to_toml())
+
+    def resolve(*flags):
+        args = cli.build_parser().parse_args(["train", "scene.blend", "--config", str(tmp_path / "walk.toml"), *flags])
+        return cli._config_from_args(args)
+
+    assert resolve().algo == defaults_for("ppo", "locomotion")
+    assert resolve("--task", "reach").algo == defaults_for("ppo")
+    assert resolve("--task", "reach", "--algo", "sb3_ppo").algo == defaults_for("sb3_ppo")
+    timed = resolve("--task", "reach", "--minutes", "2")
+    assert (timed.algo.minutes, timed.algo.total_steps) == (2.0, 0)
+    assert resolve("--task", "reach", "--minutes", "2", "--steps", "5000").algo.total_steps == 5000
+    snap = SimpleNamespace(step=1_000_000, steps_per_second=20_000.0, eta_seconds=70.0, mean_return=1.5,
+                           success_rate=0.5, wall_time=50.0)
+    assert progress_line(snap, 0, False).startswith("step 1,000,000, 50/120 s")
+    assert progress_line(snap, 0, True).startswith("[##########--------------]  42%")
