@@ -549,11 +549,11 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
         for con in active[start:]:
             if con.type == 'IK':
                 continue  # solved with its chain (envs.kinematic.ik), after the chain's bones are evaluated
-            spec = _constraint_spec(obj, ev, pb_eval, con, index_of)
-            if isinstance(spec, Problem):
-                problems.append(spec)
+            compiled = _constraint_spec(obj, ev, pb_eval, con, index_of)
+            if isinstance(compiled, Problem):
+                problems.append(compiled)
             else:
-                stack.append(spec)
+                stack.append(compiled)
         constraints.append(stack)
     if problems and strict:
         raise NotExactError(
@@ -582,13 +582,14 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
         has_limit=np.array([l[2] for l in limits], dtype=bool).reshape(len(controls), 3),
         control_rest_euler=rest_euler.reshape(len(controls), 3),
         notes=notes, location_controls=locations,
-        location_lock=np.array([list(obj.pose.bones[c].lock_location) for c in locations], dtype=bool).reshape(nl, 3),
+        location_lock=np.array([list(obj.pose.bones[c].lock_location) for c in locations], dtype=np.bool_).reshape(nl, 3),
         location_low=np.array([b[0] for b in bounds]).reshape(nl, 3),
         location_high=np.array([b[1] for b in bounds]).reshape(nl, 3),
         has_location_limit=np.array([b[2] for b in bounds], dtype=bool).reshape(nl, 3),
         control_rest_location=np.array([list(ev.pose.bones[c].location) for c in locations]).reshape(nl, 3),
         ik_chains=ik_chains,
-        connected=np.array([obj.data.bones[b].use_connect and b not in (_loose or ()) for b in order], dtype=bool),
+        connected=np.array([bool(obj.data.bones[b].use_connect) and b not in (_loose or ()) for b in order],
+                           dtype=np.bool_),
     )
     if _loose is None:  # once: connected heads that need no parent make a smaller twin
         loose = _loose_heads(obj, spec)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import bpy
 import numpy as np
@@ -129,7 +130,7 @@ def _target_point(con, obj, ev, node_key: str, sub: str, target, index_of: dict[
 def chain_spec(obj, ev, chain: IKChain, index_of: dict[str, int]) -> dict:
     """The plain dict of ``envs.kinematic.ik.solve_chain`` for a chain whose bones are all twin nodes."""
     con = ev.pose.bones[chain.owner].constraints[chain.constraint]
-    spec = {
+    spec: dict[str, Any] = {
         "name": chain.constraint, "owner": chain.owner, "bones": list(chain.members),
         "nodes": [index_of[m] for m in chain.members], "pole_angle": float(con.pole_angle),
         "iterations": int(con.iterations), "stretch": bool(con.use_stretch), "weight": float(con.weight),

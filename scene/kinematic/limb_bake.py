@@ -114,14 +114,15 @@ def _pose(obj, name: str) -> Matrix:
 def _channels(pb, basis: Matrix) -> dict[str, list[float]]:
     """``basis`` as the pose bone's own channels (its rotation mode)."""
     loc, quat, scale = basis.decompose()
-    out = {"location": list(loc), "scale": list(scale)}
+    out = {"location": [float(loc[i]) for i in range(3)], "scale": [float(scale[i]) for i in range(3)]}
     if pb.rotation_mode == 'QUATERNION':
-        out["rotation_quaternion"] = list(quat)
+        out["rotation_quaternion"] = [float(quat[i]) for i in range(4)]
     elif pb.rotation_mode == 'AXIS_ANGLE':
         axis, angle = quat.to_axis_angle()
         out["rotation_axis_angle"] = [angle, *axis]
     else:
-        out["rotation_euler"] = list(quat.to_euler(pb.rotation_mode))
+        euler = quat.to_euler(pb.rotation_mode)
+        out["rotation_euler"] = [float(euler[i]) for i in range(3)]
     return out
 
 
