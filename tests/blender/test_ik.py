@@ -499,3 +499,16 @@ def test_reach_with_an_ik_limb_and_its_pole_learns_with_the_ppo_defaults(rigify_
            "--location-range", "0.5", "--effector", sel["tracked"][0], "--region", region, steps=200_000)
     summary = json.loads((tmp_path / limb / "summary.json").read_text())
     assert summary["success_rate"] >= 0.95 and summary["final_error"] <= 0.02
+
+
+def test_keys_on_is_the_kinematic_familys_bake_option_and_other_families_refuse_it(dojo_registered):
+    from rig_dojo.envs.families import get_family
+    from rig_dojo.scene.families import bake_options_for
+
+    assert bpy.context.scene.rig_dojo.bake.keys_on == 'trained'  # the Bake panel's property, generated
+    assert bake_options_for(get_family("kinematic"), {"keys_on": "ik"}) == {"keys_on": "ik"}
+    assert bake_options_for(get_family("camera"), {"keys_on": "trained"}) == {}  # the default: nothing to refuse
+    with pytest.raises(RigDojoError, match="--keys-on fk is an option of another task family's bake"):
+        bake_options_for(get_family("camera"), {"keys_on": "fk"})
+    with pytest.raises(RigDojoError, match="bake.keys_on: 'sideways' is not one of trained, ik, fk"):
+        bake_options_for(get_family("kinematic"), {"keys_on": "sideways"})
