@@ -335,7 +335,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .agents.config import TrainConfig
     from .envs.families import env_factory, evaluate_policy, training_report
     from .headless import default_run_dir, resolve_run_dir, run_training
-    from .scene.families import spec_from_config
+    from .scene.families import record_twin_check, spec_for_training
 
     budget: dict = {}
     if args.resume:
@@ -371,18 +371,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.address:
         raise RigDojoError("--address is for --blender-workers (Blender in the loop on a Ray cluster); sweeps take "
                            "it too (python -m rig_dojo sweep)")
-    try:
-        spec = spec_from_config(config)
+    try:  # read the scene once, then the parity check (DESIGN.md rule 8: train only what verifies)
+        spec, check = spec_for_training(config, run_dir=run_dir if args.resume else None)
     except NotExactError as exc:
         if config.rig.location_controls:  # Blender in the loop moves rotation controls only
             raise
         raise NotExactError(f"{exc}\n{LOOP_ROUTE}") from None
+    _say_check(check, spec)
     make_env = env_factory(spec, config)
     run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
                  report=lambda policy, cfg: training_report(policy, spec, cfg), scene_path=args.scene,
                  evaluation=lambda policy, cfg, episodes: evaluate_policy(policy, spec, cfg, make_env, episodes),
                  resume_budget=budget or None)
+    record_twin_check(check, run_dir)
     return 0
+
+
+def _say_check(check, spec) -> None:
+    """The parity check's line on stdout, its notes and the spec's warnings (a region out of reach) on stderr."""
+    if check is not None:
+        print(check.line, flush=True)
+    for note in list(getattr(check, "notes", ())) + list(getattr(spec, "warnings", ())):
+        print(f"rig_dojo: warning: {note}", file=sys.stderr, flush=True)
 
 
 LOOP_ROUTE = ("or train it with Blender in the loop (Blender evaluates the rig: exact, slower): add "
@@ -510,11 +520,12 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         if _bake_options(args):
             flags = ", ".join("--" + k.replace("_", "-") for k in _bake_options(args))
             raise RigDojoError(f"{flags}: not with --blender-loop, which keys the trained controls")
-        report = edge.bake_in_loop(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
+        report = edge.bake_in_loop(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce,
+                                   seed=args.seed)
     else:
         try:
             report = bake_task_policy(args.policy, frames=frames, action_name=args.action,
-                                      reduce_degrees=args.reduce, options=_bake_options(args))
+                                      reduce_degrees=args.reduce, seed=args.seed, options=_bake_options(args))
         except NotExactError as exc:
             raise NotExactError(f"{exc}\nfor a policy trained with --blender-workers, bake with --blender-loop") from None
     if not getattr(report, "ok", True):  # Blender's re-evaluation misses the tolerance: nothing is saved
@@ -655,6 +666,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output", metavar="NEW.blend", help="save to a new file")
     bake.add_argument("--blender-loop", action="store_true",
                       help="a policy trained with --blender-workers: Blender evaluates the rollout")
+    bake.add_argument("--seed", type=_whole(0, MAX_SEED), default=0,
+                      help="seed of the rollout: the random point a region-trained policy reaches (recorded on the "
+                           "Action; default 0)")
     bake.add_argument("--json", action="store_true")
     _add_bake_flags(bake)
     bake.set_defaults(run=_cmd_bake)

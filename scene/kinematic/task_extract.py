@@ -146,6 +146,11 @@ def extract_task(
     spec = TaskSpec(kind=kind, rig=rig_spec, effector=effector, target=tspec,
                     terms=list(terms) if terms is not None else default_terms(kind), **options)
     spec.validate()
+    from ...envs.kinematic.reach_check import reach_warning
+
+    warning = reach_warning(spec)
+    if warning:
+        spec.warnings.append(warning)
     return spec
 
 

@@ -155,19 +155,23 @@ def blender_world_matrices(obj, names: list[str]) -> np.ndarray:
 
 
 def verify(rig, controls: list[str], tracked: list[str], samples: int = 32, seed: int = 0,
-           location_controls: list[str] | None = None, location_range: float | None = None) -> VerifyReport:
+           location_controls: list[str] | None = None, location_range: float | None = None,
+           spec: RigSpec | None = None) -> VerifyReport:
     """Compare the twin with Blender at ``samples`` random poses; see the module docstring.
 
     ``location_controls`` are posed inside their Limit Location box or at their current location
-    ± ``location_range`` chain lengths (default :data:`VERIFY_LOCATION_RANGE`).
+    ± ``location_range`` chain lengths (default :data:`VERIFY_LOCATION_RANGE`). ``spec``: the selection
+    already compiled (strictly) from the rig as it is now, e.g. by a training's extraction; then
+    ``controls``, ``tracked`` and ``location_controls`` are the spec's own.
     """
     obj = get_armature(rig)
     problems: list[str] = []
-    try:
-        spec = extract_rig(obj, controls, tracked, location_controls=location_controls)
-    except NotExactError as exc:
-        spec = extract_rig(obj, controls, tracked, strict=False, location_controls=location_controls)
-        problems = [n.removeprefix("left out: ") for n in spec.notes if n.startswith("left out: ")] or [str(exc)]
+    if spec is None:
+        try:
+            spec = extract_rig(obj, controls, tracked, location_controls=location_controls)
+        except NotExactError as exc:
+            spec = extract_rig(obj, controls, tracked, strict=False, location_controls=location_controls)
+            problems = [n.removeprefix("left out: ") for n in spec.notes if n.startswith("left out: ")] or [str(exc)]
     twin = RigTwin(spec)
     rng = np.random.default_rng(seed)
     angles = sample_controls(spec, samples, rng)
