@@ -122,6 +122,18 @@ def _check_run_folder(text: str) -> None:
         raise RigDojoError(f"--out {text}: {existing} is not a writable folder; choose a writable place")
 
 
+def _apply_switches(rig: str, switches: list[str] | None) -> None:
+    """``--switch 'BONE["PROP"]=VALUE'``: set the rig's switches (an IK/FK switch) before anything reads the rig."""
+    if not switches:
+        return
+    from .scene.kinematic.switches import parse_switch, set_switch
+
+    if not rig:
+        raise RigDojoError("--switch sets a switch of the rig; this task names no rig (--rig)")
+    for text in switches:
+        print(f"rig_dojo: {set_switch(rig, *parse_switch(text))}", file=sys.stderr)
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
 
     from .scene.kinematic.verify import verify
@@ -135,6 +147,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise RigDojoError("give the bones the policy moves: --controls or --collection (rotation) and/or "
                            "--location-controls")
     open_scene(args.scene)
+    _apply_switches(args.rig, args.switch)
     if args.collection:
         controls = _collection_controls(args.rig, args.collection)
     report = verify(args.rig, controls, _names(args.track), samples=args.samples, seed=args.seed,
@@ -366,6 +379,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         open_scene(args.scene)
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
+    _apply_switches(config.rig.rig, args.switch)
     if args.blender_workers is not None:
         return _train_in_loop(args, config, run_dir)
     if args.address:
@@ -509,6 +523,10 @@ def _cmd_bake(args: argparse.Namespace) -> int:
             raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
         if not os.access(bpy.data.filepath, os.W_OK):
             raise RigDojoError(f"--save: {bpy.data.filepath} is not writable; use --output NEW.blend")
+    if args.switch:
+        from .agents.policy_file import load_policy as _load
+
+        _apply_switches(_load(args.policy).config.rig.rig, args.switch)
     if args.blender_loop:
         from .agents.policy_file import load_policy
         from .envs.families import family_of
@@ -571,6 +589,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+SWITCH_HELP = ("'BONE[\"PROPERTY\"]=VALUE': set a switch of the rig first (Rigify's IK/FK: "
+               "'upper_arm_parent.L[\"IK_FK\"]=1.0'), as a refusal that names one says; repeatable")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors as one line (``rig_dojo train: error: argument --seed: ...``), exit 2."""
 
@@ -628,6 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default: rig_dojo_runs/ beside the .blend)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its checkpoint")
     train.add_argument("--init-from", metavar="POLICY", help="fine-tune from another run's .rdpolicy")
+    train.add_argument("--switch", action="append", metavar='BONE["PROP"]=VALUE', help=SWITCH_HELP)
     train.add_argument("--blender-workers", type=int, metavar="N",
                        help="Blender in the loop: N Blender processes step the rig (for a selection the twin "
                             "refuses: exact, slower)")
@@ -669,6 +692,8 @@ def build_parser() -> argparse.ArgumentParser:
     bake.add_argument("--seed", type=_whole(0, MAX_SEED), default=0,
                       help="seed of the rollout: the random point a region-trained policy reaches (recorded on the "
                            "Action; default 0)")
+    bake.add_argument("--switch", action="append", metavar='BONE["PROP"]=VALUE',
+                      help=SWITCH_HELP + " (the saved file keeps it)")
     bake.add_argument("--json", action="store_true")
     _add_bake_flags(bake)
     bake.set_defaults(run=_cmd_bake)
@@ -696,6 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated tracked bones (what rewards read; train's --effector is one of them)")
     ver.add_argument("--samples", type=_whole(1, 100_000), default=32, help="random poses to compare (default 32)")
     ver.add_argument("--seed", type=_whole(0, MAX_SEED), default=0, help="seed of the random poses")
+    ver.add_argument("--switch", action="append", metavar='BONE["PROP"]=VALUE', help=SWITCH_HELP)
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.set_defaults(run=_cmd_verify)
 

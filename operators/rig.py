@@ -132,6 +132,7 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
                             location_range=settings.location_range or None)
         except RigDojoError as exc:
             live.results["verify"] = (settings.rig.name, str(exc), False, "error")
+            remember_switches(settings, str(exc))
             self.report({'ERROR'}, " ".join(str(exc).split()))
             return {'CANCELLED'}
         except Exception as exc:  # a bug, not bad input: one line here, the details in the console
@@ -156,6 +157,47 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
         return {'FINISHED'}
 
 
+def remember_switches(settings, message: str) -> None:
+    """Keep the rig switches a refusal names (an IK/FK switch), for the Rig & Task panel's Set Switch buttons."""
+    from ..scene.kinematic.switches import switches_in
+
+    rig = settings.rig
+    found = switches_in(message)
+    if rig is not None and found:
+        live.results["switches"] = (rig.name, found)
+    else:
+        live.results.pop("switches", None)
+
+
+class RIGDOJO_OT_set_switch(bpy.types.Operator):
+    """Set this switch of the rig (a custom property such as Rigify's IK/FK), as the last refusal suggested"""
+
+    bl_idname = "rig_dojo.set_switch"
+    bl_label = "Set Switch"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    bone: bpy.props.StringProperty(name="Bone")
+    prop: bpy.props.StringProperty(name="Property")
+    value: bpy.props.StringProperty(name="Value")
+
+    @classmethod
+    def poll(cls, context):
+        return rig_or_why(cls, context) is not None
+
+    def execute(self, context):
+        from ..scene.kinematic.switches import set_switch
+
+        settings = context.scene.rig_dojo
+        try:
+            done = set_switch(settings.rig, self.bone, self.prop, self.value)
+        except RigDojoError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        live.results.pop("switches", None)
+        self.report({'INFO'}, f"{done[0].upper()}{done[1:]}; verify or train again")
+        return {'FINISHED'}
+
+
 def _task_notes(settings) -> list[str]:
     """The task's own warnings (the family's ``verify_notes``: a region out of reach), never an error here."""
     from ..props import settings_to_config
@@ -169,5 +211,6 @@ def _task_notes(settings) -> list[str]:
         return []
 
 
-classes = (RIGDOJO_OT_controls_from_selection, RIGDOJO_OT_controls_from_collection, RIGDOJO_OT_verify)
+classes = (RIGDOJO_OT_controls_from_selection, RIGDOJO_OT_controls_from_collection, RIGDOJO_OT_verify,
+           RIGDOJO_OT_set_switch)
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -68,7 +68,10 @@ class RIGDOJO_OT_train(bpy.types.Operator):
         settings = context.scene.rig_dojo
         try:
             run = start_training(settings)
-        except RigDojoError as exc:
+        except RigDojoError as exc:  # a twin that is not exact among them (NotExactError): refused with the reason
+            from .rig import remember_switches
+
+            remember_switches(settings, str(exc))
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         except Exception as exc:  # a bug, not bad input: say so, and keep the details for a report

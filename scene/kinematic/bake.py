@@ -141,9 +141,10 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
         backup.restore()
     if undo_push:
         _undo_push("Before Rig Dojo bake")
-    action, previous = _new_action(obj, action_name)
+    action, previous, layered = _new_action(obj, action_name, frame_list)
     keys = limb_bake.write_conversion(obj, action, np.array(frame_list, dtype=np.float64), conv)
-    _record(action, obj, list(conv.bones), frame_list, keys, previous, provenance)
+    _record(action, obj, list(conv.bones), frame_list, keys, previous, provenance, layered)
+    notes = [_where(action.name, layered), *notes]
     if undo_push:
         _undo_push("Rig Dojo bake")
     check = limb_bake.check_positions(obj, np.array(frame_list, dtype=np.float64), rig.tracked, points)
@@ -173,20 +174,21 @@ def describe_target(used: dict) -> str:
     return f"target: {'the animated object' if used['kind'] == 'animated_object' else 'the object'} {used['object']!r}"
 
 
-def _new_action(obj, name: str | None):
-    """A new Action on ``obj`` (the user's stays, with a fake user), as ``scene.bake`` makes one; returns it and
-    the previous Action's name (or None)."""
-    anim_data = obj.animation_data
-    if anim_data is not None and getattr(anim_data, "use_tweak_mode", False):
-        raise RigDojoError(f"'{obj.name}' is in NLA tweak mode. Exit tweak mode in the NLA editor (Tab) and bake again.")
-    return new_action_on(obj, name or f"{obj.name}_dojo_bake")
+def _new_action(obj, name: str | None, frame_list):
+    """A new Action on ``obj`` over its animation (``scene.bake.new_layer_on``: the user's Action moves to an NLA
+    track below, untouched); returns it, the previous Action's name (or None) and where the keys went."""
+    return new_layer_on(obj, name or f"{obj.name}_dojo_bake", (float(frame_list[0]), float(frame_list[-1])))
 
 
-def _record(action, obj, bones, frame_list, keys, previous: str | None, provenance) -> None:
+def _where(action: str, layered: str) -> str:
+    return f"keys: in the new Action {action!r}" + (f", {layered}" if layered else "") + "; one undo reverts the bake"
+
+
+def _record(action, obj, bones, frame_list, keys, previous: str | None, provenance, layered: str = "") -> None:
     action[BAKE_INFO_KEY] = {
         "object": obj.name, "bones": list(bones), "frame_start": float(frame_list[0]),
         "frame_end": float(frame_list[-1]), "frames": len(frame_list), "keys_written": int(keys),
-        "previous_action": previous or "",
+        "previous_action": previous or "", "layered": layered,
         "baked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     action[PROVENANCE_KEY] = _idprop_value(dict(provenance))
@@ -203,17 +205,17 @@ def _bake_trained(obj, spec, frame_list, angles, locations, points, action_name,
     if rig.controls:
         result = bake_pose_rotations(obj, rig.controls, frame_list, angles, action_name=action_name,
                                      replace_action=replace_action, reduce_degrees=reduce_degrees,
-                                     provenance=provenance, undo_push=undo_push)
+                                     provenance=provenance, undo_push=undo_push, layer=True)
         action = bpy.data.actions[result.action_name]
-        keys, ratio = result.keys_written, result.reduction_ratio
+        keys, ratio, layered = result.keys_written, result.reduction_ratio, result.layered
     else:
         if replace_action is not None:
             raise RigDojoError("Replace an Action keys rotation curves; these controls move by location: bake into a "
                                "new Action")
         if undo_push:
             _undo_push("Before Rig Dojo bake")
-        action, previous = _new_action(obj, action_name)
-        _record(action, obj, rig.location_controls, frame_list, 0, previous, provenance)
+        action, previous, layered = _new_action(obj, action_name, frame_list)
+        _record(action, obj, rig.location_controls, frame_list, 0, previous, provenance, layered)
     for b, name in enumerate(rig.location_controls):
         for index in range(3):
             curve = anim.ensure_fcurve(action, obj, f'pose.bones["{_escape(name)}"].location', index,
@@ -231,4 +233,6 @@ def _bake_trained(obj, spec, frame_list, angles, locations, points, action_name,
                       rotation_error_degrees=rotation_error, effector_error=check.position_error / unit,
                       policy_sha256=policy.sha256, keys_on="trained",
                       keyed_bones=list(dict.fromkeys(rig.controls + rig.location_controls)),
-                      keyed_properties=[f'{b}["{p}"]' for b, p in props], worst_bone=check.worst_bone)
+                      keyed_properties=[f'{b}["{p}"]' for b, p in props], worst_bone=check.worst_bone,
+                      notes=[f"keys: in the Action {action.name!r}, whose rotation curves of these bones were replaced"
+                             if replace_action is not None else _where(action.name, layered)])
