@@ -32,7 +32,7 @@ import numpy as np
 
 from ...errors import NotExactError
 from ...envs.kinematic.rig_spec import RigSpec
-from .verify import verify
+from .verify import POSITION_TOLERANCE, ROTATION_TOLERANCE, verify
 
 CHECK_SAMPLES = 16  # random poses; a wrong compile shows at almost any pose, verify's 32 are for reports
 CHECK_SEED = 0
@@ -187,7 +187,8 @@ def check_rig(rig: RigSpec, location_range: float | None = None, run_dir: Path |
                     location_controls=rig.location_controls, location_range=location_range, spec=rig)
     seconds = time.perf_counter() - began
     if report.outcome == "not exact":
-        worst = max(report.bones, key=lambda b: (b.position, b.rotation), default=None)
+        worst = max(report.bones, key=lambda b: max(b.position / POSITION_TOLERANCE, b.rotation / ROTATION_TOLERANCE),
+                    default=None)
         where = (f"; worst at {worst.bone}: {worst.position:.2g} chain lengths / {worst.rotation:.2g} deg (tolerance "
                  f"1e-4 chain lengths / 0.01 deg)") if worst is not None else ""
         why = "; ".join(report.problems) or ("the compiled twin and Blender's evaluation disagree although nothing in "
