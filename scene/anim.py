@@ -257,7 +257,7 @@ def push_down(obj: bpy.types.Object, frames: tuple[float, float] | None = None) 
     slot = getattr(anim, "action_slot", None)
     blend, influence = anim.action_blend_type, anim.action_influence
     extrapolation = anim.action_extrapolation
-    start, end = (float(v) for v in action.frame_range)
+    start, end = float(action.frame_range[0]), float(action.frame_range[1])
     if frames is not None:
         start, end = min(start, float(frames[0])), max(end, float(frames[1]))
     track = anim.nla_tracks.new()

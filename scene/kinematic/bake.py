@@ -23,7 +23,7 @@ from ...envs.kinematic.tasks import make_task
 from ...errors import RigDojoError
 from .. import anim
 from ..bake import BAKE_INFO_KEY, PROVENANCE_KEY, _escape, _idprop_value, _undo_push, bake_pose_rotations, \
-    new_action_on, verify_bake
+    new_layer_on, verify_bake
 from ..families import bake_frames, provenance as bake_provenance
 from ..pose import PoseBackup
 from .parity import check_twin
@@ -98,7 +98,7 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     start, end = bake_frames(frames)
     spec = task_from_config(config, frames=(start, end))
     # train only what verifies, bake only what verifies (DESIGN.md rule 8): NotExactError before any rollout
-    check = check_twin(config, spec, Path(policy_path).parent)
+    twin = check_twin(config, spec, Path(policy_path).parent)
     task = make_task(spec, n_envs=1, seed=seed, discrete=bool(config.rig.discrete))
     policy.check_compatible(task)
     angles, locations, points = rollout_channels(policy, task, end - start)
@@ -107,7 +107,7 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     frame_list = list(range(start, end + 1))
     used = target_used(spec, task, seed)
     provenance = {**bake_provenance(policy_path, policy, config, seed, target=used), "keys_on": keys_on}
-    notes = [describe_target(used), *(f"warning: {w}" for w in spec.warnings), check.line, *check.notes]
+    notes = [describe_target(used), *(f"warning: {w}" for w in spec.warnings), twin.line, *twin.notes]
     trained = list(dict.fromkeys(rig.controls + rig.location_controls))
     found = limb_bake.limb_of(obj, trained)
     if keys_on != "trained":

@@ -682,7 +682,9 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
     notes += [f"left out: {p}" for p in problems]
     ik_chains = state.ik_chains
     if animation is not None and not animation.problems:
-        notes.append(f"animated: what the controls do not move plays frames {frames[0]}-{frames[1]} of the rig's "
+        first, last = animation.arrays["anim_frame_start"], animation.arrays["anim_frame_start"] + \
+            len(animation.arrays["anim_basis"]) - 1
+        notes.append(f"animated: what the controls do not move plays frames {first}-{last} of the rig's "
                      "animation (sampled from Blender)")
 
     limits = [_limits(obj.pose.bones[c]) for c in controls]
