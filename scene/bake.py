@@ -13,12 +13,14 @@ Never destroying the user's work (DESIGN.md, rule 6):
   rotation F-curves of the baked bones are replaced, in this object's own slot
   (4.4+; on 4.2 an Action has no slots, so another object using it sees the change);
 * the object's previous Action stays in ``bpy.data``, untouched, and gets a
-  **fake user** so it survives saving even with no other user. We do not push
-  it to an NLA track: an NLA strip keeps evaluating under the new Action and
-  would change the baked result on every channel the bake does not key (and
-  the verification number would no longer describe what the user sees). Its
-  name is recorded on the new Action (``rig_dojo_bake["previous_action"]``) so
-  an operator can offer to switch back;
+  **fake user** so it survives saving even with no other user. With ``layer``
+  (the rig bakes) it is pushed down onto an NLA track below the new Action
+  (:func:`new_layer_on`), so every channel the bake does not key keeps playing it
+  (a mocap body keeps walking under a baked arm); the rig's twin samples that
+  animation per frame, so the verification number still describes what the user
+  sees. Without ``layer`` (the physics bake, which simulates every bone it keys) the
+  new Action replaces it. Its name is recorded on the new Action
+  (``rig_dojo_bake["previous_action"]``, and ``["layered"]``: where the keys went);
 * undo: an operator calling this with ``bl_options={'REGISTER', 'UNDO'}``
   gets one undo step from Blender (pushed after ``execute``). Scripts and
   tests pass ``undo_push=True``: the state before is pushed (also initialising

@@ -31,7 +31,7 @@ def _target_points(spec: TaskSpec, count: int, rng: np.random.Generator) -> np.n
     return np.asarray(tgt.position, dtype=np.float64)[None]
 
 
-def out_of_reach(spec: TaskSpec, samples: int = 4096, points: int = 512, seed: int = 0
+def out_of_reach(spec: TaskSpec, samples: int = 2048, points: int = 256, seed: int = 0
                  ) -> tuple[float, float, float]:
     """(fraction of target points out of reach, the farthest point's distance from any reached position,
     the margin used), distances in chain lengths."""

@@ -450,6 +450,15 @@ def test_bake_onto_a_bvh_mocap_rig_layers_over_its_action_and_the_body_keeps_mov
     assert bpy.ops.ed.undo() == {'FINISHED'}  # one undo step reverts the whole bake
     rig = bpy.data.objects[names[0]]  # undo reloads the data: old Python references are gone
     assert rig.animation_data.action.name == names[1] and len(rig.animation_data.nla_tracks) == 0
+    # the sidebar's Bake: toward its Bake Target, and it says where the keys went
+    settings = bpy.context.scene.rig_dojo
+    settings.bake.policy_path = str(run / "final.rdpolicy")
+    settings.bake.use_scene_range = True
+    settings.bake.target = scenes.add_empty("Goal", (12.0, -5.0, 21.0))
+    assert bpy.ops.rig_dojo.bake('EXEC_DEFAULT', True) == {'FINISHED'}
+    assert f"layered over '{names[1]}'" in live.results["bake"] and live.results["bake_ok"]
+    action = bpy.data.objects[names[0]].animation_data.action
+    assert action["rig_dojo_source"]["target"].to_dict() == {"kind": "object", "object": "Goal"}
 
 
 @pytest.mark.slow
