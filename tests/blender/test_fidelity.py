@@ -310,6 +310,16 @@ def test_a_region_out_of_reach_is_a_warning_in_train_and_in_the_sidebar(factory,
     assert len(warnings) == 1 and "100% of the region 'Shelf' is out of the chain's reach" in warnings[0]
     assert bpy.ops.rig_dojo.verify() == {'FINISHED'}
     assert "warning: 100% of the region 'Shelf'" in live.results["verify"][1]
+    settings = bpy.context.scene.rig_dojo
+    settings.run_dir = str(tmp_path / "sidebar_run")
+    settings.algo.total_steps, settings.algo.n_envs = 512, 8
+    assert bpy.ops.rig_dojo.train() == {'FINISHED'}  # trained, and said
+    try:
+        notes = live.results["train_notes"]
+        assert notes[0].startswith("twin check: Body EXACT")
+        assert any("100% of the region 'Shelf'" in n for n in notes[1:])
+    finally:
+        bpy.ops.rig_dojo.stop()
 
 
 # ---- item 8: bake as a layer over existing animation; the twin follows it -------------------------------------
