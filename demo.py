@@ -27,7 +27,7 @@ from .envs.families import env_factory
 from .headless import quiet_blender, run_training
 from .scene.builders import scenes
 from .scene.builders.render import contact_sheet, framing_camera
-from .scene.families import bake_task_policy, spec_from_config
+from .scene.families import bake_task_policy, spec_for_training
 
 HUMAN_ARM = scenes.RIGIFY_FK_ARM["controls"]
 # natural ranges for the demo human's left arm (radians, Euler XYZ of each FK control)
@@ -95,7 +95,8 @@ def _train(name: str, config: TrainConfig, out: Path) -> dict:
     if run_dir.exists():
         shutil.rmtree(run_dir)  # the demo's own previous output, never a user's run
     print(f"[{name}] training {config.algo.name} for {config.algo.total_steps:,d} steps ...", flush=True)
-    return run_training(config, env_factory(spec_from_config(config), config), run_dir)
+    spec, _check = spec_for_training(config)  # the parity check first (DESIGN.md rule 8)
+    return run_training(config, env_factory(spec, config), run_dir)
 
 
 def _set_objects(rigs: tuple[str, ...], others: tuple[str, ...]) -> list:

@@ -20,7 +20,9 @@ hooks, imported only when used so that the add-on registers without torch, SB3 o
   ``bake(policy_path, options) -> report``, the live preview (``preview_object``, ``backup``,
   ``show_frame``), ``training_problem(settings)`` (why the sidebar cannot train yet), ``run_name``
   and the sidebar's ``draw_task`` / ``draw_advanced`` / ``draw_bake`` (optionally ``draw_report`` and
-  ``evaluation_rows(evaluation, report)``, the Evaluate panel's rows). A family's own bake options
+  ``evaluation_rows(evaluation, report)``, the Evaluate panel's rows), and optionally ``check_twin(config, spec,
+  run_dir)``, the parity check every training runs first (``scene.families.spec_for_training``; DESIGN.md rule 8:
+  ``NotExactError`` for a twin that is not exact). A family's own bake options
   (the rig's "Keys On") are a dataclass named by ``bake_options``; the edge's ``bake`` takes them as
   keyword arguments.
 

@@ -45,6 +45,7 @@ def rollout(policy, task: KinematicTask, steps: int) -> tuple[np.ndarray, np.nda
 def rollout_channels(policy, task: KinematicTask, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`rollout` with the location controls' channels too: (angles, locations ``(steps + 1,
     n_locations, 3)``, tracked tail positions)."""
+    task.fixed_start = True  # an animated rig plays from the rollout's first frame (the bake's start)
     task._reset_envs(np.arange(task.num_envs))
     names = task.spec.rig.tracked
     angles, locations, points = [], [], []

@@ -84,6 +84,13 @@ class KinematicTask(BatchedTask):
         self.tolerance = spec.curriculum[0].tolerance if spec.curriculum else spec.tolerance
         self._last_terms: dict[str, np.ndarray] = {}
         self._tracked_world = np.zeros((n, len(rig.tracked), 4, 4))
+        # an animated rig (RigSpec.anim_frames): step t of an episode is animation frame frame0 + t. Episodes start
+        # at a random frame of the animation (drawn once per reset, so a batch that resets together shares its
+        # frame), or at its first frame with ``fixed_start`` (an animated target's frames line up with the
+        # animation; a bake's rollout starts where the bake does)
+        self.anim_frames = int(getattr(rig, "anim_frames", 0))
+        self.fixed_start = spec.target.kind == "trajectory"
+        self.frame0 = np.zeros(n, dtype=np.int64)
         self._forward()
 
     def _make_twin(self, rig):
@@ -121,16 +128,24 @@ class KinematicTask(BatchedTask):
             return self.control_angles()
         return np.concatenate([self.control_angles(), self.control_locations()], axis=1)
 
+    def anim_frame(self) -> np.ndarray:
+        """(n,) the animation frame each environment is at (0 for a rig without animation)."""
+        if not self.anim_frames:
+            return np.zeros(self.num_envs, dtype=np.int64)
+        return np.minimum(self.frame0 + self.t, self.anim_frames - 1)
+
     def _forward(self, idx: np.ndarray | None = None) -> None:
         """Forward kinematics of every environment, or only of ``idx`` (the ones just reset: each environment's
-        pose is a function of its own joints, the IK solve's included)."""
+        pose is a function of its own joints and frame, the IK solve's included)."""
+        frame = self.anim_frame() if self.anim_frames else None
         if idx is None:
             self._tracked_world = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q)),
-                                                    control_loc=self._locations(self.q))
+                                                    control_loc=self._locations(self.q), frame=frame)
         elif len(idx):
             q = self.q[idx]
             self._tracked_world[idx] = self.twin.forward(km.euler_xyz_to_matrix(self._angles(q)),
-                                                         control_loc=self._locations(q))
+                                                         control_loc=self._locations(q),
+                                                         frame=None if frame is None else frame[idx])
 
     def normalise(self, world_points: np.ndarray) -> np.ndarray:
         return (world_points - self.origin) / self.unit
@@ -177,6 +192,9 @@ class KinematicTask(BatchedTask):
             h[idx] = self.q_rest
         self.action[idx] = 0
         self.t[idx] = 0
+        if self.anim_frames:
+            last = max(self.anim_frames - self.episode_steps, 0)
+            self.frame0[idx] = 0 if self.fixed_start or not last else int(self.rng.integers(0, last + 1))
         self._sample_targets(idx)
         self._forward(idx)  # the others' poses did not change
 

@@ -72,6 +72,7 @@ class TaskSpec:
     fps: float = 24.0
     observation: str = "full"  # "compact": joints and one 3-vector to the goal (small enough for tabular learning)
     location_range: float = 0.0  # chain lengths each way a location control without Limit Location may move
+    warnings: list[str] = field(default_factory=list)  # said at extraction, not errors (a region out of reach)
 
     def validate(self) -> None:
         if self.kind not in TASK_KINDS:

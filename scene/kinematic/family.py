@@ -20,14 +20,32 @@ def spec_from_config(config, frames: tuple[int, int] | None = None):
 
 
 def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, replace_action=None, config=None,
-         seed: int = 0, undo_push: bool = False, keys_on: str = "trained"):
+         seed: int = 0, undo_push: bool = False, keys_on: str = "trained", target: str = ""):
     """Roll the policy out, key the controls (or a Rigify limb's IK or FK side: ``keys_on``, the family's bake
-    option) into a new Action and verify it in Blender."""
+    option) into a new Action and verify it in Blender; ``target``: an object to reach instead of the trained
+    target (the family's other bake option)."""
     from .bake import bake_policy
 
     return bake_policy(policy_path, frames=frames, action_name=action_name, reduce_degrees=reduce_degrees,
                        replace_action=replace_action, config=config, seed=seed, undo_push=undo_push,
-                       keys_on=keys_on)
+                       keys_on=keys_on, target=target)
+
+
+def check_twin(config, spec, run_dir=None):
+    """Train only what verifies: the parity check of the task's rig, cached per selection
+    (``scene/kinematic/parity.py``); ``NotExactError`` when the twin is not exact."""
+    from .parity import check_twin as check
+
+    return check(config, spec, run_dir)
+
+
+def verify_notes(config) -> list[str]:
+    """What the sidebar's Verify says beside the parity report: the task's warnings (a region out of the
+    chain's reach); nothing when the task cannot be read yet (no target picked)."""
+    try:
+        return list(spec_from_config(config).warnings)
+    except RigDojoError:
+        return []
 
 
 def blender_loop(config, workers: int, address: str | None = None, frames=None):

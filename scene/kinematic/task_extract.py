@@ -125,7 +125,9 @@ def extract_task(
     if end < start:
         raise RigDojoError(f"the frame range {start}-{end} is empty; the end must not be before the start")
     tracked = list(dict.fromkeys([effector, *(fingertips or []), *(tracked or [])]))
-    rig_spec = extract_rig(obj, controls, tracked, strict=strict, location_controls=location_controls)
+    # what the controls do not move plays its animation over the frames (sampled when the rig is animated)
+    rig_spec = extract_rig(obj, controls, tracked, strict=strict, location_controls=location_controls,
+                           frames=(start, end))
     if kind == "grasp":
         if not grasp_object:
             raise RigDojoError("a grasp needs an object to grip (--target MESH)")
@@ -146,6 +148,11 @@ def extract_task(
     spec = TaskSpec(kind=kind, rig=rig_spec, effector=effector, target=tspec,
                     terms=list(terms) if terms is not None else default_terms(kind), **options)
     spec.validate()
+    from ...envs.kinematic.reach_check import reach_warning
+
+    warning = reach_warning(spec)
+    if warning:
+        spec.warnings.append(warning)
     return spec
 
 
