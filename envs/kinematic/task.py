@@ -17,6 +17,7 @@ import numpy as np
 
 from ...rewards import RewardComposer, RewardState
 from .. import kinematics as km
+from .pinning import TaskPins, TaskStyle
 from .task_spec import TaskSpec
 from .twin import RigTwin
 from ..base import BatchedTask
@@ -47,6 +48,8 @@ class KinematicTask(BatchedTask):
         self.composer = RewardComposer(spec.terms)
         self._needed = self.composer.required_fields()
         obs_dim = self.n_joints + (self._extra_obs_dim() if spec.observation == "full" else 3)
+        if spec.pins is not None:
+            obs_dim += TaskPins.obs_dim(self.n_joints)  # time-aware: the phase and the next pins
         observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         action_space = (gym.spaces.MultiDiscrete([3] * self.n_joints) if discrete
                         else gym.spaces.Box(-1.0, 1.0, shape=(self.n_joints,), dtype=np.float32))
@@ -61,6 +64,10 @@ class KinematicTask(BatchedTask):
         self._last_terms: dict[str, np.ndarray] = {}
         self._tracked_world = np.zeros((n, len(rig.tracked), 4, 4))
         self._forward()
+        self.pins = TaskPins(self, spec.pins) if spec.pins is not None else None
+        self.style = TaskStyle(self, spec.style) if spec.style is not None else None
+        if self.pins is not None:
+            self.pins.reset(np.arange(n))
 
     # ---- geometry ---------------------------------------------------------------------
     def _angles(self, q: np.ndarray) -> np.ndarray:
@@ -122,6 +129,10 @@ class KinematicTask(BatchedTask):
         self.t[idx] = 0
         self._sample_targets(idx)
         self._forward()
+        if getattr(self, "pins", None) is not None:
+            self.pins.reset(idx)
+        if getattr(self, "style", None) is not None:
+            self.style.reset(idx)
 
     def _step(self, action: np.ndarray):
         action = np.asarray(action)
@@ -132,6 +143,9 @@ class KinematicTask(BatchedTask):
             a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
             step = a * self.spec.max_delta
             self.action = a
+        if self.pins is not None and self.spec.pin_guide:  # actions turn the joints on top of the way to the next pin
+            way, share = self.pins.guide(self.q, self.t, self.spec.max_delta)
+            step = way + share * step
         wanted = self.q + step
         self.q_hist = [self.q.copy(), self.q_hist[0], self.q_hist[1]]
         self.q = np.clip(wanted, self.q_low, self.q_high)
@@ -152,6 +166,14 @@ class KinematicTask(BatchedTask):
             spheres[:, 3] /= self.unit
             state.sphere_obstacles = spheres
         success, error = self._task_state(state)
+        if self.pins is not None:
+            self.pins.update_points()
+            self.pins.fill(state, self.q, self.q_hist[0], self.t)
+            pin_success, pin_error = self.pins.after_step()
+            if self.pins.decides_success:  # hard pins say what success is; soft ones only add reward
+                success, error = pin_success, pin_error
+        if self.style is not None:
+            self.style.fill(state, self.q, self.q_hist[0], self.q_hist[1], self.t)
         reward, self._last_terms = self.composer(state)
         return reward, np.zeros(self.num_envs, dtype=bool), {
             "success": success, "error": error, "limit_violation": violation}
@@ -160,7 +182,10 @@ class KinematicTask(BatchedTask):
         mid, half = (self.q_high + self.q_low) / 2, (self.q_high - self.q_low) / 2
         joints = (self.q - mid) / half
         extra = self._task_obs() if self.spec.observation == "full" else self._compact_obs()
-        return np.concatenate([joints, extra], axis=1).astype(np.float32)
+        parts = [joints, extra]
+        if self.pins is not None:
+            parts.append(self.pins.observe(self.q, self.t))
+        return np.concatenate(parts, axis=1).astype(np.float32)
 
     def signature(self) -> dict:
         sig = super().signature()

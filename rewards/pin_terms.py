@@ -1,0 +1,77 @@
+"""Reward terms of pins and style (an animator's keys as teacher). No bpy.
+
+They read the ``pin_*`` and ``style_*`` fields of :class:`RewardState`, which any task with pins or a
+style clip fills (the kinematic tasks do; ``envs/reference/`` has the data). A pin pays at its frame,
+through a sharp kernel of its error, plus (``approach``) the error closed toward it on every step before:
+that part telescopes (its sum over the approach is the error at the start minus the error at the pin), so
+it leads the policy to the pin without preferring any path between pins; the path is left to the task's
+other terms (smoothness, limits, keep-away, style).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import Param, reward_term
+from .state import RewardState
+
+
+def _pin(error, error_prev, due, ahead, scale: float, approach: float) -> np.ndarray:
+    hit = due * np.exp(-error / scale)
+    return hit + approach * ahead * (error_prev - error)
+
+
+@reward_term(
+    "pin_pose",
+    "Reward for matching each keyed pose at its frame, and for closing in on the next one",
+    requires=("pin_pose_error", "pin_pose_error_prev", "pin_pose_due", "pin_pose_ahead"),
+    params=[
+        Param("scale", "float", 0.02, min=1e-6, max=3.15,
+              description="Joint-angle error (radians) at which a pin's reward falls to 1/e"),
+        Param("approach", "float", 10.0, min=0.0, max=1000.0,
+              description="Reward per radian of error closed toward the next pin (0: only the pin's frame pays)"),
+    ],
+)
+def pin_pose(state: RewardState, scale: float, approach: float) -> np.ndarray:
+    return _pin(state.pin_pose_error, state.pin_pose_error_prev, state.pin_pose_due, state.pin_pose_ahead,
+                scale, approach)
+
+
+@reward_term(
+    "pin_effector",
+    "Reward for the pinned bone being on its target at the pin's frame, and for closing in on it",
+    requires=("pin_effector_error", "pin_effector_error_prev", "pin_effector_due", "pin_effector_ahead"),
+    params=[
+        Param("scale", "float", 0.01, min=1e-6, max=10.0,
+              description="Distance (rig units) at which a pin's reward falls to 1/e"),
+        Param("approach", "float", 10.0, min=0.0, max=1000.0,
+              description="Reward per rig unit closed toward the next pin (0: only the pin's frame pays)"),
+    ],
+)
+def pin_effector(state: RewardState, scale: float, approach: float) -> np.ndarray:
+    return _pin(state.pin_effector_error, state.pin_effector_error_prev, state.pin_effector_due,
+                state.pin_effector_ahead, scale, approach)
+
+
+def _distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(n, m)`` Euclidean distances between the rows of ``x (n, F)`` and ``y (n|1, m, F)``."""
+    diff = x[:, None, :] - y
+    return np.sqrt(np.einsum("nmf,nmf->nm", diff, diff))
+
+
+@reward_term(
+    "style",
+    "Reward for joint speeds and accelerations distributed like the style clip's (energy distance)",
+    requires=("style_features", "style_reference", "style_history", "style_history_mask"),
+)
+def style(state: RewardState) -> np.ndarray:
+    # The per-step split of the energy distance (envs/reference/style.py): summed over an episode of H
+    # steps it is -H times the energy distance between the episode's windows and the reference's.
+    x = np.asarray(state.style_features, dtype=np.float64)
+    ref = np.asarray(state.style_reference, dtype=np.float64)
+    attract = _distances(x, ref[None]).mean(axis=1)
+    history = np.asarray(state.style_history, dtype=np.float64)
+    mask = np.asarray(state.style_history_mask, dtype=np.float64)
+    repel = (_distances(x, history) * mask).sum(axis=1) / max(history.shape[1], 1)
+    spread = _distances(ref, ref[None]).mean()  # E|Y - Y'|: makes the episode's sum -H * ED exactly
+    return -2.0 * attract + 2.0 * repel + spread
