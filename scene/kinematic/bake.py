@@ -8,7 +8,7 @@ re-evaluates the Action and reports the worst error against the rollout.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import bpy
@@ -16,6 +16,7 @@ import numpy as np
 
 from ...agents.policy_file import load_policy
 from ..bake import bake_pose_rotations, verify_bake
+from .pins import measure_in_blender
 from .task_extract import task_from_config
 from ...envs.kinematic.tasks import make_task
 from ...envs.kinematic.family import rollout
@@ -32,14 +33,20 @@ class BakeReport:
     rotation_error_degrees: float  # worst, baked Action in Blender vs the rollout
     effector_error: float  # worst effector position error, chain lengths
     policy_sha256: str
+    pins: dict = field(default_factory=dict)  # the pins' measures of the baked Action, evaluated in Blender
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def format(self) -> str:
-        return (f"baked {self.keys_written:,d} keys into Action {self.action!r} (frames {self.frames[0]}-"
+        from ...envs.reference.pins import format_measures
+
+        text = (f"baked {self.keys_written:,d} keys into Action {self.action!r} (frames {self.frames[0]}-"
                 f"{self.frames[1]}) in {self.seconds:.2f} s; verified in Blender: worst rotation error "
                 f"{self.rotation_error_degrees:.2g} deg, worst effector error {self.effector_error:.2g} chain lengths")
+        if self.pins:
+            text += "\nin Blender, " + format_measures(self.pins)
+        return text
 
 
 def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, action_name: str | None = None,
@@ -66,6 +73,8 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     check = verify_bake(obj, spec.rig.controls, frame_list, angles, tracked=(spec.rig.tracked, points))
     world_scale = float(np.cbrt(abs(np.linalg.det(spec.rig.object_matrix[:3, :3])))) or 1.0
     position = float(getattr(check, "position_error", 0.0) or 0.0) / (spec.rig.chain_length * world_scale)
+    pins = measure_in_blender(obj, spec.pins, task.unit) if spec.pins is not None else {}
     return BakeReport(action=result.action_name, frames=(start, end), keys_written=result.keys_written,
                       seconds=time.perf_counter() - began, reduction_ratio=result.reduction_ratio,
-                      rotation_error_degrees=float(check), effector_error=position, policy_sha256=policy.sha256)
+                      rotation_error_degrees=float(check), effector_error=position, policy_sha256=policy.sha256,
+                      pins=pins)

@@ -32,10 +32,17 @@ def run_name(config) -> str:
 
 
 def Preview(config, spec):  # noqa: N802  (the family's Preview, a class in the other families)
-    """Plays preview frames (``(C, 3)`` Euler XYZ of the controls) on the rig; restores its pose after."""
+    """Plays preview frames (``(C, 3)`` Euler XYZ of the controls) on the rig; restores its pose after. With
+    pins, their poses are drawn as a ghost meanwhile (``ghost.py``)."""
     from .verify import set_control_rotations
 
     obj = bpy.data.objects[config.rig.rig]
+    if spec.pins is not None:
+        from ...envs.kinematic.family import configure
+        from ...envs.kinematic.tasks import make_task
+        from .ghost import PinPreview
+
+        return PinPreview(obj, spec, make_task(configure(spec, config), n_envs=1, seed=0))
     return BonePreview(obj, spec.rig.controls, pose=lambda o, rotations: set_control_rotations(o, spec.rig, rotations))
 
 
@@ -46,11 +53,12 @@ def training_problem(settings) -> str | None:
     problem = armature_problem(settings)
     if problem:
         return problem
+    pinned = bool(settings.reference.pins or settings.reference.effector_pins.strip())
     if settings.task == 'grasp':
         if settings.target is None:
             return "Pick the mesh to grasp as the Target in Rig & Task"
-    elif settings.target is None and settings.region is None:
-        return "Pick a target object (or a region) in Rig & Task"
+    elif settings.target is None and settings.region is None and not pinned:
+        return "Pick a target object (or a region, or pins in Reference & Pins) in Rig & Task"
     return None
 
 
@@ -82,6 +90,53 @@ def draw_task(layout, context, settings) -> None:
 
 
 draw_advanced = None  # the rig tasks have no advanced task settings
+
+
+def reference_config(settings):
+    """The ``ReferenceConfig`` the sidebar's Reference & Pins settings hold (RigDojoError naming a bad field)."""
+    from ...envs.reference.settings import ReferenceConfig
+    from ...props_config import read_table
+
+    return ReferenceConfig(**read_table(settings.reference, ReferenceConfig, path="reference"))
+
+
+def draw_reference(layout, context, settings) -> None:
+    """The Reference & Pins panel: the pins Action and its pins as a list (frame, bones, weight), effector pins,
+    the style clip and the bone map."""
+    from ...envs.reference.settings import ReferenceConfig
+    from ...errors import RigDojoError
+    from ...props_config import draw_settings
+    from .pins import pin_rows
+
+    ref = settings.reference
+    col = layout.column()
+    col.prop_search(ref, "pins", bpy.data, "actions")
+    draw_settings(col, ref, settings.task, advanced=False, cls=ReferenceConfig, skip=("pins", "style"))
+    col.prop_search(ref, "style", bpy.data, "actions")
+    col.prop(ref, "bone_map")
+    rig = settings.rig if settings.rig is not None and settings.rig.type == 'ARMATURE' else None
+    if rig is None or not (ref.pins or ref.effector_pins.strip()):
+        return
+    try:
+        config = reference_config(settings)
+        from ...props_config import split_names
+
+        rows, problem = pin_rows(config, rig, split_names(settings.controls), settings.effector.strip())
+    except RigDojoError as exc:
+        rows, problem = [], str(exc)
+    box = layout.box()
+    box.label(text=f"{len(rows)} pin{'s' if len(rows) != 1 else ''}", icon='PINNED')
+    grid = box.grid_flow(row_major=True, columns=4, even_columns=False, align=True)
+    for text in ("Frame", "Bones", "Weight", "Kind"):
+        grid.label(text=text)
+    for row in rows:
+        grid.label(text=str(row["frame"]))
+        bones = ", ".join(row["bones"]) + (f" on {row['object']}" if row["object"] else "")
+        grid.label(text=bones)
+        grid.label(text=f"{row['weight']:.2g}")
+        grid.label(text="hard" if row["hard"] else "soft")
+    if problem:
+        box.label(text=problem, icon='ERROR')
 
 
 def draw_curriculum(layout, settings) -> None:

@@ -175,3 +175,24 @@ def pin_rows(ref, obj, controls: list[str], effector: str) -> tuple[list[dict], 
     except RigDojoError as exc:
         return rows, str(exc)
     return sorted(rows, key=lambda r: r["frame"]), None
+
+
+def measure_in_blender(obj, pins: PinSet, unit: float) -> dict:
+    """The pins' measures (``envs.reference.pins.measure_pins``) of the motion the rig has now, as Blender
+    evaluates it at each pin's frame (after a bake: the baked Action); the current frame is restored."""
+    from ...envs.reference.pins import measure_pins
+    from ..pose import frames_preserved, to_numpy
+
+    achieved = np.zeros((len(pins), len(pins.pose_bones), 4))
+    points = np.zeros((len(pins), 3))
+    with frames_preserved() as scene:
+        for k, frame in enumerate(pins.frames):
+            scene.frame_set(int(frame))
+            ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+            for b, name in enumerate(pins.pose_bones):
+                basis, _ = km.normalize_axes(to_numpy(ev.pose.bones[name].matrix_basis))
+                achieved[k, b] = rotations.matrix_to_quaternion(basis[:3, :3])
+            pb = ev.pose.bones[pins.point_bone[k]]
+            local = np.array(pb.tail if pins.point[k] == "tail" else pb.head)
+            points[k] = (to_numpy(ev.matrix_world) @ np.append(local, 1.0))[:3]
+    return measure_pins(pins, achieved, points, unit)
