@@ -97,7 +97,8 @@ class RewardState:
             pose pin (the one due now or the first ahead); 0 when none is left.
         pin_pose_error_prev: ``(n,)`` the previous pose's error against that same pin.
         pin_pose_due: ``(n,)`` the weight of the pose pin due at this step (0 when none is).
-        pin_pose_ahead: ``(n,)`` the weight of the next pose pin while one is left (0 after the last).
+        pin_pose_ahead: ``(n,)`` the weight of that pose pin while it is the next pin of any kind (0 while
+            another pin comes first, and after the last).
         pin_effector_error, pin_effector_error_prev, pin_effector_due, pin_effector_ahead: ``(n,)`` the same
             for effector pins, the error being the distance (rig units) from the pinned point to its target.
         style_features: ``(n, F)`` this step's window of joint velocities and accelerations, scaled by the

@@ -64,6 +64,12 @@ class TaskPins:
         table = np.arange(horizon + 2)
         self.next_pose = self._next(table, self.is_pose, inclusive=True)
         self.next_effector = self._next(table, ~self.is_pose, inclusive=True)
+        next_any = self._next(table, np.ones(self.n_pins, bool), inclusive=True)
+        # a pin is "ahead" (its approach pays) only while it is the next pin of all: closing in on the cup
+        # before the pose keyed ahead of it would be paid now and paid back later, which a discounted
+        # return prefers (a detour)
+        self.pose_is_next = self._is_next(self.next_pose, next_any)
+        self.effector_is_next = self._is_next(self.next_effector, next_any)
         self.after = np.stack([self._next(table, np.ones(self.n_pins, bool), inclusive=False, skip=k)
                                for k in range(LOOKAHEAD)], axis=1)  # (T+2, K)
         hard_steps = self.steps[self.hard]
@@ -80,6 +86,10 @@ class TaskPins:
         steps = self.steps[idx]
         pos = np.searchsorted(steps, t, side="left" if inclusive else "right") + skip
         return np.where(pos < len(idx), idx[np.minimum(pos, max(len(idx) - 1, 0))] if len(idx) else -1, -1)
+
+    def _is_next(self, which: np.ndarray, next_any: np.ndarray) -> np.ndarray:
+        """Per step: whether the pin ``which`` gives is due no later than the next pin of any kind."""
+        return (which >= 0) & (next_any >= 0) & (self.steps[np.maximum(which, 0)] <= self.steps[np.maximum(next_any, 0)])
 
     def _points_world(self, tracked_world: np.ndarray) -> np.ndarray:
         """(n, K, 3) world positions of the pins' points from the tracked bones' world matrices."""
@@ -112,15 +122,16 @@ class TaskPins:
 
     def fill(self, state, q: np.ndarray, q_prev: np.ndarray, t: np.ndarray) -> None:
         """Set the ``pin_*`` fields of ``state`` for the environments at steps ``t``."""
-        kp = self.next_pose[np.minimum(t, self.horizon + 1)]
+        row = np.minimum(t, self.horizon + 1)
+        kp = self.next_pose[row]
         has = kp >= 0
         k = np.maximum(kp, 0)
         w = np.where(has, self.weight[k], 0.0)
         state.pin_pose_error = np.where(has, self._joint_error(q, k), 0.0)
         state.pin_pose_error_prev = np.where(has, self._joint_error(q_prev, k), 0.0)
         state.pin_pose_due = np.where(has & (self.steps[k] == t), w, 0.0)
-        state.pin_pose_ahead = w
-        ke = self.next_effector[np.minimum(t, self.horizon + 1)]
+        state.pin_pose_ahead = np.where(self.pose_is_next[row], w, 0.0)
+        ke = self.next_effector[row]
         has = ke >= 0
         k = np.maximum(ke, 0)
         w = np.where(has, self.weight[k], 0.0)
@@ -130,7 +141,7 @@ class TaskPins:
         state.pin_effector_error_prev = np.where(
             has, np.linalg.norm(self.points_prev[rows, which] - self.target[k], axis=1), 0.0)
         state.pin_effector_due = np.where(has & (self.steps[k] == t), w, 0.0)
-        state.pin_effector_ahead = w
+        state.pin_effector_ahead = np.where(self.effector_is_next[row], w, 0.0)
 
     def _check_due(self, idx: np.ndarray) -> None:
         """Record, for the environments ``idx``, the pins due at their current step: hits and misses."""

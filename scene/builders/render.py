@@ -35,9 +35,8 @@ def ensure_camera(focus: Vector, distance: float = 3.0, name: str = "RigDojoCame
     return cam
 
 
-def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: int = 320,
-                  height: int = 240) -> Path:
-    """Render ``frames`` with Workbench and tile them into one PNG at ``path``."""
+def render_frames(frames: list[int], width: int = 320, height: int = 240) -> list[np.ndarray]:
+    """Render ``frames`` of the scene camera with Workbench: one ``(height, width, 4)`` RGBA tile per frame."""
     scene = bpy.context.scene
     render = scene.render
     saved = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
@@ -61,6 +60,12 @@ def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: 
     finally:
         (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
          render.filepath, render.image_settings.file_format) = saved
+    return tiles
+
+
+def write_sheet(path: str | Path, tiles: list[np.ndarray], columns: int = 4) -> Path:
+    """Tile equally sized RGBA tiles row by row (the first at the top left) into one PNG at ``path``."""
+    height, width = tiles[0].shape[:2]
     rows = -(-len(tiles) // columns)
     sheet = np.ones((rows * height, columns * width, 4), dtype=np.float32)
     for k, tile in enumerate(tiles):
@@ -68,3 +73,9 @@ def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: 
         top = (rows - 1 - r) * height  # row 0 of the sheet is at the bottom
         sheet[top:top + height, c * width:(c + 1) * width] = tile
     return write_png(path, sheet)
+
+
+def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: int = 320,
+                  height: int = 240) -> Path:
+    """Render ``frames`` with Workbench and tile them into one PNG at ``path``."""
+    return write_sheet(path, render_frames(frames, width, height), columns)

@@ -32,7 +32,7 @@ def ghost_geometry(task) -> tuple[np.ndarray, np.ndarray]:
         heads = nodes[..., :3, 3]
         tails = heads + nodes[..., :3, 1] * rig.lengths[None, :, None]
         segments = np.stack([heads, tails], axis=2).reshape(-1, 2, 3)
-    points = task.target[~pins.is_pose] * task.unit + task.origin if (~pins.is_pose).any() else np.zeros((0, 3))
+    points = pins.target[~pins.is_pose] * task.unit + task.origin
     return segments, points
 
 
