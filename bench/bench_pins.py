@@ -46,10 +46,13 @@ def generate_rigify(path: Path) -> None:
 
 
 def pins_config(objs):
-    from rig_dojo.agents.config import TrainConfig
+    from rig_dojo.agents.config import TrainConfig, defaults_for
 
     config = TrainConfig()
     config.task = "reach"
+    config.algo = defaults_for("ppo", "reach")  # what the sidebar and the command line start from
+    if "RIG_DOJO_BENCH_LOG_STD" in os.environ:  # e.g. -1: the exploration our next PPO starts from
+        config.algo.extra["policy_kwargs"] = {"log_std_init": float(os.environ["RIG_DOJO_BENCH_LOG_STD"])}
     config.rig.rig, config.rig.controls, config.rig.effector = objs["rig"].name, objs["controls"], objs["effector"]
     config.reference.pins = objs["action"].name
     config.reference.effector_pins = [f"{objs['cup'].name}@45"]
