@@ -2,10 +2,12 @@
 
 They read the ``pin_*`` and ``style_*`` fields of :class:`RewardState`, which any task with pins or a
 style clip fills (the kinematic tasks do; ``envs/reference/`` has the data). A pin pays at its frame,
-through a sharp kernel of its error, plus (``approach``) the error closed toward it on every step before:
-that part telescopes (its sum over the approach is the error at the start minus the error at the pin), so
-it leads the policy to the pin without preferring any path between pins; the path is left to the task's
-other terms (smoothness, limits, keep-away, style).
+through a sharp kernel of its error, plus (``approach``) the error closed toward it on every step before
+(while it is the next pin): potential-based shaping with the trainer's own discount
+(``discount * Φ' - Φ``, Φ the weighted error), whose discounted sum over an episode depends only on where
+it starts and ends, so it leads the policy to the pin without preferring any path or any timing between
+pins (Ng, Harada and Russell 1999); the path is left to the task's other terms (smoothness, limits,
+keep-away, style).
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ from .registry import Param, reward_term
 from .state import RewardState
 
 
-def _pin(error, error_prev, due, ahead, scale: float, approach: float) -> np.ndarray:
+def _pin(error, due, potential, potential_prev, discount: float, scale: float, approach: float) -> np.ndarray:
     hit = due * np.exp(-error / scale)
-    return hit + approach * ahead * (error_prev - error)
+    return hit + approach * (potential_prev - discount * potential)
 
 
 @reward_term(
     "pin_pose",
     "Reward for matching each keyed pose at its frame, and for closing in on the next one",
-    requires=("pin_pose_error", "pin_pose_error_prev", "pin_pose_due", "pin_pose_ahead"),
+    requires=("pin_pose_error", "pin_pose_due", "pin_pose_potential", "pin_pose_potential_prev"),
     params=[
         Param("scale", "float", 0.02, min=1e-6, max=3.15,
               description="Joint-angle error (radians) at which a pin's reward falls to 1/e"),
@@ -33,14 +35,14 @@ def _pin(error, error_prev, due, ahead, scale: float, approach: float) -> np.nda
     ],
 )
 def pin_pose(state: RewardState, scale: float, approach: float) -> np.ndarray:
-    return _pin(state.pin_pose_error, state.pin_pose_error_prev, state.pin_pose_due, state.pin_pose_ahead,
-                scale, approach)
+    return _pin(state.pin_pose_error, state.pin_pose_due, state.pin_pose_potential, state.pin_pose_potential_prev,
+                state.discount, scale, approach)
 
 
 @reward_term(
     "pin_effector",
     "Reward for the pinned bone being on its target at the pin's frame, and for closing in on it",
-    requires=("pin_effector_error", "pin_effector_error_prev", "pin_effector_due", "pin_effector_ahead"),
+    requires=("pin_effector_error", "pin_effector_due", "pin_effector_potential", "pin_effector_potential_prev"),
     params=[
         Param("scale", "float", 0.01, min=1e-6, max=10.0,
               description="Distance (rig units) at which a pin's reward falls to 1/e"),
@@ -49,8 +51,8 @@ def pin_pose(state: RewardState, scale: float, approach: float) -> np.ndarray:
     ],
 )
 def pin_effector(state: RewardState, scale: float, approach: float) -> np.ndarray:
-    return _pin(state.pin_effector_error, state.pin_effector_error_prev, state.pin_effector_due,
-                state.pin_effector_ahead, scale, approach)
+    return _pin(state.pin_effector_error, state.pin_effector_due, state.pin_effector_potential,
+                state.pin_effector_potential_prev, state.discount, scale, approach)
 
 
 def _distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ def configure(spec: TaskSpec, config) -> TaskSpec:
     episode = spec.episode_steps if timed else int(config.rig.episode_length)
     terms = reference_terms(spec, terms_from_config(config))
     return dataclasses.replace(spec, terms=terms, episode_steps=episode, pin_guide=bool(config.reference.guide),
+                               discount=float(config.algo.gamma),
                                tolerance=float(config.rig.tolerance), curriculum=curriculum,
                                curriculum_threshold=float(config.curriculum.threshold))
 

@@ -120,28 +120,32 @@ class TaskPins:
         diff = (q - self.q_pin[k]) * self.joint_mask[k]
         return np.sqrt(np.einsum("nj,nj->n", diff, diff) / self._joint_count[k])
 
+    def _point_error(self, points: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(points[np.arange(len(k)), self.point_of_pin[k]] - self.target[k], axis=1)
+
     def fill(self, state, q: np.ndarray, q_prev: np.ndarray, t: np.ndarray) -> None:
-        """Set the ``pin_*`` fields of ``state`` for the environments at steps ``t``."""
-        row = np.minimum(t, self.horizon + 1)
-        kp = self.next_pose[row]
-        has = kp >= 0
-        k = np.maximum(kp, 0)
-        w = np.where(has, self.weight[k], 0.0)
-        state.pin_pose_error = np.where(has, self._joint_error(q, k), 0.0)
-        state.pin_pose_error_prev = np.where(has, self._joint_error(q_prev, k), 0.0)
-        state.pin_pose_due = np.where(has & (self.steps[k] == t), w, 0.0)
-        state.pin_pose_ahead = np.where(self.pose_is_next[row], w, 0.0)
-        ke = self.next_effector[row]
-        has = ke >= 0
-        k = np.maximum(ke, 0)
-        w = np.where(has, self.weight[k], 0.0)
-        rows = np.arange(len(t))
-        which = self.point_of_pin[k]
-        state.pin_effector_error = np.where(has, np.linalg.norm(self.points[rows, which] - self.target[k], axis=1), 0.0)
-        state.pin_effector_error_prev = np.where(
-            has, np.linalg.norm(self.points_prev[rows, which] - self.target[k], axis=1), 0.0)
-        state.pin_effector_due = np.where(has & (self.steps[k] == t), w, 0.0)
-        state.pin_effector_ahead = np.where(self.effector_is_next[row], w, 0.0)
+        """Set the ``pin_*`` fields of ``state`` for the environments now at steps ``t`` (after a step from
+        ``q_prev`` to ``q``). The potential at step ``t`` is the weighted error against the pin headed for
+        from ``t`` on (the first strictly after ``t``), while it is the next pin of any kind."""
+        now = np.minimum(t, self.horizon + 1)
+        ahead = np.minimum(t + 1, self.horizon + 1)
+        for kind, table, is_next, error in (
+                ("pose", self.next_pose, self.pose_is_next, lambda x, k: self._joint_error(x, k)),
+                ("effector", self.next_effector, self.effector_is_next, self._point_error)):
+            current, before = (q, q_prev) if kind == "pose" else (self.points, self.points_prev)
+            due_pin = table[now]  # the pin at or after t: due now when its step is t
+            has = due_pin >= 0
+            k = np.maximum(due_pin, 0)
+            due = has & (self.steps[k] == t)
+            setattr(state, f"pin_{kind}_due", np.where(due, self.weight[k], 0.0))
+            setattr(state, f"pin_{kind}_error", np.where(due, error(current, k), 0.0))
+            # the previous step's potential: headed for the same pin (the first at or after t)
+            gate = is_next[now] & has
+            setattr(state, f"pin_{kind}_potential_prev", np.where(gate, self.weight[k] * error(before, k), 0.0))
+            nxt = table[ahead]
+            k = np.maximum(nxt, 0)
+            gate = is_next[ahead] & (nxt >= 0)
+            setattr(state, f"pin_{kind}_potential", np.where(gate, self.weight[k] * error(current, k), 0.0))
 
     def _check_due(self, idx: np.ndarray) -> None:
         """Record, for the environments ``idx``, the pins due at their current step: hits and misses."""

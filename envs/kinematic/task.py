@@ -152,7 +152,7 @@ class KinematicTask(BatchedTask):
         violation = np.abs(wanted - self.q).sum(axis=1)
         self.t += 1
         self._forward()
-        state = RewardState(n_envs=self.num_envs, dt=1.0 / self.spec.fps)
+        state = RewardState(n_envs=self.num_envs, dt=1.0 / self.spec.fps, discount=self.spec.discount)
         if self._needed & {"q", "q_prev", "q_prev2", "q_prev3", "q_low", "q_high", "q_rest"}:
             state.q, state.q_prev, state.q_prev2, state.q_prev3 = self.q, *self.q_hist
             state.q_low, state.q_high, state.q_rest = self.q_low, self.q_high, self.q_rest

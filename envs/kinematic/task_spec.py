@@ -75,6 +75,7 @@ class TaskSpec:
     observation: str = "full"  # "compact": joints and one 3-vector to the goal (small enough for tabular learning)
     pins: PinSet | None = None  # keyed poses / effector positions the motion must pass through (envs/reference)
     style: StyleReference | None = None  # a clip whose joint velocities and accelerations the motion should match
+    discount: float = 1.0  # the trainer's gamma (shaping terms use it; set from the config)
     pin_guide: bool = True  # with pose pins, an action turns the joints on top of the straight way to the next pin
 
     def validate(self) -> None:

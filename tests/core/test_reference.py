@@ -20,46 +20,53 @@ def term(name: str, state: RewardState, **params) -> np.ndarray:
     return out
 
 
-def pin_state(prefix: str, error, error_prev, due, ahead) -> RewardState:
-    n = len(error)
-    values = {f"{prefix}_error": error, f"{prefix}_error_prev": error_prev, f"{prefix}_due": due, f"{prefix}_ahead": ahead}
-    return RewardState(n_envs=n, **{k: np.asarray(v, dtype=float) for k, v in values.items()})
+def pin_state(prefix: str, error=None, due=None, potential=None, potential_prev=None, discount=1.0) -> RewardState:
+    """A state with ``n`` envs of pin fields (zeros where not given)."""
+    given = [v for v in (error, due, potential, potential_prev) if v is not None]
+    n = len(given[0])
+    values = {"error": error, "due": due, "potential": potential, "potential_prev": potential_prev}
+    return RewardState(n_envs=n, discount=discount, **{f"{prefix}_{k}": np.zeros(n) if v is None else np.asarray(v, float)
+                                                       for k, v in values.items()})
 
 
 # --- pin terms --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,prefix", [("pin_pose", "pin_pose"), ("pin_effector", "pin_effector")])
+PIN_TERMS = [("pin_pose", "pin_pose"), ("pin_effector", "pin_effector")]
+
+
+@pytest.mark.parametrize("name,prefix", PIN_TERMS)
 def test_a_pin_pays_at_its_frame_more_the_closer_the_pose(name, prefix):
-    # all due, no progress: only the kernel of the error at the pin's frame
-    out = term(name, pin_state(prefix, [0.0, 0.005, 0.02, 0.5], [0.0, 0.005, 0.02, 0.5], [1, 1, 1, 1], [1, 1, 1, 1]))
+    out = term(name, pin_state(prefix, error=[0.0, 0.005, 0.02, 0.5], due=[1, 1, 1, 1]))
     assert out[0] == pytest.approx(1.0) and np.all(np.diff(out) < 0) and out[-1] < 1e-6
+    assert term(name, pin_state(prefix, error=[0.0], due=[0.0]))[0] == 0.0  # no pin due: no hit
 
 
-@pytest.mark.parametrize("name,prefix", [("pin_pose", "pin_pose"), ("pin_effector", "pin_effector")])
+@pytest.mark.parametrize("name,prefix", PIN_TERMS)
 def test_between_pins_closing_in_pays_and_moving_away_costs(name, prefix):
-    state = pin_state(prefix, [0.3, 0.5, 0.4], [0.4, 0.4, 0.4], [0, 0, 0], [1, 1, 1])
+    state = pin_state(prefix, potential=[0.3, 0.5, 0.4], potential_prev=[0.4, 0.4, 0.4])
     closer, away, still = term(name, state, approach=2.0)
     assert closer == pytest.approx(0.2) and away == pytest.approx(-0.2) and still == 0.0
-    # after the last pin nothing is ahead: no reward either way
-    assert np.all(term(name, pin_state(prefix, [0.3, 0.5], [0.4, 0.4], [0, 0], [0, 0])) == 0.0)
 
 
 def test_a_pins_weight_scales_its_reward():
-    light = term("pin_pose", pin_state("pin_pose", [0.01], [0.02], [0.5], [0.5]))
-    heavy = term("pin_pose", pin_state("pin_pose", [0.01], [0.02], [2.0], [2.0]))
+    light = term("pin_pose", pin_state("pin_pose", error=[0.01], due=[0.5]))
+    heavy = term("pin_pose", pin_state("pin_pose", error=[0.01], due=[2.0]))
     assert heavy[0] == pytest.approx(4 * light[0])
 
 
-def test_the_approach_reward_depends_only_on_where_a_path_starts_and_ends():
+@pytest.mark.parametrize("gamma", [1.0, 0.98])
+def test_the_discounted_approach_reward_depends_only_on_where_a_path_starts_and_ends(gamma):
+    # potential-based shaping with the trainer's discount: no path and no timing is preferred
     rng = np.random.default_rng(0)
     totals = []
     for _ in range(3):  # three different wiggly paths from error 0.8 down to 0.05
         errors = np.concatenate([[0.8], rng.uniform(0.1, 1.2, 20), [0.05]])
-        steps = [term("pin_pose", pin_state("pin_pose", [e], [p], [0.0], [1.0]), approach=1.0)[0]
+        steps = [term("pin_pose", pin_state("pin_pose", potential=[e], potential_prev=[p], discount=gamma))[0]
                  for p, e in zip(errors[:-1], errors[1:])]
-        totals.append(sum(steps))
-    np.testing.assert_allclose(totals, 0.75, atol=1e-12)
+        totals.append(sum(gamma ** t * r for t, r in enumerate(steps)))
+    want = 10.0 * (0.8 - gamma ** 21 * 0.05)  # approach 10 per unit
+    np.testing.assert_allclose(totals, want, atol=1e-9)
 
 
 # --- style --------------------------------------------------------------------------------
