@@ -172,7 +172,7 @@ def main() -> None:
     scenes.add_bone_proxies(rig, [b for b in arm if b in rig.data.bones], radius=0.03)
     from mathutils import Vector
 
-    render.ensure_camera(Vector((0.3, -0.1, 1.28)), distance=1.3)
+    render.ensure_camera(Vector((0.33, -0.1, 1.28)), distance=1.4)
     baked = rig.animation_data.action
     from rig_dojo.scene.anim import assign_action
 

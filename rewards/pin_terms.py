@@ -2,12 +2,12 @@
 
 They read the ``pin_*`` and ``style_*`` fields of :class:`RewardState`, which any task with pins or a
 style clip fills (the kinematic tasks do; ``envs/reference/`` has the data). A pin pays at its frame,
-through a sharp kernel of its error, plus (``approach``) the error closed toward it on every step before
-(while it is the next pin): potential-based shaping with the trainer's own discount
-(``discount * Φ' - Φ``, Φ the weighted error), whose discounted sum over an episode depends only on where
-it starts and ends, so it leads the policy to the pin without preferring any path or any timing between
-pins (Ng, Harada and Russell 1999); the path is left to the task's other terms (smoothness, limits,
-keep-away, style).
+a sharp kernel of its error minus ``approach`` times the error left (a wide basin: far from the pin the
+kernel is flat). Before the pin, while it is the next one, the error closed each step is paid as it
+closes: potential-based shaping with the trainer's own discount (``Φ - discount * Φ'``, Φ the weighted
+error), whose discounted sum is zero, so it tells the policy at once how it is doing without preferring
+any path or any timing between pins (Ng, Harada and Russell 1999); the path is left to the task's other
+terms (smoothness, limits, keep-away, style).
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from .state import RewardState
 
 
 def _pin(error, due, potential, potential_prev, discount: float, scale: float, approach: float) -> np.ndarray:
-    hit = due * np.exp(-error / scale)
-    return hit + approach * (potential_prev - discount * potential)
+    # at the pin's frame: the sharp kernel, and the error left at approach per unit (the wide basin: far off
+    # the kernel is flat); before it, that cost is paid out as the error closes (shaping, which adds nothing
+    # to a discounted return, so it changes no preference of path or timing, only when the policy hears)
+    settle = due * (np.exp(-error / scale) - approach * error)
+    return settle + approach * (potential_prev - discount * potential)
 
 
 @reward_term(
@@ -31,7 +34,7 @@ def _pin(error, due, potential, potential_prev, discount: float, scale: float, a
         Param("scale", "float", 0.02, min=1e-6, max=3.15,
               description="Joint-angle error (radians) at which a pin's reward falls to 1/e"),
         Param("approach", "float", 10.0, min=0.0, max=1000.0,
-              description="Reward per radian of error closed toward the next pin (0: only the pin's frame pays)"),
+              description="Cost per radian of error left at the pin's frame, paid out per radian closed before it"),
     ],
 )
 def pin_pose(state: RewardState, scale: float, approach: float) -> np.ndarray:
@@ -47,7 +50,7 @@ def pin_pose(state: RewardState, scale: float, approach: float) -> np.ndarray:
         Param("scale", "float", 0.01, min=1e-6, max=10.0,
               description="Distance (rig units) at which a pin's reward falls to 1/e"),
         Param("approach", "float", 10.0, min=0.0, max=1000.0,
-              description="Reward per rig unit closed toward the next pin (0: only the pin's frame pays)"),
+              description="Cost per rig unit of error left at the pin's frame, paid out per unit closed before it"),
     ],
 )
 def pin_effector(state: RewardState, scale: float, approach: float) -> np.ndarray:

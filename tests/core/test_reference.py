@@ -37,8 +37,9 @@ PIN_TERMS = [("pin_pose", "pin_pose"), ("pin_effector", "pin_effector")]
 
 @pytest.mark.parametrize("name,prefix", PIN_TERMS)
 def test_a_pin_pays_at_its_frame_more_the_closer_the_pose(name, prefix):
-    out = term(name, pin_state(prefix, error=[0.0, 0.005, 0.02, 0.5], due=[1, 1, 1, 1]))
-    assert out[0] == pytest.approx(1.0) and np.all(np.diff(out) < 0) and out[-1] < 1e-6
+    out = term(name, pin_state(prefix, error=[0.0, 0.005, 0.02, 0.5, 1.0], due=[1, 1, 1, 1, 1]))
+    assert out[0] == pytest.approx(1.0) and np.all(np.diff(out) < 0)
+    assert out[-2] - out[-1] == pytest.approx(5.0, rel=1e-3)  # far off: still 10 per unit (a wide basin)
     assert term(name, pin_state(prefix, error=[0.0], due=[0.0]))[0] == 0.0  # no pin due: no hit
 
 
@@ -56,16 +57,22 @@ def test_a_pins_weight_scales_its_reward():
 
 
 @pytest.mark.parametrize("gamma", [1.0, 0.98])
-def test_the_discounted_approach_reward_depends_only_on_where_a_path_starts_and_ends(gamma):
-    # potential-based shaping with the trainer's discount: no path and no timing is preferred
+def test_the_discounted_return_depends_only_on_the_error_left_at_the_pin(gamma):
+    # potential-based shaping with the trainer's discount: no path and no timing between pins is preferred
     rng = np.random.default_rng(0)
     totals = []
-    for _ in range(3):  # three different wiggly paths from error 0.8 down to 0.05
+    for _ in range(3):  # three wiggly paths from error 0.8 at the previous pin to 0.05 at this one
         errors = np.concatenate([[0.8], rng.uniform(0.1, 1.2, 20), [0.05]])
-        steps = [term("pin_pose", pin_state("pin_pose", potential=[e], potential_prev=[p], discount=gamma))[0]
-                 for p, e in zip(errors[:-1], errors[1:])]
+        potentials = np.append(errors[:-1], 0.0)  # headed for the pin until its frame, nothing after
+        steps = []
+        for t in range(1, len(errors)):
+            due = t == len(errors) - 1
+            state = pin_state("pin_pose", error=[errors[t] if due else 0.0], due=[1.0 if due else 0.0],
+                              potential=[potentials[t]], potential_prev=[potentials[t - 1]], discount=gamma)
+            steps.append(term("pin_pose", state)[0])
         totals.append(sum(gamma ** t * r for t, r in enumerate(steps)))
-    want = 10.0 * (0.8 - gamma ** 21 * 0.05)  # approach 10 per unit
+    # the start's potential, then at the pin's frame the kernel and the cost of what is left, discounted
+    want = 10.0 * 0.8 + gamma ** 20 * (np.exp(-0.05 / 0.02) - 10.0 * 0.05)
     np.testing.assert_allclose(totals, want, atol=1e-9)
 
 
