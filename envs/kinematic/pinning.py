@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import kinematics as km
 from .. import rotations
-from ..reference.pins import EFFECTOR, POSE, PinSet
+from ..reference.pins import POSE, PinSet
 from ..reference.style import StyleReference, energy_distance, step_features, window_features
 
 LOOKAHEAD = 2  # pins the observation describes
@@ -65,9 +65,8 @@ class TaskPins:
         self.next_pose = self._next(table, self.is_pose, inclusive=True)
         self.next_effector = self._next(table, ~self.is_pose, inclusive=True)
         next_any = self._next(table, np.ones(self.n_pins, bool), inclusive=True)
-        # a pin is "ahead" (its approach pays) only while it is the next pin of all: closing in on the cup
-        # before the pose keyed ahead of it would be paid now and paid back later, which a discounted
-        # return prefers (a detour)
+        # the approach shaping heads for a pin only while it is the next pin of all: shaping toward the cup
+        # before the pose keyed ahead of it would point the exploring arm the wrong way
         self.pose_is_next = self._is_next(self.next_pose, next_any)
         self.effector_is_next = self._is_next(self.next_effector, next_any)
         self.after = np.stack([self._next(table, np.ones(self.n_pins, bool), inclusive=False, skip=k)
@@ -83,9 +82,10 @@ class TaskPins:
     def _next(self, t: np.ndarray, which: np.ndarray, inclusive: bool, skip: int = 0) -> np.ndarray:
         """For each step in ``t``, the index of the ``skip``-th pin among ``which`` at (or after) it; -1 if none."""
         idx = np.flatnonzero(which)
-        steps = self.steps[idx]
-        pos = np.searchsorted(steps, t, side="left" if inclusive else "right") + skip
-        return np.where(pos < len(idx), idx[np.minimum(pos, max(len(idx) - 1, 0))] if len(idx) else -1, -1)
+        if not len(idx):
+            return np.full(len(t), -1)
+        pos = np.searchsorted(self.steps[idx], t, side="left" if inclusive else "right") + skip
+        return np.where(pos < len(idx), idx[np.minimum(pos, len(idx) - 1)], -1)
 
     def _is_next(self, which: np.ndarray, next_any: np.ndarray) -> np.ndarray:
         """Per step: whether the pin ``which`` gives is due no later than the next pin of any kind."""
@@ -130,7 +130,7 @@ class TaskPins:
         now = np.minimum(t, self.horizon + 1)
         ahead = np.minimum(t + 1, self.horizon + 1)
         for kind, table, is_next, error in (
-                ("pose", self.next_pose, self.pose_is_next, lambda x, k: self._joint_error(x, k)),
+                ("pose", self.next_pose, self.pose_is_next, self._joint_error),
                 ("effector", self.next_effector, self.effector_is_next, self._point_error)):
             current, before = (q, q_prev) if kind == "pose" else (self.points, self.points_prev)
             due_pin = table[now]  # the pin at or after t: due now when its step is t

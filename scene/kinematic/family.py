@@ -104,8 +104,7 @@ def draw_reference(layout, context, settings) -> None:
     """The Reference & Pins panel: the pins Action and its pins as a list (frame, bones, weight), effector pins,
     the style clip and the bone map."""
     from ...envs.reference.settings import ReferenceConfig
-    from ...errors import RigDojoError
-    from ...props_config import draw_settings
+    from ...props_config import draw_settings, split_names
     from .pins import pin_rows
 
     ref = settings.reference
@@ -119,8 +118,6 @@ def draw_reference(layout, context, settings) -> None:
         return
     try:
         config = reference_config(settings)
-        from ...props_config import split_names
-
         rows, problem = pin_rows(config, rig, split_names(settings.controls), settings.effector.strip())
     except RigDojoError as exc:
         rows, problem = [], str(exc)
