@@ -58,25 +58,35 @@ def pin_effector(state: RewardState, scale: float, approach: float) -> np.ndarra
                 state.pin_effector_potential_prev, state.discount, scale, approach)
 
 
-def _distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``(n, m)`` Euclidean distances between the rows of ``x (n, F)`` and ``y (n|1, m, F)``."""
+def _rho(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(n, m)`` bounded distances ``1 - exp(-|x - y|² / 2)`` between the rows of ``x (n, F)`` and ``y (n|1, m, F)``."""
     diff = x[:, None, :] - y
-    return np.sqrt(np.einsum("nmf,nmf->nm", diff, diff))
+    return 1.0 - np.exp(-0.5 * np.einsum("nmf,nmf->nm", diff, diff))
+
+
+def style_step_cost(x: np.ndarray, reference: np.ndarray, history: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(n,)`` this step's share of the style measure (``envs/reference/style.py``): over an episode of ``H``
+    steps (``history``: ``(n, H, F)`` the earlier windows where ``mask`` is 1) the shares add up to ``H``
+    times the distance between the episode's windows ``x`` and the reference's."""
+    x = np.asarray(x, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    history = np.asarray(history, dtype=np.float64)
+    attract = _rho(x, ref[None]).mean(axis=1)
+    repel = (_rho(x, history) * np.asarray(mask, dtype=np.float64)).sum(axis=1) / max(history.shape[1], 1)
+    spread = _rho(ref, ref[None]).mean()  # E ρ(Y, Y'): makes the shares add up to the distance exactly
+    return 2.0 * attract - 2.0 * repel - spread
 
 
 @reward_term(
     "style",
     "Reward for joint speeds and accelerations distributed like the style clip's (energy distance)",
-    requires=("style_features", "style_reference", "style_history", "style_history_mask"),
+    requires=("style_features", "style_reference", "style_history", "style_history_mask", "style_cost_before"),
 )
 def style(state: RewardState) -> np.ndarray:
-    # The per-step split of the energy distance (envs/reference/style.py): summed over an episode of H
-    # steps it is -H times the energy distance between the episode's windows and the reference's.
-    x = np.asarray(state.style_features, dtype=np.float64)
-    ref = np.asarray(state.style_reference, dtype=np.float64)
-    attract = _distances(x, ref[None]).mean(axis=1)
-    history = np.asarray(state.style_history, dtype=np.float64)
-    mask = np.asarray(state.style_history_mask, dtype=np.float64)
-    repel = (_distances(x, history) * mask).sum(axis=1) / max(history.shape[1], 1)
-    spread = _distances(ref, ref[None]).mean()  # E|Y - Y'|: makes the episode's sum -H * ED exactly
-    return -2.0 * attract + 2.0 * repel + spread
+    # Potential-based with the trainer's discount γ, the potential being minus the episode's style cost so
+    # far (S): γ Φ_t - Φ_{t-1} = (1 - γ) S_{t-1} - γ c_t. The discounted return is then minus H times the
+    # distance (times γ^H) whatever the timing: paying each step's share as it comes, undiscounted, would
+    # favour motions whose costly windows come late (measured: the arm rushed off its first key).
+    cost = style_step_cost(state.style_features, state.style_reference, state.style_history, state.style_history_mask)
+    gamma = state.discount
+    return (1.0 - gamma) * np.asarray(state.style_cost_before, dtype=np.float64) - gamma * cost

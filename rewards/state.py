@@ -56,6 +56,7 @@ _SHAPES: dict[str, tuple[tuple[str, ...], ...]] = {
     "style_reference": (("R", "F"),),
     "style_history": (("n", "H", "F"),),
     "style_history_mask": (("n", "H"),),
+    "style_cost_before": (("n",),),
 }
 
 
@@ -109,6 +110,8 @@ class RewardState:
         style_reference: ``(R, F)`` the reference clip's windows, scaled the same way.
         style_history: ``(n, H, F)`` this episode's earlier windows (``H``: the episode length).
         style_history_mask: ``(n, H)`` which rows of ``style_history`` hold a window (1) or nothing (0).
+        style_cost_before: ``(n,)`` the style cost of this episode's earlier steps (the sum of their shares
+            of the style measure, ``rewards.pin_terms.style_step_cost``).
     """
 
     n_envs: int
@@ -152,6 +155,7 @@ class RewardState:
     style_reference: np.ndarray | None = None
     style_history: np.ndarray | None = None
     style_history_mask: np.ndarray | None = None
+    style_cost_before: np.ndarray | None = None
 
     def check(self) -> None:
         """Raise :class:`RigDojoError` naming the first field whose shape does not fit.

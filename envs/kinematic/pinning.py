@@ -233,13 +233,32 @@ class TaskStyle:
         self.columns = np.array(columns, dtype=np.int64)
         self.reference, self.scale = style.windows(joints)
         self.horizon = int(task.spec.episode_steps)
-        n = task.num_envs
+
+    @classmethod
+    def for_spec(cls, spec, task) -> "TaskStyle":
+        """The style of ``spec`` on ``task`` (whose joints are known; its environments are counted later)."""
+        return cls(task, spec.style)
+
+    def allocate(self, n: int) -> None:
+        """Each of ``n`` environments' history of windows this episode, and its last window."""
         self.history = np.zeros((n, self.horizon, self.reference.shape[1]))
         self.mask = np.zeros((n, self.horizon))
+        self.last = np.zeros((n, self.reference.shape[1]))
+        self.cost = np.zeros(n)  # this episode's style cost so far
 
     def reset(self, idx: np.ndarray) -> None:
         self.history[idx] = 0.0
         self.mask[idx] = 0.0
+        self.last[idx] = 0.0
+        self.cost[idx] = 0.0
+
+    def obs_dim(self) -> int:
+        return 1 + self.reference.shape[1]
+
+    def observe(self, t: np.ndarray) -> np.ndarray:
+        """(n, 1 + F): the episode's phase and the last window (the style reward depends on how the joints
+        are moving, which the joint angles alone do not say)."""
+        return np.concatenate([(t / max(self.horizon, 1))[:, None], np.tanh(self.last / 3.0)], axis=1)
 
     def features(self, q: np.ndarray, q_prev: np.ndarray, q_prev2: np.ndarray) -> np.ndarray:
         c = self.columns
@@ -247,15 +266,20 @@ class TaskStyle:
 
     def fill(self, state, q, q_prev, q_prev2, t: np.ndarray) -> None:
         """Set the ``style_*`` fields for this step (``t``: steps after it), then add it to the history."""
+        from ...rewards.pin_terms import style_step_cost
+
         x = self.features(q, q_prev, q_prev2)
         state.style_features = x
         state.style_reference = self.reference
-        state.style_history = self.history
+        state.style_history = self.history.copy()
         state.style_history_mask = self.mask.copy()
+        state.style_cost_before = self.cost.copy()
+        self.cost += style_step_cost(x, self.reference, self.history, self.mask)
         slot = np.clip(t - 1, 0, self.horizon - 1)
         rows = np.arange(len(t))
         self.history[rows, slot] = x
         self.mask[rows, slot] = 1.0
+        self.last = x
 
     def distance(self, q_series: np.ndarray) -> float:
         """Energy distance between one motion's windows (``(T, J)`` task joint angles) and the reference's."""

@@ -50,6 +50,9 @@ class KinematicTask(BatchedTask):
         obs_dim = self.n_joints + (self._extra_obs_dim() if spec.observation == "full" else 3)
         if spec.pins is not None:
             obs_dim += TaskPins.obs_dim(self.n_joints)  # time-aware: the phase and the next pins
+        style = TaskStyle.for_spec(spec, self) if spec.style is not None else None
+        if style is not None:
+            obs_dim += style.obs_dim()  # the phase and how the joints are moving
         observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         action_space = (gym.spaces.MultiDiscrete([3] * self.n_joints) if discrete
                         else gym.spaces.Box(-1.0, 1.0, shape=(self.n_joints,), dtype=np.float32))
@@ -65,7 +68,9 @@ class KinematicTask(BatchedTask):
         self._tracked_world = np.zeros((n, len(rig.tracked), 4, 4))
         self._forward()
         self.pins = TaskPins(self, spec.pins) if spec.pins is not None else None
-        self.style = TaskStyle(self, spec.style) if spec.style is not None else None
+        self.style = style
+        if style is not None:
+            style.allocate(n)
         if self.pins is not None:
             self.pins.reset(np.arange(n))
 
@@ -185,6 +190,8 @@ class KinematicTask(BatchedTask):
         parts = [joints, extra]
         if self.pins is not None:
             parts.append(self.pins.observe(self.q, self.t))
+        if self.style is not None:
+            parts.append(self.style.observe(self.t))
         return np.concatenate(parts, axis=1).astype(np.float32)
 
     def signature(self) -> dict:

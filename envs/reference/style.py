@@ -1,30 +1,37 @@
 """The style measure: how close a motion's joint velocities and accelerations are, in distribution, to a
 reference clip's (no bpy).
 
-Each frame of a motion gives one short window of three poses, summarised as the joint velocities and
-accelerations at that frame (per joint, ``v = q_t - q_{t-1}``, ``a = q_t - 2 q_{t-1} + q_{t-2}``), scaled
-by the reference's own spread per dimension. The measure is the **energy distance** between the motion's
-windows and the reference's (Székely & Rizzo):
+Each frame of a motion gives one short window of three poses: each joint's velocity at that frame and at
+the frame before (``v_t = q_t - q_{t-1}`` and ``v_{t-1}``; their difference is the acceleration). Windows
+are scaled by the reference's velocity spread over all joints, then by the median distance between the
+reference's windows. The measure is an **energy distance** between the motion's windows and the
+reference's (Székely & Rizzo), with a bounded distance between two windows,
+``ρ(x, y) = 1 - exp(-|x - y|² / 2)``:
 
-    ED(P, Q) = 2 E|X - Y| - E|X - X'| - E|Y - Y'|
+    D(P, Q) = 2 E ρ(X, Y) - E ρ(X, X') - E ρ(Y, Y')
 
-which is zero exactly when the two distributions are equal and grows with any difference in them:
-the speeds' scale, their spread, how often the joints accelerate and brake, and which joints move
-together (it compares whole windows, not one joint at a time). It needs no bins, no fitted density and no
-time alignment, so a reach that takes on the reference's bell-shaped speed profile scores well wherever in
-the episode it happens.
+(the squared maximum mean discrepancy with a Gaussian kernel). It is zero exactly when the two
+distributions are equal and grows with any difference in them: the speeds' scale, their spread, how the
+joints ease in and out, and which joints move together (it compares whole windows, not one joint at a
+time). It needs no bins, no fitted density and no time alignment, so a reach that takes on the
+reference's bell-shaped speed profile scores well wherever in the episode it happens.
 
 Why not a moment match: matching the mean and spread of each joint's speed rewards a motion that spends
 half its time still and half at twice the speed as much as the reference's smooth rise and fall, and
 ignores how joints move together. Quantile matching per joint fixes the first but not the second.
+Why two velocities rather than a velocity and an acceleration, and why a bounded ρ: an exploring policy's
+accelerations are many times the reference's; scaled by the reference's (small) acceleration spread, and
+with the plain ``|x - y|``, they swamped every other term (measured: the arm stopped reaching its target).
+Two velocities carry the same information on the velocity's scale, and with ρ a window far from all of
+the reference's costs at most 1.
 
-As a reward the measure splits exactly into per-step terms: with ``x_t`` the window at step ``t`` of an
+As a reward the measure splits exactly into per-step shares: with ``x_t`` the window at step ``t`` of an
 episode of ``T`` steps and ``y_j`` the ``M`` reference windows,
 
-    r_t = -(2/M) Σ_j |x_t - y_j| + (2/T) Σ_{s<t} |x_t - x_s| + E|Y - Y'|
+    c_t = (2/M) Σ_j ρ(x_t, y_j) - (2/T) Σ_{s<t} ρ(x_t, x_s) - E ρ(Y, Y')
 
-sums over the episode to ``-T · ED``: maximising the return minimises the energy distance of the
-episode's own windows to the reference's (``rewards.pin_terms.style``).
+add up to ``T · D``; ``rewards.pin_terms.style`` pays them as potential-based shaping with the trainer's
+discount, so the discounted return is ``-γ^T T D`` whatever the order the windows come in.
 """
 
 from __future__ import annotations
@@ -37,38 +44,49 @@ from ...errors import RigDojoError
 
 
 def window_features(q: np.ndarray) -> np.ndarray:
-    """Joint angles ``(T, ..., J)`` → ``(T - 2, ..., 2J)`` windows: velocity then acceleration per joint
-    (radians per frame, per frame²) at frames 2 … T-1."""
+    """Joint angles ``(T, ..., J)`` → ``(T - 2, ..., 2J)`` windows at frames 2 … T-1: each joint's velocity
+    there and one frame before (radians per frame; their difference is the acceleration)."""
     q = np.asarray(q, dtype=np.float64)
-    v = q[2:] - q[1:-1]
-    a = q[2:] - 2.0 * q[1:-1] + q[:-2]
-    return np.concatenate([v, a], axis=-1)
+    return np.concatenate([q[2:] - q[1:-1], q[1:-1] - q[:-2]], axis=-1)
 
 
 def step_features(q: np.ndarray, q_prev: np.ndarray, q_prev2: np.ndarray) -> np.ndarray:
     """The window at one step of a batch: ``(n, J)`` angles now, one and two steps ago → ``(n, 2J)``."""
-    return np.concatenate([q - q_prev, q - 2.0 * q_prev + q_prev2], axis=-1)
+    return np.concatenate([q - q_prev, q_prev - q_prev2], axis=-1)
 
 
 def feature_scale(features: np.ndarray) -> np.ndarray:
-    """Per-dimension spread of reference windows ``(M, D)``, floored so a joint the reference holds still
-    does not turn a tiny motion into a huge feature."""
-    std = np.asarray(features, dtype=np.float64).std(axis=0)
-    floor = max(0.05 * float(std.mean()) if std.size else 0.0, 1e-6)
-    return np.maximum(std, floor)
+    """The scale ``(D,)`` of reference windows ``(M, D)``: the root-mean-square spread of the joints'
+    velocities, one number for every dimension, so a joint the reference holds still is measured in the same
+    units as the joints it moves (moving it costs as much as moving another joint as wrongly, no more)."""
+    features = np.asarray(features, dtype=np.float64)
+    spread = float(np.sqrt(features.var(axis=0).mean())) if features.size else 0.0
+    return np.full(features.shape[1], max(spread, 1e-9))
 
 
-def _pairwise_mean(x: np.ndarray, y: np.ndarray) -> float:
-    diff = x[:, None, :] - y[None, :, :]
-    return float(np.sqrt(np.einsum("ijk,ijk->ij", diff, diff)).mean())
+def rho(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The bounded distance of the measure between windows ``x (..., D)`` and ``y (..., D)`` (unit bandwidth):
+    ``1 - exp(-|x - y|² / 2)``, in [0, 1)."""
+    diff = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    return 1.0 - np.exp(-0.5 * np.einsum("...d,...d->...", diff, diff))
 
 
 def energy_distance(x: np.ndarray, y: np.ndarray) -> float:
-    """Energy distance between the samples ``x (N, D)`` and ``y (M, D)`` (≥ 0; 0 for identical samples)."""
+    """The style measure between the windows ``x (N, D)`` and ``y (M, D)``: ``2 E ρ(X, Y) - E ρ(X, X') -
+    E ρ(Y, Y')`` with :func:`rho` (≥ 0; 0 exactly when the two samples are distributed alike)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if len(x) == 0 or len(y) == 0:
         raise RigDojoError("the style measure needs at least three frames of motion and of reference")
-    return max(0.0, 2.0 * _pairwise_mean(x, y) - _pairwise_mean(x, x) - _pairwise_mean(y, y))
+    xy = rho(x[:, None], y[None]).mean()
+    return max(0.0, float(2.0 * xy - rho(x[:, None], x[None]).mean() - rho(y[:, None], y[None]).mean()))
+
+
+def bandwidth(features: np.ndarray) -> float:
+    """The median distance between reference windows (the kernel's width; at least a tiny positive number)."""
+    f = np.asarray(features, dtype=np.float64)
+    d = np.sqrt(np.einsum("ijk,ijk->ij", f[:, None] - f[None], f[:, None] - f[None]))
+    off = d[~np.eye(len(f), dtype=bool)]
+    return max(float(np.median(off)) if off.size else 0.0, 1e-6)
 
 
 @dataclass
@@ -100,6 +118,7 @@ class StyleReference:
             raise RigDojoError(f"the style clip {self.source!r} has {len(self.angles)} frames; the style measure "
                                "needs at least 3 (velocities and accelerations); key it over more frames")
         scale = feature_scale(raw)
+        scale = scale * bandwidth(raw / scale)  # unit kernel width in the scaled features
         return raw / scale, scale
 
     # ---- file -----------------------------------------------------------------------

@@ -112,12 +112,15 @@ def pin_rigify_arm(rig) -> dict:
     return {"rig": rig, "cup": cup, "action": action, "controls": controls, "effector": effector}
 
 
-def keyed_reach(obj, pose: dict, frames: tuple[int, int], action_name: str = "Reach") -> bpy.types.Action:
+def keyed_reach(obj, pose: dict, frames: tuple[int, int], action_name: str = "Reach",
+                hold_until: int | None = None) -> bpy.types.Action:
     """A reference reach for a style clip: ``obj``'s bones turning from rest to ``pose`` over ``frames`` with
-    Blender's default Bézier easing (slow in, slow out). The rig's own Action is kept."""
+    Blender's default Bézier easing (slow in, slow out), then (``hold_until``) holding the pose until that
+    frame. The rig's own Action is kept."""
     anim_data = obj.animation_data
     previous = anim_data.action if anim_data is not None else None
     rest = {name: (axis, 0.0) for name, (axis, _) in pose.items()}
-    action = key_poses(obj, {frames[0]: rest, frames[1]: pose}, action_name)
+    keys = {frames[0]: rest, frames[1]: pose, **({hold_until: pose} if hold_until else {})}
+    action = key_poses(obj, keys, action_name)
     assign_action(obj, previous)
     return action

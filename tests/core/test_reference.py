@@ -87,17 +87,21 @@ def bell(frames: int, amplitude=(0.8, -0.5, 0.3), start: int = 0, total: int | N
     return s[:, None] * np.asarray(amplitude)[None]
 
 
-def episode_style_return(q: np.ndarray, reference: np.ndarray, scale: np.ndarray) -> float:
-    """Step a motion through the style term as a task does (history of this episode's windows)."""
+def episode_style_return(q: np.ndarray, reference: np.ndarray, scale: np.ndarray, gamma: float = 1.0) -> float:
+    """Step a motion through the style term as a task does; the discounted return."""
+    from rig_dojo.rewards.pin_terms import style_step_cost
+
     horizon = len(q) - 2
     windows = window_features(q) / scale
     history = np.zeros((1, horizon, windows.shape[1]))
     mask = np.zeros((1, horizon))
+    cost = np.zeros(1)
     total = 0.0
     for t, x in enumerate(windows):
-        state = RewardState(n_envs=1, style_features=x[None], style_reference=reference, style_history=history.copy(),
-                            style_history_mask=mask.copy())
-        total += term("style", state)[0]
+        state = RewardState(n_envs=1, discount=gamma, style_features=x[None], style_reference=reference,
+                            style_history=history.copy(), style_history_mask=mask.copy(), style_cost_before=cost.copy())
+        total += gamma ** t * term("style", state)[0]
+        cost += style_step_cost(x[None], reference, history, mask)
         history[0, t], mask[0, t] = x, 1.0
     return total
 
@@ -111,12 +115,14 @@ def test_the_style_term_prefers_the_references_timing_over_constant_speed_or_jit
     same_timing_later = bell(30, start=10, total=40)  # the same reach, started later in a longer episode
     constant = np.linspace(0, 1, 40)[:, None] * np.array([0.8, -0.5, 0.3])[None]
     jitter = constant + 0.02 * np.sign(np.sin(np.arange(40) * 2.0))[:, None]
-    scores = [episode_style_return(q, reference, scale) for q in (same_timing_later, constant, jitter)]
-    assert scores[0] > scores[1] > scores[2]
-    # the return is minus (episode length) times the energy distance of the episode's windows
-    for q, score in zip((same_timing_later, constant, jitter), scores):
-        ed = energy_distance(window_features(q) / scale, reference)
-        assert score == pytest.approx(-(len(q) - 2) * ed, rel=1e-9, abs=1e-9)
+    for gamma in (1.0, 0.98):
+        scores = [episode_style_return(q, reference, scale, gamma) for q in (same_timing_later, constant, jitter)]
+        assert scores[0] > scores[1] > scores[2]
+        # the discounted return is minus (episode length) times the distance, discounted once at the end
+        for q, score in zip((same_timing_later, constant, jitter), scores):
+            horizon = len(q) - 2
+            distance = energy_distance(window_features(q) / scale, reference)
+            assert score == pytest.approx(-gamma ** horizon * horizon * distance, rel=1e-9, abs=1e-9)
 
 
 def test_energy_distance_is_zero_for_the_same_sample_and_grows_with_a_shift():
