@@ -84,6 +84,7 @@ def add_cup(location, name: str = "Cup") -> bpy.types.Object:
     """A small cylinder (renders in Workbench, unlike an empty) standing at ``location``."""
     bpy.ops.mesh.primitive_cylinder_add(radius=0.035, depth=0.09, location=tuple(location))
     cup = bpy.context.active_object
+    assert cup is not None
     cup.name = name
     cup.color = (0.9, 0.25, 0.2, 1.0)
     return cup
