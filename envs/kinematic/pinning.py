@@ -41,8 +41,10 @@ class TaskPins:
         self.hard = np.asarray(pins.hard, dtype=bool)
         # joint targets: the start pose with each pose pin's bones set to their keyed rotations
         control_of = [rig.controls.index(b) for b in pins.pose_bones]
-        keyed_euler = km.matrix_to_euler(rotations.quaternion_to_matrix(pins.rotations))  # (P, B, 3)
-        angles = np.repeat(task._angles(task.q_rest[None]), self.n_pins, axis=0)  # (P, C, 3)
+        start = task._angles(task.q_rest[None])[0]  # (C, 3)
+        keyed_euler = rotations.matrix_to_euler_near(rotations.quaternion_to_matrix(pins.rotations),
+                                                     start[control_of])  # (P, B, 3), nearest the start pose
+        angles = np.repeat(start[None], self.n_pins, axis=0)  # (P, C, 3)
         held = np.zeros((self.n_pins, len(rig.controls)), dtype=bool)
         for b, c in enumerate(control_of):
             held[:, c] = pins.mask[:, b] & self.is_pose
@@ -52,6 +54,7 @@ class TaskPins:
         self.q_pin = angles[:, task.dof_control, task.dof_axis]  # (P, J)
         self.joint_mask = held[:, task.dof_control].astype(np.float64)  # (P, J)
         self._joint_count = np.maximum(self.joint_mask.sum(axis=1), 1.0)
+        self._check_reachable(task, angles, start, np.radians(pins.angle_tolerance))
         # point targets (normalised): an effector pin's object; a pose pin's bone point in its keyed pose
         self.point_names = sorted({(b, p) for b, p in zip(pins.point_bone, pins.point)})
         self.point_of_pin = np.array([self.point_names.index((b, p)) for b, p in zip(pins.point_bone, pins.point)])
@@ -78,6 +81,28 @@ class TaskPins:
         self.points_prev = np.zeros_like(self.points)
         self.missed = np.zeros(n, dtype=bool)
         self.worst = np.zeros(n)
+
+    def _check_reachable(self, task, angles: np.ndarray, start: np.ndarray, tolerance: float) -> None:
+        """RigDojoError for a pose pin the controls cannot take: a locked axis keyed away from the start pose,
+        or an angle outside the joint's limits (the policy's joints always stay inside them)."""
+        from ...errors import RigDojoError
+
+        rig = task.spec.rig
+        for k, c in zip(*np.nonzero(self.held)):
+            bone, frame = rig.controls[c], int(self.pins.frames[k])
+            for axis in range(3):
+                value = angles[k, c, axis]
+                if rig.control_lock[c, axis] and abs(value - start[c, axis]) > tolerance:
+                    raise RigDojoError(f"the pin at frame {frame} turns {bone}'s locked {'XYZ'[axis]} axis "
+                                       f"({np.degrees(value - start[c, axis]):.1f} deg from the first frame's pose); "
+                                       "unlock the axis, or key it as the first frame has it")
+        over = (self.q_pin < task.q_low - tolerance) | (self.q_pin > task.q_high + tolerance)
+        for k, j in zip(*np.nonzero(over & (self.joint_mask > 0))):
+            c, axis = task.dof_control[j], task.dof_axis[j]
+            raise RigDojoError(f"the pin at frame {int(self.pins.frames[k])} keys {rig.controls[c]}'s "
+                               f"{'XYZ'[axis]} rotation at {np.degrees(self.q_pin[k, j]):.1f} deg, outside its limits "
+                               f"({np.degrees(task.q_low[j]):.1f} to {np.degrees(task.q_high[j]):.1f} deg); key a "
+                               "pose inside the limits, or widen them")
 
     def _next(self, t: np.ndarray, which: np.ndarray, inclusive: bool, skip: int = 0) -> np.ndarray:
         """For each step in ``t``, the index of the ``skip``-th pin among ``which`` at (or after) it; -1 if none."""
