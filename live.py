@@ -58,6 +58,7 @@ class LiveRun:
     preview_step: int = -1
     frame: int = 0
     history_len: int = 0
+    curve_numbers: tuple | None = None  # (first step, last step, lowest, highest, latest return) beside the image
     state: str = "running"  # the session's state as of the last tick
     error: str | None = None  # plain words (the traceback goes to the console)
     ended: bool = False
@@ -189,6 +190,7 @@ def _update(run: LiveRun, play: bool) -> None:
         if len(history) != run.history_len:
             run.history_len = len(history)
             update_curve(history)
+            run.curve_numbers = curve_numbers(history)
         if snapshot.preview is not None and snapshot.preview_step != run.preview_step:
             run.preview, run.preview_step, run.frame = snapshot.preview, snapshot.preview_step, 0
     if play and run.preview is not None and len(run.preview) and run.state in ("running", "paused"):
@@ -258,6 +260,14 @@ def update_curve(history) -> bpy.types.Image:
     preview.image_size = (width, height)
     preview.image_pixels_float.foreach_set(pixels)  # type: ignore[attr-defined]
     return image
+
+
+def curve_numbers(history) -> tuple | None:
+    """(first step, last step, lowest, highest, latest mean return) of the curve, for the Curve panel."""
+    values = [p.mean_return for p in history if math.isfinite(p.mean_return)]
+    if not history or not values:
+        return None
+    return history[0].step, history[-1].step, min(values), max(values), values[-1]
 
 
 def curve_image(create: bool = False) -> bpy.types.Image | None:

@@ -18,7 +18,8 @@ What the UI keeps besides the config, and why:
   a bone collection to take controls from, the last run folder;
 - a family's own extras (the camera's "Scene Frame Range" switch) come from its edge module;
 - an empty reward list means "the task's default terms", as in the config;
-- bake and evaluation options (:class:`RigDojoBakeSettings`) are not part of a training's config.
+- bake and evaluation options (:class:`RigDojoBakeSettings`) are not part of a training's config; a
+  family's own bake options (``Family.bake_options``) are generated into it.
 """
 
 import contextlib
@@ -76,7 +77,7 @@ __all__ = ["split_names", "join_names"]
 
 TASKS = tuple((t.name, t.label, t.description) for t in tasks())
 ALGORITHM_LABELS = {"ppo": "PPO", "a2c": "A2C", "sac": "SAC", "td3": "TD3", "dqn": "DQN", "qlearning": "Q-learning",
-                    "cem": "CEM"}
+                    "cem": "CEM", "solve": "Solve Shot"}
 ALGORITHM_HELP = {
     "ppo": "Proximal Policy Optimization: robust default for continuous or discrete actions",
     "a2c": "Advantage Actor-Critic: simple and fast per step, less sample-efficient",
@@ -84,7 +85,8 @@ ALGORITHM_HELP = {
     "td3": "Twin Delayed DDPG: sample-efficient, continuous actions only",
     "dqn": "Deep Q-Network: discrete actions only",
     "qlearning": "Tabular Q-learning: tiny discrete toy tasks only",
-    "cem": "Cross-entropy search for a linear camera policy: the camera task's default, fast without a GPU",
+    "cem": "Cross-entropy search for a linear camera policy that reacts to the shot, fast without a GPU",
+    "solve": "Solve the camera move over the known shot (path, aim, lens): the camera task's default",
 }
 
 PARAM_KINDS = (('float', "Float", ""), ('int', "Integer", ""), ('bool', "Boolean", ""), ('choice', "Choice", ""))
@@ -422,6 +424,20 @@ class RigDojoBakeSettings(PropertyGroup):
     seed: IntProperty(name="Seed", description="Seed of the rollout (random targets)", default=0, min=0)
     eval_episodes: IntProperty(name="Episodes", description="Episodes to evaluate the policy on", default=16,
                                min=1, soft_max=256)
+
+
+def _bake_option_annotations() -> dict:
+    """Each family's own bake options (``Family.bake_options``: the rig's "Keys On"), generated from its dataclass."""
+    out: dict = {}
+    for family in families():
+        if family.bake_options is not None:
+            generated = annotations_for(family.bake_options)
+            assert not set(generated) & set(out), f"{family.name}'s bake options clash with another family's"
+            out.update(generated)
+    return out
+
+
+RigDojoBakeSettings.__annotations__.update(_bake_option_annotations())
 
 
 def _family_group(family) -> type:

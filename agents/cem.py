@@ -1,4 +1,5 @@
-"""Cross-entropy search for a linear policy: the one search (the camera's default trainer), no bpy.
+"""Cross-entropy search for a linear policy: the camera's learned policy (its default, the shot solver, is
+``envs/camera/solve.py``), no bpy.
 
 :class:`CrossEntropySearch` is the search itself: every generation rolls a population of linear
 policies ``tanh(W obs + b)`` over one whole episode at once (one environment each), keeps the best
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import math
 import time
 import traceback
@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import RigDojoError
 from .files import write_atomic
+from .run_folder import record_checkpoint
 from .session import BackgroundRun, CurvePoint, Snapshot, preview_rollout
 
 CEM_CSV = ("step", "wall_time", "mean_return", "success_rate", "steps_per_second", "episodes", "curriculum_stage",
@@ -153,13 +154,20 @@ class CemSession(BackgroundRun):
         self.generation, self.step, self._wall_base = 0, 0, 0.0
         meta = self._resume_meta
         if meta is not None:
-            with np.load(self.run_dir / "checkpoints" / meta["checkpoint"], allow_pickle=False) as ck:
-                mean, std = np.array(ck["mean"]), np.array(ck["std"])
-            if mean.shape != self.search.mean.shape:
+            from .safe_read import read_npz
+
+            ck = read_npz(self.run_dir / "checkpoints" / meta["checkpoint"], name=f"checkpoint {meta['checkpoint']}",
+                          max_bytes=4 * self.search.mean.nbytes + 4096)
+            mean, std = ck.get("mean"), ck.get("std")
+            if mean is None or std is None or mean.shape != self.search.mean.shape or std.shape != mean.shape:
                 raise RigDojoError(f"{self.run_dir}: the checkpoint does not fit this task; start a new run")
-            self.search.mean, self.search.std = mean, std
-            self.search.rng.bit_generator.state = meta["rng_state"]
-            self.generation, self.step = int(meta["generation"]), int(meta["step"])
+            self.search.mean, self.search.std = mean.astype(np.float64), std.astype(np.float64)
+            try:
+                self.search.rng.bit_generator.state = meta["rng_state"]
+                self.generation = int(meta["generation"])
+            except (KeyError, TypeError, ValueError):
+                raise RigDojoError(f"{self.run_dir}: checkpoint.json is damaged; start a new run") from None
+            self.step = int(meta["step"])
             self.episodes, self._wall_base = int(meta["episodes"]), float(meta["wall_time"])
             self.resumed_from_step = self.step
             self._restore_metrics(self.step)
@@ -292,7 +300,7 @@ class CemSession(BackgroundRun):
         meta = {"checkpoint": name, "step": self.step, "episodes": self.episodes, "algo": "cem",
                 "generation": self.generation, "curriculum_stage": 0, "wall_time": self._wall_time(),
                 "rng_state": self.search.rng.bit_generator.state}
-        write_atomic(self.run_dir / "checkpoint.json", json.dumps(meta, indent=1).encode())
+        record_checkpoint(self.run_dir, meta)
         self._last_checkpoint_step = self.step
         for old in sorted(folder.glob("gen_*.npz"))[:-2]:
             old.unlink(missing_ok=True)

@@ -15,6 +15,9 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     episode_length = 64
     discrete = false
     tolerance = 0.02                 # success tolerance, chain-length units
+    location_controls = []           # bones whose location the policy moves (IK targets, poles, a root)
+    location_range = 0.0             # chain lengths each way a location control may move where the rig has
+                                     # no Limit Location (0: the rig's Limit Location constraints only)
 
     [[rewards]]
     name = "distance"
@@ -101,8 +104,9 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     style = ""                       # an Action whose velocity/acceleration distribution the motion matches
     bone_map = {}                    # clip bone -> rig bone over the automatic map
 
-``algo.name = "cem"`` (cross-entropy search for a linear camera policy) trains the
-camera task only; every SB3 algorithm trains every task.
+``algo.name = "solve"`` (the shot solver: the camera path optimised over the known shot,
+the camera task's default) and ``algo.name = "cem"`` (cross-entropy search for a linear
+camera policy) train the camera task only; every SB3 algorithm trains every task.
 
 Unknown or mistyped keys raise :class:`RigDojoError` naming the key with its table
 path (``algo.lerning_rate``) and the allowed keys.
@@ -128,7 +132,9 @@ from ..envs.physics.settings import PhysicsConfig
 from ..envs.reference.settings import ReferenceConfig
 
 ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")  # SB3 and tabular: every task of the rig family
-SEARCH_ALGORITHMS = ("cem",)  # policy search without SB3
+# search without SB3 (the camera family's): new names go last, because the sidebar stores the algorithm as
+# its index in ALGORITHMS + SEARCH_ALGORITHMS
+SEARCH_ALGORITHMS = ("cem", "solve")
 CONTINUOUS_ONLY = frozenset({"sac", "td3"})
 DISCRETE_ONLY = frozenset({"dqn", "qlearning"})
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -173,6 +179,13 @@ class RigSelection:
                                          "by SAC and TD3")
     tolerance: float = setting(0.02, label="Success Tolerance", min=1e-6, soft_max=0.5, precision=3,
                                description="Success distance in chain lengths (aim: radians)")
+    location_controls: list[str] = setting(default_factory=list, label="Location Controls", kind="names",
+                                           description="Bones whose location the policy moves (IK targets, poles, "
+                                                       "a root), comma-separated")
+    location_range: float = setting(0.0, label="Location Range", min=0.0, soft_max=2.0, precision=2,
+                                    description="How far a location control may move each way, in chain lengths, "
+                                                "where the rig has no Limit Location constraint (0: only the rig's "
+                                                "constraints)")
 
 
 @dataclass
@@ -190,7 +203,8 @@ class AlgoConfig:
     """Algorithm and hyperparameters. ``extra`` holds algorithm-specific keyword arguments."""
 
     name: str = setting("ppo", label="Algorithm", description="The learning algorithm (picking one loads its tuned "
-                        "settings; CEM, a policy search, is offered for the camera task only, where it is the default)")
+                        "settings; Solve Shot, the camera task's default, and CEM, a policy search, are offered for "
+                        "the camera task only)")
     learning_rate: float = setting(3e-4, label="Learning Rate", description="Step size of the optimiser", min=1e-7,
                                    soft_max=0.01, precision=6, step=0.001)
     lr_schedule: str = setting("constant", label="Schedule", description="How the learning rate changes over the run",
@@ -273,6 +287,13 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "cem": dict(learning_rate=1.0, lr_schedule="constant", gamma=1.0, n_envs=128, total_steps=360_000,
                 batch_size=1, n_steps=1, n_epochs=1, net_arch=[],
                 extra={"elite": 0.125, "sigma": 0.3}),
+    # The shot solver (camera only, envs/camera/solve.py): n_envs is the population of candidate paths,
+    # total_steps counts camera-frames scored (candidates x shot frames); a solve also ends when it has
+    # converged. Tuned on the shot suite (scene/builders/camera_shots.py, ./dojo bench camera): about 40
+    # generations on a 120-frame shot.
+    "solve": dict(learning_rate=1.0, lr_schedule="constant", gamma=1.0, n_envs=64, total_steps=400_000,
+                  batch_size=1, n_steps=1, n_epochs=1, net_arch=[],
+                  extra={"elite": 0.125, "knots_per_second": 1.0}),
 }
 
 
@@ -350,9 +371,14 @@ class TrainConfig:
     def load(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise RigDojoError(f"{path} is {path.stat().st_size:,d} bytes; a configuration is a small TOML file")
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise RigDojoError(f"cannot read the configuration {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise RigDojoError(f"{path} is not UTF-8 text (byte {exc.start}); save the configuration as UTF-8 "
+                               "TOML") from None
         try:
             return cls.from_toml(text)
         except RigDojoError as exc:
@@ -396,6 +422,8 @@ class TrainConfig:
         for key, value in positive.items():
             if not value > 0:
                 raise RigDojoError(f"{key} must be greater than 0 (found {value})")
+        if not (self.rig.location_range >= 0.0 and math.isfinite(self.rig.location_range)):
+            raise RigDojoError(f"rig.location_range must be 0 or more chain lengths (found {self.rig.location_range})")
         if not 0.0 < algo.gamma <= 1.0:
             raise RigDojoError(f"algo.gamma must be in (0, 1] (found {algo.gamma})")
         if algo.total_steps <= 0 and algo.minutes <= 0:
@@ -404,10 +432,17 @@ class TrainConfig:
             raise RigDojoError("algo.total_steps and algo.minutes must not be negative")
         if any(n <= 0 for n in algo.net_arch):
             raise RigDojoError(f"algo.net_arch: layer sizes must be greater than 0 (found {algo.net_arch})")
+        _check_bounds(self)
         if algo.name == "cem":
             from .cem import validate_extra
 
             validate_extra(algo)
+        else:  # an algorithm a family brings checks its own settings (the camera's shot solver)
+            from ..envs.families import algorithm_hooks
+
+            hooks = algorithm_hooks(algo.name)
+            if hooks is not None and hasattr(hooks, "validate_extra"):
+                hooks.validate_extra(algo)
         if family.settings:
             getattr(self, family.settings).validate(self)
         # a family whose curriculum is its own (the obstacle course's heights) needs no stages
@@ -417,6 +452,46 @@ class TrainConfig:
         for i, term in enumerate(self.rewards):
             if not term.name:
                 raise RigDojoError(f"rewards[{i}].name is empty; give the reward term's registry name")
+
+
+# -- upper bounds: values that parse but would exhaust memory, disk or time, or overflow ---------------
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds
+MAX_CONFIG_BYTES = 16 << 20
+MAX_TOTAL_STEPS = 10**11
+MAX_MINUTES = 7 * 24 * 60.0
+MAX_LAYERS, MAX_LAYER_UNITS = 16, 8192  # agents/safe_read.py refuses policy files beyond these
+MAX_REWARD_WEIGHT = 1e6
+_UPPER = {"algo.n_envs": 65_536, "algo.batch_size": 10**7, "algo.n_steps": 10**6, "algo.n_epochs": 10_000,
+          "rig.episode_length": 100_000, "output.checkpoint_every": 10**12}
+
+
+def _check_bounds(config: TrainConfig) -> None:
+    algo = config.algo
+    if not 0 <= algo.seed <= MAX_SEED:
+        raise RigDojoError(f"algo.seed must be between 0 and {MAX_SEED} (found {algo.seed})")
+    if algo.total_steps > MAX_TOTAL_STEPS:
+        raise RigDojoError(f"algo.total_steps: {algo.total_steps:,d} is more than {MAX_TOTAL_STEPS:,d}; "
+                           "use algo.minutes for an open-ended run")
+    if not math.isfinite(algo.minutes) or algo.minutes > MAX_MINUTES:
+        raise RigDojoError(f"algo.minutes must be a finite number of minutes up to {MAX_MINUTES:.0f} (a week); "
+                           f"found {algo.minutes}")
+    for key, value in (("algo.learning_rate", algo.learning_rate), ("rig.tolerance", config.rig.tolerance)):
+        if not math.isfinite(value) or value > 1e6:
+            raise RigDojoError(f"{key} must be a finite number of a plausible size (found {value})")
+    if len(algo.net_arch) > MAX_LAYERS or any(n > MAX_LAYER_UNITS for n in algo.net_arch):
+        raise RigDojoError(f"algo.net_arch: at most {MAX_LAYERS} layers of at most {MAX_LAYER_UNITS} units "
+                           f"(found {algo.net_arch[:MAX_LAYERS + 1]})")
+    values = {"algo.n_envs": algo.n_envs, "algo.batch_size": algo.batch_size, "algo.n_steps": algo.n_steps,
+              "algo.n_epochs": algo.n_epochs, "rig.episode_length": config.rig.episode_length,
+              "output.checkpoint_every": config.output.checkpoint_every}
+    for key, value in values.items():
+        if value > _UPPER[key]:
+            raise RigDojoError(f"{key} must be at most {_UPPER[key]:,d} (found {value:,d})")
+    for i, term in enumerate(config.rewards):
+        weight = term.weight
+        if not math.isfinite(weight) or abs(weight) > MAX_REWARD_WEIGHT:
+            raise RigDojoError(f"rewards[{i}] ({term.name}): weight {weight!r} must be a finite number up to "
+                               f"{MAX_REWARD_WEIGHT:g}; scale the other terms down instead")
 
 
 # -- reading: dataclass from plain data, with errors that name the key ------------------

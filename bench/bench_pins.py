@@ -180,7 +180,7 @@ def main() -> None:
     tiles = render.render_frames(FRAMES, 320, 320)
     assign_action(rig, baked)
     tiles += render.render_frames(FRAMES, 320, 320)
-    sheet = render.write_sheet(OUT / "contact_sheet.png", tiles, columns=len(FRAMES))
+    sheet = render.tile_sheet(OUT / "contact_sheet.png", tiles, columns=len(FRAMES))
     with render_quiet():
         bpy.ops.wm.save_as_mainfile(filepath=str((OUT / "scene.blend").resolve()))
     print(f"  contact sheet (top: keyed reference, bottom: baked; frames {', '.join(map(str, FRAMES))}): {sheet}")

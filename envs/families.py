@@ -11,11 +11,24 @@ hooks, imported only when used so that the add-on registers without torch, SB3 o
 
 - ``core`` (no bpy; ``envs/<family>/family.py``): ``env_factory(spec) -> make_env(config, n_envs,
   seed)``, ``report(policy, spec, config) -> dict`` (the family's own numbers for summary.json),
-  ``report_line(report) -> str``, ``summary_fields(report) -> dict``, ``load_spec(path)``;
+  ``report_line(report) -> str``, ``summary_fields(report) -> dict``, ``load_spec(path)``; optionally
+  ``evaluate(policy, spec, config, episodes) -> agents.evaluate.Evaluation``, the family's own evaluation
+  when its report already measures the policy (the camera: one deterministic move over the shot, so its
+  success rate and final error are the report's numbers, and the command line and the sidebar show the
+  report's words instead of "success over N episodes, final error"); without it, ``agents.evaluate.evaluate``;
 - ``edge`` (bpy; ``scene/<family>/family.py``): ``spec_from_config(config, frames)``,
   ``bake(policy_path, options) -> report``, the live preview (``preview_object``, ``backup``,
   ``show_frame``), ``training_problem(settings)`` (why the sidebar cannot train yet), ``run_name``
-  and the sidebar's ``draw_task`` / ``draw_advanced`` / ``draw_bake``.
+  and the sidebar's ``draw_task`` / ``draw_advanced`` / ``draw_bake`` (optionally ``draw_report`` and
+  ``evaluation_rows(evaluation, report)``, the Evaluate panel's rows). A family's own bake options
+  (the rig's "Keys On") are a dataclass named by ``bake_options``; the edge's ``bake`` takes them as
+  keyword arguments.
+
+A family may also bring algorithms of its own (the camera's shot solver): ``algorithm_modules`` maps each
+to a module (no bpy) with ``SESSION`` (its ``agents.session.BackgroundRun`` class), and optionally
+``rebuild_policy(metadata, arrays, name)`` (what its policy files hold), ``validate_extra(algo)``,
+``SUCCESS_LABEL`` and ``DONE_VERB`` (the progress line's and the closing line's words); see
+:func:`algorithm_hooks`.
 
 Adding a family is described in CONTRIBUTING.md.
 """
@@ -64,8 +77,13 @@ class Family:
     uses_rig: bool = True  #: whether the family trains an armature (rig.rig); the camera does not
     bake_reduces_keys: bool = False  #: whether the bake can reduce keys / replace an Action (rig bakes)
     bake_is_seeded: bool = True  #: whether a bake's rollout depends on a seed (random targets, noise)
+    #: a dataclass of the family's own bake options (``agents.schema.setting`` fields): the Bake panel's properties
+    #: and the ``bake`` command's flags (``cli=True``) are generated from it; its edge's ``bake`` takes them by name
+    bake_options: type | None = None
     joint_metrics: bool = False  #: whether evaluation's jerk and joint-limit numbers describe its actions
     needs: tuple[str, ...] = ("torch", "stable_baselines3")  #: importable modules training needs
+    #: algorithms this family brings, by name: the module (no bpy) with their session and hooks (module docstring)
+    algorithm_modules: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -145,6 +163,16 @@ def all_algorithms() -> tuple[str, ...]:
     return tuple(names)
 
 
+def algorithm_hooks(algo: str) -> ModuleType | None:
+    """The hooks module of an algorithm a family brings (``Family.algorithm_modules``: the camera's ``solve``),
+    or None for the shared ones (SB3's, qlearning, cem), which ``agents`` knows itself."""
+    for family in families():
+        module = family.algorithm_modules.get(algo)
+        if module:
+            return importlib.import_module(module)
+    return None
+
+
 def terms_from_config(config: Any) -> list:
     """The config's reward terms, or its task's defaults when it lists none."""
     from ..rewards import TermConfig
@@ -163,6 +191,23 @@ def training_report(policy: Any, spec: Any, config: Any) -> dict:
     """The family's own numbers for summary.json and ``evaluate`` (the camera against its baselines, a
     creature against zero actions; nothing for the kinematic tasks)."""
     return family_of(config.task).hooks().report(policy, spec, config)
+
+
+def evaluate_policy(policy: Any, spec: Any, config: Any, make_env: Callable[..., Any], episodes: int) -> Any:
+    """The policy's ``agents.evaluate.Evaluation`` on ``config.task``: the family's own ``evaluate`` hook when
+    it has one (the camera's one deterministic move), else ``episodes`` deterministic episodes of ``make_env``."""
+    hooks = family_of(config.task).hooks()
+    if hasattr(hooks, "evaluate"):
+        return hooks.evaluate(policy, spec, config, episodes)
+    from ..agents.evaluate import evaluate
+
+    return evaluate(policy, make_env, config, episodes=episodes)
+
+
+def evaluation_in_report(task: str) -> bool:
+    """Whether ``task``'s family evaluates through its report (an ``evaluate`` hook): then its report line says
+    what "success over N episodes, final error" would."""
+    return hasattr(family_of(task).hooks(), "evaluate")
 
 
 def report_line(task: str, report: dict) -> str:

@@ -12,6 +12,7 @@ from .. import live
 from ..errors import RigDojoError
 from ..envs.families import family_of, report_line, task_info
 from ..props import settings_to_config
+from ..props_config import read_table
 
 
 def policy_problem(context) -> str | None:
@@ -83,14 +84,19 @@ class RIGDOJO_OT_bake(bpy.types.Operator):
                 reduce = replace = None
             if hasattr(edge, "bake_frames_for"):  # the camera: the shot it was trained on, unless told otherwise
                 frames = edge.bake_frames_for(options, scene)
+            own = read_table(options, family.bake_options) if family.bake_options is not None else {}
             report = edge.bake(path, frames=frames, action_name=action_name, reduce_degrees=reduce,
                                replace_action=replace, config=config,
-                               seed=options.seed)
+                               seed=options.seed, **own)
         except RigDojoError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         text = report.format() + notes
         live.results["bake"] = text
+        live.results["bake_ok"] = bool(getattr(report, "ok", True))
+        if not live.results["bake_ok"]:  # kept undoable (one undo step), but said loudly: not what was trained
+            self.report({'ERROR'}, text)
+            return {'FINISHED'}
         self.report({'INFO'}, text)
         return {'FINISHED'}
 
@@ -110,25 +116,25 @@ class RIGDOJO_OT_evaluate(bpy.types.Operator):
         return True
 
     def execute(self, context):
-        from ..agents.evaluate import evaluate
-        from ..envs.families import env_factory, training_report
+        from ..envs.families import env_factory, evaluate_policy, evaluation_in_report, training_report
         from ..scene.families import spec_from_config
 
         settings = context.scene.rig_dojo
         try:
             path, policy, config = _policy_and_config(settings)
             spec = spec_from_config(config)
-            result = evaluate(policy, env_factory(spec, config), config, episodes=settings.bake.eval_episodes)
+            result = evaluate_policy(policy, spec, config, env_factory(spec, config), settings.bake.eval_episodes)
             extra = training_report(policy, spec, config)
         except RigDojoError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         live.results["evaluation"] = (str(path), result)
         live.results["task_report"] = (str(path), config.task, extra)
-        text = (f"Success {result.success_rate:.0%} over {result.episodes} episodes; final error "
-                f"{result.final_error:.3g} {task_info(config.task).error_units}")
-        line = report_line(config.task, extra)
-        self.report({'INFO'}, text + (f"; {line}" if line else ""))
+        text = "" if extra and evaluation_in_report(config.task) else (  # the report line says it
+            f"Success {result.success_rate:.0%} over {result.episodes} episodes; final error "
+            f"{result.final_error:.3g} {task_info(config.task).error_units}")
+        line = report_line(config.task, extra).replace("\n", "; ")
+        self.report({'INFO'}, "; ".join(t for t in (text, line) if t))
         return {'FINISHED'}
 
 

@@ -6,6 +6,7 @@ import bpy
 
 from .. import live
 from ..envs.families import family_of, task_info
+from ..props_config import settings_fields
 from .common import DojoSubPanel, wrapped
 
 
@@ -40,13 +41,20 @@ class VIEW3D_PT_rig_dojo_bake(DojoSubPanel, bpy.types.Panel):
             layout.prop(options, "use_replace")
             if options.use_replace:
                 layout.prop_search(options, "replace_action", bpy.data, "actions")
+        if family.bake_options is not None:  # the family's own options (the rig's Keys On)
+            draw_bake = getattr(edge, "draw_bake", None)
+            if draw_bake is not None:
+                draw_bake(layout, options)
+            else:
+                for f in settings_fields(family.bake_options):
+                    layout.prop(options, f.name)
         layout.prop(options, "use_scene_settings")
         if family.bake_is_seeded:  # the camera's bake starts from its pose: nothing random
             layout.prop(options, "seed")
         layout.operator("rig_dojo.bake", icon='KEYINGSET')
         report = live.results.get("bake")
         if report:
-            wrapped(layout.box(), context, report, icon='CHECKMARK')
+            wrapped(layout.box(), context, report, icon='CHECKMARK' if live.results.get("bake_ok", True) else 'ERROR')
 
 
 class VIEW3D_PT_rig_dojo_evaluate(DojoSubPanel, bpy.types.Panel):
@@ -68,19 +76,24 @@ class VIEW3D_PT_rig_dojo_evaluate(DojoSubPanel, bpy.types.Panel):
             _, task, extra = report
         box = layout.box()
         col = box.column(align=True)
-        col.label(text=f"{ev.episodes} episodes of {bpy.path.basename(str(path))}", icon='INFO')
-        rows = [("Success rate", f"{ev.success_rate:.0%}"),
-                ("Final error", f"{ev.final_error:.4f} {task_info(task).error_units}")]
-        if family_of(task).joint_metrics:
-            rows += [("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
-                     ("Limit violations", f"{ev.limit_violation_total:.3g} total, "
-                                          f"{ev.limit_violation_mean:.3g} per step")]
-        rows.append(("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"))
+        col.label(text=f"{ev.episodes} episode{'s' if ev.episodes != 1 else ''} of {bpy.path.basename(str(path))}",
+                  icon='INFO')
+        edge = family_of(task).edge_hooks()
+        if extra and hasattr(edge, "evaluation_rows"):  # the family's own words (the camera's one move)
+            rows = list(edge.evaluation_rows(ev, extra))
+        else:
+            rows = [("Success rate", f"{ev.success_rate:.0%}"),
+                    ("Final error", f"{ev.final_error:.4f} {task_info(task).error_units}")]
+            if family_of(task).joint_metrics:
+                rows += [("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
+                         ("Limit violations", f"{ev.limit_violation_total:.3g} total, "
+                                              f"{ev.limit_violation_mean:.3g} per step")]
+            rows.append(("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"))
         for label, value in rows:
             row = col.row()
             row.label(text=label)
             row.label(text=value)
-        draw_report = getattr(family_of(task).edge_hooks(), "draw_report", None)
+        draw_report = getattr(edge, "draw_report", None)
         if extra and draw_report is not None:
             draw_report(box, extra)
 

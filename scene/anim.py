@@ -240,3 +240,20 @@ def borrow_action(obj: bpy.types.Object, action: bpy.types.Action) -> None:
         if slot.target_id_type == 'OBJECT':
             anim_data.action_slot = slot
             return
+
+
+def push_to_nla(obj: bpy.types.Object, action: bpy.types.Action, track_name: str, start: float,
+                mute: bool = True) -> Any:
+    """A new NLA track ``track_name`` on ``obj`` holding ``action`` as one strip from ``start`` (muted by
+    default, so it changes nothing until the user un-mutes or solos it); returns the track.
+
+    On 4.4+ the strip plays the slot of ``action`` that animates ``obj``.
+    """
+    anim = obj.animation_data or obj.animation_data_create()
+    track = anim.nla_tracks.new()
+    track.name = track_name
+    strip = track.strips.new(action.name[:63], int(round(start)), action)
+    if has_slots(action) and hasattr(strip, "action_slot") and strip.action_slot is None:
+        strip.action_slot = ensure_slot(action, obj)
+    track.mute = mute
+    return track

@@ -35,8 +35,11 @@ FAMILY = Family(
     core="rig_dojo.envs.camera.family",
     edge="rig_dojo.scene.camera.family",
     settings="camera",
-    algorithms=CONTINUOUS_ALGORITHMS + ("cem",),
-    default_algorithm="cem",
+    # solve: the shot solver (the path optimised over the known shot, envs/camera/solve.py), the default;
+    # cem and SB3's learn a policy that reacts
+    algorithms=CONTINUOUS_ALGORITHMS + ("cem", "solve"),
+    default_algorithm="solve",
+    algorithm_modules={"solve": "rig_dojo.envs.camera.solve_session"},
     uses_rig=False,
     bake_is_seeded=False,
     extra={"default_terms_follow": ("framing",)},

@@ -1,7 +1,7 @@
 """``CameraTask``: learn a camera move that keeps an animated subject framed, smooth and unobstructed (no bpy).
 
 One episode is the shot: step ``k`` moves every camera from frame ``k`` to frame
-``k + 1`` of the subject's sampled trajectory (:class:`~.camera_twin.CameraSpec`).
+``k + 1`` of the subject's sampled trajectory (:class:`~.twin.CameraSpec`).
 Also here: rollouts of a policy and of the two scripted baselines (a fixed camera
 and a "track-to" camera that aims at the subject every frame), and the shot
 metrics the tests and the bench compare them by.
@@ -79,7 +79,9 @@ class CameraTask(BatchedTask):
         self.twin = CameraTwin(n_envs, self.limits, 1.0 / spec.fps, mode, use_lens, allow_roll)
         self.intrinsics = spec.intrinsics
         self.obstacles = spec.obstacles()
+        self.moving = spec.moving_obstacles()
         self.collision_radius = float(collision_radius if collision_radius is not None else 0.03 * self.scale)
+        self.terms = list(terms)
         self.composer = RewardComposer(terms)
         self._half_h0 = float(self.intrinsics.frame()[1])
         obs_dim = 2 + 1 + 1 + 3 + 3 + 3 + 3 * len(LOOKAHEAD) + 1 + 3 + 1 + (1 if use_lens else 0)
@@ -102,28 +104,47 @@ class CameraTask(BatchedTask):
         """Project the subject and test occlusion / collision / region for envs ``idx`` (all when None)."""
         sl = slice(None) if idx is None else idx
         tw = self.twin
-        pos, rot, lens = tw.pos[sl], camera_rotation(tw.angles[sl]), tw.lens[sl]
-        f = self.frame_index[sl]
-        subject = self.spec.subject_positions[f]
+        pos, f = tw.pos[sl], self.frame_index[sl]
+        self._uv[sl], self._depth[sl], self._size[sl] = self.project_subject(
+            pos, camera_rotation(tw.angles[sl]), tw.lens[sl], f)
+        self._occlusion[sl], collision, self._region_excess[sl] = self.measure_positions(pos, f)
+        self._collision[sl] = collision
+
+    def project_subject(self, pos: np.ndarray, rot: np.ndarray, lens: np.ndarray,
+                        frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The subject's image position ``(m, 2)``, depth ``(m,)`` and size in frame ``(m,)`` for cameras at
+        ``pos`` ``(m, 3)``, ``rot`` ``(m, 3, 3)``, ``lens`` ``(m,)`` at shot frames ``frames`` ``(m,)``."""
+        subject = self.spec.subject_positions[frames]
         uv, depth = self.intrinsics.project(pos, rot, subject, lens)
-        self._uv[sl], self._depth[sl] = uv, depth
         half_h = self._half_h0 * self.spec.lens / lens
         with np.errstate(divide="ignore", invalid="ignore"):
             size = np.where(depth > 0, self.spec.subject_radius / (np.maximum(depth, 1e-9) * half_h), 0.0)
-        self._size[sl] = size
-        if self.use_occlusion and self.obstacles.n_triangles:
-            pts = self.spec.subject_points[f]  # (m, P, 3)
-            m, p = pts.shape[:2]
-            blocked = self.obstacles.segments_blocked(np.repeat(pos, p, axis=0), pts.reshape(-1, 3))
-            self._occlusion[sl] = blocked.reshape(m, p).mean(axis=1)
-        else:
-            self._occlusion[sl] = 0.0
-        if self.obstacles.n_triangles:
-            near = self.obstacles.distance(pos, self.collision_radius) < self.collision_radius
-            self._collision[sl] = near | self.obstacles.inside(pos)
+        return uv, depth, size
+
+    def measure_positions(self, pos: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What depends on the camera's position only, for cameras at ``pos`` ``(m, 3)`` at shot frames
+        ``frames`` ``(m,)``: occlusion (fraction of subject points hidden), collision (bool) and the
+        distance outside the region (shot scales), each ``(m,)``."""
+        m = len(pos)
+        occlusion = np.zeros(m)
+        collision = np.zeros(m, dtype=bool)
+        moving = self.moving.n_triangles > 0
+        if self.use_occlusion and (self.obstacles.n_triangles or moving):
+            pts = self.spec.subject_points[frames]  # (m, P, 3)
+            p = pts.shape[1]
+            p0, p1 = np.repeat(pos, p, axis=0), pts.reshape(-1, 3)
+            blocked = self.obstacles.segments_blocked(p0, p1)
+            if moving:
+                blocked |= self.moving.segments_blocked(p0, p1, np.repeat(frames, p))
+            occlusion = blocked.reshape(m, p).mean(axis=1)
+        if self.obstacles.n_triangles or moving:
+            r = self.collision_radius
+            collision = (self.obstacles.distance(pos, r) < r) | self.obstacles.inside(pos)
+            if moving:
+                collision |= (self.moving.distance(pos, r, frames) < r) | self.moving.inside(pos, frames)
         below = np.maximum(self.spec.region_min - pos, 0.0)
         above = np.maximum(pos - self.spec.region_max, 0.0)
-        self._region_excess[sl] = np.linalg.norm(below + above, axis=1) / self.scale
+        return occlusion, collision, np.linalg.norm(below + above, axis=1) / self.scale
 
     def _state(self) -> CameraState:
         tw, lim = self.twin, self.limits
@@ -287,40 +308,66 @@ def scripted_rollout(task: CameraTask, kind: str) -> CameraRollout:
 
 def evaluate_poses(task: CameraTask, positions: np.ndarray, angles: np.ndarray,
                    lens: np.ndarray | None = None) -> CameraRollout:
-    """Measure given camera poses (one per frame) with the task's projection, occlusion and collision."""
+    """Measure given camera poses (one per frame) with the task's projection, occlusion and collision
+    (:meth:`CameraTask.project_subject` and :meth:`CameraTask.measure_positions`, as training does)."""
     spec = task.spec
-    rows = []
-    for k in range(spec.n_frames):  # one env, one frame at a time: the same code path as training
-        task.twin.reset(np.arange(1), positions[k][None], angles[k][None],
-                        np.array([spec.lens if lens is None else lens[k]]))
-        task.frame_index[0] = k
-        task._measure(np.arange(1))
-        rows.append(_snapshot(task))
-    return _stack(spec, rows)
+    n = spec.n_frames
+    pos = np.asarray(positions, np.float64).reshape(n, 3)
+    ang = np.asarray(angles, np.float64).reshape(n, 3)
+    lens = np.full(n, spec.lens) if lens is None else np.asarray(lens, np.float64).reshape(n)
+    frames = np.arange(n)
+    rot = camera_rotation(ang)
+    uv, depth, _ = task.project_subject(pos, rot, lens, frames)
+    occlusion, collision, _ = task.measure_positions(pos, frames)
+    return CameraRollout(spec.frames, pos.copy(), ang.copy(), rot, lens.copy(), uv, depth, occlusion, collision)
+
+
+#: a camera move is a success when the subject is framed (within the task's tolerance) and fully visible
+#: on at least this fraction of the shot's frames, and the camera never collides
+SUCCESS_FRACTION = 0.9
+
+
+def jerk_parts(positions: np.ndarray, angles: np.ndarray, subject_positions: np.ndarray,
+               fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """RMS position and rotation jerk (rad/s³) of camera paths ``(..., F, 3)`` (positions, yaw/pitch/roll).
+
+    Rotation: third differences of the unwrapped angles at ``fps``. Position: third differences of
+    the position divided by the distance to the subject (how fast the picture's acceleration changes).
+    Zero for paths of fewer than four frames.
+    """
+    positions, angles = np.asarray(positions, np.float64), np.asarray(angles, np.float64)
+    if positions.shape[-2] < 4:
+        zero = np.zeros(positions.shape[:-2])
+        return zero, zero.copy()
+    dist = np.linalg.norm(subject_positions - positions, axis=-1)[..., 3:, None]
+    ang = np.unwrap(angles, axis=-2)
+    rot = np.diff(ang, n=3, axis=-2) * fps**3
+    pos = np.diff(positions, n=3, axis=-2) * fps**3 / np.maximum(dist, 1e-9)
+    return np.sqrt(np.mean(np.sum(pos**2, axis=-1), axis=-1)), np.sqrt(np.mean(np.sum(rot**2, axis=-1), axis=-1))
 
 
 def shot_metrics(task: CameraTask, move: CameraRollout) -> dict[str, float]:
-    """How good a camera move is (lower is better for all three).
+    """How good a camera move is: the one set of numbers the summary, the command line, the sidebar and
+    the bench all show (lower is better for the first six).
 
     - ``framing``: mean distance (normalised image units) of the subject from the task's framing point;
     - ``occlusion``: mean fraction of subject points hidden;
-    - ``jerk``: RMS over frames of the image-space jerk in rad/s³: the angular jerk of the camera's
-      rotation plus the position jerk divided by the subject's distance (how fast the picture's
-      acceleration changes), from third differences at the shot's fps.
+    - ``jerk``: RMS over frames of the image-space jerk in rad/s³, ``sqrt(jerk_position² + jerk_rotation²)``:
+      ``jerk_rotation`` from the camera's yaw/pitch/roll, ``jerk_position`` from its position divided by
+      the subject's distance (how fast the picture's acceleration changes), third differences at the fps;
+    - ``collisions``: frames where the camera is inside or too close to an obstacle;
+    - ``on_target``: fraction of frames where the subject is within ``task.tolerance`` of the framing
+      point and fully visible; ``success``: ``on_target >= SUCCESS_FRACTION`` and no collision.
     """
     spec = task.spec
     err = framing_distance(move.subject_uv, move.subject_depth, task.framing)
-    fps = spec.fps
-    dist = np.linalg.norm(spec.subject_positions - move.positions, axis=1)
-    if spec.n_frames >= 4:
-        ang = np.unwrap(move.angles, axis=0)
-        ang_jerk = np.diff(ang, n=3, axis=0) * fps**3
-        pos_jerk = np.diff(move.positions, n=3, axis=0) * fps**3 / np.maximum(dist[3:, None], 1e-9)
-        jerk = float(np.sqrt(np.mean(np.sum(ang_jerk**2, axis=1) + np.sum(pos_jerk**2, axis=1))))
-    else:
-        jerk = 0.0
-    return {"framing": float(err.mean()), "occlusion": float(move.occlusion.mean()), "jerk": jerk,
-            "collisions": int(move.collision.sum())}
+    jp, jr = jerk_parts(move.positions, move.angles, spec.subject_positions, spec.fps)
+    on_target = float(np.mean((err < task.tolerance) & (move.occlusion == 0.0)))
+    collisions = int(move.collision.sum())
+    return {"framing": float(err.mean()), "occlusion": float(move.occlusion.mean()),
+            "jerk": float(np.hypot(jp, jr)), "jerk_position": float(jp), "jerk_rotation": float(jr),
+            "collisions": collisions, "on_target": on_target,
+            "success": bool(on_target >= SUCCESS_FRACTION and collisions == 0)}
 
 
 # --- policy search --------------------------------------------------------------------------

@@ -233,6 +233,11 @@ class ObstacleSet:
             self.group_leaves[g, :len(members)] = members
         self.group_lo = np.array([self.leaf_lo[m[m >= 0]].min(axis=0) for m in self.group_leaves]).reshape(-1, 3)
         self.group_hi = np.array([self.leaf_hi[m[m >= 0]].max(axis=0) for m in self.group_leaves]).reshape(-1, 3)
+        # per object: its triangles and box (the dense path tests segments against these boxes first)
+        self._object_tris = [np.flatnonzero(self.object_ids == k) for k in range(self.n_objects)]
+        self._object_tris = [idx for idx in self._object_tris if idx.size]
+        self._object_lo = np.array([self.tri_lo[idx].min(axis=0) for idx in self._object_tris]).reshape(-1, 3)
+        self._object_hi = np.array([self.tri_hi[idx].max(axis=0) for idx in self._object_tris]).reshape(-1, 3)
         extent = self.hi - self.lo
         self._far = float(np.linalg.norm(extent)) * 2.0 + 1.0
         # a direction unlikely to run along edges, for the inside (parity) test
@@ -306,23 +311,26 @@ class ObstacleSet:
         return out
 
     def _dense_blocked(self, p0: np.ndarray, d: np.ndarray, eps: float) -> np.ndarray:
-        """Every segment against every triangle (few triangles), after a scene-box prefilter."""
+        """Every segment against every triangle (few triangles) of each obstacle whose box it meets."""
         out = np.zeros(len(p0), dtype=bool)
-        rows = np.flatnonzero(_rowwise_slab(p0, d, np.broadcast_to(self.lo, p0.shape), np.broadcast_to(self.hi, p0.shape)))
-        if rows.size == 0:
-            return out
-        p, dd = p0[rows][:, None], d[rows][:, None]
-        pv = _cross(dd, self.e2[None])
-        det = _dot(self.e1[None], pv)
-        ok = np.abs(det) > 1e-12
-        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
-        tv = p - self.v0[None]
-        u = _dot(tv, pv) * inv
-        qv = _cross(tv, self.e1[None])
-        v = _dot(dd, qv) * inv
-        t = _dot(self.e2[None], qv) * inv
-        hit = ok & (u >= 0.0) & (v >= 0.0) & (u + v <= 1.0) & (t > eps) & (t < 1.0 - eps)
-        out[rows] = hit.any(axis=1)
+        meets = _segment_box_overlap(p0, d, self._object_lo, self._object_hi)  # (S, objects)
+        for k, tris in enumerate(self._object_tris):
+            rows = np.flatnonzero(meets[:, k] & ~out)
+            if rows.size == 0:
+                continue
+            v0, e1, e2 = self.v0[tris][None], self.e1[tris][None], self.e2[tris][None]
+            p, dd = p0[rows][:, None], d[rows][:, None]
+            pv = _cross(dd, e2)
+            det = _dot(e1, pv)
+            ok = np.abs(det) > 1e-12
+            inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+            tv = p - v0
+            u = _dot(tv, pv) * inv
+            qv = _cross(tv, e1)
+            v = _dot(dd, qv) * inv
+            t = _dot(e2, qv) * inv
+            hit = ok & (u >= 0.0) & (v >= 0.0) & (u + v <= 1.0) & (t > eps) & (t < 1.0 - eps)
+            out[rows] = hit.any(axis=1)
         return out
 
     def inside(self, points: np.ndarray) -> np.ndarray:
@@ -369,6 +377,53 @@ class ObstacleSet:
             return out
         dist = _point_triangle_distance(pts[s], self.v0[t], self.e1[t], self.e2[t])
         np.minimum.at(out, s, dist)
+        return out
+
+
+
+class MovingObstacles:
+    """Obstacles sampled per frame (animated objects): one :class:`ObstacleSet` per frame of the shot.
+
+    Args:
+        triangles: ``(F, T, 3, 3)`` world-space triangles at each frame.
+        object_ids: ``(T,)`` obstacle index of each triangle (as :class:`ObstacleSet`).
+        closed: ``(K,)`` whether each obstacle (by index) is a closed mesh.
+
+    Every query takes ``frames``: the frame index (into the shot) of each row.
+    """
+
+    def __init__(self, triangles: np.ndarray, object_ids: np.ndarray, closed: np.ndarray):
+        tri = np.asarray(triangles, dtype=np.float64)
+        self.n_triangles = int(tri.shape[1]) if tri.ndim == 4 else 0
+        ids = np.asarray(object_ids, dtype=np.int64).reshape(-1)
+        self.sets = [ObstacleSet(t, ids, closed) for t in tri] if self.n_triangles else []
+
+    def _per_frame(self, frames: np.ndarray, fn) -> None:
+        for f in np.unique(frames):
+            fn(self.sets[int(f)], np.flatnonzero(frames == f))
+
+    def segments_blocked(self, p0: np.ndarray, p1: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(p0), dtype=bool)
+        if self.n_triangles:
+            def one(obs, rows):
+                out[rows] = obs.segments_blocked(p0[rows], p1[rows])
+            self._per_frame(np.asarray(frames), one)
+        return out
+
+    def inside(self, points: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(points), dtype=bool)
+        if self.n_triangles:
+            def one(obs, rows):
+                out[rows] = obs.inside(points[rows])
+            self._per_frame(np.asarray(frames), one)
+        return out
+
+    def distance(self, points: np.ndarray, max_distance: float, frames: np.ndarray) -> np.ndarray:
+        out = np.full(len(points), float(max_distance))
+        if self.n_triangles:
+            def one(obs, rows):
+                out[rows] = obs.distance(points[rows], max_distance)
+            self._per_frame(np.asarray(frames), one)
         return out
 
 
@@ -560,6 +615,9 @@ class CameraSpec:
         obstacle_triangles: ``(T, 3, 3)`` world-space triangles of the static obstacles.
         obstacle_ids: ``(T,)`` which obstacle each triangle belongs to; obstacle_names: one per obstacle.
         obstacle_closed: ``(K,)`` whether each obstacle mesh is closed (has an inside).
+        moving_triangles: ``(F, Tm, 3, 3)`` world-space triangles of the animated obstacles at each frame
+            (objects that move or deform over the shot, sampled per frame); moving_ids: ``(Tm,)`` which
+            obstacle (index into obstacle_names) each belongs to.
         region_min, region_max: ``(3,)`` the axis-aligned box the camera should stay in.
         region_name: the object the region came from ("" when derived from the shot).
     """
@@ -591,12 +649,15 @@ class CameraSpec:
     obstacle_ids: np.ndarray = None  # type: ignore[assignment]
     obstacle_names: list = None  # type: ignore[assignment]
     obstacle_closed: np.ndarray = None  # type: ignore[assignment]
+    moving_triangles: np.ndarray = None  # type: ignore[assignment]
+    moving_ids: np.ndarray = None  # type: ignore[assignment]
     region_min: np.ndarray = None  # type: ignore[assignment]
     region_max: np.ndarray = None  # type: ignore[assignment]
     region_name: str = ""
 
     _ARRAYS = ("subject_positions", "subject_points", "camera_position", "camera_angles", "obstacle_triangles",
-               "obstacle_ids", "obstacle_closed", "region_min", "region_max")
+               "obstacle_ids", "obstacle_closed", "region_min", "region_max", "moving_triangles", "moving_ids")
+    _OPTIONAL = ("moving_triangles", "moving_ids")  # absent from shot files written before them
 
     def __post_init__(self) -> None:
         self.subject_positions = np.asarray(self.subject_positions, dtype=np.float64).reshape(-1, 3)
@@ -610,7 +671,15 @@ class CameraSpec:
         if self.obstacle_ids is None:
             self.obstacle_ids = np.zeros(len(self.obstacle_triangles), dtype=np.int64)
         self.obstacle_ids = np.asarray(self.obstacle_ids, dtype=np.int64).reshape(-1)
-        n_obj = int(self.obstacle_ids.max()) + 1 if self.obstacle_ids.size else 0
+        if self.moving_triangles is None:
+            self.moving_triangles = np.zeros((len(self.subject_positions), 0, 3, 3))
+        self.moving_triangles = np.asarray(self.moving_triangles, dtype=np.float64).reshape(
+            len(self.subject_positions), -1, 3, 3)
+        if self.moving_ids is None:
+            self.moving_ids = np.zeros(self.moving_triangles.shape[1], dtype=np.int64)
+        self.moving_ids = np.asarray(self.moving_ids, dtype=np.int64).reshape(-1)
+        n_obj = max(int(self.obstacle_ids.max()) + 1 if self.obstacle_ids.size else 0,
+                    int(self.moving_ids.max()) + 1 if self.moving_ids.size else 0)
         if self.obstacle_names is None:
             self.obstacle_names = [f"obstacle{i}" for i in range(n_obj)]
         self.obstacle_names = [str(n) for n in self.obstacle_names]
@@ -644,8 +713,12 @@ class CameraSpec:
                           self.resolution_y, self.pixel_aspect_x, self.pixel_aspect_y, self.shift_x, self.shift_y)
 
     def obstacles(self) -> ObstacleSet:
-        """The obstacles with their search structure (build once per task)."""
+        """The static obstacles with their search structure (build once per task)."""
         return ObstacleSet(self.obstacle_triangles, self.obstacle_ids, self.obstacle_closed)
+
+    def moving_obstacles(self) -> MovingObstacles:
+        """The animated obstacles, one search structure per frame (build once per task)."""
+        return MovingObstacles(self.moving_triangles, self.moving_ids, self.obstacle_closed)
 
     def validate(self) -> None:
         """Raise :class:`RigDojoError` for a shot the camera task cannot train on."""
@@ -664,6 +737,9 @@ class CameraSpec:
                 raise RigDojoError(f"the shot's {name} has NaN or infinite values; extract it again")
         if len(self.obstacle_ids) != len(self.obstacle_triangles):
             raise RigDojoError("obstacle_ids must have one entry per obstacle triangle")
+        if len(self.moving_triangles) != self.n_frames or len(self.moving_ids) != self.moving_triangles.shape[1]:
+            raise RigDojoError("moving_triangles must hold one set of triangles per frame, with one moving_ids "
+                               "entry per triangle")
 
     # ---- file -------------------------------------------------------------------------------
     def save(self, path) -> "Path":
@@ -681,6 +757,6 @@ class CameraSpec:
 
         meta, data = read_spec(path, "camera")
         try:
-            return cls(**meta, **{k: data[k] for k in cls._ARRAYS})
+            return cls(**meta, **{k: data[k] for k in cls._ARRAYS if k in data or k not in cls._OPTIONAL})
         except (ValueError, KeyError, TypeError) as exc:
             raise RigDojoError(f"{path} is not a Rig Dojo camera shot file ({exc}); extract it again") from None

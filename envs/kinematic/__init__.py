@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ...rewards.composer import TermConfig
 from ..families import SB3_ALGORITHMS, Family, Task
+from .bake_options import KinematicBakeOptions
 
 
 # With pins the goal is what the pins say (a keyed pose at its frame, the hand on the cup at 45), so the
@@ -53,6 +54,7 @@ FAMILY = Family(
     algorithms=SB3_ALGORITHMS,
     discrete_actions=True,
     bake_reduces_keys=True,
+    bake_options=KinematicBakeOptions,
     joint_metrics=True,
     extra={"default_terms_follow": ("pins", "effector_pins", "style")},
 )

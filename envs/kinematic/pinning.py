@@ -51,8 +51,12 @@ class TaskPins:
             angles[:, c] = np.where(held[:, c, None], keyed_euler[:, b], angles[:, c])
         self.held = held  # (P, C)
         self.pin_rot = km.euler_xyz_to_matrix(angles)  # (P, C, 3, 3)
-        self.q_pin = angles[:, task.dof_control, task.dof_axis]  # (P, J)
-        self.joint_mask = held[:, task.dof_control].astype(np.float64)  # (P, J)
+        # the task's joints: the controls' free Euler axes, then location channels (which pins leave free)
+        rotations_ = task.n_rotations
+        self.q_pin = np.tile(np.asarray(task.q_rest, dtype=np.float64), (self.n_pins, 1))  # (P, J)
+        self.q_pin[:, :rotations_] = angles[:, task.dof_control, task.dof_axis]
+        self.joint_mask = np.zeros((self.n_pins, task.n_joints))  # (P, J)
+        self.joint_mask[:, :rotations_] = held[:, task.dof_control]
         self._joint_count = np.maximum(self.joint_mask.sum(axis=1), 1.0)
         self._check_reachable(task, angles, start, np.radians(pins.angle_tolerance))
         # point targets (normalised): an effector pin's object; a pose pin's bone point in its keyed pose

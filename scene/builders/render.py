@@ -35,8 +35,43 @@ def ensure_camera(focus: Vector, distance: float = 3.0, name: str = "RigDojoCame
     return cam
 
 
+def framing_camera(name: str, objects, frames: list[int], direction=(0.55, -0.85, 0.3), margin: float = 1.15,
+                   aspect: float = 4 / 3) -> bpy.types.Object:
+    """A new camera looking along ``-direction`` at ``objects`` and far enough away that their evaluated
+    bounds over ``frames`` (every corner of every object at every frame) fit the frame with ``margin``."""
+    scene = bpy.context.scene
+    corners = []
+    with frames_preserved(scene):
+        for frame in frames:
+            scene.frame_set(frame)
+            depsgraph = bpy.context.evaluated_depsgraph_get()
+            for obj in objects:
+                ev = obj.evaluated_get(depsgraph)
+                corners += [ev.matrix_world @ Vector(c) for c in ev.bound_box]
+    points = np.array([list(c) for c in corners])
+    center = Vector(((points.min(axis=0) + points.max(axis=0)) / 2).tolist())
+    cam = bpy.data.objects.new(name, bpy.data.cameras.new(name))
+    scene.collection.objects.link(cam)
+    data = cam.data
+    # the narrower field of view decides (sensor width spans the wider image side)
+    half_wide = np.arctan(data.sensor_width / 2 / data.lens)
+    half = np.arctan(np.tan(half_wide) / aspect) if aspect >= 1 else half_wide
+    axis = Vector(direction).normalized()
+    # distance at which every corner lies inside the cone of half-angle ``half`` around the view axis
+    distance = 0.0
+    for p in points:
+        offset = Vector(p.tolist()) - center
+        along = offset.dot(axis)
+        across = (offset - along * axis).length
+        distance = max(distance, along + across * margin / np.tan(half))
+    cam.location = center + axis * distance
+    _look_at(cam, center)
+    data.clip_end = max(data.clip_end, distance * 4)
+    return cam
+
+
 def render_frames(frames: list[int], width: int = 320, height: int = 240) -> list[np.ndarray]:
-    """Render ``frames`` of the scene camera with Workbench: one ``(height, width, 4)`` RGBA tile per frame."""
+    """Render ``frames`` of the scene's camera with Workbench; ``(height, width, 4)`` float pixels each."""
     scene = bpy.context.scene
     render = scene.render
     saved = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
@@ -63,8 +98,8 @@ def render_frames(frames: list[int], width: int = 320, height: int = 240) -> lis
     return tiles
 
 
-def write_sheet(path: str | Path, tiles: list[np.ndarray], columns: int = 4) -> Path:
-    """Tile equally sized RGBA tiles row by row (the first at the top left) into one PNG at ``path``."""
+def tile_sheet(path: str | Path, tiles: list[np.ndarray], columns: int) -> Path:
+    """Tile equally sized renders into one PNG, left to right and top to bottom."""
     height, width = tiles[0].shape[:2]
     rows = -(-len(tiles) // columns)
     sheet = np.ones((rows * height, columns * width, 4), dtype=np.float32)
@@ -78,4 +113,4 @@ def write_sheet(path: str | Path, tiles: list[np.ndarray], columns: int = 4) -> 
 def contact_sheet(path: str | Path, frames: list[int], columns: int = 4, width: int = 320,
                   height: int = 240) -> Path:
     """Render ``frames`` with Workbench and tile them into one PNG at ``path``."""
-    return write_sheet(path, render_frames(frames, width, height), columns)
+    return tile_sheet(path, render_frames(frames, width, height), columns)

@@ -98,6 +98,29 @@ def build_demo_scene() -> dict[str, bpy.types.Object]:
     return {"rig": arm, "target": target, "region": region}
 
 
+def build_driven_arm_scene() -> dict[str, bpy.types.Object]:
+    """The demo's arm with a wrist that follows the forearm through a driver (hand Z = -0.6 x forearm Z, an
+    automated wrist a rigger might add): the twin refuses a selection whose tracked bone a driver moves from a
+    control, so this selection trains with Blender in the loop."""
+    scene = empty_scene()
+    scene.frame_start, scene.frame_end = 1, 48
+    arm = build_chain("Arm", (0.5, 0.4, 0.2), ("upper_arm", "forearm", "hand"), rotation_mode='XYZ')
+    fc = arm.pose.bones["hand"].driver_add("rotation_euler", 2)
+    driver = fc.driver
+    driver.type = 'SCRIPTED'
+    var = driver.variables.new()
+    var.name, var.type = "r", 'TRANSFORMS'
+    target = var.targets[0]
+    target.id = arm
+    target.bone_target, target.transform_type, target.transform_space = "forearm", 'ROT_Z', 'LOCAL_SPACE'
+    driver.expression = "-0.6 * r"
+    region = add_empty("Region", (0.6, 0.0, 1.0), display="CUBE", size=0.3)
+    target_obj = add_empty("Target", (0.7, 0.0, 1.25))
+    if hasattr(scene, "rig_dojo"):
+        scene.rig_dojo.rig = arm
+    return {"rig": arm, "region": region, "target": target_obj}
+
+
 RIGIFY_FK_ARM = {
     "controls": ["upper_arm_fk.L", "forearm_fk.L", "hand_fk.L"],
     "tracked": ["DEF-hand.L"],

@@ -72,7 +72,8 @@ class CameraBakeReport:
                 f"(frames {self.frames[0]}-{self.frames[1]}) in {self.seconds:.2f} s; verified in Blender over "
                 f"{self.frames_compared} frames: worst image error {self.image_error:.2g}, camera position error "
                 f"{self.position_error:.2g}; shot: framing {s.get('framing', float('nan')):.3f}, occlusion "
-                f"{s.get('occlusion', float('nan')):.3f}, jerk {s.get('jerk', float('nan')):.3g} rad/s³")
+                f"{s.get('occlusion', float('nan')):.3f}, jerk {s.get('jerk', float('nan')):.3g} rad/s³, "
+                f"collisions {s.get('collisions', 0)}")
 
 
 def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, replace_action=None, config=None,
@@ -232,13 +233,22 @@ def bake_frames_for(options, scene):
     return None if options.use_scene_range else (options.frame_start, options.frame_end)
 
 
+def evaluation_rows(evaluation, report: dict) -> list[tuple[str, str]]:
+    """The Evaluate panel's rows for the camera's one deterministic move: the shot metrics' own words."""
+    return [("Framed and visible", f"{evaluation.success_rate:.0%} of frames"),
+            ("Success", "yes" if report["shot"]["trained"]["success"] else "no")]
+
+
 def draw_report(layout, report: dict) -> None:
-    """The trained camera against a fixed and a track-to camera (lower is better in every column)."""
+    """The trained (or solved) camera against a fixed, a Track To and a Track To + dolly camera (lower is
+    better in every column): the numbers of summary.json and the command line."""
+    from ...envs.camera.family import SHOT_CAMERAS
     from ...panels.common import table
 
     shot = report["shot"]
-    names = (("trained", "Trained"), ("fixed", "Fixed"), ("track_to", "Track To"))
+    mine = "Solved" if shot.get("method") == "solve" else "Trained"
     table(layout, f"Shot of {shot['camera']}, framing {shot['framing_point'].replace('_', ' ')}:",
-          ("Camera", "Framing", "Occlusion", "Jerk"),
-          [(label, f"{shot[key]['framing']:.3f}", f"{shot[key]['occlusion']:.3f}", f"{shot[key]['jerk']:.3g}")
-           for key, label in names])
+          ("Camera", "Framing", "Occlusion", "Jerk", "Collisions"),
+          [(mine if key == "trained" else label.title() if key == "fixed" else label, f"{shot[key]['framing']:.3f}",
+            f"{shot[key]['occlusion']:.3f}", f"{shot[key]['jerk']:.3g}", f"{shot[key]['collisions']}")
+           for key, label in SHOT_CAMERAS if key in shot])

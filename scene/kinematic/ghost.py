@@ -12,7 +12,6 @@ import bpy
 import numpy as np
 
 from ...envs.kinematic.twin import RigTwin
-from ..pose import BonePreview
 
 GHOST_COLOR = (0.35, 0.8, 1.0, 0.8)
 POINT_COLOR = (1.0, 0.6, 0.15, 1.0)
@@ -66,18 +65,3 @@ class GhostDrawer:
         if self.handle is not None:
             bpy.types.SpaceView3D.draw_handler_remove(self.handle, 'WINDOW')
             self.handle = None
-
-
-class PinPreview(BonePreview):
-    """The rig's preview (the policy's rollout on the controls) with the pins drawn as a ghost."""
-
-    def __init__(self, obj, spec, task):
-        from .verify import set_control_rotations
-
-        super().__init__(obj, spec.rig.controls,
-                         pose=lambda o, rotations: set_control_rotations(o, spec.rig, rotations))
-        self.ghost = GhostDrawer(*ghost_geometry(task))
-
-    def restore(self, obj) -> None:
-        self.ghost.remove()
-        super().restore(obj)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ...errors import RigDojoError
+from ...errors import RigDojoError, did_you_mean, listed
 from ...rewards import TermConfig
 from ..pose import frames_preserved, to_numpy
 from .extract import extract_rig, get_armature
@@ -21,8 +21,9 @@ from ...envs.kinematic.task_spec import CurriculumStage, TargetSpec, TaskSpec, d
 def _object(name: str, what: str) -> bpy.types.Object:
     obj = bpy.data.objects.get(name)
     if obj is None:
-        raise RigDojoError(f"the {what} object {name!r} does not exist in this file; "
-                           f"objects: {', '.join(o.name for o in bpy.data.objects)}")
+        names = bpy.data.objects.keys()
+        raise RigDojoError(f"the {what} object {name!r} does not exist in this file{did_you_mean(name, names)}; "
+                           f"objects: {listed(names)}")
     return obj
 
 
@@ -109,13 +110,16 @@ def extract_task(
     frames: tuple[int, int] | None = None,
     terms: list[TermConfig] | None = None,
     reference=None,
+    strict: bool = True,
+    location_controls: list[str] | None = None,
     **options,
 ) -> TaskSpec:
     """Build the ``TaskSpec`` of a kinematic task from the current Blender scene.
 
     ``options`` are TaskSpec fields (episode_steps, max_delta, tolerance, look_axis,
-    palm_axis, curriculum, ...); ``reference`` a ``ReferenceConfig`` (pins, a style clip).
-    Bad input raises ``RigDojoError``.
+    palm_axis, curriculum, ...); ``reference`` a ``ReferenceConfig`` (pins, a style clip). Bad input raises
+    ``RigDojoError``. ``strict=False`` keeps a selection the twin cannot reproduce (its problems in
+    ``spec.rig.notes``) for training with Blender in the loop.
     """
     from .pins import apply_start_pose, read_pins, read_style
 
@@ -125,7 +129,7 @@ def extract_task(
     if end < start:
         raise RigDojoError(f"the frame range {start}-{end} is empty; the end must not be before the start")
     tracked = list(dict.fromkeys([effector, *(fingertips or []), *(tracked or [])]))
-    rig_spec = extract_rig(obj, controls, tracked)
+    rig_spec = extract_rig(obj, controls, tracked, strict=strict, location_controls=location_controls)
     pins = style = None
     if reference is not None:
         pins = read_pins(reference, obj, rig_spec, (start, end), effector, float(options.get("tolerance", 0.02)))
@@ -161,7 +165,7 @@ def extract_task(
     return spec
 
 
-def task_from_config(config, frames: tuple[int, int] | None = None) -> TaskSpec:
+def task_from_config(config, frames: tuple[int, int] | None = None, strict: bool = True) -> TaskSpec:
     """The ``TaskSpec`` a ``TrainConfig`` describes, read from the open .blend.
 
     For a grasp, ``rig.target`` names the mesh to grip and ``rig.tracked`` the fingertips.
@@ -171,8 +175,9 @@ def task_from_config(config, frames: tuple[int, int] | None = None) -> TaskSpec:
     sel = config.rig
     if not sel.rig:
         raise RigDojoError("no rig chosen; set rig.rig (the armature object) or --rig")
-    if not sel.controls:
-        raise RigDojoError("no control bones chosen; set rig.controls or --controls")
+    if not sel.controls and not sel.location_controls:
+        raise RigDojoError("no control bones chosen; set rig.controls or --controls (rotation), or "
+                           "rig.location_controls or --location-controls (location)")
     if not sel.effector:
         raise RigDojoError("no effector bone chosen; set rig.effector or --effector")
     kwargs: dict = {}
@@ -181,6 +186,7 @@ def task_from_config(config, frames: tuple[int, int] | None = None) -> TaskSpec:
     else:
         kwargs = {"target": sel.target or None, "region": sel.region or None, "tracked": list(sel.tracked)}
     spec = extract_task(sel.rig, config.task, list(sel.controls), sel.effector, frames=frames,
-                        episode_steps=int(sel.episode_length), tolerance=float(sel.tolerance),
+                        episode_steps=int(sel.episode_length), strict=strict, tolerance=float(sel.tolerance),
+                        location_controls=list(sel.location_controls), location_range=float(sel.location_range),
                         reference=config.reference, **kwargs)
     return configure(spec, config)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import bpy
 import numpy as np
 
-from ...errors import RigDojoError
+from ...errors import RigDojoError, did_you_mean
 from ..pose import frames_preserved, to_numpy
 from ..kinematic.extract import _limits, get_armature
 from ...envs.physics.mjcf import PhysicsSpec
@@ -46,13 +46,14 @@ def _bone_set(obj, root: str | None, bones: Sequence[str] | None) -> list:
     else:
         root_bone = data.bones.get(root)
         if root_bone is None:
-            raise RigDojoError(f"{obj.name!r} has no bone named {root!r} (the root)")
+            raise RigDojoError(f"{obj.name!r} has no bone named {root!r} (the root){did_you_mean(root, data.bones.keys())}")
     under = [root_bone] + list(root_bone.children_recursive)
     if bones is not None:
         wanted = set(bones) | {root_bone.name}
         missing = [n for n in bones if n not in data.bones]
         if missing:
-            raise RigDojoError(f"{obj.name!r} has no bone named {', '.join(map(repr, missing))}")
+            raise RigDojoError(f"{obj.name!r} has no bone named {', '.join(map(repr, missing))}"
+                               f"{did_you_mean(missing[0], data.bones.keys())}")
         outside = [n for n in bones if n not in {b.name for b in under}]
         if outside:
             raise RigDojoError(f"bone {outside[0]!r} is not under the root {root_bone.name!r}; pick bones of one tree")

@@ -139,15 +139,22 @@ def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes(workspace, tmp_path):
     config = small_config(steps=400_000)
     (tmp_path / "long.toml").write_text(config.to_toml())
     run = tmp_path / "run"
+    # SIGINT as a terminal sends it: restored in the child (a background job of a non-interactive shell, which
+    # may have started these tests, ignores SIGINT and passes that on)
     proc = subprocess.Popen([sys.executable, "-m", "rig_dojo", "train", str(workspace["scene"]), "--config",
                              str(tmp_path / "long.toml"), "--out", str(run)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (run / "checkpoint.json").exists() and time.time() < deadline:
         time.sleep(0.2)
     assert (run / "checkpoint.json").exists()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert proc.returncode == 130, err[-2000:]
     assert f"--resume {run}" in err
     stopped_at = json.loads((run / "checkpoint.json").read_text())["step"]

@@ -74,7 +74,7 @@ def workspace(tmp_path_factory, dojo_registered):
     creatures._add_bones(lonely, [("root", (0, 0, 0), (0, 0, 1), None, False)])
     _save(files.setdefault("lonely", folder / "lonely.blend"))
 
-    # the camera from flags alone (the .blend holds default settings): cem is the camera's default
+    # the camera from flags alone (the .blend holds default settings): the shot solver is the camera's default
     camera_run = folder / "camera_run"
     cam = run_cli("train", files["camera"], "--task", "camera", "--subject", "Subject", "--framing", "left_third",
                   "--mode", "free", "--frames", f"1-{SHOT_FRAMES}", "--steps", "6000", "--out", camera_run)
@@ -153,23 +153,25 @@ def test_camera_train_writes_summary_with_baselines(workspace):
     for name in ("config.toml", "metrics.csv", "final.rdpolicy", "summary.json", "checkpoint.json"):
         assert (run / name).is_file(), name
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["task"] == "camera" and summary["algo"] == "cem" and summary["camera"] == "ShotCam"
+    assert summary["task"] == "camera" and summary["algo"] == "solve" and summary["camera"] == "ShotCam"
     assert summary["steps"] >= 6000 and summary["wall_seconds"] > 0 and summary["steps_per_second"] > 0
     for key in ("framing_error", "occlusion", "jerk"):
         assert np.isfinite(summary[key])
     shot = summary["shot"]
     assert shot["framing_point"] == "left_third" and shot["frames"] == [1, SHOT_FRAMES]
-    for camera in ("trained", "fixed", "track_to"):
-        assert {"framing", "occlusion", "jerk", "collisions"} <= set(shot[camera])
-    assert shot["trained"]["framing"] == summary["framing_error"]
+    for camera in ("trained", "fixed", "track_to", "track_to_dolly"):
+        assert {"framing", "occlusion", "jerk", "jerk_position", "jerk_rotation", "collisions", "on_target",
+                "success"} <= set(shot[camera])
+    assert shot["trained"]["framing"] == summary["framing_error"] == summary["final_error"]
+    assert shot["trained"]["on_target"] == summary["success_rate"]
     assert shot["fixed"]["jerk"] == 0.0 and shot["track_to"]["jerk"] > 0.0  # the baselines are what they say
     config = TrainConfig.load(run / "config.toml")
     assert (config.camera.subject, config.camera.framing, config.camera.frame_end) == ("Subject", "left_third",
                                                                                         SHOT_FRAMES)
     metadata = _reads_without_pickle(run / "final.rdpolicy")
-    assert metadata["algo"] == "cem" and metadata["controls"] == ["location", "rotation"]
+    assert metadata["algo"] == "solve" and metadata["controls"] == ["location", "rotation"]
     out = workspace["camera_train"].stdout
-    assert "track_to" in out and "run folder:" in out
+    assert "Track To + dolly" in out and "run folder:" in out and "final error" not in out
 
 
 def test_camera_search_session_is_the_policy_search_of_the_camera_module(workspace, tmp_path):
@@ -203,9 +205,16 @@ def test_camera_evaluate_reports_the_shot(workspace):
                    "--episodes", "2", "--json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
-    assert result["task"] == "camera" and result["episodes"] == 2
+    assert result["task"] == "camera" and result["episodes"] == 1  # one deterministic move over the shot
     summary = json.loads((workspace["camera_run"] / "summary.json").read_text())
     assert result["shot"]["trained"] == summary["shot"]["trained"]  # deterministic
+    assert result["final_error"] == summary["final_error"] and result["success_rate"] == summary["success_rate"]
+    text = run_cli("evaluate", workspace["camera"], "--policy", workspace["camera_run"] / "final.rdpolicy")
+    assert text.returncode == 0, text.stderr[-2000:]
+    lines = text.stdout.strip().splitlines()
+    trained = summary["shot"]["trained"]
+    assert len(lines) == 3 and lines[1].startswith("solved move, frames 1-") and "final error" not in text.stdout
+    assert f"on {trained['on_target']:.0%} of frames" in lines[1] and "Track To + dolly" in lines[2]
 
 
 def test_camera_bake_keys_a_new_action_and_verifies_it(workspace, tmp_path):
@@ -233,8 +242,8 @@ def test_camera_trains_with_ppo_too_and_resumes_cem(workspace, tmp_path):
     assert summary["algo"] == "ppo" and "shot" in summary
     # resume a finished cem run with a larger budget: it continues from the checkpoint
     run = tmp_path / "cem"
-    first = run_cli("train", workspace["camera"], "--task", "camera", "--subject", "Subject", "--steps", "2000",
-                    "--out", run)
+    first = run_cli("train", workspace["camera"], "--task", "camera", "--subject", "Subject", "--algo", "cem",
+                    "--steps", "2000", "--out", run)
     assert first.returncode == 0, first.stderr[-2000:]
     steps = json.loads((run / "summary.json").read_text())["steps"]
     text = (run / "config.toml").read_text().replace("total_steps = 2000", "total_steps = 5000")

@@ -349,13 +349,13 @@ def no_training_left_behind():
 
 def test_a_pin_the_controls_cannot_take_is_refused(chain):
     arm = chain["rig"]
-    con = arm.pose.bones["forearm"].constraints.new('LIMIT_ROTATION')  # the forearm bends at most 30 deg about Z
-    con.use_limit_z, con.min_z, con.max_z = True, -0.5, 0.5
+    forearm = arm.pose.bones["forearm"]  # the forearm bends at most 29 deg about Z (an IK limit: a joint limit)
+    forearm.use_ik_limit_z, forearm.ik_min_z, forearm.ik_max_z = True, -0.5, 0.5
     config = pinned_config(chain)
     with pytest.raises(RigDojoError, match="the pin at frame 30 keys forearm's Z rotation at 51.6 deg, outside its "
                                            "limits"):
         env_factory(task_from_config(config))(config, 1, 0)  # before any training starts
-    arm.pose.bones["forearm"].constraints.remove(con)
+    forearm.use_ik_limit_z = False
     arm.pose.bones["hand"].lock_rotation[0] = True  # the hand's X is keyed 0.4 rad at frame 30
     config = pinned_config(chain)
     with pytest.raises(RigDojoError, match="the pin at frame 30 turns hand's locked X axis"):

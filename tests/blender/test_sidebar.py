@@ -10,7 +10,8 @@ of ``popup_menu``) gives a real ``UILayout`` though; with the context overridden
 calls the UIList's ``draw_item``, and Blender's checks run as in the UI: a wrong property
 or operator name, or an exception in a UIList, is printed to stderr (which the tests
 read). The popup is never finished: ending one needs a window event, which background
-mode does not have (``UI_popup_menu_end`` crashes), so each draw leaks a few bytes.
+mode does not have (``UI_popup_menu_end`` crashes), so each draw leaks a few bytes, which
+Blender would report at exit ("Not freed memory blocks"); conftest.py leaves without that report.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
+
+from harness import POPUP_LAYOUTS_LEFT_OPEN
 
 from rig_dojo import live
 from rig_dojo.agents.config import TrainConfig, defaults_for
@@ -65,6 +68,7 @@ def draw_panels(capfd) -> list[str]:
             if hasattr(cls, "poll") and not cls.poll(context):
                 continue
             layout = context.window_manager.popmenu_begin__internal("", icon='NONE').layout
+            POPUP_LAYOUTS_LEFT_OPEN[0] += 1  # never ended: see harness.py
             cls.draw(_PanelHost(cls, layout), context)
             drawn.append(name)
     captured = capfd.readouterr()

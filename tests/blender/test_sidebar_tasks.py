@@ -57,6 +57,7 @@ def camera_scene(tmp_path=None):
     s.task = 'camera'
     s.camera.subject = objs["subject"]
     s.camera.framing = 'left_third'
+    s.algo.name = 'cem'  # the learned policy (the shot solver, the default, ends when it converges: its own test)
     s.algo.n_envs = 16
     s.algo.total_steps = 10**8  # runs until stopped
     if tmp_path is not None:
@@ -127,7 +128,7 @@ def number_after(text: str, words: str) -> float:
 # --- settings ----------------------------------------------------------------------------------
 
 
-def test_camera_task_offers_cem_as_its_default_and_only_there(factory):
+def test_camera_task_offers_solve_as_its_default_and_cem_and_only_there(factory):
     from rig_dojo.props import _algorithm_items
 
     s = bpy.context.scene.rig_dojo
@@ -136,13 +137,16 @@ def test_camera_task_offers_cem_as_its_default_and_only_there(factory):
     with pytest.raises(TypeError, match="enum \"cem\" not found"):
         s.algo.name = 'cem'
     s.task = 'camera'
-    assert s.algo.name == 'cem' and settings_to_config(s).algo == defaults_for("cem")
-    assert "cem" in items() and "dqn" not in items()  # the camera's actions are continuous
+    assert s.algo.name == 'solve' and settings_to_config(s).algo == defaults_for("solve")
+    assert {"solve", "cem"} <= set(items()) and "dqn" not in items()  # the camera's actions are continuous
+    s.algo.name = 'cem'
+    assert settings_to_config(s).algo == defaults_for("cem")
+    s.algo.name = 'solve'
     assert [t.name for t in s.rewards][0] == "camera_framing"
     s.camera.framing = 'right_third'  # unedited default terms follow the framing point
     assert s.rewards[0].params["point"].value() == "right_third"
     s.task = 'stand'
-    assert s.algo.name == 'ppo' and "cem" not in items()
+    assert s.algo.name == 'ppo' and "cem" not in items() and "solve" not in items()
     assert [t.name for t in s.rewards][:2] == ["alive_bonus", "upright"]
     s.algo.name = 'sac'  # a choice that fits the next task is kept
     s.task = 'camera'
@@ -352,12 +356,41 @@ def test_camera_trains_previews_on_the_camera_stops_bakes_and_evaluates(factory,
 
     assert bpy.ops.rig_dojo.evaluate() == {'FINISHED'}
     path, evaluation = live.results["evaluation"]
-    assert evaluation.episodes == bpy.context.scene.rig_dojo.bake.eval_episodes
+    assert evaluation.episodes == 1  # the camera's one deterministic move over the shot
     _, task, extra = live.results["task_report"]
     assert task == "camera" and extra["shot"]["framing_point"] == "left_third"
-    for who in ("trained", "fixed", "track_to"):
+    for who in ("trained", "fixed", "track_to", "track_to_dolly"):
         assert math.isfinite(extra["shot"][who]["framing"])
     draw_panels(capfd)  # the shot's table in Evaluate
+
+
+@pytest.mark.slow  # solves the shot until it converges
+def test_the_default_camera_solve_previews_finishes_on_its_own_bakes_and_evaluates(factory, tmp_path, capfd):
+    objs = camera_scene(tmp_path)
+    s = bpy.context.scene.rig_dojo
+    s.algo.name = 'solve'  # the camera's default, with its tuned settings
+    assert settings_to_config(s).algo == defaults_for("solve")
+    cam = objs["camera"]
+    bpy.context.scene.frame_set(1)
+    rest_channels = transform(cam)
+    assert bpy.ops.rig_dojo.train() == {'FINISHED'}
+    run = live.current()
+    assert type(run.session).__name__ == "ShotSolveSession"
+    shown = []
+    tick_until(lambda: (shown.append(run.preview is not None) or run.ended), 120.0)
+    assert any(shown) and run.state == "finished"  # the solve ends when it has converged (or its budget is spent)
+    assert run.preview.shape == (SHOT_FRAMES, 2, 3) and run.snapshot.success_rate >= 0.9
+    assert transform(cam) == rest_channels
+    assert bpy.ops.rig_dojo.bake('EXEC_DEFAULT', True) == {'FINISHED'}
+    assert number_after(live.results["bake"], "worst image error") < 1e-4
+    assert bpy.ops.rig_dojo.evaluate() == {'FINISHED'}
+    _, evaluation = live.results["evaluation"]
+    _, task, extra = live.results["task_report"]
+    shot = extra["shot"]
+    assert shot["method"] == "solve" and evaluation.episodes == 1
+    assert evaluation.success_rate == shot["trained"]["on_target"] and evaluation.final_error == shot["trained"]["framing"]
+    assert shot["trained"]["occlusion"] <= max(0.05, shot["track_to"]["occlusion"] / 2)
+    draw_panels(capfd)  # the shot's table in Evaluate, with Track To + dolly
 
 
 def test_physics_trains_previews_the_joints_stops_bakes_and_evaluates(factory, tmp_path, capfd):

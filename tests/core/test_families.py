@@ -103,6 +103,24 @@ def test_every_family_is_complete(family):
         cls = SETTINGS_TABLES[family.settings]
         assert dataclasses.is_dataclass(cls) and hasattr(cls, "validate")
         assert hasattr(TrainConfig(), family.settings)
+    if family.bake_options is not None:  # the Bake panel's properties and the bake flags are generated from it
+        from rig_dojo.agents.schema import check_choices, ui_of
+
+        assert dataclasses.is_dataclass(family.bake_options)
+        assert all(ui_of(f) is not None for f in dataclasses.fields(family.bake_options))
+        check_choices(family.bake_options(), "bake")  # its defaults are among its choices
+
+
+@pytest.mark.parametrize("family", registry.families(), ids=lambda f: f.name)
+def test_the_algorithms_a_family_brings_are_complete(family):
+    from rig_dojo.agents.config import ALGORITHMS, SEARCH_ALGORITHMS, defaults_for
+    from rig_dojo.agents.session import BackgroundRun, session_class
+
+    for algo in family.algorithm_modules:
+        assert algo in family.algorithms and algo in ALGORITHMS + SEARCH_ALGORITHMS, algo
+        hooks = registry.algorithm_hooks(algo)
+        assert issubclass(hooks.SESSION, BackgroundRun) and session_class(algo) is hooks.SESSION
+        assert defaults_for(algo).name == algo  # tuned defaults in agents/config.py
 
 
 def test_settings_tables_reject_their_own_bad_values():
