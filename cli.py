@@ -190,7 +190,10 @@ def _config_from_args(args: argparse.Namespace):
         config.algo = defaults_for(family_of(config.task).default_algorithm, config.task)
         config.algo.seed = seed
     _task_defaults(config, chosen=bool(args.algo))
+    defaults_before = _terms_are_defaults(config)
     _family_flags(args, config)
+    if defaults_before:  # unedited default terms follow the flags (pins, a style clip, the camera's framing)
+        config.rewards = []
     sel = config.rig
     for flag, field in (("rig", "rig"), ("effector", "effector"), ("target", "target"), ("region", "region")):
         if getattr(args, flag):
@@ -239,6 +242,21 @@ def _task_defaults(config, chosen: bool = False) -> None:
         name = family_of(config.task).default_algorithm if brought and not chosen else algo.name
         config.algo = defaults_for(name, config.task)
         config.algo.seed = algo.seed
+
+
+def _terms_are_defaults(config) -> bool:
+    """Whether ``config.rewards`` is empty or its task's default terms for the settings as they are now."""
+    from .envs.families import default_terms
+    from .rewards import validate_params
+
+    def rows(terms) -> list:
+        try:
+            return [(t.name, round(float(t.weight), 6), bool(t.enabled), validate_params(t.name, t.params))
+                    for t in terms]
+        except RigDojoError:
+            return [None]  # a term list that does not validate is nobody's default
+
+    return not config.rewards or rows(config.rewards) == rows(default_terms(config.task, config))
 
 
 def _algorithm_of_another_task(config) -> bool:
@@ -302,6 +320,8 @@ def _add_family_flags(train: argparse.ArgumentParser) -> None:
                 kwargs["choices"] = [c[0] for c in ui.choices]
             elif kind in (int, float):
                 kwargs["type"] = _number(kind, f"--{f.name.replace('_', '-')}")
+            elif typing.get_origin(kind) is list and typing.get_args(kind) == (str,):
+                kwargs["type"], kwargs["metavar"] = _names, "A,B,..."  # a comma-separated list
             group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
         if hasattr(settings_class(table), "set_frames"):
             group.add_argument("--frames", metavar="START-END", type=_frames_arg,

@@ -24,6 +24,7 @@ What the UI keeps besides the config, and why:
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 from types import SimpleNamespace
@@ -258,6 +259,16 @@ def _same_terms(settings, terms) -> bool:
     return True
 
 
+def _follow_values(field) -> tuple:
+    """The values of a setting the default terms follow that can give different terms: its choices, or for
+    a name, a list or a switch whether it is set at all (the terms follow only that)."""
+    values = choice_values(field)
+    if values:
+        return values
+    default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    return (default, True if isinstance(default, bool) else "set")
+
+
 def _every_default_term_list():
     for family in families():
         follow = family.extra.get("default_terms_follow", ())
@@ -266,9 +277,9 @@ def _every_default_term_list():
                 yield task_default_terms(task)
                 continue
             cls = SETTINGS_TABLES[str(family.settings)]
-            field = next(f for f in dataclasses.fields(cls) if f.name == follow[0])
-            for value in choice_values(field):
-                yield task_default_terms(task, **{follow[0]: value})
+            fields = {f.name: f for f in dataclasses.fields(cls)}
+            for values in itertools.product(*(_follow_values(fields[name]) for name in follow)):
+                yield task_default_terms(task, **dict(zip(follow, values)))
 
 
 def terms_are_task_defaults(settings) -> bool:

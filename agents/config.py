@@ -90,6 +90,20 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     obstacle_distance = 1.0
     action_scale = 0.0               # 0: the task's own (0.5 locomotion/obstacles, 1 stand/jump)
 
+    [reference]                      # pins and a style clip (reach, aim, grasp)
+    pins = "ArmKeys"                 # an Action whose keyed frames on the controls become pose pins
+    pin_frames = []                  # which keyed frames (empty: all in the frame range)
+    pin_bones = []                   # which controls the pose pins hold (empty: all the Action keys)
+    effector_pins = ["Cup@45"]       # OBJECT@FRAME (the effector) or BONE:OBJECT@FRAME
+    guide = true                     # actions add to the straight way to the next keyed pose
+    hard = true                      # pins decide success (false: a weighted reward only)
+    soft_frames = []                 # frames whose pins are soft anyway
+    pin_weight = 1.0
+    angle_tolerance = 2.0            # degrees per pinned bone
+    position_tolerance = 0.01        # chain lengths, a pose pin's effector (effector pins: rig.tolerance)
+    style = ""                       # an Action whose velocity/acceleration distribution the motion matches
+    bone_map = {}                    # clip bone -> rig bone over the automatic map
+
 ``algo.name = "solve"`` (the shot solver: the camera path optimised over the known shot,
 the camera task's default) and ``algo.name = "cem"`` (cross-entropy search for a linear
 camera policy) train the camera task only; every SB3 algorithm trains every task.
@@ -115,6 +129,7 @@ from .schema import setting
 
 from ..envs.camera.settings import CameraConfig
 from ..envs.physics.settings import PhysicsConfig
+from ..envs.reference.settings import ReferenceConfig
 
 # ppo: our own PPO for batched twins (agents/ppo.py); sb3_ppo .. dqn: Stable-Baselines3; qlearning: tabular.
 # Every task of the rig family.
@@ -126,7 +141,7 @@ CONTINUOUS_ONLY = frozenset({"sac", "td3"})
 DISCRETE_ONLY = frozenset({"dqn", "qlearning"})
 LR_SCHEDULES = ("constant", "linear", "cosine")
 # each family's settings table (envs/<family>/settings.py): TrainConfig field -> dataclass
-SETTINGS_TABLES = {"camera": CameraConfig, "physics": PhysicsConfig}
+SETTINGS_TABLES = {"camera": CameraConfig, "physics": PhysicsConfig, "reference": ReferenceConfig}
 
 
 def settings_class(table: str) -> type:
@@ -339,6 +354,7 @@ class TrainConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
 
     # -- TOML ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

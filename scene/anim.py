@@ -226,6 +226,22 @@ def _filled(n: int, value: int) -> np.ndarray:
     return out
 
 
+def borrow_action(obj: bpy.types.Object, action: bpy.types.Action) -> None:
+    """Make ``action`` play on ``obj`` for a while (sampling a reference) without adding anything to it.
+
+    Unlike :func:`assign_action`, no slot is ever made: when Blender picks none itself (an Action keyed on
+    another object), the first slot for objects is used, so the Action the user keyed stays as it was.
+    """
+    anim_data = obj.animation_data or obj.animation_data_create()
+    anim_data.action = action
+    if not has_slots(action) or anim_data.action_slot is not None:
+        return
+    for slot in action.slots:
+        if slot.target_id_type == 'OBJECT':
+            anim_data.action_slot = slot
+            return
+
+
 def push_to_nla(obj: bpy.types.Object, action: bpy.types.Action, track_name: str, start: float,
                 mute: bool = True) -> Any:
     """A new NLA track ``track_name`` on ``obj`` holding ``action`` as one strip from ``start`` (muted by

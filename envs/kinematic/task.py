@@ -20,6 +20,7 @@ import numpy as np
 from ...rewards import RewardComposer, RewardState
 from .. import kinematics as km
 from .location import channel_units_per_chain, location_box
+from .pinning import TaskPins, TaskStyle
 from .task_spec import TaskSpec
 from .twin import RigTwin
 from ..base import BatchedTask
@@ -71,6 +72,11 @@ class KinematicTask(BatchedTask):
         self.composer = RewardComposer(spec.terms)
         self._needed = self.composer.required_fields()
         obs_dim = self.n_joints + (self._extra_obs_dim() if spec.observation == "full" else 3)
+        if spec.pins is not None:
+            obs_dim += TaskPins.obs_dim(self.n_joints)  # time-aware: the phase and the next pins
+        style = TaskStyle.for_spec(spec, self) if spec.style is not None else None
+        if style is not None:
+            obs_dim += style.obs_dim()  # the phase and how the joints are moving
         observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         action_space = (gym.spaces.MultiDiscrete([3] * self.n_joints) if discrete
                         else gym.spaces.Box(-1.0, 1.0, shape=(self.n_joints,), dtype=np.float32))
@@ -92,6 +98,12 @@ class KinematicTask(BatchedTask):
         self.fixed_start = spec.target.kind == "trajectory"
         self.frame0 = np.zeros(n, dtype=np.int64)
         self._forward()
+        self.pins = TaskPins(self, spec.pins) if spec.pins is not None else None
+        self.style = style
+        if style is not None:
+            style.allocate(n)
+        if self.pins is not None:
+            self.pins.reset(np.arange(n))
 
     def _make_twin(self, rig):
         """What evaluates the rig: ``forward(control_rot, all_nodes=False, control_loc=None)`` like
@@ -197,6 +209,10 @@ class KinematicTask(BatchedTask):
             self.frame0[idx] = 0 if self.fixed_start or not last else int(self.rng.integers(0, last + 1))
         self._sample_targets(idx)
         self._forward(idx)  # the others' poses did not change
+        if getattr(self, "pins", None) is not None:
+            self.pins.reset(idx)
+        if getattr(self, "style", None) is not None:
+            self.style.reset(idx)
 
     def _step(self, action: np.ndarray):
         action = np.asarray(action)
@@ -207,13 +223,16 @@ class KinematicTask(BatchedTask):
             a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
             step = a * self.spec.max_delta
             self.action = a
+        if self.pins is not None and self.spec.pin_guide:  # actions turn the joints on top of the way to the next pin
+            way, share = self.pins.guide(self.q, self.t, self.spec.max_delta)
+            step = way + share * step
         wanted = self.q + step
         self.q_hist = [self.q.copy(), self.q_hist[0], self.q_hist[1]]
         self.q = np.clip(wanted, self.q_low, self.q_high)
         violation = np.abs(wanted - self.q).sum(axis=1)
         self.t += 1
         self._forward()
-        state = RewardState(n_envs=self.num_envs, dt=1.0 / self.spec.fps)
+        state = RewardState(n_envs=self.num_envs, dt=1.0 / self.spec.fps, discount=self.spec.discount)
         if self._needed & {"q", "q_prev", "q_prev2", "q_prev3", "q_low", "q_high", "q_rest"}:
             state.q, state.q_prev, state.q_prev2, state.q_prev3 = self.q, *self.q_hist
             state.q_low, state.q_high, state.q_rest = self.q_low, self.q_high, self.q_rest
@@ -227,6 +246,14 @@ class KinematicTask(BatchedTask):
             spheres[:, 3] /= self.unit
             state.sphere_obstacles = spheres
         success, error = self._task_state(state)
+        if self.pins is not None:
+            self.pins.update_points()
+            self.pins.fill(state, self.q, self.q_hist[0], self.t)
+            pin_success, pin_error = self.pins.after_step()
+            if self.pins.decides_success:  # hard pins say what success is; soft ones only add reward
+                success, error = pin_success, pin_error
+        if self.style is not None:
+            self.style.fill(state, self.q, self.q_hist[0], self.q_hist[1], self.t)
         reward, self._last_terms = self.composer(state)
         return reward, np.zeros(self.num_envs, dtype=bool), {
             "success": success, "error": error, "limit_violation": violation}
@@ -235,7 +262,12 @@ class KinematicTask(BatchedTask):
         mid, half = (self.q_high + self.q_low) / 2, (self.q_high - self.q_low) / 2
         joints = (self.q - mid) / half
         extra = self._task_obs() if self.spec.observation == "full" else self._compact_obs()
-        return np.concatenate([joints, extra], axis=1).astype(np.float32)
+        parts = [joints, extra]
+        if self.pins is not None:
+            parts.append(self.pins.observe(self.q, self.t))
+        if self.style is not None:
+            parts.append(self.style.observe(self.t))
+        return np.concatenate(parts, axis=1).astype(np.float32)
 
     def signature(self) -> dict:
         sig = super().signature()

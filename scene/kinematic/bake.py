@@ -52,6 +52,7 @@ class BakeReport:
     tolerance: float = BAKE_POSITION_TOLERANCE
     joint_error: float = 0.0  # IK/FK conversions: worst elbow/knee distance between the two sides, chain lengths
     notes: list[str] = field(default_factory=list)  # where the keys went, the target used, the twin check
+    pins: dict = field(default_factory=dict)  # the pins' measures of the baked Action, evaluated in Blender
 
     @property
     def ok(self) -> bool:
@@ -67,10 +68,15 @@ class BakeReport:
         rotation = f"worst rotation error {self.rotation_error_degrees:.2g} deg, " if self.keys_on == "trained" else \
             f"middle joint (elbow/knee) within {self.joint_error:.2g} chain lengths of the trained side's, "
         keyed = ", ".join(self.keyed_bones + self.keyed_properties)
-        return (f"baked {self.keys_written:,d} keys{onto}{f' ({keyed})' if keyed else ''} "
+        text = (f"baked {self.keys_written:,d} keys{onto}{f' ({keyed})' if keyed else ''} "
                 f"into Action {self.action!r} (frames {self.frames[0]}-{self.frames[1]}) in {self.seconds:.2f} s; "
                 f"verified in Blender: {rotation}worst effector error {self.effector_error:.2g} chain lengths"
                 + verdict + "".join(f"\n  {note}" for note in self.notes))
+        if self.pins:
+            from ...envs.reference.pins import format_measures
+
+            text += "\nin Blender, " + format_measures(self.pins)
+        return text
 
 
 def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, action_name: str | None = None,
@@ -119,8 +125,9 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     world_scale = float(np.cbrt(abs(np.linalg.det(rig.object_matrix[:3, :3])))) or 1.0
     unit = rig.chain_length * world_scale
     if keys_on == "trained":  # keys on exactly the controls the policy moved (the rig's switches as they are)
-        report = _bake_trained(obj, spec, frame_list, angles, locations, points, action_name, replace_action,
-                               reduce_degrees, provenance, undo_push, {}, policy, began, unit)
+        report = _with_pins(_bake_trained(obj, spec, frame_list, angles, locations, points, action_name,
+                                          replace_action, reduce_degrees, provenance, undo_push, {}, policy, began,
+                                          unit), obj, spec, task)
         report.notes += notes
         return report
     limb, side = found
@@ -148,11 +155,21 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     if undo_push:
         _undo_push("Rig Dojo bake")
     check = limb_bake.check_positions(obj, np.array(frame_list, dtype=np.float64), rig.tracked, points)
-    return BakeReport(action=action.name, frames=(start, end), keys_written=keys, notes=notes,
-                      seconds=time.perf_counter() - began, reduction_ratio=1.0, rotation_error_degrees=0.0,
-                      effector_error=check.position_error / unit, policy_sha256=policy.sha256, keys_on=keys_on,
-                      keyed_bones=list(conv.bones), keyed_properties=[f'{b}["{p}"]' for b, p in conv.props],
-                      worst_bone=check.worst_bone, joint_error=conv.joint_error * world_scale / unit)
+    return _with_pins(BakeReport(action=action.name, frames=(start, end), keys_written=keys, notes=notes,
+                                 seconds=time.perf_counter() - began, reduction_ratio=1.0, rotation_error_degrees=0.0,
+                                 effector_error=check.position_error / unit, policy_sha256=policy.sha256,
+                                 keys_on=keys_on, keyed_bones=list(conv.bones),
+                                 keyed_properties=[f'{b}["{p}"]' for b, p in conv.props], worst_bone=check.worst_bone,
+                                 joint_error=conv.joint_error * world_scale / unit), obj, spec, task)
+
+
+def _with_pins(report: BakeReport, obj, spec, task) -> BakeReport:
+    """``report`` with the pins' measures of the baked motion as Blender evaluates it (when there are pins)."""
+    if spec.pins is not None:
+        from .pins import measure_in_blender
+
+        report.pins = measure_in_blender(obj, spec.pins, task.unit)
+    return report
 
 
 def target_used(spec, task, seed: int) -> dict:
