@@ -24,7 +24,8 @@ import numpy as np
 from ..errors import RigDojoError
 from .files import write_atomic
 from .run_folder import record_checkpoint
-from .session import BackgroundRun, CurvePoint, Snapshot, preview_rollout
+from .background import BackgroundRun, CurvePoint, Snapshot
+from .session import preview_rollout
 
 CEM_CSV = ("step", "wall_time", "mean_return", "success_rate", "steps_per_second", "episodes", "curriculum_stage",
            "best_return", "generation")

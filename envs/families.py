@@ -27,7 +27,7 @@ hooks, imported only when used so that the add-on registers without torch, SB3 o
   keyword arguments.
 
 A family may also bring algorithms of its own (the camera's shot solver): ``algorithm_modules`` maps each
-to a module (no bpy) with ``SESSION`` (its ``agents.session.BackgroundRun`` class), and optionally
+to a module (no bpy) with ``SESSION`` (its ``agents.background.BackgroundRun`` class), and optionally
 ``rebuild_policy(metadata, arrays, name)`` (what its policy files hold), ``validate_extra(algo)``,
 ``SUCCESS_LABEL`` and ``DONE_VERB`` (the progress line's and the closing line's words); see
 :func:`algorithm_hooks`.

@@ -35,7 +35,7 @@ import traceback
 
 import numpy as np
 
-from ...agents.session import BackgroundRun
+from ...agents.background import BackgroundRun
 from ...errors import RigDojoError
 
 PATIENCE = 15  # generations without improvement after which a solve has converged
@@ -290,7 +290,7 @@ class ShotSolveSession(BackgroundRun):
     def _publish(self, now: float) -> None:
         from types import MappingProxyType
 
-        from ...agents.session import CurvePoint, Snapshot
+        from ...agents.background import CurvePoint, Snapshot
 
         then, then_step = self._window
         if now - then > 1e-3 and self.step > then_step:
