@@ -149,15 +149,16 @@ class KinematicTask(BatchedTask):
     def _forward(self, idx: np.ndarray | None = None) -> None:
         """Forward kinematics of every environment, or only of ``idx`` (the ones just reset: each environment's
         pose is a function of its own joints and frame, the IK solve's included)."""
-        frame = self.anim_frame() if self.anim_frames else None
+        frame = self.anim_frame()
         if idx is None:
+            kwargs = {"frame": frame} if self.anim_frames else {}  # a twin of a still rig takes no frames
             self._tracked_world = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q)),
-                                                    control_loc=self._locations(self.q), frame=frame)
+                                                    control_loc=self._locations(self.q), **kwargs)
         elif len(idx):
             q = self.q[idx]
+            kwargs = {"frame": frame[idx]} if self.anim_frames else {}
             self._tracked_world[idx] = self.twin.forward(km.euler_xyz_to_matrix(self._angles(q)),
-                                                         control_loc=self._locations(q),
-                                                         frame=None if frame is None else frame[idx])
+                                                         control_loc=self._locations(q), **kwargs)
 
     def normalise(self, world_points: np.ndarray) -> np.ndarray:
         return (world_points - self.origin) / self.unit

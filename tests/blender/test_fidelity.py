@@ -114,7 +114,7 @@ def test_a_limited_arm_trains_and_bakes_with_the_hand_entering_the_region(factor
     blend = save(tmp_path / "limited.blend")
     run = tmp_path / "run"
     proc = run_cli("train", blend, "--rig", "Arm", "--task", "reach", "--controls", ",".join(ARM), "--effector",
-                   "hand", "--region", "Region", "--steps", "60000", "--seed", "1", "--out", run)
+                   "hand", "--region", "Region", "--steps", "1000000", "--seed", "1", "--out", run)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "twin check: Arm EXACT over 16 random poses" in proc.stdout
     assert json.loads((run / "twin_check.json").read_text())["outcome"] == "exact"
