@@ -143,3 +143,29 @@ def test_bad_input_is_one_line_and_exit_2(workspace, tmp_path):
     proc = run_cli("export", run, "--onnx", tmp_path / "b.onnx", env={"RIG_DOJO_NO_ONNX": "1"})
     assert proc.returncode == 2 and "pip install -r requirements-export.txt" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "b.onnx").exists()
+
+
+def test_the_bake_panels_export_onnx_button_writes_the_shown_policy(dojo_registered, workspace, tmp_path):
+    bpy.ops.wm.open_mainfile(filepath=str(workspace["scene"]))
+    settings = bpy.context.scene.rig_dojo
+    settings.bake.policy_path = ""
+    settings.last_run_dir = ""
+    assert not bpy.ops.rig_dojo.export_onnx.poll()  # nothing to export yet: the button is greyed with a reason
+    legacy = tmp_path / "legacy.rdpolicy"  # no recorded layout: described from this scene's arm
+    shutil.copy(DATA / "legacy_ppo_run" / "final.rdpolicy", legacy)
+    settings.bake.policy_path = str(legacy)
+    assert bpy.ops.rig_dojo.export_onnx.poll()
+    assert bpy.ops.rig_dojo.export_onnx(filepath=str(tmp_path / "legacy.onnx")) == {'FINISHED'}
+    info = json.loads((tmp_path / "legacy.json").read_text())
+    assert info["algo"] == "sb3_ppo" and info["joints"][0]["name"].startswith("upper_arm.rot_")
+    session = ort.InferenceSession(str(tmp_path / "legacy.onnx"), providers=["CPUExecutionProvider"])
+    obs = np.random.default_rng(1).normal(size=(64, info["input"]["shape"][1])).astype(np.float32)
+    expected = policy_file.load_policy(legacy).predict(obs, deterministic=True)[0]
+    np.testing.assert_allclose(session.run(None, {"observation": obs})[0], expected, atol=1e-5, rtol=0)
+    # a bad name and a foreign policy are refused in the operator's report, and nothing is written
+    with pytest.raises(RuntimeError, match="give a file name ending in .onnx"):
+        bpy.ops.rig_dojo.export_onnx(filepath=str(tmp_path / "x.txt"))
+    settings.bake.policy_path = str(workspace["scene"])
+    with pytest.raises(RuntimeError, match="is not a Rig Dojo policy file"):
+        bpy.ops.rig_dojo.export_onnx(filepath=str(tmp_path / "y.onnx"))
+    assert not (tmp_path / "x.txt").exists() and not (tmp_path / "y.onnx").exists()
