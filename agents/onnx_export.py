@@ -265,6 +265,17 @@ def sidecar(policy: Any, onnx_bytes: bytes, onnx_name: str, layout: dict[str, An
     return info
 
 
+def _plain_json(value: Any) -> Any:
+    """``value`` with non-finite numbers as null (strict JSON, which engines' parsers expect)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    return value
+
+
 def export_onnx(policy: Any, path: str | Path, layout: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Write ``path`` (.onnx) and its sidecar (.json beside it); returns both paths.
 
@@ -277,5 +288,5 @@ def export_onnx(policy: Any, path: str | Path, layout: dict[str, Any] | None = N
     info = sidecar(policy, data, path.name, layout)
     json_path = path.with_suffix(".json")
     write_atomic(path, data)
-    write_atomic(json_path, (json.dumps(info, indent=1) + "\n").encode())
+    write_atomic(json_path, (json.dumps(_plain_json(info), indent=1, allow_nan=False) + "\n").encode())
     return path, json_path

@@ -143,3 +143,14 @@ def test_a_missing_onnx_module_gives_the_same_line():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "install it with: pip install -r requirements-export.txt" in out.stdout
+
+
+@needs_onnx
+def test_the_sidecar_is_strict_json_even_for_unbounded_joints(tmp_path):
+    """A joint without bounds (+-inf) is null in the sidecar: engines' JSON parsers reject Infinity."""
+    policy = _policy(tmp_path, "ppo")
+    layout = {"joints": [{"name": "joint0", "low": float("-inf"), "high": float("inf")}]}
+    _, json_path = onnx_export.export_onnx(policy, tmp_path / "strict.onnx", layout)
+    text = json_path.read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text)["joints"] == [{"name": "joint0", "low": None, "high": None}]
