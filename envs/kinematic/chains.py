@@ -97,7 +97,6 @@ class ChainReachTask(ReachTask):
         super().__init__(spec, n_envs, seed, discrete=False)
         if self.n_joints > MAX_TOKENS:
             raise RigDojoError(f"the rig-agnostic reach drives at most {MAX_TOKENS} joints; this rig has {self.n_joints}")
-        self.task_observation_space = self.observation_space
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(MAX_TOKENS,), dtype=np.float32)
         rig = self.spec.rig
