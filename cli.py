@@ -759,6 +759,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .sweep_cli import add_sweep_parser
 
     add_sweep_parser(sub, scene_help)
+    from .export_cli import add_export_parser
+
+    add_export_parser(sub)
     return parser
 
 

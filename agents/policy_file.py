@@ -186,6 +186,8 @@ def save_policy(model: Any, path: str | Path, *, algo: str, config: TrainConfig,
         "num_timesteps": int(model.num_timesteps),
         "policy_kwargs": {} if algo == "qlearning" else _policy_kwargs_json(model, algo),
         "qlearning": model.hyperparameters() if algo == "qlearning" else None,
+        # what the observation and action mean (joints, limits, slices): the ONNX export's sidecar shows it
+        "layout": env.policy_layout() if hasattr(env, "policy_layout") else None,
     }
     return write_policy_zip(path, metadata, weights_bytes)
 

@@ -107,6 +107,14 @@ class BatchedTask(VecEnv):
             "controls": list(self.control_names),
         }
 
+    def policy_layout(self) -> dict[str, Any]:
+        """What a policy's observation and action mean, as JSON (policy files record it; the ONNX export's
+        sidecar shows it to game engines): ``observation`` (named slices ``start``/``size`` with their
+        meaning) and ``joints`` (one entry per action dimension). A task that knows more says more."""
+        obs_n = int(np.prod(self.observation_space.shape or (1,)))
+        return {"observation": [{"name": "observation", "start": 0, "size": obs_n, "meaning": "the task's state"}],
+                "joints": [{"name": name, "control": name} for name in self.control_names]}
+
     def advance_curriculum(self, success_rate: float) -> bool:
         """Move to the next curriculum stage when ``success_rate`` passes the threshold."""
         return False

@@ -275,6 +275,50 @@ class KinematicTask(BatchedTask):
         sig.update({"task": self.spec.kind, "rig": self.spec.rig.rig_name, "joints": self.n_joints})
         return sig
 
+    def policy_layout(self) -> dict:
+        """Observation slices, joints with their limits and channels, and how an action moves them (JSON)."""
+        rig, spec = self.spec.rig, self.spec
+        axes = "XYZ"
+        joints = []
+        for j in range(self.n_joints):
+            rotation = j < self.n_rotations
+            c = int(self.dof_control[j] if rotation else self.loc_control[j - self.n_rotations])
+            axis = int(self.dof_axis[j] if rotation else self.loc_axis[j - self.n_rotations])
+            control = rig.controls[c] if rotation else rig.location_controls[c]
+            joints.append({
+                "name": f"{control}.{'rot' if rotation else 'loc'}_{axes[axis].lower()}", "control": control,
+                "channel": f"{'rotation_euler' if rotation else 'location'}[{axis}]",
+                "units": "radians (Euler XYZ of the local rotation)" if rotation else
+                         f"chain lengths from the location at rest ({float(self._loc_units[c]):.6g} channel units each)",
+                "low": float(self.q_low[j]), "high": float(self.q_high[j]), "rest": float(self.q_rest[j])})
+        obs = [{"name": "joints", "start": 0, "size": self.n_joints,
+                "meaning": "each joint's value mapped from [low, high] to [-1, 1]: (q - (high + low) / 2) / "
+                           "((high - low) / 2)"}]
+        start = self.n_joints
+        for name, size, meaning in self._obs_layout():
+            obs.append({"name": name, "start": start, "size": size, "meaning": meaning})
+            start += size
+        step = spec.discrete_delta if self.discrete else spec.max_delta
+        return {
+            "observation": obs, "joints": joints,
+            "frame": {"origin": [float(v) for v in self.origin], "unit": float(self.unit),
+                      "meaning": "positions are world positions minus origin (the first control's head at rest), "
+                                 "divided by unit (the chain length in world units)"},
+            "action_scaling": {
+                "per_step": float(step), "fps": float(spec.fps),
+                "meaning": ("category k of a joint adds (k - 1) * per_step to it" if self.discrete else
+                            "an action a in [-1, 1] adds a * per_step to its joint") +
+                           " each step (one frame), then the joint is clamped to [low, high]; episodes start "
+                           "at rest"},
+            "effector": spec.effector, "effector_point": spec.effector_point, "tolerance": float(spec.tolerance),
+            "episode_steps": int(spec.episode_steps)}
+
+    def _obs_layout(self) -> list[tuple[str, int, str]]:
+        """(name, size, meaning) of what follows the joints in the observation."""
+        if self.spec.observation != "full":
+            return [("to_goal", 3, "what is left to do (the task's compact 3-vector), rig-normalised")]
+        return [("task", self._extra_obs_dim(), "the task's state, rig-normalised")]
+
     # ---- curriculum ----------------------------------------------------------------------
     @property
     def stage(self):
