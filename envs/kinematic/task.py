@@ -298,6 +298,18 @@ class KinematicTask(BatchedTask):
         for name, size, meaning in self._obs_layout():
             obs.append({"name": name, "start": start, "size": size, "meaning": meaning})
             start += size
+        if self.pins is not None:  # the time-aware part (envs/kinematic/pinning.py)
+            size = int(self.pins.observe(self.q, self.t).shape[1])
+            obs.append({"name": "pins", "start": start, "size": size,
+                        "meaning": "the phase, then for each of the next pins: whether there is one, whether it is a pose, "
+                                   "steps left / episode, joint error, needed joint rate, point error, needed point "
+                                   "rate (TaskPins.observe)"})
+            start += size
+        if self.style is not None:
+            size = int(self.style.observe(self.t).shape[1])
+            obs.append({"name": "style", "start": start, "size": size,
+                        "meaning": "the episode's phase and the last window of joint velocities and accelerations, "
+                                   "tanh(x / 3)"})
         step = spec.discrete_delta if self.discrete else spec.max_delta
         return {
             "observation": obs, "joints": joints,

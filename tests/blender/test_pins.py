@@ -93,6 +93,18 @@ def test_keyed_frames_become_pose_pins_with_blenders_pose_and_the_cup_an_effecto
     assert np.abs(task.pins.target * task.unit + task.origin - pins.position).max() < 1e-6
 
 
+def test_an_exported_layout_covers_the_pinned_observation_and_the_style_clip(chain):
+    """The ONNX sidecar's observation slices (``policy_layout``) add up to what a pinned task with a style clip
+    observes: a game engine feeding the policy needs every slot named."""
+    config = pinned_config(chain, style=chain["action"].name)
+    task = env_factory(task_from_config(config))(config, 2, 0)
+    layout = task.policy_layout()
+    slices = layout["observation"]
+    assert [s["name"] for s in slices][-2:] == ["pins", "style"]
+    assert all(a["start"] + a["size"] == b["start"] for a, b in zip(slices, slices[1:]))
+    assert slices[-1]["start"] + slices[-1]["size"] == task.reset().shape[1]
+
+
 def test_reading_the_pins_leaves_the_rig_its_action_pose_and_frame(chain):
     arm, scene = chain["rig"], bpy.context.scene
     other = bpy.data.actions.new("Other")
