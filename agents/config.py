@@ -329,8 +329,8 @@ _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
 
 def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
     """The tuned hyperparameters of ``algo`` (documented in agents/README.md); with ``task``, that
-    task's own tuning where it has one (the physics locomotion tasks with PPO, which name
-    ``sb3_ppo``: their tuning is Stable-Baselines3's), else ``algo``'s."""
+    task's own tuning where it has one (grasp with our PPO; the physics locomotion tasks with PPO, which
+    name ``sb3_ppo``: their tuning is Stable-Baselines3's), else ``algo``'s."""
     if algo not in _DEFAULTS:
         raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
     if task is not None:
