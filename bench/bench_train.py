@@ -121,7 +121,7 @@ def time_to_target(config: TrainConfig, make_env, limit: float, target: float = 
     wall = time.perf_counter() - state["t0"]
     sps = model.num_timesteps / max(wall - state["eval"], 1e-9)
     return {"reached": state["reached"], "steps": int(model.num_timesteps), "wall": wall, "train_sps": sps,
-            "success": state["success"], "error": state["error"]}
+            "limit": limit, "success": state["success"], "error": state["error"]}
 
 
 def report(name: str, run: dict, twin: float, goal: str, target: float = TARGET) -> None:
@@ -131,7 +131,9 @@ def report(name: str, run: dict, twin: float, goal: str, target: float = TARGET)
         print(f"{name}: {target:.0%} success after {wall:.1f} s, {steps:,d} env-steps ({goal}); "
               f"training {run['train_sps']:,.0f} env-steps/s = {share}", flush=True)
     else:
-        print(f"{name}: did not reach {target:.0%} within {run['wall']:.0f} s ({run['steps']:,d} env-steps, last "
+        ended = "its step budget" if run["wall"] < run["limit"] else "the time limit"
+        print(f"{name}: did not reach {target:.0%} within {run['wall']:.0f} s, ended by {ended} ({run['steps']:,d} "
+              "env-steps, last "
               f"success {run['success']:.2f}, final error {run['error']:.4f}); training {run['train_sps']:,.0f} "
               f"env-steps/s = {share}", flush=True)
 
