@@ -27,6 +27,7 @@ class GraspTask(KinematicTask):
         super().__init__(spec, n_envs, seed, discrete)
         self.points = self.normalise(np.asarray(spec.object_points, dtype=np.float64))
         self.center = self.normalise(np.asarray(spec.object_center, dtype=np.float64))
+        self._points_sq = np.einsum("pc,pc->p", self.points, self.points)
         self.target = np.tile(self.center, (n_envs, 1))
 
     def _extra_obs_dim(self) -> int:
@@ -40,8 +41,11 @@ class GraspTask(KinematicTask):
 
     def contacts(self, tips: np.ndarray) -> np.ndarray:
         """(n, K, 3): the surface sample nearest to each fingertip."""
-        d2 = np.sum((tips[:, :, None, :] - self.points[None, None]) ** 2, axis=-1)
-        return self.points[np.argmin(d2, axis=-1)]
+        # |p|^2 - 2 t.p orders the samples as |t - p|^2 does, as one matrix product (the (n, K, P, 3) differences
+        # took 40% of a step on the Rigify hand)
+        flat = tips.reshape(-1, 3)
+        score = self._points_sq - 2.0 * (flat @ self.points.T)
+        return self.points[np.argmin(score, axis=1)].reshape(tips.shape)
 
     def _palm_axis(self) -> np.ndarray:
         column = "XYZ".index(self.spec.palm_axis[-1])
