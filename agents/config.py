@@ -315,7 +315,11 @@ _PHYSICS_PPO: dict[str, Any] = dict(
     extra={"gae_lambda": 0.95, "ent_coef": 0.0, "clip_range": 0.2, "use_sde": True, "sde_sample_freq": 4,
            "policy_kwargs": {"log_std_init": -0.9, "ortho_init": False, "activation_fn": "ReLU"}},
 )
+# Grasp (one fixed object, 24 joints on the Rigify hand): our PPO's row with fewer environments, so more updates
+# a second (agents/README.md, "Grasp and aim defaults").
+_GRASP_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], n_envs=128, batch_size=1024, total_steps=1_000_000)
 _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("ppo", "grasp"): _GRASP_PPO,
     ("ppo", "locomotion"): _PHYSICS_PPO,
     ("ppo", "obstacles"): _PHYSICS_PPO,  # locomotion over a box: starts from locomotion's tuning
     ("sb3_ppo", "locomotion"): _PHYSICS_PPO,
@@ -325,8 +329,8 @@ _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
 
 def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
     """The tuned hyperparameters of ``algo`` (documented in agents/README.md); with ``task``, that
-    task's own tuning where it has one (the physics locomotion tasks with PPO, which name
-    ``sb3_ppo``: their tuning is Stable-Baselines3's), else ``algo``'s."""
+    task's own tuning where it has one (grasp with our PPO; the physics locomotion tasks with PPO, which
+    name ``sb3_ppo``: their tuning is Stable-Baselines3's), else ``algo``'s."""
     if algo not in _DEFAULTS:
         raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
     if task is not None:

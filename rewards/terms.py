@@ -166,11 +166,22 @@ def orientation(state: RewardState, effector_axis: str, target_axis: str) -> np.
 
 @reward_term(
     "look_at",
-    "Cosine of the angle between the aiming axis and the direction to the look target",
+    "Reward for pointing the aiming axis at the look target",
     requires=("look_axis_pos", "look_axis_dir", "look_target"),
+    params=[
+        Param("shape", "choice", "cosine", choices=("cosine", "angle", "exp"),
+              description="cosine: cos of the angle (flat near the target); angle: minus the angle (radians); "
+                          "exp: exp(-angle / scale), in (0, 1]"),
+        Param("scale", "float", 0.05, min=1e-6, max=3.15,
+              description="Angle (radians) over which the exp reward falls to 1/e"),
+    ],
 )
-def look_at(state: RewardState) -> np.ndarray:
-    return _cos(state.look_axis_dir, state.look_target - state.look_axis_pos)
+def look_at(state: RewardState, shape: str, scale: float) -> np.ndarray:
+    cos = _cos(state.look_axis_dir, state.look_target - state.look_axis_pos)
+    if shape == "cosine":
+        return cos
+    angle = np.arccos(cos)
+    return -angle if shape == "angle" else np.exp(-angle / scale)
 
 
 # --- grasping --------------------------------------------------------------------------
@@ -178,13 +189,21 @@ def look_at(state: RewardState) -> np.ndarray:
 
 @reward_term(
     "grasp_contact",
-    "Minus the mean distance from each fingertip to its contact point on the object",
+    "Reward for bringing each fingertip onto its contact point on the object",
     requires=("fingertip_pos", "contact_points"),
-    penalty=True,
+    params=[
+        Param("shape", "choice", "linear", choices=("linear", "exp"),
+              description="linear: minus the mean distance; exp: the mean of exp(-distance / scale), in (0, 1]"),
+        Param("scale", "float", 0.1, min=1e-6, max=100.0,
+              description="Length (rig units) over which the exp reward falls to 1/e"),
+    ],
 )
-def grasp_contact(state: RewardState) -> np.ndarray:
+def grasp_contact(state: RewardState, shape: str, scale: float) -> np.ndarray:
     gap = state.fingertip_pos - state.contact_points
-    return -np.sqrt(np.einsum("nkc,nkc->nk", gap, gap)).mean(axis=1)
+    d = np.sqrt(np.einsum("nkc,nkc->nk", gap, gap))
+    if shape == "exp":
+        return np.exp(-d / scale).mean(axis=1)
+    return -d.mean(axis=1)
 
 
 @reward_term(

@@ -29,11 +29,13 @@ def default_terms(task: str, config=None) -> list[TermConfig]:
 
 
 def _task_terms(task: str) -> list[TermConfig]:
-    if task == "aim":
-        return [TermConfig("look_at", 1.0), TermConfig("effort", 0.01), TermConfig("joint_limits", 0.2),
-                TermConfig("joint_velocity", 0.001)]
-    if task == "grasp":
-        return [TermConfig("distance", 1.0), TermConfig("grasp_contact", 1.0), TermConfig("palm_orientation", 0.3),
+    if task == "aim":  # the angle, not its cosine (flat near the target); agents/README.md, "Grasp and aim defaults"
+        return [TermConfig("look_at", 1.0, params={"shape": "angle"}),
+                TermConfig("look_at", 1.0, params={"shape": "exp", "scale": 0.05}),
+                TermConfig("effort", 0.01), TermConfig("joint_limits", 0.2)]
+    if task == "grasp":  # chosen on the Rigify hand (agents/README.md, "Grasp and aim defaults")
+        return [TermConfig("distance", 1.0), TermConfig("grasp_contact", 1.0),
+                TermConfig("grasp_contact", 1.0, params={"shape": "exp", "scale": 0.05}),
                 TermConfig("effort", 0.01), TermConfig("joint_limits", 0.2)]
     return [TermConfig("distance", 1.0), TermConfig("distance", 1.0, params={"shape": "exp", "scale": 0.05}),
             TermConfig("success_bonus", 1.0), TermConfig("effort", 0.02), TermConfig("joint_limits", 0.2)]

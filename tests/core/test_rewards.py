@@ -154,6 +154,20 @@ def test_look_at_measures_from_the_axis_origin_not_the_world_origin():
     assert term("look_at", state)[0] == pytest.approx(-1.0)
 
 
+def test_look_at_angle_and_exp_kernels_are_steep_near_the_target():
+    """The cosine is flat where aim's success lies (1 - cos 2.5 degrees = 0.001); the angle and exp kernels are not."""
+    n = 2
+    near = math.radians(2.5)
+    direction = np.array([[0.0, 1.0, 0.0], [math.sin(near), math.cos(near), 0.0]])
+    state = RewardState(n_envs=n, look_axis_pos=np.zeros((n, 3)), look_axis_dir=direction,
+                        look_target=np.array([[0.0, 5.0, 0.0]] * n))
+    np.testing.assert_allclose(term("look_at", state, shape="angle"), [0.0, -near], atol=1e-7)
+    exp = term("look_at", state, shape="exp", scale=0.05)
+    np.testing.assert_allclose(exp, [1.0, math.exp(-near / 0.05)], atol=1e-7)
+    cosine = term("look_at", state)
+    assert exp[0] - exp[1] > 100 * (cosine[0] - cosine[1])
+
+
 def test_grasp_contact_rewards_fingertips_on_their_contact_points():
     contacts = np.zeros((3, 4, 3))
     tips = contacts.copy()
@@ -161,6 +175,15 @@ def test_grasp_contact_rewards_fingertips_on_their_contact_points():
     tips[2] = [0.0, 0.0, 0.2]  # every finger 0.2 off
     out = term("grasp_contact", RewardState(n_envs=3, fingertip_pos=tips, contact_points=contacts))
     np.testing.assert_allclose(out, [0.0, -0.025, -0.2])
+
+
+def test_grasp_contact_exp_kernel_is_the_mean_over_fingertips():
+    contacts = np.zeros((2, 2, 3))
+    tips = contacts.copy()
+    tips[1, 0] = [0.05, 0.0, 0.0]  # one finger one scale off
+    out = term("grasp_contact", RewardState(n_envs=2, fingertip_pos=tips, contact_points=contacts), shape="exp",
+               scale=0.05)
+    np.testing.assert_allclose(out, [1.0, (1.0 + math.exp(-1.0)) / 2])
 
 
 def test_palm_orientation_rewards_the_palm_facing_the_target_normal():
