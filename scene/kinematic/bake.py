@@ -113,7 +113,8 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     frame_list = list(range(start, end + 1))
     used = target_used(spec, task, seed)
     provenance = {**bake_provenance(policy_path, policy, config, seed, target=used), "keys_on": keys_on}
-    notes = [describe_target(used), *(f"warning: {w}" for w in spec.warnings), twin.line, *twin.notes]
+    notes = [*([describe_target(used)] if used["kind"] != "none" else []), *(f"warning: {w}" for w in spec.warnings),
+             twin.line, *twin.notes]
     trained = list(dict.fromkeys(rig.controls + rig.location_controls))
     found = limb_bake.limb_of(obj, trained)
     if keys_on != "trained":
@@ -180,6 +181,8 @@ def target_used(spec, task, seed: int) -> dict:
         point = np.asarray(task.target[0], dtype=np.float64) * task.unit + task.origin
         return {"kind": "region_point", "region": tgt.name, "point": [round(float(v), 6) for v in point],
                 "seed": int(seed)}
+    if not tgt.name:  # no target object: pins alone say where the motion goes
+        return {"kind": "none"}
     return {"kind": "animated_object" if tgt.kind == "trajectory" else "object", "object": tgt.name}
 
 
