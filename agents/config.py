@@ -1,7 +1,8 @@
 """TrainConfig: the one source of truth for a training's settings (DESIGN.md, rule 4).
 
 The UI's property groups, the command line's TOML files and the tests all read and
-write this dataclass. TOML layout (every table optional; missing keys keep defaults)::
+write this dataclass. TOML layout (every table optional; missing keys keep defaults, and missing `[algo]` keys are the tuned
+settings of the algorithm (the family's default when none is named) for the task, as the sidebar starts from)::
 
     task = "reach"
 
@@ -341,6 +342,22 @@ def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
     return AlgoConfig(name=values.pop("name", algo), **values)
 
 
+def _tuned_where_unset(config: TrainConfig, given: Any) -> None:
+    """Algorithm settings a file leaves out are the tuned defaults of its algorithm for its task (the family's
+    default algorithm when none is named), as the sidebar and the command line start from, not the bare
+    dataclass values: a TOML with only ``task`` and ``[rig]`` trains like the sidebar's defaults."""
+    given = given if isinstance(given, dict) else {}
+    if len(given) >= len(dataclasses.fields(AlgoConfig)):
+        return  # a whole [algo] table (every file we write): nothing to fill
+    from ..envs.families import family_of
+
+    name = given.get("name") or family_of(config.task).default_algorithm
+    tuned = defaults_for(name, config.task)
+    for f in dataclasses.fields(AlgoConfig):
+        if f.name not in given:
+            setattr(config.algo, f.name, getattr(tuned, f.name))
+
+
 def has_task_defaults(algo: str, task: str) -> bool:
     """Whether ``task`` has its own tuned defaults for ``algo`` (see :func:`defaults_for`)."""
     return (algo, task) in _TASK_DEFAULTS
@@ -367,6 +384,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         config = _build(cls, data, "")
+        _tuned_where_unset(config, data.get("algo"))
         config.validate()
         return config
 

@@ -162,6 +162,8 @@ def make_toy_env(config, n_envs, seed, **kwargs):
 # ------------------------------------------------------------------------------------------
 # Helpers
 # ------------------------------------------------------------------------------------------
+import dataclasses  # noqa: E402
+
 import torch  # noqa: E402
 
 from rig_dojo.agents import policy_file  # noqa: E402
@@ -229,7 +231,8 @@ def test_config_round_trips_through_toml(tmp_path):
     assert TrainConfig.from_toml(text) == config
     config.save(tmp_path / "config.toml")
     assert TrainConfig.load(tmp_path / "config.toml") == config
-    assert TrainConfig.from_toml("") == TrainConfig()
+    # an empty file: TrainConfig's defaults, with the algorithm's tuned settings for the task (see below)
+    assert TrainConfig.from_toml("") == dataclasses.replace(TrainConfig(), algo=defaults_for("ppo", "reach"))
 
 
 def test_unknown_key_is_an_error_naming_key_and_allowed_keys():
@@ -534,3 +537,22 @@ def test_a_policy_file_with_a_pickle_payload_is_rejected_without_running_it(tmp_
         with pytest.raises(RigDojoError, match="not a Rig Dojo policy file"):
             policy_file.load_policy(path)
     assert not marker.exists()
+
+
+def test_settings_a_toml_leaves_out_are_the_tuned_defaults_not_the_bare_dataclass():
+    """A hand-written TOML with no [algo] table trains like the sidebar's defaults; one that names some settings
+    keeps them and takes the rest from its algorithm's tuning for its task."""
+    from rig_dojo.agents.config import TrainConfig, defaults_for
+
+    bare = TrainConfig.from_toml('task = "reach"\n[rig]\nrig = "Arm"\n')
+    assert bare.algo == defaults_for("ppo", "reach")
+    grasp = TrainConfig.from_toml('task = "grasp"\n')
+    assert grasp.algo == defaults_for("ppo", "grasp") and grasp.algo.n_envs != defaults_for("ppo").n_envs
+    camera = TrainConfig.from_toml('task = "camera"\n')
+    assert camera.algo.name == "solve" and camera.algo == defaults_for("solve", "camera")
+    partial = TrainConfig.from_toml('task = "reach"\n[algo]\nname = "sb3_ppo"\ntotal_steps = 1234\n')
+    tuned = defaults_for("sb3_ppo", "reach")
+    assert partial.algo.total_steps == 1234 and partial.algo.n_envs == tuned.n_envs
+    assert partial.algo.learning_rate == tuned.learning_rate
+    whole = TrainConfig.from_toml(partial.to_toml())  # a file we wrote is read back as it is
+    assert whole == partial
