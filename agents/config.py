@@ -1,8 +1,9 @@
 """TrainConfig: the one source of truth for a training's settings (DESIGN.md, rule 4).
 
 The UI's property groups, the command line's TOML files and the tests all read and
-write this dataclass. TOML layout (every table optional; missing keys keep defaults, and missing `[algo]` keys are the tuned
-settings of the algorithm (the family's default when none is named) for the task, as the sidebar starts from)::
+write this dataclass. TOML layout (every table optional; missing keys keep defaults, and missing
+``[algo]`` keys are the tuned settings of the algorithm, the family's default when none is named,
+for the task: what the sidebar starts from)::
 
     task = "reach"
 
