@@ -18,7 +18,7 @@ import bpy
 from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.envs.families import default_terms
 from rig_dojo.envs.kinematic.tasks import make_task
-from rig_dojo.scene.builders.grasp import RIGIFY_HAND, build_rigify_grasp, grasp_selection
+from rig_dojo.scene.builders.grasp import RIGIFY_HAND, grasp_selection
 from rig_dojo.scene.families import spec_from_config
 
 pytestmark = pytest.mark.slow  # generates a Rigify rig and trains for a minute in a subprocess
@@ -27,9 +27,15 @@ pytestmark = pytest.mark.slow  # generates a Rigify rig and trains for a minute 
 @pytest.fixture(scope="module")
 def grasp_scene(tmp_path_factory, dojo_registered):
     folder = tmp_path_factory.mktemp("grasp")
-    build_rigify_grasp()
     scene = folder / "grasp.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(scene))
+    # built in a fresh interpreter, as tests/blender/rigs.py does: Rigify enabled in this process leaves its
+    # load_post handler behind the factory reset of later tests, which then prints a traceback on every load
+    code = ("import bpy, sys; from rig_dojo.scene.builders import scenes, grasp; scenes.empty_scene(); "
+            "grasp.build_rigify_grasp(); bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]); "
+            "import os; sys.stdout.flush(); os._exit(0)")
+    proc = subprocess.run([sys.executable, "-c", code, str(scene)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and scene.exists(), proc.stderr[-3000:]
+    bpy.ops.wm.open_mainfile(filepath=str(scene))
     config = TrainConfig()
     grasp_selection(config)
     config.algo = defaults_for("ppo")  # untouched defaults, as a new user's: the command line takes grasp's own
