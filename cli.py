@@ -409,6 +409,57 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_render_tune(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    import bpy
+
+    from .envs.render_tune_scene import check_cycles, tune_scene
+    from .envs.rendering.tune import check_target
+
+    check_target(args.target_ssim)
+    frames = _frames(args.frames) if args.frames else None
+    if args.minutes is not None and args.minutes <= 0:
+        raise RigDojoError(f"--minutes {args.minutes}: give a positive time budget")
+    open_scene(args.scene)
+    check_cycles()
+    scene = bpy.context.scene
+    frames = frames or (scene.frame_start, scene.frame_end)
+    if args.out:
+        out = Path(args.out)
+    else:
+        base = Path(bpy.path.abspath("//rig_dojo_runs")) if bpy.data.filepath else Path.cwd() / "rig_dojo_runs"
+        out = base / f"render_tune_{time.strftime('%Y%m%d-%H%M%S')}"
+    err = os.fdopen(os.dup(2), "w")  # progress goes to the terminal while Blender's own notes are silenced
+    tty = err.isatty() and not args.json
+
+    def progress(line: str) -> None:
+        if tty:
+            print(f"\r{line[:100]:<100}", end="", file=err, flush=True)
+
+    try:
+        with quiet_blender():
+            report = tune_scene(scene, frames, args.target_ssim, minutes=args.minutes, sampled=args.sampled,
+                                verify=args.verify, threads=args.threads, reference_samples=args.reference_samples,
+                                progress=progress)
+            out.mkdir(parents=True, exist_ok=True)
+            bpy.ops.wm.save_as_mainfile(filepath=str((out / "tuned.blend").resolve()), copy=True)
+    finally:
+        if tty:
+            print(file=err, flush=True)
+        err.close()
+    from .agents.files import write_atomic
+
+    write_atomic(out / "report.json", report.to_json().encode())
+    if args.json:
+        print(json.dumps({**report.to_dict(), "out": str(out)}, indent=2))
+    else:
+        print(report.format())
+        print(f"wrote {out / 'report.json'} and {out / 'tuned.blend'} (the settings keyed per frame)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rig_dojo", description="Rig Dojo: teach rigs to move by reinforcement learning.",
@@ -479,6 +530,25 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output", metavar="NEW.blend", help="save to a new file")
     bake.add_argument("--json", action="store_true")
     bake.set_defaults(run=_cmd_bake)
+
+    rt = sub.add_parser("render-tune", help="learn per-frame Cycles settings that reach a quality in the least time",
+                        description="Render a few frames of the shot with Cycles (CPU, small size) against high-sample "
+                                    "references, learn which settings reach --target-ssim in the least time, choose "
+                                    "them for every frame, and key them on the scene. Writes OUT/report.json and "
+                                    "OUT/tuned.blend (a copy; SCENE.blend is not changed).")
+    rt.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
+    rt.add_argument("--frames", metavar="START-END", help="the shot (default: the scene's frame range)")
+    rt.add_argument("--target-ssim", type=float, default=0.98, help="SSIM against the reference each frame must "
+                                                                    "reach, in (0, 1) (default 0.98)")
+    rt.add_argument("--minutes", type=float, help="stop training after this many minutes (after one round)")
+    rt.add_argument("--sampled", type=int, default=4, help="frames rendered against references (default 4)")
+    rt.add_argument("--verify", action="store_true", help="also render every frame against its reference and "
+                                                          "report the measured quality of all of them")
+    rt.add_argument("--threads", type=int, default=2, help="Cycles threads (default 2; 0: all cores)")
+    rt.add_argument("--reference-samples", type=int, default=256, help="samples of a reference (default 256)")
+    rt.add_argument("--out", help="output folder (default: rig_dojo_runs/ beside the .blend)")
+    rt.add_argument("--json", action="store_true", help="print the report as JSON")
+    rt.set_defaults(run=_cmd_render_tune)
 
     exp = sub.add_parser("export-config", help="print (or write) the TOML of the settings stored in the .blend")
     exp.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)

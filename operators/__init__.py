@@ -2,7 +2,7 @@
 
 import importlib
 
-submodules = ("install_deps", "config_io", "rig", "rewards", "train", "bake")
+submodules = ("install_deps", "config_io", "rig", "rewards", "train", "bake", "render_tune")
 
 
 def _modules():

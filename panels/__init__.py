@@ -2,7 +2,7 @@
 
 import importlib
 
-submodules = ("main", "rig", "rewards", "training", "run", "bake")
+submodules = ("main", "rig", "rewards", "training", "run", "bake", "render_tune")
 
 
 def _modules():

@@ -10,15 +10,21 @@ from conftest import REPO_ROOT, run_python
 import rig_dojo.envs
 
 
-def core_modules() -> list[str]:
-    modules = ["rig_dojo", "rig_dojo.errors", "rig_dojo.deps"]
+def core_sources() -> list[tuple[str, Path]]:
+    """(module name, file) of every core module, sub-packages included (e.g. envs/rendering/)."""
+    sources = []
     for package in ("rewards", "agents", "envs"):
-        for path in sorted((REPO_ROOT / package).glob("*.py")):
-            stem = path.stem
-            if package == "envs" and stem in rig_dojo.envs.BPY_MODULES:
+        root = REPO_ROOT / package
+        for path in sorted(root.rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if package == "envs" and len(parts) == 1 and parts[0] in rig_dojo.envs.BPY_MODULES:
                 continue
-            modules.append(f"rig_dojo.{package}" if stem == "__init__" else f"rig_dojo.{package}.{stem}")
-    return modules
+            sources.append((".".join(("rig_dojo", package, *(p for p in parts if p != "__init__"))), path))
+    return sources
+
+
+def core_modules() -> list[str]:
+    return ["rig_dojo", "rig_dojo.errors", "rig_dojo.deps"] + [name for name, _ in core_sources()]
 
 
 BLOCK_BPY = r'''
@@ -49,6 +55,7 @@ print("REPORT" + json.dumps({"imported": imported, "failed": failed, "leaked": l
 def test_core_imports_where_importing_bpy_raises():
     modules = core_modules()
     assert "rig_dojo.rewards" in modules and "rig_dojo.agents" in modules
+    assert "rig_dojo.envs.rendering.learner" in modules  # sub-packages are walked too
     proc = run_python(BLOCK_BPY, json.dumps(modules))
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[6:])
@@ -66,10 +73,7 @@ def test_blocker_catches_a_module_that_imports_bpy():
 
 def test_core_sources_have_no_bpy_import_statement():
     # not even inside a function: these modules run on workers where there is no Blender
-    for package in ("rewards", "agents", "envs"):
-        for path in sorted((REPO_ROOT / package).glob("*.py")):
-            if package == "envs" and path.stem in rig_dojo.envs.BPY_MODULES:
-                continue
-            for line in path.read_text().splitlines():
-                stripped = line.strip()
-                assert not stripped.startswith(("import bpy", "from bpy", "import mathutils")), f"{path}: {line}"
+    for _name, path in core_sources():
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            assert not stripped.startswith(("import bpy", "from bpy", "import mathutils")), f"{path}: {line}"

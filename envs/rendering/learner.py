@@ -1,0 +1,227 @@
+"""The render-settings learner: a contextual bandit over the settings space (no bpy).
+
+Context: a frame's :class:`~.features.FrameFeatures`. Arms: every candidate of a
+:class:`~.settings.SettingsSpace`. Outcome of pulling an arm: the render's quality against the
+frame's reference and its render time. The learner keeps two Bayesian linear models over
+features of (frame, settings):
+
+- **quality**, as ``y = log10(1 - SSIM)`` (lower is better; the target 0.98 is -1.70). Its
+  features start from the no-reference predictions (the analytic no-denoise SSIM at the
+  effective samples, and how much two denoised 1-sample previews disagree) and add the
+  samples the denoiser gets, the bounces (a truncated path loses light: a bias) and the
+  resolution scale. The prior says "the no-reference predictions are right"; renders measured
+  against references move it.
+- **time**, as CPU seconds of the render: a constant, the denoiser, and the effective
+  samples times pixels (per kind of bounce).
+
+Choosing a frame's settings is "the cheapest predicted render whose quality is above the target
+with confidence": ``mean + z * std <= log10(1 - target)``. While training, the quality model's
+weights are drawn from the posterior instead (Thompson sampling), which explores where the
+boundary between good enough and not is still uncertain. Over a shot, the previous frame's
+choice is kept when it is still good enough and within ``switch_tolerance`` of the cheapest,
+so settings do not flicker between neighbouring frames for a few percent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import FrameFeatures
+from .settings import RenderSettings, SettingsSpace
+
+QUALITY_TERMS = ("denoised", "denoised_difficulty", "denoised_log2_samples", "raw", "raw_predicted",
+                 "diffuse_bias", "glossy_bias", "transmission_bias", "downscale")
+# prior mean and std of each quality weight: "trust the no-reference predictions", loosely
+_Q_PRIOR_MEAN = np.array([0.0, 1.0, -0.12, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+_Q_PRIOR_STD = np.array([0.5, 0.3, 0.08, 0.5, 0.3, 1.5, 1.5, 1.5, 1.5])
+TIME_TERMS = ("overhead", "denoise", "sample_diffuse", "sample_glossy", "sample_transmission", "sample")
+_T_PRIOR_MEAN = np.array([0.05, 0.2, 0.0, 0.0, 0.0, 0.02])
+_T_PRIOR_STD = np.array([0.2, 0.3, 0.02, 0.02, 0.02, 0.05])
+NOISE_FLOOR = 0.03      # log10 units: no model is trusted below this spread
+TIME_PIXELS = 1e4       # time features count samples per 10,000 pixels
+
+
+def ssim_to_y(ssim_value) -> np.ndarray:
+    return np.log10(np.maximum(1.0 - np.asarray(ssim_value, dtype=np.float64), 1e-6))
+
+
+def y_to_ssim(y) -> np.ndarray:
+    return 1.0 - 10.0 ** np.asarray(y, dtype=np.float64)
+
+
+class BayesianLinear:
+    """Linear regression with a Gaussian prior on the weights and a noise level estimated from residuals."""
+
+    def __init__(self, prior_mean: np.ndarray, prior_std: np.ndarray, noise_std: float, noise_floor: float = 0.0):
+        self.prior_mean = np.asarray(prior_mean, dtype=np.float64)
+        self.prior_precision = 1.0 / np.asarray(prior_std, dtype=np.float64) ** 2
+        self.noise_prior = float(noise_std)
+        self.noise_floor = float(noise_floor)
+        self.X = np.zeros((0, self.prior_mean.size))
+        self.y = np.zeros(0)
+        self._fit()
+
+    def update(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.X = np.vstack([self.X, np.atleast_2d(X)])
+        self.y = np.concatenate([self.y, np.atleast_1d(y).astype(np.float64)])
+        self._fit()
+
+    def _fit(self) -> None:
+        # two passes: weights with the current noise level, then the noise level from their residuals
+        noise = self.noise_prior
+        for _ in range(2):
+            precision = np.diag(self.prior_precision) + self.X.T @ self.X / noise ** 2
+            cov = np.linalg.inv(precision)
+            mean = cov @ (self.prior_precision * self.prior_mean + self.X.T @ self.y / noise ** 2)
+            resid = self.y - self.X @ mean
+            strength = 4.0  # the prior noise level counts as this many observations
+            noise = max(self.noise_floor, float(np.sqrt((resid @ resid + strength * self.noise_prior ** 2)
+                                                        / (resid.size + strength))))
+        self.mean, self.cov, self.noise = mean, cov, noise
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive mean and standard deviation (weights' uncertainty plus noise) per row of ``X``."""
+        mean = X @ self.mean
+        var = np.einsum("ij,jk,ik->i", X, self.cov, X) + self.noise ** 2
+        return mean, np.sqrt(var)
+
+    def sample_weights(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.multivariate_normal(self.mean, self.cov, method="cholesky")
+
+    @property
+    def n(self) -> int:
+        return self.y.size
+
+
+@dataclass
+class Prediction:
+    """The learner's view of every candidate for one frame."""
+
+    y_mean: np.ndarray      # log10(1 - SSIM)
+    y_std: np.ndarray
+    seconds: np.ndarray     # predicted CPU seconds
+
+
+@dataclass
+class RenderSettingsLearner:
+    """The contextual bandit: quality and time models over (frame features, settings)."""
+
+    space: SettingsSpace = field(default_factory=SettingsSpace)
+    pixels: int = 128 * 96
+    confidence: float = 1.64   # z of the one-sided bound used when choosing for real (95%)
+    switch_tolerance: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.quality = BayesianLinear(_Q_PRIOR_MEAN, _Q_PRIOR_STD, noise_std=0.08, noise_floor=NOISE_FLOOR)
+        self.time = BayesianLinear(_T_PRIOR_MEAN, _T_PRIOR_STD, noise_std=0.1, noise_floor=0.01)
+        self.rng = np.random.default_rng(self.seed)
+        self._table = self.space.table()
+        self._design_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    # --- features of (frame, settings) ----------------------------------------------------------
+
+    def designs(self, features: FrameFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """(quality design, time design) for every candidate of the space in this frame."""
+        key = id(features)
+        cached = self._design_cache.get(key)
+        if cached is not None and cached[0] is features:
+            return cached[1]
+        t = self._table
+        pairs, inverse = np.unique(t[:, :2], axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        raw_ssim = features.predicted_ssim(pairs[:, 0], pairs[:, 1])[inverse]
+        mean_samples = features.mean_samples(pairs[:, 0], pairs[:, 1])[inverse]
+        designs = quality_design(t, raw_ssim, mean_samples, features.denoised_disagreement), \
+            time_design(t, mean_samples, self.pixels)
+        self._design_cache[key] = (features, designs)
+        return designs
+
+    def rows(self, features: FrameFeatures, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
+        """The design rows of one candidate (quality, time)."""
+        index = self.space.index(settings)
+        q, t = self.designs(features)
+        return q[index], t[index]
+
+    # --- learning --------------------------------------------------------------------------------
+
+    def observe(self, features: FrameFeatures, settings: RenderSettings, ssim_value: float | None,
+                cpu_seconds: float | None) -> None:
+        """Add one measured render (``ssim_value`` None: no reference, time only)."""
+        q, t = self.rows(features, settings)
+        if ssim_value is not None:
+            self.quality.update(q, ssim_to_y(ssim_value))
+        if cpu_seconds is not None:
+            self.time.update(t, np.array([cpu_seconds]))
+
+    # --- choosing --------------------------------------------------------------------------------
+
+    def predict(self, features: FrameFeatures) -> Prediction:
+        q, t = self.designs(features)
+        mean, std = self.quality.predict(q)
+        seconds = np.maximum(t @ self.time.mean, 1e-3)
+        return Prediction(mean, std, seconds)
+
+    def choose(self, features: FrameFeatures, target_ssim: float, previous: RenderSettings | None = None,
+               explore: bool = False) -> int:
+        """Index of the candidate to render this frame with.
+
+        ``explore``: Thompson sampling (weights drawn from the posterior, bound at the noise
+        level only); else the cheapest candidate whose confident bound meets the target, or
+        the previous frame's choice when it qualifies and costs within ``switch_tolerance``.
+        If nothing qualifies, the candidate with the best bound.
+        """
+        q, t = self.designs(features)
+        y_target = float(ssim_to_y(target_ssim))
+        seconds = np.maximum(t @ self.time.mean, 1e-3)
+        if explore:
+            weights = self.quality.sample_weights(self.rng)
+            bound = q @ weights + 0.5 * self.quality.noise
+        else:
+            mean, std = self.quality.predict(q)
+            bound = mean + self.confidence * std
+        ok = bound <= y_target
+        if not ok.any():
+            return int(np.argmin(bound))
+        cost = np.where(ok, seconds, np.inf)
+        best = int(np.argmin(cost))
+        if previous is not None and not explore:
+            try:
+                prev = self.space.index(previous)
+            except ValueError:
+                prev = -1
+            if prev >= 0 and ok[prev] and seconds[prev] <= (1.0 + self.switch_tolerance) * seconds[best]:
+                return prev
+        return best
+
+    def summary(self) -> dict:
+        return {"quality_weights": dict(zip(QUALITY_TERMS, map(float, self.quality.mean))),
+                "quality_noise": self.quality.noise, "quality_observations": self.quality.n,
+                "time_weights": dict(zip(TIME_TERMS, map(float, self.time.mean))),
+                "time_noise": self.time.noise, "time_observations": self.time.n}
+
+
+def quality_design(table: np.ndarray, raw_ssim: np.ndarray, mean_samples: np.ndarray,
+                   denoised_disagreement: float) -> np.ndarray:
+    """Quality features per candidate (rows of ``SettingsSpace.table()``), in ``QUALITY_TERMS`` order."""
+    samples, _thr, diffuse, glossy, transmission, denoise, scale = table.T
+    dn = denoise
+    raw = 1.0 - dn
+    raw_predicted = ssim_to_y(raw_ssim)
+    difficulty = float(np.log10(max(denoised_disagreement, 1e-5) / 2.0))
+    return np.stack([
+        dn, dn * difficulty, dn * np.log2(np.maximum(mean_samples, 1.0)),
+        raw, raw * raw_predicted,
+        2.0 ** -diffuse, 2.0 ** -glossy, 2.0 ** -(transmission / 2.0),
+        1.0 - scale,
+    ], axis=1)
+
+
+def time_design(table: np.ndarray, mean_samples: np.ndarray, pixels: int) -> np.ndarray:
+    """Time features per candidate, in ``TIME_TERMS`` order (CPU seconds are linear in them)."""
+    _samples, _thr, diffuse, glossy, transmission, denoise, scale = table.T
+    work = mean_samples * pixels * scale ** 2 / TIME_PIXELS
+    return np.stack([np.ones_like(work), denoise * scale ** 2 * pixels / TIME_PIXELS,
+                     work * diffuse / 4.0, work * glossy / 4.0, work * transmission / 12.0, work], axis=1)
