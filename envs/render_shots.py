@@ -34,7 +34,8 @@ def _link(obj: bpy.types.Object) -> bpy.types.Object:
 def _material(name: str, color=(0.8, 0.8, 0.8), roughness: float = 0.6, metallic: float = 0.0,
               transmission: float = 0.0, ior: float = 1.45) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
+    if mat.node_tree is None:  # 5.0 gives new materials their nodes (and deprecates use_nodes)
+        mat.use_nodes = True
     bsdf = next(n for n in mat.node_tree.nodes if n.type == 'BSDF_PRINCIPLED')
     bsdf.inputs["Base Color"].default_value = (*color, 1.0)
     bsdf.inputs["Roughness"].default_value = roughness
@@ -123,7 +124,8 @@ def _key(obj: bpy.types.Object, frame: int, *paths: str) -> None:
 
 def _world(color, strength: float) -> None:
     world = bpy.data.worlds.new("World")
-    world.use_nodes = True
+    if world.node_tree is None:
+        world.use_nodes = True
     background = next(n for n in world.node_tree.nodes if n.type == 'BACKGROUND')
     background.inputs["Color"].default_value = (*color, 1.0)
     background.inputs["Strength"].default_value = strength

@@ -40,14 +40,17 @@ from .rendering.tune import RenderOutcome, TuneRun, check_target
 # Scene custom property listing the channels a tune keyed (JSON), so a later tune may replace them.
 KEYED_PROPERTY = "rig_dojo_render_tune_keys"
 REPORT_PROPERTY = "rig_dojo_render_tune_report"
-PREVIEW_SAMPLES = 4
+PREVIEW_SAMPLES = 4            # the raw preview pair
+DENOISED_PREVIEW_SAMPLES = 4   # the denoised preview pair
 PREVIEW_SEEDS = (101, 202)
 
 # scene.cycles attribute -> RenderSettings field (what is applied and keyed)
 CYCLES_FIELDS = (("samples", "samples"), ("adaptive_threshold", "adaptive_threshold"),
                  ("diffuse_bounces", "diffuse_bounces"), ("glossy_bounces", "glossy_bounces"),
                  ("transmission_bounces", "transmission_bounces"), ("max_bounces", "max_bounces"),
-                 ("use_denoising", "denoise"), ("use_adaptive_sampling", None))
+                 ("use_denoising", "denoise"), ("use_adaptive_sampling", None),
+                 ("denoising_prefilter", "denoiser"))
+PREFILTERS = {"off": "ACCURATE", "fast": "FAST", "accurate": "ACCURATE"}
 
 
 def has_cycles() -> bool:
@@ -88,20 +91,22 @@ def apply_settings(scene: bpy.types.Scene, settings: RenderSettings, base_percen
     cycles.transmission_bounces = int(settings.transmission_bounces)
     cycles.max_bounces = int(settings.max_bounces)
     cycles.use_denoising = bool(settings.denoise)
+    cycles.denoising_prefilter = PREFILTERS[settings.denoiser]
     scene.render.resolution_percentage = max(1, round(base_percentage * settings.resolution_scale))
 
 
 def read_settings(scene: bpy.types.Scene) -> RenderSettings:
     """The scene's current Cycles settings as a :class:`RenderSettings`."""
     c = scene.cycles
+    denoiser = "off" if not c.use_denoising else "fast" if c.denoising_prefilter != 'ACCURATE' else "accurate"
     return RenderSettings(int(c.samples), float(c.adaptive_threshold) if c.use_adaptive_sampling else 0.0,
                           int(c.diffuse_bounces), int(c.glossy_bounces), int(c.transmission_bounces),
-                          bool(c.use_denoising), 1.0)
+                          denoiser, 1.0)
 
 
 _SAVED_CYCLES = ("samples", "adaptive_threshold", "adaptive_min_samples", "use_adaptive_sampling", "diffuse_bounces",
-                 "glossy_bounces", "transmission_bounces", "max_bounces", "use_denoising", "denoiser", "seed",
-                 "device")
+                 "glossy_bounces", "transmission_bounces", "max_bounces", "use_denoising", "denoiser",
+                 "denoising_prefilter", "denoising_quality", "denoising_input_passes", "seed", "device")
 _SAVED_RENDER = ("engine", "resolution_percentage", "filepath", "threads_mode", "threads", "use_persistent_data")
 _SAVED_IMAGE = ("file_format", "color_depth", "color_mode")
 
@@ -167,9 +172,9 @@ class CyclesRenderer:
         return self._references[frame]
 
     def features(self, frame: int) -> FrameFeatures:
-        """Cheap features of ``frame``: two raw low-sample previews and two denoised 1-sample ones."""
-        raw = RenderSettings(self.preview_samples, 0.0, 4, 4, 8, False, 1.0)
-        denoised = RenderSettings(1, 0.0, 4, 4, 8, True, 1.0)
+        """Cheap features of ``frame``: two raw low-sample previews and two denoised ones (seeds differ)."""
+        raw = RenderSettings(self.preview_samples, 0.0, 4, 4, 8, "off", 1.0)
+        denoised = RenderSettings(DENOISED_PREVIEW_SAMPLES, 0.0, 4, 4, 8, "accurate", 1.0)
         outcomes = [self.render(frame, raw, seed=PREVIEW_SEEDS[0]), self.render(frame, raw, seed=PREVIEW_SEEDS[1]),
                     self.render(frame, denoised, seed=PREVIEW_SEEDS[0]),
                     self.render(frame, denoised, seed=PREVIEW_SEEDS[1])]
@@ -232,11 +237,13 @@ def _keyed_paths() -> list[str]:
     return [f"cycles.{name}" for name, _ in CYCLES_FIELDS]
 
 
-def _value(settings: RenderSettings, field_name: str | None) -> float:
+def _value(scene: bpy.types.Scene, settings: RenderSettings, field_name: str | None) -> float:
     if field_name is None:  # use_adaptive_sampling
         return float(settings.adaptive_threshold > 0)
-    value = getattr(settings, field_name)
-    return float(value)
+    if field_name == "denoiser":  # an enum is keyed as its items' value
+        items = scene.cycles.bl_rna.properties["denoising_prefilter"].enum_items
+        return float(items[PREFILTERS[settings.denoiser]].value)
+    return float(getattr(settings, field_name))
 
 
 def key_settings(scene: bpy.types.Scene, choices: dict[int, RenderSettings], report: dict | None = None) -> int:
@@ -264,7 +271,7 @@ def key_settings(scene: bpy.types.Scene, choices: dict[int, RenderSettings], rep
     written = 0
     for name, field_name in CYCLES_FIELDS:
         curve = anim.ensure_fcurve(action, scene, f"cycles.{name}", 0, group_name="Render Tune")
-        values = np.array([_value(choices[int(f)], field_name) for f in frames])
+        values = np.array([_value(scene, choices[int(f)], field_name) for f in frames])
         written += anim.write_keys(curve, frames, values, interpolation="CONSTANT")
     scene[KEYED_PROPERTY] = json.dumps(_keyed_paths())
     if report is not None:

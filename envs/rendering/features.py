@@ -14,8 +14,8 @@ stopping rule (a pixel stops once its relative error falls under the threshold),
 formula covers adaptive sampling.
 
 The denoiser's result is not predictable that way, so two more previews are rendered with the
-denoiser on (1 sample each, different seeds): how much those two disagree (``1 - SSIM`` between
-them) measures what the denoiser leaves at low samples in this frame. The learner corrects both
+denoiser on (a few samples each, different seeds): how much those two disagree (``1 - SSIM``
+between them) measures what the denoiser leaves at low samples in this frame. The learner corrects both
 predictions for what they cannot see (the denoiser at more samples, fewer bounces) from renders
 measured against references.
 """
@@ -56,7 +56,7 @@ class FrameFeatures:
     bright_fraction: float      # pixels brighter than BRIGHT
     noise: float                # RMS per-sample noise of luminance (display units)
     relative_noise: float       # RMS of per-sample noise / (luminance + 0.05): how visible the noise is
-    denoised_disagreement: float  # 1 - SSIM between the two denoised 1-sample previews
+    denoised_disagreement: float  # 1 - SSIM between the two denoised previews
     signal: np.ndarray          # per-window signal variance (valid region), for predicted_ssim
     noise_map: np.ndarray       # per-window per-sample noise variance
     relative_map: np.ndarray    # per-window per-sample relative noise (for the adaptive stopping rule)

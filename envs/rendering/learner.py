@@ -31,15 +31,19 @@ import numpy as np
 from .features import FrameFeatures
 from .settings import RenderSettings, SettingsSpace
 
-QUALITY_TERMS = ("denoised", "denoised_difficulty", "denoised_log2_samples", "raw", "raw_predicted",
-                 "diffuse_bias", "glossy_bias", "transmission_bias", "downscale")
+QUALITY_TERMS = ("denoised", "denoised_difficulty", "denoised_log2_samples", "denoised_raw_predicted",
+                 "fast_prefilter", "fast_log2_samples", "raw", "raw_predicted", "diffuse_bias", "glossy_bias",
+                 "transmission_bias", "downscale")
 # prior mean and std of each quality weight: "trust the no-reference predictions", loosely
-_Q_PRIOR_MEAN = np.array([0.0, 1.0, -0.12, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
-_Q_PRIOR_STD = np.array([0.5, 0.3, 0.08, 0.5, 0.3, 1.5, 1.5, 1.5, 1.5])
-TIME_TERMS = ("overhead", "denoise", "sample_diffuse", "sample_glossy", "sample_transmission", "sample")
-_T_PRIOR_MEAN = np.array([0.05, 0.2, 0.0, 0.0, 0.0, 0.02])
-_T_PRIOR_STD = np.array([0.2, 0.3, 0.02, 0.02, 0.02, 0.05])
+# (the denoised previews have 4 samples: at N samples, y ~ their disagreement's y - 0.13 log2(N / 4))
+_Q_PRIOR_MEAN = np.array([0.26, 1.0, -0.13, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+_Q_PRIOR_STD = np.array([0.5, 0.3, 0.08, 0.3, 0.3, 0.1, 0.5, 0.3, 1.5, 1.5, 1.5, 1.5])
+TIME_TERMS = ("overhead", "denoise", "accurate_prefilter", "sample_diffuse", "sample_glossy", "sample_transmission",
+              "sample")
+_T_PRIOR_MEAN = np.array([0.05, 0.03, 0.15, 0.0, 0.0, 0.0, 0.02])
+_T_PRIOR_STD = np.array([0.2, 0.1, 0.2, 0.02, 0.02, 0.02, 0.05])
 NOISE_FLOOR = 0.03      # log10 units: no model is trusted below this spread
+FOCUS = 0.4             # log10 units: renders this far from the target count e^-1/2 as much
 TIME_PIXELS = 1e4       # time features count samples per 10,000 pixels
 
 
@@ -61,24 +65,30 @@ class BayesianLinear:
         self.noise_floor = float(noise_floor)
         self.X = np.zeros((0, self.prior_mean.size))
         self.y = np.zeros(0)
+        self.w = np.zeros(0)
         self._fit()
 
-    def update(self, X: np.ndarray, y: np.ndarray) -> None:
+    def update(self, X: np.ndarray, y: np.ndarray, weight: float | np.ndarray = 1.0) -> None:
+        """Add observations; ``weight`` < 1 counts one as noisier (a far-off region the model need not fit)."""
+        y = np.atleast_1d(y).astype(np.float64)
         self.X = np.vstack([self.X, np.atleast_2d(X)])
-        self.y = np.concatenate([self.y, np.atleast_1d(y).astype(np.float64)])
+        self.y = np.concatenate([self.y, y])
+        self.w = np.concatenate([self.w, np.broadcast_to(weight, y.shape)])
         self._fit()
 
     def _fit(self) -> None:
         # two passes: weights with the current noise level, then the noise level from their residuals
         noise = self.noise_prior
+        w = self.w
         for _ in range(2):
-            precision = np.diag(self.prior_precision) + self.X.T @ self.X / noise ** 2
+            Xw = self.X * w[:, None]
+            precision = np.diag(self.prior_precision) + Xw.T @ self.X / noise ** 2
             cov = np.linalg.inv(precision)
-            mean = cov @ (self.prior_precision * self.prior_mean + self.X.T @ self.y / noise ** 2)
+            mean = cov @ (self.prior_precision * self.prior_mean + Xw.T @ self.y / noise ** 2)
             resid = self.y - self.X @ mean
             strength = 4.0  # the prior noise level counts as this many observations
-            noise = max(self.noise_floor, float(np.sqrt((resid @ resid + strength * self.noise_prior ** 2)
-                                                        / (resid.size + strength))))
+            noise = max(self.noise_floor, float(np.sqrt((w @ resid ** 2 + strength * self.noise_prior ** 2)
+                                                        / (w.sum() + strength))))
         self.mean, self.cov, self.noise = mean, cov, noise
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,11 +158,18 @@ class RenderSettingsLearner:
     # --- learning --------------------------------------------------------------------------------
 
     def observe(self, features: FrameFeatures, settings: RenderSettings, ssim_value: float | None,
-                cpu_seconds: float | None) -> None:
-        """Add one measured render (``ssim_value`` None: no reference, time only)."""
+                cpu_seconds: float | None, target_ssim: float | None = None) -> None:
+        """Add one measured render (``ssim_value`` None: no reference, time only).
+
+        With ``target_ssim``, renders far from the target count less (``FOCUS`` in log10 units):
+        the linear model then fits best where the choice is made.
+        """
         q, t = self.rows(features, settings)
         if ssim_value is not None:
-            self.quality.update(q, ssim_to_y(ssim_value))
+            y = float(ssim_to_y(ssim_value))
+            weight = 1.0 if target_ssim is None else \
+                float(np.exp(-0.5 * ((y - float(ssim_to_y(target_ssim))) / FOCUS) ** 2))
+            self.quality.update(q, y, weight=max(weight, 0.05))
         if cpu_seconds is not None:
             self.time.update(t, np.array([cpu_seconds]))
 
@@ -206,13 +223,15 @@ class RenderSettingsLearner:
 def quality_design(table: np.ndarray, raw_ssim: np.ndarray, mean_samples: np.ndarray,
                    denoised_disagreement: float) -> np.ndarray:
     """Quality features per candidate (rows of ``SettingsSpace.table()``), in ``QUALITY_TERMS`` order."""
-    samples, _thr, diffuse, glossy, transmission, denoise, scale = table.T
-    dn = denoise
+    samples, _thr, diffuse, glossy, transmission, denoiser, scale = table.T
+    dn = (denoiser > 0).astype(np.float64)
+    fast = (denoiser == 1).astype(np.float64)
     raw = 1.0 - dn
     raw_predicted = ssim_to_y(raw_ssim)
     difficulty = float(np.log10(max(denoised_disagreement, 1e-5) / 2.0))
+    log_samples = np.log2(np.maximum(mean_samples, 1.0))
     return np.stack([
-        dn, dn * difficulty, dn * np.log2(np.maximum(mean_samples, 1.0)),
+        dn, dn * difficulty, dn * log_samples, dn * raw_predicted, fast, fast * log_samples,
         raw, raw * raw_predicted,
         2.0 ** -diffuse, 2.0 ** -glossy, 2.0 ** -(transmission / 2.0),
         1.0 - scale,
@@ -221,7 +240,8 @@ def quality_design(table: np.ndarray, raw_ssim: np.ndarray, mean_samples: np.nda
 
 def time_design(table: np.ndarray, mean_samples: np.ndarray, pixels: int) -> np.ndarray:
     """Time features per candidate, in ``TIME_TERMS`` order (CPU seconds are linear in them)."""
-    _samples, _thr, diffuse, glossy, transmission, denoise, scale = table.T
-    work = mean_samples * pixels * scale ** 2 / TIME_PIXELS
-    return np.stack([np.ones_like(work), denoise * scale ** 2 * pixels / TIME_PIXELS,
+    _samples, _thr, diffuse, glossy, transmission, denoiser, scale = table.T
+    area = scale ** 2 * pixels / TIME_PIXELS
+    work = mean_samples * area
+    return np.stack([np.ones_like(work), (denoiser > 0) * area, (denoiser == 2) * area,
                      work * diffuse / 4.0, work * glossy / 4.0, work * transmission / 12.0, work], axis=1)

@@ -148,7 +148,7 @@ class TuneRun:
                 settings = self.space.candidates[learner.choose(self.features[frame], self.target)]
                 outcome = self.renderer.render(frame, settings)
                 quality = ssim(outcome.image, renderer.reference(frame))
-                learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds)
+                learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds, self.target)
                 self.history.append({"frame": frame, "settings": settings, "ssim": quality,
                                      "seconds": outcome.seconds, "cpu_seconds": outcome.cpu_seconds,
                                      "phase": "check"})
@@ -192,7 +192,7 @@ class TuneRun:
     def _train_render(self, frame: int, settings: RenderSettings) -> float:
         outcome = self.renderer.render(frame, settings)
         quality = ssim(outcome.image, self.renderer.reference(frame))
-        self.learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds)
+        self.learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds, self.target)
         self.history.append({"frame": frame, "settings": settings, "ssim": quality, "seconds": outcome.seconds,
                              "cpu_seconds": outcome.cpu_seconds, "phase": "train"})
         return quality
