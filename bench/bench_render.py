@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -52,12 +53,15 @@ def _bench_shot(name: str, target: float, out: Path) -> dict:
         began = time.perf_counter()
         run = TuneRun(renderer, frames, target, sampled=SAMPLED, pixels=renderer.pixels)
         report = run.run()
+        _note(f"{name}: tuned in {time.perf_counter() - began:.0f} s, sampled frames {run.sampled}")
         tune_seconds = time.perf_counter() - began
         tune_cpu = sum(h["cpu_seconds"] for h in run.history)
         began = time.perf_counter()
         hardest = sorted(run.sampled, key=lambda f: -run.features[f].denoised_disagreement)
         fixed = search_fixed(renderer, run.sampled, target, order=hardest)
         search_seconds = time.perf_counter() - began
+        _note(f"{name}: grid search {fixed.renders} renders, {search_seconds:.0f} s, best fixed "
+              f"{fixed.best.short() if fixed.best else None}")
         if fixed.best is None:
             raise RuntimeError(f"{name}: no setting of the grid reaches SSIM {target} on the sampled frames")
         methods = {"default": lambda f: CYCLES_DEFAULTS, "fixed": lambda f: fixed.best,
@@ -77,6 +81,8 @@ def _bench_shot(name: str, target: float, out: Path) -> dict:
             if frame in run.sampled:
                 images[(frame, "reference")] = reference
             rows.append(row)
+            _note(f"{name} frame {frame}: " + ", ".join(f"{m} {row[m]['ssim']:.4f} {row[m]['cpu_seconds']:.2f}s"
+                                                     for m in methods))
         reference_settings = renderer.reference_settings.settings().short()
     totals = {}
     for method in methods:
@@ -99,6 +105,10 @@ def _bench_shot(name: str, target: float, out: Path) -> dict:
             "tune_seconds": tune_seconds, "tune_training_cpu_seconds": tune_cpu,
             "tune_renders": report.training_renders, "reference": reference_settings,
             "totals": totals, "frames": rows, "sheet": str(sheet), "learner": report.learner}
+
+
+def _note(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _table(results: list[dict]) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .features import FrameFeatures
-from .settings import RenderSettings, SettingsSpace
+from .settings import DENOISERS, RenderSettings, SettingsSpace
 
 QUALITY_TERMS = ("denoised", "denoised_difficulty", "denoised_log2_samples", "denoised_raw_predicted",
                  "fast_prefilter", "fast_log2_samples", "raw", "raw_predicted", "diffuse_bias", "glossy_bias",
@@ -91,11 +91,28 @@ class BayesianLinear:
                                                         / (w.sum() + strength))))
         self.mean, self.cov, self.noise = mean, cov, noise
 
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Predictive mean and standard deviation (weights' uncertainty plus noise) per row of ``X``."""
+    def predict(self, X: np.ndarray, noise: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive mean and standard deviation (weights' uncertainty plus ``noise``, default the
+        fitted noise level) per row of ``X``."""
         mean = X @ self.mean
-        var = np.einsum("ij,jk,ik->i", X, self.cov, X) + self.noise ** 2
+        noise = self.noise if noise is None else max(noise, self.noise)
+        var = np.einsum("ij,jk,ik->i", X, self.cov, X) + noise ** 2
         return mean, np.sqrt(var)
+
+    def held_out_residuals(self, groups: np.ndarray, min_weight: float = 0.3) -> np.ndarray:
+        """Residuals of each group's observations (weight >= ``min_weight``) under a fit without that group."""
+        residuals = []
+        for g in np.unique(groups):
+            out = groups == g
+            if out.all():
+                continue
+            other = BayesianLinear(self.prior_mean, 1.0 / np.sqrt(self.prior_precision), self.noise_prior,
+                                   self.noise_floor)
+            other.X, other.y, other.w = self.X[~out], self.y[~out], self.w[~out]
+            other._fit()
+            keep = out & (self.w >= min_weight)
+            residuals.append(self.y[keep] - self.X[keep] @ other.mean)
+        return np.concatenate(residuals) if residuals else np.zeros(0)
 
     def sample_weights(self, rng: np.random.Generator) -> np.ndarray:
         return rng.multivariate_normal(self.mean, self.cov, method="cholesky")
@@ -121,7 +138,7 @@ class RenderSettingsLearner:
     space: SettingsSpace = field(default_factory=SettingsSpace)
     pixels: int = 128 * 96
     confidence: float = 1.64   # z of the one-sided bound used when choosing for real (95%)
-    switch_tolerance: float = 0.1
+    switch_tolerance: float = 0.15
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -130,6 +147,8 @@ class RenderSettingsLearner:
         self.rng = np.random.default_rng(self.seed)
         self._table = self.space.table()
         self._design_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._frames: list[int] = []   # the frame of each quality observation
+        self.unseen_noise: float | None = None  # spread of the quality model on frames it was not fitted on
 
     # --- features of (frame, settings) ----------------------------------------------------------
 
@@ -170,25 +189,41 @@ class RenderSettingsLearner:
             weight = 1.0 if target_ssim is None else \
                 float(np.exp(-0.5 * ((y - float(ssim_to_y(target_ssim))) / FOCUS) ** 2))
             self.quality.update(q, y, weight=max(weight, 0.05))
+            self._frames.append(features.frame)
         if cpu_seconds is not None:
             self.time.update(t, np.array([cpu_seconds]))
 
+    def estimate_unseen_noise(self) -> float | None:
+        """How far off the quality model is on a frame it has not seen: the RMS of leave-one-frame-out
+        residuals near the target (None with fewer than two frames). Kept in ``unseen_noise``."""
+        frames = np.array(self._frames)
+        if np.unique(frames).size < 2:
+            return None
+        residuals = self.quality.held_out_residuals(frames)
+        if residuals.size < 3:
+            return None
+        self.unseen_noise = float(np.sqrt(np.mean(residuals ** 2)))
+        return self.unseen_noise
+
     # --- choosing --------------------------------------------------------------------------------
 
-    def predict(self, features: FrameFeatures) -> Prediction:
+    def predict(self, features: FrameFeatures, unseen: bool = False) -> Prediction:
+        """Every candidate's predicted quality (mean, std) and CPU seconds; ``unseen``: a frame the quality
+        model was not fitted on (its spread is at least ``unseen_noise``)."""
         q, t = self.designs(features)
-        mean, std = self.quality.predict(q)
+        mean, std = self.quality.predict(q, self.unseen_noise if unseen else None)
         seconds = np.maximum(t @ self.time.mean, 1e-3)
         return Prediction(mean, std, seconds)
 
     def choose(self, features: FrameFeatures, target_ssim: float, previous: RenderSettings | None = None,
-               explore: bool = False) -> int:
+               explore: bool = False, unseen: bool = False) -> int:
         """Index of the candidate to render this frame with.
 
         ``explore``: Thompson sampling (weights drawn from the posterior, bound at the noise
         level only); else the cheapest candidate whose confident bound meets the target, or
         the previous frame's choice when it qualifies and costs within ``switch_tolerance``.
-        If nothing qualifies, the candidate with the best bound.
+        If nothing qualifies, the candidate with the best bound. ``unseen``: a frame the quality model
+        was not fitted on (a wider bound, see ``estimate_unseen_noise``).
         """
         q, t = self.designs(features)
         y_target = float(ssim_to_y(target_ssim))
@@ -197,7 +232,7 @@ class RenderSettingsLearner:
             weights = self.quality.sample_weights(self.rng)
             bound = q @ weights + 0.5 * self.quality.noise
         else:
-            mean, std = self.quality.predict(q)
+            mean, std = self.quality.predict(q, self.unseen_noise if unseen else None)
             bound = mean + self.confidence * std
         ok = bound <= y_target
         if not ok.any():
@@ -205,17 +240,22 @@ class RenderSettingsLearner:
         cost = np.where(ok, seconds, np.inf)
         best = int(np.argmin(cost))
         if previous is not None and not explore:
-            try:
-                prev = self.space.index(previous)
-            except ValueError:
-                prev = -1
-            if prev >= 0 and ok[prev] and seconds[prev] <= (1.0 + self.switch_tolerance) * seconds[best]:
-                return prev
+            # temporal coherence: keep the previous frame's denoiser, bounces and threshold (only the samples
+            # follow the frame) unless another family is cheaper by more than switch_tolerance
+            values = np.array([previous.adaptive_threshold, previous.diffuse_bounces, previous.glossy_bounces,
+                               previous.transmission_bounces, float(DENOISERS.index(previous.denoiser)),
+                               previous.resolution_scale])
+            same = ok & np.all(np.isclose(self._table[:, 1:], values), axis=1)
+            if same.any():
+                kept = int(np.argmin(np.where(same, seconds, np.inf)))
+                if seconds[kept] <= (1.0 + self.switch_tolerance) * seconds[best]:
+                    return kept
         return best
 
     def summary(self) -> dict:
         return {"quality_weights": dict(zip(QUALITY_TERMS, map(float, self.quality.mean))),
-                "quality_noise": self.quality.noise, "quality_observations": self.quality.n,
+                "quality_noise": self.quality.noise, "unseen_frame_noise": self.unseen_noise,
+                "quality_observations": self.quality.n,
                 "time_weights": dict(zip(TIME_TERMS, map(float, self.time.mean))),
                 "time_noise": self.time.noise, "time_observations": self.time.n}
 

@@ -123,8 +123,8 @@ class SettingsSpace:
         """``(n_candidates, 7)`` float array of the candidates' values, in field order (the denoiser as its
         index in ``DENOISERS``: 0 off, 1 fast, 2 accurate)."""
         return np.array([[c.samples, c.adaptive_threshold, c.diffuse_bounces, c.glossy_bounces,
-                          c.transmission_bounces, float(DENOISERS.index(c.denoiser)), c.resolution_scale] for c in self._candidates],
-                        dtype=np.float64)
+                          c.transmission_bounces, float(DENOISERS.index(c.denoiser)), c.resolution_scale]
+                         for c in self._candidates], dtype=np.float64)
 
 
 @dataclass(frozen=True)

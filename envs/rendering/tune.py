@@ -141,6 +141,7 @@ class TuneRun:
                 yield f"round {r + 1}: frame {frame} {settings.short()} -> SSIM {quality:.4f}"
             if deadline is not None and time.monotonic() > deadline:
                 break
+        learner.estimate_unseen_noise()
         # the sampled frames with their settings for real; a miss is learned from and chosen again
         checked: dict[int, tuple[RenderSettings, float, RenderOutcome]] = {}
         for frame in self.sampled:
@@ -160,12 +161,13 @@ class TuneRun:
         previous = None
         for frame in self.frames:
             feats = self.features[frame]
-            index = learner.choose(feats, self.target, previous)
+            unseen = frame not in self.sampled
+            index = learner.choose(feats, self.target, previous, unseen=unseen)
             settings = self.space.candidates[index]
             if frame in checked and checked[frame][1] >= self.target:
                 settings = checked[frame][0]  # measured good enough: keep what was checked
                 index = self.space.index(settings)
-            prediction = learner.predict(feats)
+            prediction = learner.predict(feats, unseen=unseen)
             result = FrameResult(
                 frame=frame, settings=settings, predicted_ssim=float(y_to_ssim(prediction.y_mean[index])),
                 predicted_ssim_bound=float(y_to_ssim(prediction.y_mean[index]
