@@ -541,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--target-ssim", type=float, default=0.98, help="SSIM against the reference each frame must "
                                                                     "reach, in (0, 1) (default 0.98)")
     rt.add_argument("--minutes", type=float, help="stop training after this many minutes (after one round)")
-    rt.add_argument("--sampled", type=int, default=4, help="frames rendered against references (default 4)")
+    rt.add_argument("--sampled", type=int, default=6, help="frames rendered against references (default 6)")
     rt.add_argument("--verify", action="store_true", help="also render every frame against its reference and "
                                                           "report the measured quality of all of them")
     rt.add_argument("--threads", type=int, default=2, help="Cycles threads (default 2; 0: all cores)")

@@ -17,7 +17,7 @@ class RigDojoRenderTuneSettings(bpy.types.PropertyGroup):
     frame_start: IntProperty(name="Start", default=1, description="First frame of the shot to tune")
     frame_end: IntProperty(name="End", default=24, description="Last frame of the shot to tune")
     sampled_frames: IntProperty(
-        name="Sampled Frames", default=4, min=1, max=64,
+        name="Sampled Frames", default=6, min=1, max=64,
         description="Frames rendered against references while learning (the most different ones are picked)")
     minutes: FloatProperty(
         name="Time Limit", default=0.0, min=0.0, soft_max=60.0, unit='NONE',

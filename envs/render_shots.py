@@ -2,8 +2,9 @@
 
 Three benchmark shots of issue 19, plus a tiny one for the tests:
 
-- ``lit``: a simple lit scene: a ball rolls across a floor under one area light, from the
-  open floor into the shadow of a box and out again.
+- ``lit``: a simple lit scene: a checkered ball rolls on a checkered floor under one area light,
+  from behind a box towards the camera until it fills much of the frame, fastest in the middle
+  of the shot (motion blur on).
 - ``glass``: glossy and glass materials: a glass ball and a polished metal torus on a glossy
   floor; the camera dollies in until the glass fills much of the frame.
 - ``interior``: a dark room lit only through a window (a sun and the sky outside); the camera
@@ -32,7 +33,7 @@ def _link(obj: bpy.types.Object) -> bpy.types.Object:
 
 
 def _material(name: str, color=(0.8, 0.8, 0.8), roughness: float = 0.6, metallic: float = 0.0,
-              transmission: float = 0.0, ior: float = 1.45) -> bpy.types.Material:
+              transmission: float = 0.0, ior: float = 1.45, checker: float = 0.0) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
     if mat.node_tree is None:  # 5.0 gives new materials their nodes (and deprecates use_nodes)
         mat.use_nodes = True
@@ -44,6 +45,12 @@ def _material(name: str, color=(0.8, 0.8, 0.8), roughness: float = 0.6, metallic
     weight = bsdf.inputs.get("Transmission Weight") or bsdf.inputs.get("Transmission")
     weight.default_value = transmission
     mat.diffuse_color = (*color, 1.0)
+    if checker:  # a checkered base colour: detail a denoiser must keep
+        tex = mat.node_tree.nodes.new("ShaderNodeTexChecker")
+        tex.inputs["Scale"].default_value = checker
+        tex.inputs["Color1"].default_value = (*color, 1.0)
+        tex.inputs["Color2"].default_value = (*(0.35 * c for c in color), 1.0)
+        mat.node_tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
     return mat
 
 
@@ -156,22 +163,25 @@ def setup_cycles(scene: bpy.types.Scene, width: int, height: int, frames: int) -
 
 
 def build_lit_shot(frames: int = 24, width: int = 128, height: int = 96) -> bpy.types.Scene:
-    """A ball rolls across a floor under one area light, through the shadow of a box."""
+    """A checkered ball rolls from behind a box towards the camera under one area light, with motion blur
+    (it eases in and out, so the middle frames are the most blurred; the last ones are close-ups)."""
     scene = bpy.context.scene
     setup_cycles(scene, width, height, frames)
+    scene.render.use_motion_blur = True
     _world((0.05, 0.06, 0.08), 1.0)
-    _plane("Floor", 20.0, (0, 0, 0), _material("FloorMat", (0.6, 0.6, 0.6), 0.8))
+    _plane("Floor", 20.0, (0, 0, 0), _material("FloorMat", (0.6, 0.6, 0.6), 0.8, checker=12.0))
     _box("Wall", (12.0, 0.2, 5.0), (0, 3.0, 2.5), _material("WallMat", (0.7, 0.65, 0.6), 0.9))
     _box("Box", (1.2, 1.2, 1.6), (0.6, 1.2, 0.8), _material("BoxMat", (0.25, 0.35, 0.6), 0.5))
-    ball = _sphere("Ball", 0.45, (-3.0, 0.3, 0.45), _material("BallMat", (0.8, 0.2, 0.1), 0.4))
+    ball = _sphere("Ball", 0.6, (1.6, 2.2, 0.6), _material("BallMat", (0.8, 0.2, 0.1), 0.4, checker=4.0))
     _light("Key", 'AREA', (-2.5, -1.5, 4.0), 450.0, focus=(-1.0, 0.5, 0.0), size=1.5)
     _camera("Camera", (0.0, -7.0, 2.4), (0.0, 0.6, 0.7))
-    # across the open floor, behind the box (in its shadow), out on the far side
-    path = [(-3.0, 0.3), (-1.0, 0.6), (1.0, 2.0), (2.6, 2.3), (3.2, 0.2)]
+    # out of the box's shadow and towards the camera; Bezier keys ease it in and out, so it is still at
+    # both ends and fastest in the middle
+    path = [(1.6, 2.2), (0.4, -0.6), (0.1, -3.3)]
     for k, (x, y) in enumerate(path):
         frame = 1 + round(k * (frames - 1) / (len(path) - 1))
-        ball.location = (x, y, 0.45)
-        ball.rotation_euler = (0.0, 2.0 * k, 0.0)
+        ball.location = (x, y, 0.6)
+        ball.rotation_euler = (8.0 * k, 0.0, 0.0)
         _key(ball, frame, "location", "rotation_euler")
     scene.frame_set(1)
     return scene

@@ -106,10 +106,10 @@ class RIGDOJO_OT_render_tune(bpy.types.Operator):
                 return {'RUNNING_MODAL'}
             self._end(context)
             report = finish_tune(context.scene, self._renderer, self._run)
-        except RigDojoError as exc:
+        except Exception as exc:  # bad input, or a render that failed: never leave the timer or the settings
             self._end(context)
             self._renderer.close()
-            self.report({'ERROR'}, str(exc))
+            self.report({'ERROR'}, str(exc) if isinstance(exc, RigDojoError) else f"Render tuning failed: {exc}")
             return {'CANCELLED'}
         self.report({'INFO'}, _report_text(report))
         return {'FINISHED'}

@@ -18,7 +18,8 @@ import pytest
 
 from rig_dojo.envs.rendering.features import adaptive_min_samples, frame_features
 from rig_dojo.envs.rendering.learner import RenderSettingsLearner
-from rig_dojo.envs.rendering.metrics import C1, gaussian_taps, luminance, psnr, quality_db, ssim, ssim_from_db
+from rig_dojo.envs.rendering.metrics import (C1, gaussian_taps, luminance, match_size, psnr, quality_db, ssim,
+                                             ssim_from_db)
 from rig_dojo.envs.rendering.settings import CYCLES_DEFAULTS, RenderSettings, SettingsSpace
 from rig_dojo.envs.rendering.tune import TuneRun, pick_frames
 from rig_dojo.errors import RigDojoError
@@ -79,6 +80,16 @@ def test_ssim_uses_luminance_and_a_normalised_gaussian_window():
     assert ssim(other, rgb) == pytest.approx(1.0, abs=1e-3)
     with pytest.raises(ValueError, match="smaller than"):
         ssim(np.zeros((8, 8)), np.zeros((8, 8)))
+
+
+def test_a_smaller_render_is_compared_at_the_reference_size():
+    y, x = np.mgrid[0:36, 0:48]
+    reference = np.stack([x / 47.0, y / 35.0, np.full(x.shape, 0.5)], axis=-1)
+    half = reference[::2, ::2]
+    assert match_size(reference, reference) is reference
+    up = match_size(half, reference)
+    assert up.shape == reference.shape and np.abs(up - reference).max() < 0.05  # a smooth ramp survives
+    assert ssim(up, reference) > 0.99
 
 
 def test_psnr_and_the_quality_scale():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .metrics import ssim
+from .metrics import match_size, ssim
 from .settings import RenderSettings
 
 GRID_SAMPLES = (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024)
@@ -43,7 +43,8 @@ def search_fixed(renderer, frames: list[int], target_ssim: float, order: list[in
         key = (frame, settings)
         if key not in cache:
             outcome = renderer.render(frame, settings)
-            quality = ssim(outcome.image, renderer.reference(frame))
+            reference = renderer.reference(frame)
+            quality = ssim(match_size(outcome.image, reference), reference)
             cache[key] = (quality, outcome.cpu_seconds)
             tried.append({"frame": frame, "settings": settings.to_dict(), "ssim": quality,
                           "cpu_seconds": outcome.cpu_seconds})

@@ -99,20 +99,21 @@ class BayesianLinear:
         var = np.einsum("ij,jk,ik->i", X, self.cov, X) + noise ** 2
         return mean, np.sqrt(var)
 
-    def held_out_residuals(self, groups: np.ndarray, min_weight: float = 0.3) -> np.ndarray:
-        """Residuals of each group's observations (weight >= ``min_weight``) under a fit without that group."""
-        residuals = []
-        for g in np.unique(groups):
-            out = groups == g
-            if out.all():
-                continue
-            other = BayesianLinear(self.prior_mean, 1.0 / np.sqrt(self.prior_precision), self.noise_prior,
-                                   self.noise_floor)
-            other.X, other.y, other.w = self.X[~out], self.y[~out], self.w[~out]
-            other._fit()
-            keep = out & (self.w >= min_weight)
-            residuals.append(self.y[keep] - self.X[keep] @ other.mean)
-        return np.concatenate(residuals) if residuals else np.zeros(0)
+    def fit_without(self, out: np.ndarray) -> np.ndarray:
+        """The posterior mean weights fitted without the observations where ``out`` is True."""
+        other = BayesianLinear(self.prior_mean, 1.0 / np.sqrt(self.prior_precision), self.noise_prior,
+                               self.noise_floor)
+        other.X, other.y, other.w = self.X[~out], self.y[~out], self.w[~out]
+        other._fit()
+        return other.mean
+
+    def group_offsets(self, groups: np.ndarray, weights: np.ndarray, keep: np.ndarray | None = None) -> dict:
+        """Each group's weighted mean residual under ``weights`` (a per-frame offset the features missed);
+        ``keep``: the observations ``groups`` labels (default all)."""
+        keep = np.ones(self.y.size, dtype=bool) if keep is None else keep
+        resid = self.y[keep] - self.X[keep] @ weights
+        w = self.w[keep]
+        return {int(g): float(np.average(resid[groups == g], weights=w[groups == g])) for g in np.unique(groups)}
 
     def sample_weights(self, rng: np.random.Generator) -> np.ndarray:
         return rng.multivariate_normal(self.mean, self.cov, method="cholesky")
@@ -149,6 +150,8 @@ class RenderSettingsLearner:
         self._design_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._frames: list[int] = []   # the frame of each quality observation
         self.unseen_noise: float | None = None  # spread of the quality model on frames it was not fitted on
+        self.offsets: dict[int, float] = {}     # per-frame quality offsets (calibrate_frames)
+        self.interpolate_offsets = False
 
     # --- features of (frame, settings) ----------------------------------------------------------
 
@@ -193,17 +196,47 @@ class RenderSettingsLearner:
         if cpu_seconds is not None:
             self.time.update(t, np.array([cpu_seconds]))
 
-    def estimate_unseen_noise(self) -> float | None:
-        """How far off the quality model is on a frame it has not seen: the RMS of leave-one-frame-out
-        residuals near the target (None with fewer than two frames). Kept in ``unseen_noise``."""
+    def calibrate_frames(self) -> float | None:
+        """Per-frame quality offsets and the spread of the model on frames it has not seen.
+
+        The linear model leaves each sampled frame with a mean residual (what its features missed). A frame
+        between two sampled frames likely shares some of it, so an unseen frame gets the offset interpolated
+        (in frame number) from its neighbours, if that helps: leave-one-frame-out, each sampled frame is
+        predicted from a fit without it, with and without the interpolated offset; the better of the two is
+        used, and its RMS error near the target becomes ``unseen_noise``. Sampled frames get their own offset.
+        Returns ``unseen_noise`` (None with fewer than two sampled frames).
+        """
         frames = np.array(self._frames)
-        if np.unique(frames).size < 2:
+        seen = np.unique(frames)
+        self.offsets = self.quality.group_offsets(frames, self.quality.mean)
+        self.interpolate_offsets = False
+        if seen.size < 2:
             return None
-        residuals = self.quality.held_out_residuals(frames)
-        if residuals.size < 3:
+        plain, shifted = [], []
+        near = self.quality.w >= 0.3
+        for k in seen:
+            out = frames == k
+            weights = self.quality.fit_without(out)
+            others = self.quality.group_offsets(frames[~out], weights, keep=~out)
+            resid = self.quality.y[out & near] - self.quality.X[out & near] @ weights
+            plain.append(resid)
+            shifted.append(resid - _interpolate(others, k))
+        plain_rms = float(np.sqrt(np.mean(np.concatenate(plain) ** 2))) if plain else 0.0
+        shifted_rms = float(np.sqrt(np.mean(np.concatenate(shifted) ** 2))) if shifted else 0.0
+        if np.concatenate(plain).size < 3:
             return None
-        self.unseen_noise = float(np.sqrt(np.mean(residuals ** 2)))
+        self.interpolate_offsets = shifted_rms < plain_rms
+        self.unseen_noise = min(plain_rms, shifted_rms)
         return self.unseen_noise
+
+    def frame_offset(self, frame: int) -> float:
+        """The quality offset of ``frame`` (0 before ``calibrate_frames``)."""
+        offsets = self.offsets
+        if not offsets:
+            return 0.0
+        if frame in offsets:
+            return offsets[frame]
+        return _interpolate(offsets, frame) if self.interpolate_offsets else 0.0
 
     # --- choosing --------------------------------------------------------------------------------
 
@@ -213,7 +246,7 @@ class RenderSettingsLearner:
         q, t = self.designs(features)
         mean, std = self.quality.predict(q, self.unseen_noise if unseen else None)
         seconds = np.maximum(t @ self.time.mean, 1e-3)
-        return Prediction(mean, std, seconds)
+        return Prediction(mean + self.frame_offset(features.frame), std, seconds)
 
     def choose(self, features: FrameFeatures, target_ssim: float, previous: RenderSettings | None = None,
                explore: bool = False, unseen: bool = False) -> int:
@@ -223,7 +256,7 @@ class RenderSettingsLearner:
         level only); else the cheapest candidate whose confident bound meets the target, or
         the previous frame's choice when it qualifies and costs within ``switch_tolerance``.
         If nothing qualifies, the candidate with the best bound. ``unseen``: a frame the quality model
-        was not fitted on (a wider bound, see ``estimate_unseen_noise``).
+        was not fitted on (a wider bound, see ``calibrate_frames``).
         """
         q, t = self.designs(features)
         y_target = float(ssim_to_y(target_ssim))
@@ -233,7 +266,7 @@ class RenderSettingsLearner:
             bound = q @ weights + 0.5 * self.quality.noise
         else:
             mean, std = self.quality.predict(q, self.unseen_noise if unseen else None)
-            bound = mean + self.confidence * std
+            bound = mean + self.frame_offset(features.frame) + self.confidence * std
         ok = bound <= y_target
         if not ok.any():
             return int(np.argmin(bound))
@@ -255,6 +288,8 @@ class RenderSettingsLearner:
     def summary(self) -> dict:
         return {"quality_weights": dict(zip(QUALITY_TERMS, map(float, self.quality.mean))),
                 "quality_noise": self.quality.noise, "unseen_frame_noise": self.unseen_noise,
+                "frame_offsets": {int(k): v for k, v in self.offsets.items()},
+                "interpolate_offsets": self.interpolate_offsets,
                 "quality_observations": self.quality.n,
                 "time_weights": dict(zip(TIME_TERMS, map(float, self.time.mean))),
                 "time_noise": self.time.noise, "time_observations": self.time.n}
@@ -285,3 +320,10 @@ def time_design(table: np.ndarray, mean_samples: np.ndarray, pixels: int) -> np.
     work = mean_samples * area
     return np.stack([np.ones_like(work), (denoiser > 0) * area, (denoiser == 2) * area,
                      work * diffuse / 4.0, work * glossy / 4.0, work * transmission / 12.0, work], axis=1)
+
+
+def _interpolate(offsets: dict, frame: int) -> float:
+    """Linear interpolation of per-frame ``offsets`` at ``frame`` (the nearest one beyond either end)."""
+    keys = np.array(sorted(offsets), dtype=np.float64)
+    values = np.array([offsets[k] for k in sorted(offsets)])
+    return float(np.interp(frame, keys, values))

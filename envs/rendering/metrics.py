@@ -73,6 +73,26 @@ def ssim_map(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return ((2 * mx * my + C1) * (2 * cxy + C2)) / ((mx * mx + my * my + C1) * (vx + vy + C2))
 
 
+def match_size(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``image`` resized (bilinear) to ``reference``'s height and width: a frame rendered at a smaller
+    resolution scale, compared with a full-size reference. Same-size images come back unchanged."""
+    image = np.asarray(image)
+    h, w = np.asarray(reference).shape[:2]
+    ih, iw = image.shape[:2]
+    if (ih, iw) == (h, w):
+        return image
+    ys = np.clip((np.arange(h) + 0.5) * ih / h - 0.5, 0, ih - 1)
+    xs = np.clip((np.arange(w) + 0.5) * iw / w - 0.5, 0, iw - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, ih - 1), np.minimum(x0 + 1, iw - 1)
+    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+    if image.ndim == 3:
+        fy, fx = fy[..., None], fx[..., None]
+    top = image[y0][:, x0] * (1 - fx) + image[y0][:, x1] * fx
+    bottom = image[y1][:, x0] * (1 - fx) + image[y1][:, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
 def ssim(image: np.ndarray, reference: np.ndarray) -> float:
     """Mean SSIM on luminance (1.0 for identical images)."""
     return float(ssim_map(image, reference).mean())

@@ -32,7 +32,7 @@ import numpy as np
 from ...errors import RigDojoError
 from .features import FrameFeatures
 from .learner import RenderSettingsLearner, y_to_ssim
-from .metrics import psnr, ssim
+from .metrics import match_size, psnr, ssim
 from .report import FrameResult, TuneReport
 from .settings import ReferenceSettings, RenderSettings, SettingsSpace
 
@@ -85,7 +85,7 @@ class TuneRun:
     """One tune of one shot (see the module docstring)."""
 
     def __init__(self, renderer: Renderer, frames: list[int], target_ssim: float, *,
-                 space: SettingsSpace | None = None, sampled: int = 4, rounds: int = 6,
+                 space: SettingsSpace | None = None, sampled: int = 6, rounds: int = 6,
                  minutes: float | None = None, repairs: int = 3, verify: bool = False, pixels: int = 128 * 96,
                  seed: int = 0, confidence: float = 1.64):
         check_target(target_ssim)
@@ -141,14 +141,15 @@ class TuneRun:
                 yield f"round {r + 1}: frame {frame} {settings.short()} -> SSIM {quality:.4f}"
             if deadline is not None and time.monotonic() > deadline:
                 break
-        learner.estimate_unseen_noise()
+        learner.calibrate_frames()
         # the sampled frames with their settings for real; a miss is learned from and chosen again
         checked: dict[int, tuple[RenderSettings, float, RenderOutcome]] = {}
         for frame in self.sampled:
             for attempt in range(self.repairs + 1):
                 settings = self.space.candidates[learner.choose(self.features[frame], self.target)]
                 outcome = self.renderer.render(frame, settings)
-                quality = ssim(outcome.image, renderer.reference(frame))
+                reference = renderer.reference(frame)
+                quality = ssim(match_size(outcome.image, reference), reference)
                 learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds, self.target)
                 self.history.append({"frame": frame, "settings": settings, "ssim": quality,
                                      "seconds": outcome.seconds, "cpu_seconds": outcome.cpu_seconds,
@@ -157,6 +158,7 @@ class TuneRun:
                 yield f"check frame {frame}: {settings.short()} -> SSIM {quality:.4f}"
                 if quality >= self.target:
                     break
+        learner.calibrate_frames()  # again, with the checks' renders
         results = []
         previous = None
         for frame in self.frames:
@@ -193,7 +195,8 @@ class TuneRun:
 
     def _train_render(self, frame: int, settings: RenderSettings) -> float:
         outcome = self.renderer.render(frame, settings)
-        quality = ssim(outcome.image, self.renderer.reference(frame))
+        reference = self.renderer.reference(frame)
+        quality = ssim(match_size(outcome.image, reference), reference)
         self.learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds, self.target)
         self.history.append({"frame": frame, "settings": settings, "ssim": quality, "seconds": outcome.seconds,
                              "cpu_seconds": outcome.cpu_seconds, "phase": "train"})
@@ -201,7 +204,8 @@ class TuneRun:
 
     @staticmethod
     def _measure(result: FrameResult, outcome: RenderOutcome, reference: np.ndarray) -> None:
-        result.measured_ssim = ssim(outcome.image, reference)
-        result.measured_psnr = psnr(outcome.image, reference)
+        image = match_size(outcome.image, reference)
+        result.measured_ssim = ssim(image, reference)
+        result.measured_psnr = psnr(image, reference)
         result.seconds = outcome.seconds
         result.cpu_seconds = outcome.cpu_seconds
