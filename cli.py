@@ -7,81 +7,127 @@ input (one line on stderr saying what to fix), 3 a twin that is not exact.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import sys
 from pathlib import Path
 
-from .errors import RigDojoError
+from .errors import NotExactError, RigDojoError
+from .headless import TrainingFailed, open_scene, quiet_blender
 
 
 def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
-@contextlib.contextmanager
-def quiet_blender():
-    """Silence the notes Blender prints from C while it reads or writes a file (stdout and stderr), so
-    stdout carries only our output (e.g. --json) and an error is one line. Failures still raise."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+def _collection_controls(rig: str, collection: str) -> list[str]:
+    """The bones of a bone collection of ``rig``, parents first (the sidebar's "Use Bone Collection")."""
+    from .errors import did_you_mean, listed
+    from .operators.rig import parents_first
+    from .scene.kinematic.extract import get_armature
+
+    obj = get_armature(rig)
+    found = obj.data.collections_all.get(collection)
+    if found is None:
+        names = [c.name for c in obj.data.collections_all]
+        raise RigDojoError(f"{obj.name!r} has no bone collection named {collection!r}{did_you_mean(collection, names)}; "
+                           f"its collections: {listed(names)}")
+    names = parents_first(obj, [b.name for b in found.bones])
+    if not names:
+        raise RigDojoError(f"the bone collection {found.name!r} of {obj.name!r} has no bones")
+    return names
+
+
+# -- values checked where they are parsed: one line and exit 2 (argparse types) ---------------------------
+def _whole(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low:,d}..{high:,d}")
+        return value
+    return parse
+
+
+def _real(low: float, high: float, *, above_low: bool = False):
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value > high or value < low or (above_low and value == low):
+            raise argparse.ArgumentTypeError(f"{text} is outside {'(' if above_low else '['}{low:g}, {high:g}]")
+        return value
+    return parse
+
+
+MAX_BAKE_FRAMES = 100_000
+
+
+def _frames_arg(text: str) -> tuple[int, int]:
     try:
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, devnull):
-            os.close(fd)
+        return _frames(text)
+    except RigDojoError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--frames {text!r}: ").removeprefix(
+            f"--frames {text}: ")) from None
 
 
-def open_scene(path: str | None) -> None:
-    """Load SCENE.blend (``python -m``); under ``blender -b scene.blend -c`` the file is already open."""
-    import bpy
+def _writable_file(flag: str, text: str, inputs: list, suffix: str | None = None) -> Path:
+    """``text`` as an output file that can be written and is not one of ``inputs``; checked before any work."""
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        raise RigDojoError(f"{flag} {text} is a folder; give a file name")
+    if suffix and path.suffix.lower() != suffix:
+        raise RigDojoError(f"{flag} {text}: give a {suffix} file name")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise RigDojoError(f"{flag} {text}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise RigDojoError(f"{flag} {text}: {parent if not path.exists() else path} is not writable")
+    for source in inputs:
+        if source and _same_file(path, Path(source)):
+            raise RigDojoError(f"{flag} {text} is the input file {source}; use --save to write it in place, or "
+                               "give another file name")
+    return path.resolve()
 
-    if path is None:
-        if not bpy.data.filepath and not bpy.data.objects:
-            raise RigDojoError("no .blend given; pass SCENE.blend")
-        return
-    file = Path(path)
-    if not file.is_file():
-        raise RigDojoError(f"{path}: no such .blend file")
-    if file.suffix != ".blend":
-        raise RigDojoError(f"{path} is not a .blend file")
+
+def _same_file(a: Path, b: Path) -> bool:
     try:
-        with quiet_blender():
-            bpy.ops.wm.open_mainfile(filepath=str(file.resolve()), load_ui=False)
-    except RuntimeError as exc:
-        raise RigDojoError(f"{path}: Blender could not open it ({exc})") from exc
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_run_folder(text: str) -> None:
+    """``--out``: refused before any work when it is a file, not writable, or holds a run already."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise RigDojoError(f"--out {text} is a file; give a folder that does not exist yet or an empty one")
+    if path.is_dir() and any((path / n).exists() for n in ("checkpoint.json", "metrics.csv")):
+        raise RigDojoError(f"--out {text} already holds a run; continue it with --resume {text} or choose another "
+                           "folder")
+    existing = path.resolve()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise RigDojoError(f"--out {text}: {existing} is not a writable folder; choose a writable place")
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
 
-    from .envs.verify import verify
+    from .scene.kinematic.verify import verify
 
     open_scene(args.scene)
-    report = verify(args.rig, _names(args.controls), _names(args.track), samples=args.samples, seed=args.seed)
+    controls = _collection_controls(args.rig, args.collection) if args.collection else _names(args.controls)
+    report = verify(args.rig, controls, _names(args.track), samples=args.samples, seed=args.seed)
     print(report.to_json() if args.json else report.format())
     return 0 if report.exact else 3
-
-
-def _progress(snapshot, total: int, tty: bool) -> str:
-    step = snapshot.step
-    sps = snapshot.steps_per_second
-    eta = snapshot.eta_seconds
-    eta_text = f"{int(eta // 60)}:{int(eta % 60):02d}" if eta == eta and eta != float("inf") else "--:--"
-    ret = "--" if snapshot.mean_return != snapshot.mean_return else f"{snapshot.mean_return:8.2f}"
-    success = "--" if snapshot.success_rate != snapshot.success_rate else f"{snapshot.success_rate:4.0%}"
-    done = min(1.0, step / total) if total else 0.0
-    bar = ("#" * int(done * 24)).ljust(24, "-") if tty else ""
-    head = f"[{bar}] {done:4.0%}" if tty else f"step {step:,d}/{total:,d}"
-    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  success while exploring {success}"
 
 
 def _config_from_args(args: argparse.Namespace):
@@ -89,6 +135,7 @@ def _config_from_args(args: argparse.Namespace):
     import bpy
 
     from .agents.config import TrainConfig, defaults_for
+    from .envs.families import family_of
 
     if args.config:
         path = Path(args.config)
@@ -101,11 +148,9 @@ def _config_from_args(args: argparse.Namespace):
         config = settings_to_config(bpy.context.scene.rig_dojo)
     task_changed = bool(args.task) and args.task != config.task
     if task_changed:
-        from .envs.task_build import task_family
-
-        if task_family(args.task) != task_family(config.task):
+        if family_of(args.task) is not family_of(config.task):
             config.rewards = []  # another family's terms cannot score this task: use the task's defaults
-            if task_family(args.task) == "physics":
+            if family_of(args.task).extra.get("controls_mean_simulated_bones"):
                 config.rig.controls = []  # physics simulates every bone under the root unless --controls
         config.task = args.task
     if args.algo:
@@ -113,13 +158,13 @@ def _config_from_args(args: argparse.Namespace):
             seed = config.algo.seed
             config.algo = defaults_for(args.algo, config.task)
             config.algo.seed = seed
-    elif (config.algo.name == "cem") != (config.task == "camera") and (task_changed or not args.config):
-        # an algorithm chosen for another task: the camera trains by policy search, everything else by PPO
+    elif _algorithm_of_another_task(config) and (task_changed or not args.config):
+        # an algorithm chosen for another task: each family starts from its own default (the camera's shot solver)
         seed = config.algo.seed
-        config.algo = defaults_for("cem" if config.task == "camera" else "ppo", config.task)
+        config.algo = defaults_for(family_of(config.task).default_algorithm, config.task)
         config.algo.seed = seed
     _task_defaults(config)
-    _camera_and_physics_flags(args, config)
+    _family_flags(args, config)
     sel = config.rig
     for flag, field in (("rig", "rig"), ("effector", "effector"), ("target", "target"), ("region", "region")):
         if getattr(args, flag):
@@ -130,6 +175,8 @@ def _config_from_args(args: argparse.Namespace):
         sel.target = ""
     if args.controls:
         sel.controls = _names(args.controls)
+    if args.collection:
+        sel.controls = _collection_controls(sel.rig, args.collection)
     if args.steps is not None:
         config.algo.total_steps = args.steps
     if args.minutes is not None:
@@ -143,182 +190,202 @@ def _config_from_args(args: argparse.Namespace):
 def _task_defaults(config) -> None:
     """Untouched defaults (the algorithm's, or another task's tuning) become the task's own tuned
     defaults where it has them (locomotion); settings anyone changed are kept."""
-    from .agents.config import TASKS, defaults_for
+    from .agents.config import SEARCH_ALGORITHMS, defaults_for
+    from .envs.families import task_names
 
     algo = config.algo
-    if algo.name == "cem":
+    if algo.name in SEARCH_ALGORITHMS:  # no per-task tuning
         return
-    untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in TASKS]
+    untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in task_names()]
     if any(dataclasses.replace(d, seed=algo.seed) == algo for d in untouched):
         config.algo = defaults_for(algo.name, config.task)
         config.algo.seed = algo.seed
 
 
-def _camera_and_physics_flags(args: argparse.Namespace, config) -> None:
-    """The camera task's and the physics tasks' flags, into [camera] and [physics]."""
-    cam, ph = config.camera, config.physics
-    for flag, name in (("camera", "camera"), ("subject", "subject"), ("bone", "bone"), ("mode", "mode"),
-                       ("framing", "framing")):
-        value = getattr(args, flag, None)
-        if value is not None:
-            setattr(cam, name, value)
+def _algorithm_of_another_task(config) -> bool:
+    """Whether ``config.algo`` cannot train the task, or is another family's default (cem for a rig)."""
+    from .envs.families import families, family_of
+
+    family = family_of(config.task)
+    other_defaults = {f.default_algorithm for f in families()} - {family.default_algorithm}
+    return config.algo.name not in family.algorithms or config.algo.name in other_defaults
+
+
+def _family_flags(args: argparse.Namespace, config) -> None:
+    """The flags generated from the families' settings tables (``--camera``, ``--density`` ...) and ``--frames``."""
+    from .envs.families import families, family_of
+
+    for family in families():
+        table = getattr(config, family.settings) if family.settings else None
+        for f in _flag_fields(family):
+            value = getattr(args, f"{family.settings}.{f.name}", None)
+            if value is not None:
+                setattr(table, f.name, value)
     frames = getattr(args, "frames", None)
     if frames is not None:
-        if config.task != "camera":
-            raise RigDojoError("--frames sets the shot of --task camera; the other tasks use the scene's frame range")
-        cam.frame_start, cam.frame_end = _frames(frames)
-    for flag in ("density", "strength", "friction", "root"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            setattr(ph, flag, value)
+        family = family_of(config.task)
+        table = getattr(config, family.settings) if family.settings else None
+        if not hasattr(table, "set_frames"):
+            raise RigDojoError(f"--frames sets the shot of a task with its own frame range; the {config.task} task "
+                               "uses the scene's frame range")
+        table.set_frames(*(frames if isinstance(frames, tuple) else _frames(frames)))
 
 
-def _default_run_dir(config) -> Path:
-    import time
+def _flag_fields(family) -> list:
+    from .agents.config import settings_class
 
-    import bpy
-
-    base = Path(bpy.path.abspath("//rig_dojo_runs")) if bpy.data.filepath else Path.cwd() / "rig_dojo_runs"
-    name = (config.camera.camera or "camera") if config.task == "camera" else (config.rig.rig or "rig")
-    return base / f"{name}_{config.task}_{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-# what "error" means in each task's evaluation (infos["error"] at an episode's last step)
-_ERROR_UNITS = {"reach": "chain lengths", "aim": "radians", "grasp": "chain lengths",
-                "camera": "image units from the framing point", "stand": "radians of tilt",
-                "locomotion": "body sizes/s below the target speed", "jump": "body sizes below the jump height",
-                "obstacles": "body sizes short of the obstacle"}
+    table = family.settings
+    if not table:
+        return []
+    return [f for f in dataclasses.fields(settings_class(table)) if f.metadata.get("ui") and
+            f.metadata["ui"].cli]
 
 
-def _report_line(config, report: dict) -> str:
-    """The task's own numbers, one line (camera: trained vs fixed vs track-to; physics: vs zero actions)."""
-    if "shot" in report:
-        shot = report["shot"]
-        parts = [f"{name} {m['framing']:.3f}/{m['occlusion']:.3f}/{m['jerk']:.3g}"
-                 for name, m in ((n, shot[n]) for n in ("trained", "fixed", "track_to"))]
-        return f"shot ({shot['framing_point']}) framing/occlusion/jerk: " + ", ".join(parts)
-    if "physics" in report:
-        ph = report["physics"]
-        parts = [f"{name} {m['seconds_up']:.2f} s up, {m['distance']:+.2f} sizes"
-                 for name, m in ((n, ph[n]) for n in ("trained", "zero_actions"))]
-        return f"over {ph['episodes']} episodes of {ph['episode_seconds']:g} s: " + ", ".join(parts)
-    return ""
+def _add_family_flags(train: argparse.ArgumentParser) -> None:
+    import typing
+
+    from .agents.config import settings_class
+    from .envs.families import families
+
+    for family in families():
+        fields = _flag_fields(family)
+        if not fields:
+            continue
+        group = train.add_argument_group(f"{family.name} tasks (--task {', '.join(family.task_names)})")
+        table = family.settings
+        assert table is not None  # a family with flags has a settings table
+        hints = typing.get_type_hints(settings_class(table))
+        for f in fields:
+            ui = f.metadata["ui"]
+            kind = hints[f.name]
+            kwargs: dict = {"dest": f"{family.settings}.{f.name}", "help": ui.description}
+            if ui.choices:
+                kwargs["choices"] = [c[0] for c in ui.choices]
+            elif kind in (int, float):
+                kwargs["type"] = _number(kind, f"--{f.name.replace('_', '-')}")
+            group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
+        if hasattr(settings_class(table), "set_frames"):
+            group.add_argument("--frames", metavar="START-END", type=_frames_arg,
+                           help="the shot (default: the scene's frame range)")
 
 
-def run_training(config, make_env, run_dir: Path | None, resume: bool = False, init_from: str | None = None,
-                 quiet: bool = False, episodes: int = 64, report=None) -> dict:
-    """Train (or continue) in a background session, show progress, evaluate, write summary.json.
+def _number(kind: type, flag: str):
+    import math
 
-    ``report(policy, config) -> dict``: the task's own numbers, merged into summary.json (the
-    camera's shot metrics against its baselines, a creature's time upright against zero actions).
-    """
-    import json
-    import time
-
-    from .agents.evaluate import evaluate
-    from .envs.training import load_task_policy, make_session
-
-    if resume:
-        session = make_session(None, make_env, run_dir, resume=True)
-        config = session.config
-    else:
-        session = make_session(config, make_env, run_dir, init_from=init_from)
-    run_dir = session.run_dir
-    tty = sys.stdout.isatty() and not quiet
-    began = time.monotonic()
-    session.start()
-    last_line = 0.0
-    try:
-        while session.wait(0.25) in ("running", "paused", "stopping", "idle"):
-            snapshot = session.latest()
-            if snapshot is None or quiet:
-                continue
-            if tty:
-                print("\r" + _progress(snapshot, config.algo.total_steps, True), end="", flush=True)
-            elif time.monotonic() - last_line >= 10.0:
-                print(_progress(snapshot, config.algo.total_steps, False), flush=True)
-                last_line = time.monotonic()
-    except KeyboardInterrupt:
-        session.stop()
-        if tty:
-            print()
-        scene = f" {sys.argv[2]}" if len(sys.argv) > 2 else ""
-        print(f"rig_dojo: stopped; the last checkpoint is in {run_dir}. Resume with:\n"
-              f"  python -m rig_dojo train{scene} --resume {run_dir}", file=sys.stderr)
-        raise
-    if tty:
-        print()
-    if session.state == "error":
-        raise TrainingFailed(session.error or "training failed")
-    wall = time.monotonic() - began
-    policy_path = run_dir / "final.rdpolicy"
-    policy = load_task_policy(policy_path)
-    result = evaluate(policy, make_env, config, episodes=episodes)
-    snapshot = session.latest()
-    steps = snapshot.step if snapshot else config.algo.total_steps
-    summary = {
-        "success_rate": result.success_rate, "final_error": result.final_error, "steps": int(steps),
-        "wall_seconds": wall, "steps_per_second": steps / wall if wall > 0 else 0.0,
-        "mean_jerk": result.mean_jerk, "limit_violations": result.limit_violation_total,
-        "episodes": episodes, "policy": str(policy_path), "policy_sha256": policy.sha256,
-        "task": config.task, "rig": config.rig.rig, "algo": config.algo.name, "seed": config.algo.seed,
-    }
-    extra = report(policy, config) if report is not None else {}
-    if "shot" in extra:
-        trained = extra["shot"]["trained"]
-        summary.update(camera=extra["shot"]["camera"], subject=extra["shot"]["subject"], framing_error=trained["framing"],
-                       occlusion=trained["occlusion"], jerk=trained["jerk"])
-    summary.update(extra)
-    from .agents.files import write_atomic
-
-    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
-    if not quiet:
-        units = _ERROR_UNITS.get(config.task, "")
-        print(f"trained {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
-              f"success {result.success_rate:.0%}, final error {result.final_error:.4f} {units}")
-        line = _report_line(config, extra)
-        if line:
-            print(line)
-        print(f"run folder: {run_dir}")
-    return summary
-
-
-class TrainingFailed(Exception):
-    """A run that started and then failed (exit code 1)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if kind is int and abs(value) > 2**53:
+            raise argparse.ArgumentTypeError(f"{text!r} is implausibly large")
+        return value
+    return parse
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .agents.config import TrainConfig
-    from .envs.task_build import spec_from_config, training_report
-    from .envs.training import env_factory
+    from .envs.families import env_factory, evaluate_policy, training_report
+    from .headless import default_run_dir, resolve_run_dir, run_training
+    from .scene.families import spec_from_config
 
-    open_scene(args.scene)
+    budget: dict = {}
     if args.resume:
         run_dir = Path(args.resume)
         if not (run_dir / "config.toml").is_file():
             raise RigDojoError(f"{args.resume} is not a run folder (no config.toml); give the folder a run wrote")
+        fixed = [flag for flag in _RUN_FLAGS if getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None] + \
+            [f"--{dest.split('.', 1)[1].replace('_', '-')}" for dest in _family_dests() if getattr(args, dest, None)
+             is not None] + (["--frames"] if getattr(args, "frames", None) is not None else [])
+        if fixed:
+            raise RigDojoError(f"--resume continues the run with its own settings ({run_dir / 'config.toml'}); "
+                               f"{', '.join(fixed)} cannot change them. Only --steps and --minutes extend a resumed "
+                               "run; for other settings start a new run (--config that file)")
         config = TrainConfig.load(run_dir / "config.toml")
+        for flag, key in (("steps", "total_steps"), ("minutes", "minutes")):
+            if getattr(args, flag) is not None:
+                budget[key] = getattr(args, flag)
+                print(f"rig_dojo: note: resuming with algo.{key} = {getattr(args, flag)} (the run had "
+                      f"{getattr(config.algo, key)})", file=sys.stderr)
+                setattr(config.algo, key, getattr(args, flag))
+        config.validate()
+        open_scene(args.scene)
     else:
+        if args.out:
+            _check_run_folder(args.out)
+        if args.init_from and not Path(args.init_from).is_file():
+            raise RigDojoError(f"{args.init_from}: no such policy file")
+        open_scene(args.scene)
         config = _config_from_args(args)
-        run_dir = Path(args.out) if args.out else _default_run_dir(config)
-    if args.init_from and not Path(args.init_from).is_file():
-        raise RigDojoError(f"{args.init_from}: no such policy file")
-    spec = spec_from_config(config)
-    make_env = env_factory(spec)
+        run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
+    if args.blender_workers is not None:
+        return _train_in_loop(args, config, run_dir)
+    if args.address:
+        raise RigDojoError("--address is for --blender-workers (Blender in the loop on a Ray cluster); sweeps take "
+                           "it too (python -m rig_dojo sweep)")
+    try:
+        spec = spec_from_config(config)
+    except NotExactError as exc:
+        raise NotExactError(f"{exc}\n{LOOP_ROUTE}") from None
+    make_env = env_factory(spec, config)
     run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
-                 report=lambda policy, cfg: training_report(policy, spec, cfg))
+                 report=lambda policy, cfg: training_report(policy, spec, cfg), scene_path=args.scene,
+                 evaluation=lambda policy, cfg, episodes: evaluate_policy(policy, spec, cfg, make_env, episodes),
+                 resume_budget=budget or None)
     return 0
 
 
+LOOP_ROUTE = ("or train it with Blender in the loop (Blender evaluates the rig: exact, slower): add "
+              "--blender-workers 2 to `train` (--address for Ray workers), then bake with `bake --blender-loop`")
+
+
+def _train_in_loop(args: argparse.Namespace, config, run_dir: Path) -> int:
+    """``train --blender-workers N``: the selection stepped by N Blender processes (kinematic tasks)."""
+    from .envs.families import family_of
+    from .headless import run_training
+
+    edge = family_of(config.task).edge_hooks()
+    if not hasattr(edge, "blender_loop"):
+        raise RigDojoError(f"--blender-workers: the {config.task} task has no Blender-in-the-loop route; train it "
+                           "without --blender-workers")
+    make_env, _spec, close, workers = edge.blender_loop(config, args.blender_workers, args.address)
+    try:
+        print(f"Blender in the loop: {args.blender_workers} worker process(es)"
+              f"{' on Ray at ' + args.address if args.address else ''}", flush=True)
+        run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
+                     scene_path=args.scene)
+        s = workers.stats
+        if s.calls:
+            print(f"Blender workers: {s.envs / s.wall:,.0f} env-steps/s inside the workers' calls "
+                  f"({s.wall - s.compute:.1f} s of {s.wall:.1f} s spent messaging)")
+    finally:
+        close()
+    return 0
+
+
+# flags a resumed run cannot take (its settings are in its config.toml)
+_RUN_FLAGS = ("--config", "--rig", "--task", "--controls", "--collection", "--effector", "--target", "--region",
+              "--algo", "--seed", "--out", "--init-from")
+
+
+def _family_dests() -> list[str]:
+    from .envs.families import families
+
+    return [f"{family.settings}.{f.name}" for family in families() for f in _flag_fields(family)]
+
+
 def _policy_and_task(args: argparse.Namespace):
-    from .envs.task_build import spec_from_config
-    from .envs.training import env_factory, load_task_policy
+    from .agents.policy_file import load_policy
+    from .envs.families import env_factory
+    from .scene.families import spec_from_config
 
     open_scene(args.scene)
-    policy = load_task_policy(args.policy)
+    policy = load_policy(args.policy)
     config = policy.config
     spec = spec_from_config(config)
-    make_env = env_factory(spec)
+    make_env = env_factory(spec, config)
     policy.check_compatible(make_env(config, 1, 0))
     return policy, config, make_env, spec
 
@@ -326,22 +393,27 @@ def _policy_and_task(args: argparse.Namespace):
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .agents.evaluate import evaluate
-    from .envs.task_build import training_report
+    from .envs.families import evaluate_policy, evaluation_in_report, report_line, task_info, training_report
 
     policy, config, make_env, spec = _policy_and_task(args)
-    result = evaluate(policy, make_env, config, episodes=args.episodes)
+    result = evaluate_policy(policy, spec, config, make_env, args.episodes)
     extra = training_report(policy, spec, config)
     if args.json:
         print(json.dumps({**result.to_dict(), "task": config.task, **extra}, indent=2))
+        return 0
+    if extra and evaluation_in_report(config.task):  # the report line says what success and error are
+        print(f"{args.policy}:")
     else:
-        units = _ERROR_UNITS.get(config.task, "")
-        print(f"{args.policy}: over {args.episodes} deterministic episodes: success {result.success_rate:.0%}, "
-              f"final error {result.final_error:.4f} {units}, mean jerk {result.mean_jerk:.3g}, "
-              f"joint-limit violations {result.limit_violation_total:.3g}")
-        line = _report_line(config, extra)
-        if line:
-            print(line)
+        units = task_info(config.task).error_units
+        from .headless import has_joint_limits
+
+        limits = (f", joint-limit violations {result.limit_violation_total:.3g}"
+                  if has_joint_limits(make_env, config) else "")
+        print(f"{args.policy}: over {result.episodes} deterministic episodes: success {result.success_rate:.0%}, "
+              f"final error {result.final_error:.4f} {units}, mean jerk {result.mean_jerk:.3g}{limits}")
+    line = report_line(config.task, extra)
+    if line:
+        print(line)
     return 0
 
 
@@ -352,6 +424,9 @@ def _frames(text: str) -> tuple[int, int]:
         raise RigDojoError(f"--frames {text!r}: give START-END, e.g. 1-120") from None
     if end <= start:
         raise RigDojoError(f"--frames {text}: END must be after START")
+    if end - start + 1 > MAX_BAKE_FRAMES:
+        raise RigDojoError(f"--frames {text}: {end - start + 1:,d} frames; at most {MAX_BAKE_FRAMES:,d} in one bake "
+                           "(bake a long shot in parts)")
     return start, end
 
 
@@ -360,18 +435,38 @@ def _cmd_bake(args: argparse.Namespace) -> int:
 
     import bpy
 
-    from .envs.task_build import bake_task_policy
+    from .scene.families import bake_task_policy
 
     if not args.save and not args.output:
         raise RigDojoError("say where the baked file goes: --save (overwrite SCENE.blend) or --output NEW.blend")
-    frames = _frames(args.frames)
-    open_scene(args.scene)
-    if args.save and not bpy.data.filepath:
-        raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
+    frames = args.frames if isinstance(args.frames, tuple) else _frames(args.frames)
     if not Path(args.policy).is_file():
         raise RigDojoError(f"{args.policy}: no such policy file")
-    report = bake_task_policy(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
-    target = Path(args.output).resolve() if args.output else Path(bpy.data.filepath)
+    # where the result goes is checked before any work: a folder, a missing or read-only place, the input
+    inputs = [args.scene] if args.scene else [bpy.data.filepath]
+    target = _writable_file("--output", args.output, inputs, suffix=".blend") if args.output else None
+    open_scene(args.scene)
+    if args.save:
+        if not bpy.data.filepath:
+            raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
+        if not os.access(bpy.data.filepath, os.W_OK):
+            raise RigDojoError(f"--save: {bpy.data.filepath} is not writable; use --output NEW.blend")
+    if args.blender_loop:
+        from .agents.policy_file import load_policy
+        from .envs.families import family_of
+
+        edge = family_of(load_policy(args.policy).config.task).edge_hooks()
+        if not hasattr(edge, "bake_in_loop"):
+            raise RigDojoError("--blender-loop bakes a kinematic task's policy with Blender evaluating the rig; "
+                               "bake this one without it")
+        report = edge.bake_in_loop(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
+    else:
+        try:
+            report = bake_task_policy(args.policy, frames=frames, action_name=args.action,
+                                      reduce_degrees=args.reduce)
+        except NotExactError as exc:
+            raise NotExactError(f"{exc}\nfor a policy trained with --blender-workers, bake with --blender-loop") from None
+    target = target if target is not None else Path(bpy.data.filepath)
     with quiet_blender():
         if args.output:
             bpy.ops.wm.save_as_mainfile(filepath=str(target), copy=True)
@@ -390,12 +485,13 @@ def _cmd_export_config(args: argparse.Namespace) -> int:
 
     from .props import settings_to_config
 
+    out = _writable_file("--out", args.out, [args.scene] if args.scene else [bpy.data.filepath]) if args.out else None
     open_scene(args.scene)
     text = settings_to_config(bpy.context.scene.rig_dojo).to_toml()
-    if args.out:
+    if out is not None:
         from .agents.files import write_atomic
 
-        write_atomic(Path(args.out), text.encode())
+        write_atomic(out, text.encode())
         print(f"wrote {args.out}")
     else:
         print(text, end="")
@@ -409,59 +505,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_render_tune(args: argparse.Namespace) -> int:
-    import json
-    import time
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (``rig_dojo train: error: argument --seed: ...``), exit 2."""
 
-    import bpy
-
-    from .envs.render_tune_scene import check_cycles, tune_scene
-    from .envs.rendering.tune import check_target
-
-    check_target(args.target_ssim)
-    frames = _frames(args.frames) if args.frames else None
-    if args.minutes is not None and args.minutes <= 0:
-        raise RigDojoError(f"--minutes {args.minutes}: give a positive time budget")
-    open_scene(args.scene)
-    check_cycles()
-    scene = bpy.context.scene
-    frames = frames or (scene.frame_start, scene.frame_end)
-    if args.out:
-        out = Path(args.out)
-    else:
-        base = Path(bpy.path.abspath("//rig_dojo_runs")) if bpy.data.filepath else Path.cwd() / "rig_dojo_runs"
-        out = base / f"render_tune_{time.strftime('%Y%m%d-%H%M%S')}"
-    err = os.fdopen(os.dup(2), "w")  # progress goes to the terminal while Blender's own notes are silenced
-    tty = err.isatty() and not args.json
-
-    def progress(line: str) -> None:
-        if tty:
-            print(f"\r{line[:100]:<100}", end="", file=err, flush=True)
-
-    try:
-        with quiet_blender():
-            report = tune_scene(scene, frames, args.target_ssim, minutes=args.minutes, sampled=args.sampled,
-                                verify=args.verify, threads=args.threads, reference_samples=args.reference_samples,
-                                progress=progress)
-            out.mkdir(parents=True, exist_ok=True)
-            bpy.ops.wm.save_as_mainfile(filepath=str((out / "tuned.blend").resolve()), copy=True)
-    finally:
-        if tty:
-            print(file=err, flush=True)
-        err.close()
-    from .agents.files import write_atomic
-
-    write_atomic(out / "report.json", report.to_json().encode())
-    if args.json:
-        print(json.dumps({**report.to_dict(), "out": str(out)}, indent=2))
-    else:
-        print(report.format())
-        print(f"wrote {out / 'report.json'} and {out / 'tuned.blend'} (the settings keyed per frame)")
-    return 0
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from .agents.config import MAX_MINUTES, MAX_SEED, MAX_TOTAL_STEPS
+    from .envs.families import all_algorithms, task_names
+
+    parser = _Parser(
         prog="rig_dojo", description="Rig Dojo: teach rigs to move by reinforcement learning.",
         epilog="Exit codes: 0 success, 1 a failed run, 2 bad input, 3 a twin that is not exact.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
@@ -479,41 +534,45 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     train.add_argument("--config", help="a TOML config (python -m rig_dojo export-config writes one)")
     train.add_argument("--rig", help="the armature object")
-    train.add_argument("--task", choices=("reach", "aim", "grasp", "camera", "stand", "locomotion", "jump",
-                                          "obstacles"))
-    train.add_argument("--controls", help="comma-separated control bones (physics: the bones to simulate; "
-                                          "default every bone under the root)")
-    train.add_argument("--effector", help="the bone that reaches / aims / grips")
+    train.add_argument("--task", choices=task_names())
+    controls = train.add_mutually_exclusive_group()
+    controls.add_argument("--controls", help="comma-separated control bones (physics: the bones to simulate; "
+                                             "default every bone under the root)")
+    controls.add_argument("--collection", metavar="BONE_COLLECTION",
+                          help="take the controls from this bone collection of the rig (as the sidebar does)")
+    train.add_argument("--effector", "--track", dest="effector",
+                       help="the bone that reaches / aims / grips (--track: the same, as verify calls it)")
     train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
     train.add_argument("--region", help="random targets inside this object's bounds")
-    train.add_argument("--algo", choices=("ppo", "a2c", "sac", "td3", "dqn", "qlearning", "cem"),
-                       help="cem: cross-entropy policy search, the camera's default (camera only)")
-    cam = train.add_argument_group("camera task (--task camera)")
-    cam.add_argument("--camera", help="the camera object (default: the scene's camera)")
-    cam.add_argument("--subject", help="the animated object to keep in frame")
-    cam.add_argument("--bone", help="follow this bone of an armature subject")
-    cam.add_argument("--frames", metavar="START-END", help="the shot (default: the scene's frame range)")
-    cam.add_argument("--mode", choices=("free", "dolly", "pan"), help="free, dolly (move only) or pan (turn only)")
-    cam.add_argument("--framing", choices=("center", "left_third", "right_third", "nearest_third"),
-                     help="where the subject should sit in the frame")
-    phys = train.add_argument_group("physics tasks (--task stand, locomotion, jump or obstacles; --rig)")
-    phys.add_argument("--root", help="the root bone (default: the armature's only top-level bone)")
-    phys.add_argument("--density", type=float, help="kg/m³ of every bone's capsule (default 1000)")
-    phys.add_argument("--strength", type=float, help="servo strength multiplier (default 1)")
-    phys.add_argument("--friction", type=float, help="sliding friction (default 1)")
-    train.add_argument("--steps", type=int, help="total environment steps")
-    train.add_argument("--minutes", type=float, help="a time budget instead of steps")
-    train.add_argument("--seed", type=int)
+    train.add_argument("--algo", choices=all_algorithms(),
+                       help="solve: the shot solver, the camera's default; cem: cross-entropy search for a linear "
+                            "camera policy (both camera only)")
+    _add_family_flags(train)
+    train.add_argument("--steps", type=_whole(1, MAX_TOTAL_STEPS),
+                       help="total environment steps (with --resume: the new total for the resumed run)")
+    train.add_argument("--minutes", type=_real(0.0, MAX_MINUTES, above_low=True),
+                       help="a time budget in minutes of training instead of steps (up to a week)")
+    train.add_argument("--seed", type=_whole(0, MAX_SEED), help=f"random seed, 0..{MAX_SEED}")
     train.add_argument("--out", help="run folder (default: rig_dojo_runs/ beside the .blend)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its checkpoint")
     train.add_argument("--init-from", metavar="POLICY", help="fine-tune from another run's .rdpolicy")
+    train.add_argument("--blender-workers", type=int, metavar="N",
+                       help="Blender in the loop: N Blender processes step the rig (for a selection the twin "
+                            "refuses: exact, slower)")
+    train.add_argument("--address", help="with --blender-workers: run the workers as Ray actors on this cluster "
+                                         "(auto, HOST:6379 or ray://HOST:10001)")
     train.set_defaults(run=_cmd_train)
 
-    ev = sub.add_parser("evaluate", help="evaluate a policy deterministically")
+    ev = sub.add_parser("evaluate", help="evaluate a policy deterministically",
+                        description="Run the policy's deterministic action in its task (rebuilt from the scene and "
+                                    "the settings stored in the policy file) for a number of episodes and print "
+                                    "its success rate, final error, jerk and joint-limit violations, and the "
+                                    "task's own numbers.")
     ev.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     ev.add_argument("--policy", required=True, help="a .rdpolicy file (any task)")
-    ev.add_argument("--episodes", type=int, default=16)
-    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--episodes", type=_whole(1, 100_000), default=16,
+                    help="episodes to run side by side (default 16)")
+    ev.add_argument("--json", action="store_true", help="print the results as JSON")
     ev.set_defaults(run=_cmd_evaluate)
 
     bake = sub.add_parser("bake", help="bake a policy to keyframes in a new Action",
@@ -522,33 +581,19 @@ def build_parser() -> argparse.ArgumentParser:
                                       "report Blender's verification of the Action.")
     bake.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     bake.add_argument("--policy", required=True, help="a .rdpolicy file")
-    bake.add_argument("--frames", required=True, metavar="START-END")
+    bake.add_argument("--frames", required=True, metavar="START-END", type=_frames_arg,
+                      help=f"the frames to bake, e.g. 1-120 (at most {MAX_BAKE_FRAMES:,d}); the policy acts once "
+                           "per frame from START")
     bake.add_argument("--action", help="name of the new Action")
-    bake.add_argument("--reduce", type=float, metavar="DEGREES", help="keyframe reduction tolerance (rig bakes)")
+    bake.add_argument("--reduce", type=_real(0.0, 180.0), metavar="DEGREES",
+                      help="keyframe reduction tolerance (rig bakes)")
     out = bake.add_mutually_exclusive_group()
     out.add_argument("--save", action="store_true", help="save SCENE.blend in place")
     out.add_argument("--output", metavar="NEW.blend", help="save to a new file")
+    bake.add_argument("--blender-loop", action="store_true",
+                      help="a policy trained with --blender-workers: Blender evaluates the rollout")
     bake.add_argument("--json", action="store_true")
     bake.set_defaults(run=_cmd_bake)
-
-    rt = sub.add_parser("render-tune", help="learn per-frame Cycles settings that reach a quality in the least time",
-                        description="Render a few frames of the shot with Cycles (CPU, small size) against high-sample "
-                                    "references, learn which settings reach --target-ssim in the least time, choose "
-                                    "them for every frame, and key them on the scene. Writes OUT/report.json and "
-                                    "OUT/tuned.blend (a copy; SCENE.blend is not changed).")
-    rt.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
-    rt.add_argument("--frames", metavar="START-END", help="the shot (default: the scene's frame range)")
-    rt.add_argument("--target-ssim", type=float, default=0.98, help="SSIM against the reference each frame must "
-                                                                    "reach, in (0, 1) (default 0.98)")
-    rt.add_argument("--minutes", type=float, help="stop training after this many minutes (after one round)")
-    rt.add_argument("--sampled", type=int, default=6, help="frames rendered against references (default 6)")
-    rt.add_argument("--verify", action="store_true", help="also render every frame against its reference and "
-                                                          "report the measured quality of all of them")
-    rt.add_argument("--threads", type=int, default=2, help="Cycles threads (default 2; 0: all cores)")
-    rt.add_argument("--reference-samples", type=int, default=256, help="samples of a reference (default 256)")
-    rt.add_argument("--out", help="output folder (default: rig_dojo_runs/ beside the .blend)")
-    rt.add_argument("--json", action="store_true", help="print the report as JSON")
-    rt.set_defaults(run=_cmd_render_tune)
 
     exp = sub.add_parser("export-config", help="print (or write) the TOML of the settings stored in the .blend")
     exp.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
@@ -560,12 +605,22 @@ def build_parser() -> argparse.ArgumentParser:
                                      "error per tracked bone. Exit 0 when exact, 3 when not (the report says why).")
     ver.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     ver.add_argument("--rig", required=True, help="the armature object")
-    ver.add_argument("--controls", required=True, help="comma-separated control bones (what the policy moves)")
-    ver.add_argument("--track", required=True, help="comma-separated tracked bones (what rewards read)")
-    ver.add_argument("--samples", type=int, default=32, help="random poses to compare (default 32)")
-    ver.add_argument("--seed", type=int, default=0)
+    picked = ver.add_mutually_exclusive_group(required=True)
+    picked.add_argument("--controls", help="comma-separated control bones (what the policy moves)")
+    picked.add_argument("--collection", metavar="BONE_COLLECTION", help="the controls: this bone collection's bones")
+    ver.add_argument("--track", "--effector", dest="track", required=True,
+                     help="comma-separated tracked bones (what rewards read; train's --effector is one of them)")
+    ver.add_argument("--samples", type=_whole(1, 100_000), default=32, help="random poses to compare (default 32)")
+    ver.add_argument("--seed", type=_whole(0, MAX_SEED), default=0, help="seed of the random poses")
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.set_defaults(run=_cmd_verify)
+
+    from .sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub, scene_help)
+    from .render_tune_cli import add_render_tune_parser
+
+    add_render_tune_parser(sub, scene_help)
     return parser
 
 
@@ -596,6 +651,14 @@ def main(argv: list[str] | None = None, *, register: bool = True) -> int:
     except TrainingFailed as exc:
         print(f"rig_dojo: the run failed:\n{exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a full disk, a read-only place met late: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rig_dojo: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("rig_dojo: error: out of memory; lower algo.n_envs, the network size or the frame range",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         if register:  # python -m: the run folder is complete; skip interpreter teardown, which can abort
             sys.stdout.flush()  # here after an interrupt (a native thread of the bpy module at exit)

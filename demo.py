@@ -11,6 +11,7 @@ and ``summary.json``, plus each training's run folder.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import shutil
@@ -21,13 +22,12 @@ import bpy
 import numpy as np
 
 from .agents.config import TrainConfig, defaults_for
-from .agents.curve import render_curve, write_png
-from .cli import quiet_blender, run_training
-from .envs import scenes
-from .envs.policy_bake import bake_policy
-from .envs.render import contact_sheet
-from .envs.task_extract import task_from_config
-from .envs.training import env_factory
+from .agents.curve import Series, render_plot, stack, write_png
+from .envs.families import env_factory
+from .headless import quiet_blender, run_training
+from .scene.builders import scenes
+from .scene.builders.render import contact_sheet, framing_camera
+from .scene.families import bake_task_policy, spec_from_config
 
 HUMAN_ARM = scenes.RIGIFY_FK_ARM["controls"]
 # natural ranges for the demo human's left arm (radians, Euler XYZ of each FK control)
@@ -89,22 +89,46 @@ def _train(name: str, config: TrainConfig, out: Path) -> dict:
     if run_dir.exists():
         shutil.rmtree(run_dir)  # the demo's own previous output, never a user's run
     print(f"[{name}] training {config.algo.name} for {config.algo.total_steps:,d} steps ...", flush=True)
-    return run_training(config, env_factory(task_from_config(config)), run_dir)
+    return run_training(config, env_factory(spec_from_config(config), config), run_dir)
+
+
+def _set_objects(rigs: tuple[str, ...], others: tuple[str, ...]) -> list:
+    """A set-up's objects: its rigs, what is parented to them (the bone proxies), and named props."""
+    return [o for o in bpy.data.objects if o.name in rigs + others or (o.parent is not None and o.parent.name in rigs)]
+
+
+@contextlib.contextmanager
+def _hidden(objects):
+    saved = [(o, o.hide_render) for o in objects]
+    for o in objects:
+        o.hide_render = True
+    try:
+        yield
+    finally:
+        for o, hidden in saved:
+            o.hide_render = hidden
 
 
 def _curves(out: Path, names: list[str]) -> None:
-    rows, series = [], []
+    """metrics.csv of both runs (a ``run`` column), and curve.png: the mean return of each run on labelled
+    axes with a legend, then one panel per run with its reward terms."""
+    rows, returns, panels = [], [], []
     for name in names:
         with open(out / name / "metrics.csv", newline="") as f:
             data = list(csv.DictReader(f))
         rows += [{"run": name, **r} for r in data]
-        series.append(np.array([float(r["mean_return"]) for r in data], dtype=np.float64))
+        steps = np.array([float(r["step"]) for r in data], dtype=np.float64)
+        returns.append(Series(name, steps, np.array([float(r["mean_return"]) for r in data], dtype=np.float64)))
+        terms = [Series(column.removeprefix("term_"), steps, np.array([float(r[column] or "nan") for r in data]))
+                 for column in (data[0] if data else {}) if column.startswith("term_")]
+        panels.append(render_plot(terms, 640, 200, y_label=f"{name}: reward terms, mean per episode"))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     with open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    write_png(out / "curve.png", render_curve(series, 640, 240))
+    top = render_plot(returns, 640, 240, y_label="mean return per episode (one colour per run)")
+    write_png(out / "curve.png", stack([top, *panels]))
 
 
 def run_demo(out: Path, quick: bool = False) -> dict:
@@ -121,11 +145,11 @@ def run_demo(out: Path, quick: bool = False) -> dict:
     # the arm was trained on random targets; baked, it follows the animated target
     follow = TrainConfig.from_toml(arm_cfg.to_toml())
     follow.rig.target, follow.rig.region = "Target", ""
-    bake_arm = bake_policy(out / "arm" / "final.rdpolicy", frames=(1, 120), action_name="RigDojo_arm_follow",
+    bake_arm = bake_task_policy(out / "arm" / "final.rdpolicy", frames=(1, 120), action_name="RigDojo_arm_follow",
                            reduce_degrees=0.5, config=follow)
     reach = TrainConfig.from_toml(human_cfg.to_toml())
     reach.rig.target, reach.rig.region = "Cup", ""
-    bake_human = bake_policy(out / "human" / "final.rdpolicy", frames=(1, 60), action_name="RigDojo_reach_cup",
+    bake_human = bake_task_policy(out / "human" / "final.rdpolicy", frames=(1, 60), action_name="RigDojo_reach_cup",
                              reduce_degrees=0.5, config=reach)
     for key, report in (("arm", bake_arm), ("human", bake_human)):
         print(f"[{key}] {report.format()}")
@@ -133,11 +157,19 @@ def run_demo(out: Path, quick: bool = False) -> dict:
 
     scene = bpy.context.scene
     print("rendering contact sheets with Workbench ...", flush=True)
+    # each sheet shows its own set-up only, framed whole (head to feet for the human) over its frames
+    arm_set = _set_objects(("Arm",), ("Target", "TargetMarker"))
+    human_set = _set_objects(("rig",), ("Table", "Cup"))
+    arm_frames = [int(f) for f in np.linspace(1, 120, 8)]
+    human_frames = [int(f) for f in np.linspace(1, 60, 8)]
     with quiet_blender():
-        scene.camera = scenes.add_camera("CamArm", (-1.9, -2.6, 1.5), (-2.0, 0.0, 1.1))
-        contact_sheet(out / "contact_sheet_arm.png", [int(f) for f in np.linspace(1, 120, 8)])
-        scene.camera = scenes.add_camera("CamHuman", (2.2, -3.4, 1.9), (0.2, -0.1, 1.15))
-        contact_sheet(out / "contact_sheet_human.png", [int(f) for f in np.linspace(1, 60, 8)])
+        with _hidden(human_set):
+            scene.camera = scenes.add_camera("CamArm", (-1.9, -2.6, 1.5), (-2.0, 0.0, 1.1))
+            contact_sheet(out / "contact_sheet_arm.png", arm_frames)
+        with _hidden(arm_set):
+            body = [o for o in human_set if o.type == 'MESH']
+            scene.camera = framing_camera("CamHuman", body, human_frames)
+            contact_sheet(out / "contact_sheet_human.png", human_frames)
         scene.frame_set(1)
         bpy.ops.wm.save_as_mainfile(filepath=str(out / "demo.blend"))
     _curves(out, ["arm", "human"])

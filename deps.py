@@ -28,6 +28,12 @@ PINNED: dict[str, str] = {
     "mujoco": "mujoco==4.0.0",
 }
 
+# optional: what sweeps and Ray workers need (the extension works without it); pyarrow pinned to one that runs
+# on Blender's numpy 1.x
+OPTIONAL: dict[str, list[str]] = {
+    "ray": ["ray[tune]==2.60.0", "pyarrow==18.1.0"],
+}
+
 _active_site: str | None = None
 
 

@@ -5,16 +5,16 @@ The training thread never touches bpy; it publishes snapshots. :func:`tick`, a
 in a few milliseconds: keeps the progress numbers for the Run panel, redraws the
 curve image when the curve has grown (pixels written in bulk), plays the newest
 preview rollout, one frame per tick, in a loop, and tags the 3D views for redraw.
-What the preview moves depends on the task: the control bones of the rig (reach,
-aim, grasp), the camera object (camera: per frame its location and yaw/pitch/roll),
-or the creature's joints (the physics tasks; the root stays where it is).
+What the preview moves is the task family's business: its edge module's ``Preview``
+(the control bones of a rig, the camera, a creature's joints) puts one frame on the
+object and restores it afterwards.
 Module-mode Blender (the ``bpy`` wheel) has no event loop, so tests call :func:`tick`
 themselves.
 
 Stopping, the run ending, loading another file (``load_pre``), quitting (``atexit``)
 and disabling the add-on (:func:`unregister`) all end the same way: the session is
-stopped (its thread joined, the policy saved), the timer removed and the rig's pose
-(or the camera's transform) restored.
+stopped (its thread joined, the policy saved), the timer removed and what the preview
+moved restored.
 
 Results the panels show (the last verify, evaluation and bake) are kept here too:
 they describe the open file and are dropped when another file loads.
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import math
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -45,38 +44,21 @@ ACTIVE_STATES = ("running", "paused", "stopping")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-class TransformBackup:
-    """Save and restore an object's location, rotation (every mode's channels) and scale."""
-
-    def __init__(self, obj):
-        self.obj = obj
-        self.values = (tuple(obj.location), tuple(obj.rotation_euler), tuple(obj.rotation_quaternion),
-                       tuple(obj.rotation_axis_angle), tuple(obj.scale))
-
-    def restore(self) -> None:
-        obj = self.obj
-        obj.location, obj.rotation_euler, obj.rotation_quaternion, obj.rotation_axis_angle, obj.scale = self.values
-        bpy.context.view_layer.update()
-
-
 @dataclass
 class LiveRun:
     """What the main thread knows about one training (the current or the last one)."""
 
-    session: Any  # agents.session.TrainingSession or envs.training.CameraSearchSession
-    rig_name: str  # the object the preview moves: the rig, or the camera for the camera task
-    rig_spec: Any  # envs.rig_spec.RigSpec of the controls (names and rotation modes); None for camera and physics
-    backup: Any  # envs.verify.PoseBackup of the bones' pose, or a TransformBackup of the camera, before training
+    session: Any  # agents.session.TrainingSession or agents.cem.CemSession
+    preview_target: Any  # the family's edge Preview: object_name, bones, show(obj, frame), restore(obj)
     run_dir: Path
-    kind: str = "kinematic"  # "kinematic", "camera" or "physics": what the preview moves
-    bones: tuple[str, ...] = ()  # the bones a preview frame poses, in its order (kinematic and physics)
+    kind: str = "kinematic"  # the task family (what the preview moves is its Preview's business)
     snapshot: Any = None  # the newest Snapshot the timer has seen
-    # kinematic (T, C, 3) and physics (T, B - 1, 3): Euler XYZ per bone; camera (T, 2, 3): location and
-    # yaw/pitch/roll (a camera trained by an SB3 algorithm previews (T, 1, 3): the rotation only)
+    # (T, k, 3): one row per step of what the family previews (``BatchedTask.preview_frame``)
     preview: np.ndarray | None = None
     preview_step: int = -1
     frame: int = 0
     history_len: int = 0
+    curve_numbers: tuple | None = None  # (first step, last step, lowest, highest, latest return) beside the image
     state: str = "running"  # the session's state as of the last tick
     error: str | None = None  # plain words (the traceback goes to the console)
     ended: bool = False
@@ -85,6 +67,15 @@ class LiveRun:
     @property
     def active(self) -> bool:
         return not self.ended and self.session.state in ACTIVE_STATES
+
+    @property
+    def rig_name(self) -> str:
+        """The object the preview moves: the rig, or the camera."""
+        return self.preview_target.object_name
+
+    @property
+    def bones(self) -> tuple[str, ...]:
+        return tuple(self.preview_target.bones)
 
 
 _run: LiveRun | None = None
@@ -100,27 +91,18 @@ def is_training() -> bool:
     return _run is not None and _run.active
 
 
-# -- where runs go --------------------------------------------------------------------------
+# -- where runs go (the same rules as the command line: headless.py) ---------------------------
 
-def default_run_dir(rig_name: str) -> str:
-    """``//rig_dojo_runs/<rig>_<time>`` beside a saved .blend, else a folder under the system's temp dir."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    safe = bpy.path.clean_name(rig_name or "rig")
-    if bpy.data.filepath:
-        return f"//rig_dojo_runs/{safe}_{stamp}"
-    return str(Path(tempfile.gettempdir()) / "rig_dojo_runs" / f"{safe}_{stamp}")
+def default_run_dir(config) -> str:
+    from .headless import default_run_dir as rule
+
+    return rule(config)
 
 
 def resolve_run_dir(path: str) -> Path:
-    """An absolute run folder; RigDojoError for a relative path in an unsaved file or the extension's folder."""
-    if path.startswith("//") and not bpy.data.filepath:
-        raise RigDojoError(f"the run folder {path!r} is relative to the .blend, which is not saved yet; "
-                           "save the file or choose an absolute folder")
-    resolved = Path(bpy.path.abspath(path)).resolve()
-    if resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents:
-        raise RigDojoError(f"the run folder {resolved} is inside the add-on's own folder, which is replaced on "
-                           "upgrade; choose another folder")
-    return resolved
+    from .headless import resolve_run_dir as rule
+
+    return rule(path)
 
 
 def policy_path(settings) -> Path | None:
@@ -136,26 +118,13 @@ def policy_path(settings) -> Path | None:
 
 # -- starting and stopping ------------------------------------------------------------------
 
-def begin(session, rig_obj, rig_spec=None, *, kind: str = "kinematic", bones=None) -> LiveRun:
-    """Watch a started ``session``: register the timer, back up what the preview moves.
-
-    ``kind`` says what that is: ``"kinematic"``: the control bones of ``rig_obj`` (``rig_spec``);
-    ``"physics"``: the ``bones`` of the armature ``rig_obj`` (the spec's bones after the root);
-    ``"camera"``: the camera object ``rig_obj``.
-    """
+def begin(session, preview, *, family: str = "kinematic") -> LiveRun:
+    """Watch a started ``session``: register the timer; ``preview`` (the family's edge ``Preview``) has
+    already backed up what it moves."""
     global _run
     if is_training():
         raise RigDojoError("a training is already running; stop it first")
-    from .envs.verify import PoseBackup
-
-    if kind == "camera":
-        names: tuple[str, ...] = ()
-        backup: Any = TransformBackup(rig_obj)
-    else:
-        names = tuple(rig_spec.controls if kind == "kinematic" else bones)
-        backup = PoseBackup(rig_obj, list(names))
-    _run = LiveRun(session=session, rig_name=rig_obj.name, rig_spec=rig_spec, backup=backup,
-                   run_dir=Path(session.run_dir), kind=kind, bones=names)
+    _run = LiveRun(session=session, preview_target=preview, run_dir=Path(session.run_dir), kind=family)
     update_curve(())  # the last run's curve must not pass for this one's
     if not bpy.app.timers.is_registered(tick):
         bpy.app.timers.register(tick, first_interval=TICK_SECONDS)
@@ -221,6 +190,7 @@ def _update(run: LiveRun, play: bool) -> None:
         if len(history) != run.history_len:
             run.history_len = len(history)
             update_curve(history)
+            run.curve_numbers = curve_numbers(history)
         if snapshot.preview is not None and snapshot.preview_step != run.preview_step:
             run.preview, run.preview_step, run.frame = snapshot.preview, snapshot.preview_step, 0
     if play and run.preview is not None and len(run.preview) and run.state in ("running", "paused"):
@@ -237,42 +207,7 @@ def _update(run: LiveRun, play: bool) -> None:
 
 def show_preview_frame(run: LiveRun, obj, frame: np.ndarray) -> bool:
     """Put one preview frame on ``obj`` (the run's rig or camera); False if it no longer fits."""
-    from .envs.kinematics import euler_xyz_to_matrix
-
-    if run.kind == "camera":
-        if obj.type != 'CAMERA':
-            return False
-        from mathutils import Matrix
-
-        from .envs.camera_twin import camera_rotation
-
-        world = np.array(obj.matrix_world, dtype=np.float64)
-        scale = np.linalg.norm(world[:3, :3], axis=0)
-        if len(frame) >= 2:  # location, then yaw/pitch/roll
-            world[:3, 3] = frame[0]
-        angles = frame[1] if len(frame) >= 2 else frame[0]
-        world[:3, :3] = camera_rotation(angles) * scale
-        obj.matrix_world = Matrix(world.tolist())
-        return True
-    if obj.type != 'ARMATURE' or len(frame) != len(run.bones) or not all(n in obj.pose.bones for n in run.bones):
-        return False
-    if run.kind == "kinematic":
-        from .envs.verify import set_control_rotations
-
-        set_control_rotations(obj, run.rig_spec, euler_xyz_to_matrix(frame))
-        return True
-    from .envs.kinematics import rotation_values
-
-    for name, m in zip(run.bones, euler_xyz_to_matrix(frame)):  # physics: each joint in its own rotation mode
-        pb = obj.pose.bones[name]
-        values = rotation_values(m, pb.rotation_mode)
-        if pb.rotation_mode == 'QUATERNION':
-            pb.rotation_quaternion = values
-        elif pb.rotation_mode == 'AXIS_ANGLE':
-            pb.rotation_axis_angle = values
-        else:
-            pb.rotation_euler = values
-    return True
+    return bool(run.preview_target.show(obj, frame))
 
 
 def _end(run: LiveRun) -> None:
@@ -288,24 +223,13 @@ def _end(run: LiveRun) -> None:
 
 
 def restore_pose(run: LiveRun) -> None:
-    """Put the bones (or the camera) back as they were before training (the object is looked up again:
-    undo, reloads)."""
+    """Put back what the preview moved (the object is looked up again: undo, reloads)."""
     try:
         obj = bpy.data.objects.get(run.rig_name)
     except (ReferenceError, AttributeError):  # during file loading or shutdown
         return
-    if obj is None:
-        return
-    if isinstance(run.backup, TransformBackup):
-        run.backup.obj = obj
-        run.backup.restore()
-        return
-    if obj.pose is None:
-        return
-    names = [n for n in run.backup.values if n in obj.pose.bones]
-    run.backup.obj = obj
-    run.backup.values = {n: run.backup.values[n] for n in names}
-    run.backup.restore()
+    if obj is not None:
+        run.preview_target.restore(obj)
 
 
 def plain_error(text: str) -> str:
@@ -336,6 +260,14 @@ def update_curve(history) -> bpy.types.Image:
     preview.image_size = (width, height)
     preview.image_pixels_float.foreach_set(pixels)  # type: ignore[attr-defined]
     return image
+
+
+def curve_numbers(history) -> tuple | None:
+    """(first step, last step, lowest, highest, latest mean return) of the curve, for the Curve panel."""
+    values = [p.mean_return for p in history if math.isfinite(p.mean_return)]
+    if not history or not values:
+        return None
+    return history[0].step, history[-1].step, min(values), max(values), values[-1]
 
 
 def curve_image(create: bool = False) -> bpy.types.Image | None:

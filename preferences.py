@@ -27,6 +27,12 @@ class RigDojoPreferences(AddonPreferences):
             col.operator("rig_dojo.install_dependencies", icon='IMPORT')
         else:
             col.label(text="All training dependencies found", icon='CHECKMARK')
+        if deps.missing(["ray"]):  # optional: sweeps on Ray and Blender workers on a Ray cluster
+            row = col.row()
+            row.label(text="Optional: Ray, for sweeps of many trainings", icon='INFO')
+            row.operator("rig_dojo.install_ray", icon='IMPORT')
+        else:
+            col.label(text="Ray found: sweeps are available", icon='CHECKMARK')
 
 
 classes = (RigDojoPreferences,)

@@ -151,17 +151,38 @@ def _construct(cls: Any, name: str, kwargs: dict[str, Any], env: Any, policy: st
         raise
 
 
+def save_checkpoint(model: Any, file: Any, algo: str) -> None:
+    """Write a resume checkpoint of ``model`` to ``file``: arrays and JSON, never a pickle (the tabular
+    learner's own npz; agents/checkpoint_file.py for the SB3 algorithms)."""
+    if algo == "qlearning":
+        model.save(file)
+        return
+    from .checkpoint_file import save_checkpoint as save_arrays
+
+    save_arrays(model, file, algo)
+
+
 def load_checkpoint(algo: str, path: str | Path, env: Any, config: TrainConfig) -> Any:
-    """A model saved with ``model.save`` (our own resume checkpoints), bound to ``env``."""
+    """A model from one of our resume checkpoints, bound to ``env``. Never runs code from the file: the
+    model is built from ``config`` and the checkpoint's arrays are copied in (RigDojoError if they do not fit)."""
     cls = model_class(algo)
     schedule = LearningRateSchedule(config.algo.lr_schedule, config.algo.learning_rate)
+    path = Path(path)
+    name = f"checkpoint {path.parent.name}/{path.name}"
     if algo == "qlearning":
-        return cls.load(str(path), env=env, learning_rate=schedule)
-    if algo == "dqn":
-        env = joint_discrete(env)
-    # the schedule is given again so a checkpoint never depends on unpickling code objects
-    return cls.load(str(path), env=env, device="cpu",
-                    custom_objects={"learning_rate": schedule, "lr_schedule": schedule})
+        from .safe_read import read_npz
+
+        fresh = build_model(config, env)
+        read_npz(path, name=name, max_bytes=2 * fresh.q_table.nbytes + (1 << 20))  # sizes checked first
+        try:
+            return cls.load(str(path), env=env, learning_rate=schedule)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise RigDojoError(f"{name} is damaged or from another task ({exc})") from None
+    from .checkpoint_file import load_into
+
+    model = build_model(config, env)
+    load_into(model, path, name)
+    return model
 
 
 ACTIVATIONS = ("Tanh", "ReLU", "ELU", "LeakyReLU", "GELU", "SiLU")

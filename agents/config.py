@@ -17,10 +17,10 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     tolerance = 0.02                 # success tolerance, chain-length units
 
     [[rewards]]
-    name = "reach"
+    name = "distance"
     weight = 1.0
     enabled = true
-    params = { sigma = 0.1 }
+    params = { shape = "exp", scale = 0.05 }
 
     [algo]
     name = "ppo"                     # ppo | a2c | sac | td3 | dqn | qlearning
@@ -87,8 +87,9 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     obstacle_distance = 1.0
     action_scale = 0.0               # 0: the task's own (0.5 locomotion/obstacles, 1 stand/jump)
 
-``algo.name = "cem"`` (cross-entropy search for a linear camera policy) trains the
-camera task only; every SB3 algorithm trains every task.
+``algo.name = "solve"`` (the shot solver: the camera path optimised over the known shot,
+the camera task's default) and ``algo.name = "cem"`` (cross-entropy search for a linear
+camera policy) train the camera task only; every SB3 algorithm trains every task.
 
 Unknown or mistyped keys raise :class:`RigDojoError` naming the key with its table
 path (``algo.lerning_rate``) and the allowed keys.
@@ -107,35 +108,59 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RigDojoError
+from .schema import setting
 
-ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")  # SB3 and tabular: every task
-SEARCH_ALGORITHMS = ("cem",)  # policy search without SB3: the camera task only
-KINEMATIC_TASKS = ("reach", "aim", "grasp")
-CAMERA_TASKS = ("camera",)
-PHYSICS_TASKS = ("stand", "locomotion", "jump", "obstacles")
-TASKS = KINEMATIC_TASKS + CAMERA_TASKS + PHYSICS_TASKS
-CAMERA_MODES = ("free", "dolly", "pan")
-FRAMING_POINTS = ("center", "left_third", "right_third", "nearest_third")
-RADIUS_SOURCES = ("length", "envelope", "bbone")
-ROOT_MOTION = ("bone", "object")
+from ..envs.camera.settings import CameraConfig
+from ..envs.physics.settings import PhysicsConfig
+
+ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")  # SB3 and tabular: every task of the rig family
+# search without SB3 (the camera family's): new names go last, because the sidebar stores the algorithm as
+# its index in ALGORITHMS + SEARCH_ALGORITHMS
+SEARCH_ALGORITHMS = ("cem", "solve")
 CONTINUOUS_ONLY = frozenset({"sac", "td3"})
 DISCRETE_ONLY = frozenset({"dqn", "qlearning"})
 LR_SCHEDULES = ("constant", "linear", "cosine")
+# each family's settings table (envs/<family>/settings.py): TrainConfig field -> dataclass
+SETTINGS_TABLES = {"camera": CameraConfig, "physics": PhysicsConfig}
+
+
+def settings_class(table: str) -> type:
+    """The dataclass of the TrainConfig table ``table`` (a family's settings group)."""
+    return SETTINGS_TABLES[table]
+
+
+def __getattr__(name: str):
+    if name == "TASKS":  # every task, from the family registry
+        from ..envs.families import task_names
+
+        return task_names()
+    raise AttributeError(name)
 
 
 @dataclass
 class RigSelection:
     """Which rig, which bones the policy moves, what it reaches for."""
 
-    rig: str = ""
-    controls: list[str] = field(default_factory=list)
-    effector: str = ""
-    tracked: list[str] = field(default_factory=list)
-    target: str = ""
-    region: str = ""
-    episode_length: int = 64
-    discrete: bool = False
-    tolerance: float = 0.02
+    rig: str = setting("", label="Rig", kind="armature", description="The armature to train; only armatures can be picked")
+    controls: list[str] = setting(default_factory=list, label="Controls", kind="names",
+                                  description="The bones the policy turns, comma-separated, parents first")
+    effector: str = setting("", label="Effector", kind="bone",
+                            description="The bone that reaches (its tail), aims (an axis) or holds the palm")
+    tracked: list[str] = setting(default_factory=list, label="Tracked", kind="names",
+                                 description="More bones to track, comma-separated (for grasp: the fingertips)")
+    target: str = setting("", label="Target", kind="object",
+                          description="The object to reach or aim at (animated objects are followed frame by frame); "
+                                      "for grasp, the mesh to grip")
+    region: str = setting("", label="Region", kind="object",
+                          description="Targets are drawn at random inside this object's box (overrides Target for "
+                                      "training reach and aim)")
+    episode_length: int = setting(64, label="Episode Length", min=1, soft_max=1000,
+                                  description="Steps per episode (an animated target uses its frame count)")
+    discrete: bool = setting(False, label="Discrete Actions",
+                             description="Each control turns by a fixed step: needed by DQN and Q-learning, refused "
+                                         "by SAC and TD3")
+    tolerance: float = setting(0.02, label="Success Tolerance", min=1e-6, soft_max=0.5, precision=3,
+                               description="Success distance in chain lengths (aim: radians)")
 
 
 @dataclass
@@ -152,86 +177,60 @@ class RewardTermConfig:
 class AlgoConfig:
     """Algorithm and hyperparameters. ``extra`` holds algorithm-specific keyword arguments."""
 
-    name: str = "ppo"
-    learning_rate: float = 3e-4
-    lr_schedule: str = "constant"
-    gamma: float = 0.99
-    n_envs: int = 16
-    total_steps: int = 200_000
-    minutes: float = 0.0
-    batch_size: int = 256
-    n_steps: int = 128
-    n_epochs: int = 10
-    net_arch: list[int] = field(default_factory=lambda: [64, 64])
-    seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    name: str = setting("ppo", label="Algorithm", description="The learning algorithm (picking one loads its tuned "
+                        "settings; Solve Shot, the camera task's default, and CEM, a policy search, are offered for "
+                        "the camera task only)")
+    learning_rate: float = setting(3e-4, label="Learning Rate", description="Step size of the optimiser", min=1e-7,
+                                   soft_max=0.01, precision=6, step=0.001)
+    lr_schedule: str = setting("constant", label="Schedule", description="How the learning rate changes over the run",
+                               choices=tuple((s, s.capitalize(), "") for s in LR_SCHEDULES))
+    gamma: float = setting(0.99, label="Gamma", description="Discount factor: how far ahead the policy plans",
+                           min=0.0, max=1.0, precision=4)
+    n_envs: int = setting(16, label="Environments", description="Environments stepped side by side", min=1,
+                          soft_max=4096)
+    total_steps: int = setting(200_000, label="Steps", min=0, step=1000,
+                               description="Training budget in environment steps (0: no step limit)")
+    minutes: float = setting(0.0, label="Minutes", min=0.0, soft_max=120.0, precision=1,
+                             description="Training budget in minutes of training time (0: no time limit)")
+    batch_size: int = setting(256, label="Batch Size", description="Samples per gradient step", min=1)
+    n_steps: int = setting(128, label="Rollout Steps", min=1,
+                           description="Steps per environment between updates (PPO, A2C) or train frequency (SAC, "
+                                       "TD3, DQN)")
+    n_epochs: int = setting(10, label="Epochs", min=1,
+                            description="PPO epochs per update, or gradient steps for SAC, TD3, DQN")
+    net_arch: list[int] = setting(default_factory=lambda: [64, 64], label="Network", kind="numbers",
+                                  description="Hidden layer sizes, comma-separated (e.g. 64, 64)")
+    seed: int = setting(0, label="Seed", min=0,
+                        description="Random seed: the same seed and settings give the same run")
+    extra: dict[str, Any] = setting(default_factory=dict, label="Extra", kind="json",
+                                    description="Algorithm-specific options as a JSON object (e.g. {\"gae_lambda\": "
+                                                "0.95})")
 
 
 @dataclass
 class CurriculumStage:
     """A curriculum stage: targets within ``region_scale`` of the region, success within ``tolerance``."""
 
-    region_scale: float = 1.0
-    tolerance: float = 0.02
+    region_scale: float = setting(1.0, label="Region Scale", min=0.0, max=1.0,
+                                  description="Fraction of the region targets are drawn from")
+    tolerance: float = setting(0.02, label="Tolerance", min=0.0, precision=3,
+                               description="Success distance at this stage (chain lengths)")
 
 
 @dataclass
 class CurriculumConfig:
-    enabled: bool = False
-    threshold: float = 0.8
+    enabled: bool = setting(False, label="Curriculum", description="Start with easy targets and advance by stages")
+    threshold: float = setting(0.8, label="Advance At", min=0.0, max=1.0, subtype="FACTOR",
+                               description="Success rate that advances a stage")
     stages: list[CurriculumStage] = field(default_factory=list)
 
 
 @dataclass
 class OutputConfig:
-    run_dir: str = ""
-    checkpoint_every: int = 20_000
-
-
-@dataclass
-class CameraConfig:
-    """The camera task: which camera follows which subject over which shot, and how it may move."""
-
-    camera: str = ""
-    subject: str = ""
-    bone: str = ""
-    frame_start: int = 0
-    frame_end: int = 0
-    mode: str = "free"
-    framing: str = "center"
-    use_lens: bool = False
-    allow_roll: bool = False
-    tolerance: float = 0.08
-    start_noise: float = 0.0
-    occlusion: bool = True
-    region: str = ""
-
-
-@dataclass
-class PhysicsConfig:
-    """The physics tasks: the creature's physical parameters and the task's settings (sizes, seconds)."""
-
-    root: str = ""
-    density: float = 1000.0
-    strength: float = 1.0
-    friction: float = 1.0
-    radius_source: str = "length"
-    radius_ratio: float = 0.12
-    obstacles: list[str] = field(default_factory=list)
-    platform: str = ""
-    root_motion: str = "bone"
-    episode_seconds: float = 10.0
-    substeps: int = 8
-    direction: list[float] = field(default_factory=lambda: [0.0, -1.0, 0.0])
-    target_speed: float = 1.0
-    fall_height: float = 0.5
-    max_tilt_degrees: float = 60.0
-    reset_noise: float = 0.05
-    push: float = 0.0
-    jump_height: float = 0.15
-    obstacle_heights: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.08, 0.12])
-    obstacle_distance: float = 1.0
-    action_scale: float = 0.0  # fraction of rest-to-limit an action of ±1 asks for; 0 = the task's default
+    run_dir: str = setting("", label="Run Folder", kind="dir",
+                           description="Where the run is written (empty: //rig_dojo_runs/<rig>_<task>_<time>/ beside "
+                                       "the .blend, or a temporary folder for an unsaved file)")
+    checkpoint_every: int = setting(20_000, label="Checkpoint Every", min=1, description="Steps between checkpoints")
 
 
 # Tuned per algorithm on reach-style tasks (a 2-3 link chain reaching random targets,
@@ -263,11 +262,18 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "cem": dict(learning_rate=1.0, lr_schedule="constant", gamma=1.0, n_envs=128, total_steps=360_000,
                 batch_size=1, n_steps=1, n_epochs=1, net_arch=[],
                 extra={"elite": 0.125, "sigma": 0.3}),
+    # The shot solver (camera only, envs/camera/solve.py): n_envs is the population of candidate paths,
+    # total_steps counts camera-frames scored (candidates x shot frames); a solve also ends when it has
+    # converged. Tuned on the shot suite (scene/builders/camera_shots.py, ./dojo bench camera): about 40
+    # generations on a 120-frame shot.
+    "solve": dict(learning_rate=1.0, lr_schedule="constant", gamma=1.0, n_envs=64, total_steps=400_000,
+                  batch_size=1, n_steps=1, n_epochs=1, net_arch=[],
+                  extra={"elite": 0.125, "knots_per_second": 1.0}),
 }
 
 
 # Tasks whose own tuning replaces the algorithm's reach-tuned defaults: (algo, task) -> settings.
-# Locomotion was tuned on the generated quadruped (envs.physics_extract.build_quadruped) at one CPU
+# Locomotion was tuned on the generated quadruped (scene.physics.extract.build_quadruped) at one CPU
 # thread; agents/README.md ("Physics defaults") has the table, the reasons and the measured time.
 _PHYSICS_PPO: dict[str, Any] = dict(
     learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=7_000_000,
@@ -286,8 +292,10 @@ def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
     task's own tuning where it has one (the physics locomotion tasks with PPO), else ``algo``'s."""
     if algo not in _DEFAULTS:
         raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
-    if task is not None and task not in TASKS:
-        raise RigDojoError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if task is not None:
+        from ..envs.families import family_of
+
+        family_of(task)  # RigDojoError naming the tasks for an unknown one
     values = _TASK_DEFAULTS.get((algo, task), _DEFAULTS[algo])
     return AlgoConfig(name=algo, **copy.deepcopy(values))
 
@@ -337,9 +345,14 @@ class TrainConfig:
     def load(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise RigDojoError(f"{path} is {path.stat().st_size:,d} bytes; a configuration is a small TOML file")
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise RigDojoError(f"cannot read the configuration {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise RigDojoError(f"{path} is not UTF-8 text (byte {exc.start}); save the configuration as UTF-8 "
+                               "TOML") from None
         try:
             return cls.from_toml(text)
         except RigDojoError as exc:
@@ -353,18 +366,22 @@ class TrainConfig:
     # -- checks -------------------------------------------------------------------
     def validate(self) -> None:
         """Values that parse but make no sense raise RigDojoError saying which and why."""
+        from ..envs.families import family_of
+
         algo = self.algo
-        if self.task not in TASKS:
-            raise RigDojoError(f"task: unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        if algo.name not in ALGORITHMS + SEARCH_ALGORITHMS:
-            raise RigDojoError(f"algo.name: unknown algorithm {algo.name!r}; "
-                               f"choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
-        if algo.name in SEARCH_ALGORITHMS and self.task not in CAMERA_TASKS:
-            raise RigDojoError(f"algo.name: {algo.name} (policy search) trains the camera task only; "
-                               f"for task {self.task!r} pick one of {', '.join(ALGORITHMS)} (ppo is the default)")
+        try:
+            family = family_of(self.task)
+        except RigDojoError as exc:
+            raise RigDojoError(f"task: {exc}") from None
+        every = ALGORITHMS + SEARCH_ALGORITHMS
+        if algo.name not in every:
+            raise RigDojoError(f"algo.name: unknown algorithm {algo.name!r}; choose one of {', '.join(every)}")
+        if algo.name not in family.algorithms:
+            raise RigDojoError(f"algo.name: {algo.name} cannot train the {self.task} task; pick one of "
+                               f"{', '.join(family.algorithms)} ({family.default_algorithm} is the default)")
         if algo.lr_schedule not in LR_SCHEDULES:
             raise RigDojoError(f"algo.lr_schedule: {algo.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
-        if self.rig.discrete and self.task not in KINEMATIC_TASKS:
+        if self.rig.discrete and not family.discrete_actions:
             raise RigDojoError(f"rig.discrete: the {self.task} task has continuous actions only; set rig.discrete = false")
         if self.rig.discrete and algo.name in CONTINUOUS_ONLY:
             raise RigDojoError(f"algo.name: {algo.name} needs continuous actions; set rig.discrete = false "
@@ -387,72 +404,66 @@ class TrainConfig:
             raise RigDojoError("algo.total_steps and algo.minutes must not be negative")
         if any(n <= 0 for n in algo.net_arch):
             raise RigDojoError(f"algo.net_arch: layer sizes must be greater than 0 (found {algo.net_arch})")
-        if self.task in CAMERA_TASKS:
-            self._validate_camera()
-        if self.task in PHYSICS_TASKS:
-            self._validate_physics()
-        # the obstacle course's stages are physics.obstacle_heights
-        if self.curriculum.enabled and not self.curriculum.stages and self.task != "obstacles":
+        _check_bounds(self)
+        if algo.name == "cem":
+            from .cem import validate_extra
+
+            validate_extra(algo)
+        else:  # an algorithm a family brings checks its own settings (the camera's shot solver)
+            from ..envs.families import algorithm_hooks
+
+            hooks = algorithm_hooks(algo.name)
+            if hooks is not None and hasattr(hooks, "validate_extra"):
+                hooks.validate_extra(algo)
+        if family.settings:
+            getattr(self, family.settings).validate(self)
+        # a family whose curriculum is its own (the obstacle course's heights) needs no stages
+        if self.curriculum.enabled and not self.curriculum.stages \
+                and self.task not in family.extra.get("own_curriculum", ()):
             raise RigDojoError("curriculum.enabled is true but curriculum.stages is empty; add [[curriculum.stages]]")
         for i, term in enumerate(self.rewards):
             if not term.name:
                 raise RigDojoError(f"rewards[{i}].name is empty; give the reward term's registry name")
 
-    def _validate_camera(self) -> None:
-        cam = self.camera
-        if cam.mode not in CAMERA_MODES:
-            raise RigDojoError(f"camera.mode: {cam.mode!r} is not one of {', '.join(CAMERA_MODES)}")
-        if cam.framing not in FRAMING_POINTS:
-            raise RigDojoError(f"camera.framing: {cam.framing!r} is not one of {', '.join(FRAMING_POINTS)}")
-        if (cam.frame_start or cam.frame_end) and cam.frame_end <= cam.frame_start:
-            raise RigDojoError(f"camera.frame_end ({cam.frame_end}) must be after camera.frame_start "
-                               f"({cam.frame_start}); a shot needs at least two frames (0 and 0: the scene's range)")
-        if not cam.tolerance > 0:
-            raise RigDojoError(f"camera.tolerance must be greater than 0 (found {cam.tolerance})")
-        if not cam.start_noise >= 0:
-            raise RigDojoError(f"camera.start_noise must not be negative (found {cam.start_noise})")
-        if self.algo.name == "cem":
-            extra = self.algo.extra
-            unknown = sorted(set(extra) - {"elite", "sigma"})
-            if unknown:
-                raise RigDojoError(f"algo.extra.{unknown[0]} is not a setting of cem; it takes elite and sigma")
-            elite, sigma = extra.get("elite", 0.125), extra.get("sigma", 0.3)
-            if isinstance(elite, bool) or not isinstance(elite, (int, float)) or not 0 < elite <= 1:
-                raise RigDojoError(f"algo.extra.elite must be a fraction in (0, 1] (found {elite!r})")
-            if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
-                raise RigDojoError(f"algo.extra.sigma must be greater than 0 (found {sigma!r})")
-            if self.algo.n_envs < 2:
-                raise RigDojoError(f"algo.n_envs is cem's population; it needs at least 2 (found {self.algo.n_envs})")
 
-    def _validate_physics(self) -> None:
-        ph = self.physics
-        if not ph.density > 0:
-            raise RigDojoError(f"physics.density must be greater than 0 kg/m³ (found {ph.density:g}): "
-                               "a body without mass cannot be simulated; e.g. 1000 (water)")
-        for key in ("strength", "friction", "push", "reset_noise"):
-            value = getattr(ph, key)
-            if not value >= 0:
-                raise RigDojoError(f"physics.{key} must not be negative (found {value:g})")
-        for key in ("radius_ratio", "episode_seconds", "target_speed", "fall_height", "max_tilt_degrees",
-                    "jump_height", "obstacle_distance"):
-            value = getattr(ph, key)
-            if not value > 0:
-                raise RigDojoError(f"physics.{key} must be greater than 0 (found {value:g})")
-        if not 0.0 <= ph.action_scale <= 1.0:
-            raise RigDojoError(f"physics.action_scale must be between 0 (the task's default) and 1 "
-                               f"(found {ph.action_scale:g})")
-        if ph.substeps < 1:
-            raise RigDojoError(f"physics.substeps must be at least 1 (found {ph.substeps})")
-        if ph.radius_source not in RADIUS_SOURCES:
-            raise RigDojoError(f"physics.radius_source: {ph.radius_source!r} is not one of {', '.join(RADIUS_SOURCES)}")
-        if ph.root_motion not in ROOT_MOTION:
-            raise RigDojoError(f"physics.root_motion: {ph.root_motion!r} is not one of {', '.join(ROOT_MOTION)}")
-        if len(ph.direction) != 3 or math.hypot(ph.direction[0], ph.direction[1]) < 1e-9:
-            raise RigDojoError(f"physics.direction must be a horizontal 3D vector like [0.0, -1.0, 0.0] "
-                               f"(found {ph.direction})")
-        if not ph.obstacle_heights or any(not h > 0 for h in ph.obstacle_heights):
-            raise RigDojoError(f"physics.obstacle_heights must be a non-empty list of heights > 0 "
-                               f"(found {ph.obstacle_heights})")
+# -- upper bounds: values that parse but would exhaust memory, disk or time, or overflow ---------------
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds
+MAX_CONFIG_BYTES = 16 << 20
+MAX_TOTAL_STEPS = 10**11
+MAX_MINUTES = 7 * 24 * 60.0
+MAX_LAYERS, MAX_LAYER_UNITS = 16, 8192  # agents/safe_read.py refuses policy files beyond these
+MAX_REWARD_WEIGHT = 1e6
+_UPPER = {"algo.n_envs": 65_536, "algo.batch_size": 10**7, "algo.n_steps": 10**6, "algo.n_epochs": 10_000,
+          "rig.episode_length": 100_000, "output.checkpoint_every": 10**12}
+
+
+def _check_bounds(config: TrainConfig) -> None:
+    algo = config.algo
+    if not 0 <= algo.seed <= MAX_SEED:
+        raise RigDojoError(f"algo.seed must be between 0 and {MAX_SEED} (found {algo.seed})")
+    if algo.total_steps > MAX_TOTAL_STEPS:
+        raise RigDojoError(f"algo.total_steps: {algo.total_steps:,d} is more than {MAX_TOTAL_STEPS:,d}; "
+                           "use algo.minutes for an open-ended run")
+    if not math.isfinite(algo.minutes) or algo.minutes > MAX_MINUTES:
+        raise RigDojoError(f"algo.minutes must be a finite number of minutes up to {MAX_MINUTES:.0f} (a week); "
+                           f"found {algo.minutes}")
+    for key, value in (("algo.learning_rate", algo.learning_rate), ("rig.tolerance", config.rig.tolerance)):
+        if not math.isfinite(value) or value > 1e6:
+            raise RigDojoError(f"{key} must be a finite number of a plausible size (found {value})")
+    if len(algo.net_arch) > MAX_LAYERS or any(n > MAX_LAYER_UNITS for n in algo.net_arch):
+        raise RigDojoError(f"algo.net_arch: at most {MAX_LAYERS} layers of at most {MAX_LAYER_UNITS} units "
+                           f"(found {algo.net_arch[:MAX_LAYERS + 1]})")
+    values = {"algo.n_envs": algo.n_envs, "algo.batch_size": algo.batch_size, "algo.n_steps": algo.n_steps,
+              "algo.n_epochs": algo.n_epochs, "rig.episode_length": config.rig.episode_length,
+              "output.checkpoint_every": config.output.checkpoint_every}
+    for key, value in values.items():
+        if value > _UPPER[key]:
+            raise RigDojoError(f"{key} must be at most {_UPPER[key]:,d} (found {value:,d})")
+    for i, term in enumerate(config.rewards):
+        weight = term.weight
+        if not math.isfinite(weight) or abs(weight) > MAX_REWARD_WEIGHT:
+            raise RigDojoError(f"rewards[{i}] ({term.name}): weight {weight!r} must be a finite number up to "
+                               f"{MAX_REWARD_WEIGHT:g}; scale the other terms down instead")
 
 
 # -- reading: dataclass from plain data, with errors that name the key ------------------

@@ -1,7 +1,8 @@
 """Atomic writes into a run folder: a temp file in the same folder, then ``os.replace``.
 
 A run killed mid-write (Blender crashes, SIGKILL) leaves either the old file or the new
-one, never half a file (DESIGN.md, rule 6).
+one, never half a file (DESIGN.md, rule 6). The file gets the permissions any new file of this
+process would get (0644 under the usual umask): colleagues on shared storage can read a run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def write_atomic_with(path: Path, writer: Callable[[BinaryIO], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; a run folder is meant to be shared
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             writer(f)
             f.flush()
@@ -35,3 +38,15 @@ def write_atomic_with(path: Path, writer: Callable[[BinaryIO], object]) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+_UMASK: list[int] = []
+
+
+def _umask() -> int:
+    """The process's umask, read once (by setting it and putting it back: Python has no getter)."""
+    if not _UMASK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        _UMASK.append(mask)
+    return _UMASK[0]

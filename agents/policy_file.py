@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +35,14 @@ import numpy as np
 from ..errors import RigDojoError
 from .config import TrainConfig
 from .files import write_atomic
+from .safe_read import read_npz
 
 FORMAT = "rig_dojo.policy"
 VERSION = 1
 SUFFIX = ".rdpolicy"
 MEMBERS = ("metadata.json", "weights.npz")
-MAX_MEMBER_BYTES = 1 << 30  # refuse zip bombs before inflating them
+MAX_MEMBER_BYTES = 1 << 30  # refuse zip bombs before inflating them (the arrays inside: agents/safe_read.py)
+MAX_METADATA_BYTES = 64 << 20
 
 
 # -- spaces as JSON --------------------------------------------------------------------
@@ -256,6 +259,8 @@ def _load_state(policy: Any, arrays: dict[str, np.ndarray], name: str) -> None:
 
 def _read_zip(path: Path) -> tuple[bytes, dict[str, bytes]]:
     try:
+        if path.stat().st_size > 2 * MAX_MEMBER_BYTES:
+            raise RigDojoError(f"{path.name} is implausibly large for a policy file ({path.stat().st_size} bytes)")
         data = path.read_bytes()
     except OSError as exc:
         raise RigDojoError(f"cannot read policy file {path}: {exc.strerror}") from None
@@ -270,7 +275,8 @@ def _read_zip(path: Path) -> tuple[bytes, dict[str, bytes]]:
             raise RigDojoError(f"{not_ours}; it holds {', '.join(names[:6]) or 'nothing'}")
         members = {}
         for info in zf.infolist():
-            if info.file_size > MAX_MEMBER_BYTES:
+            limit = MAX_METADATA_BYTES if info.filename == "metadata.json" else MAX_MEMBER_BYTES
+            if info.file_size > limit:
                 raise RigDojoError(f"{path.name}: {info.filename} is implausibly large ({info.file_size} bytes)")
             members[info.filename] = zf.read(info)
     return data, members
@@ -282,8 +288,8 @@ def load_policy(path: str | Path) -> PolicyFile:
     data, members = _read_zip(path)
     try:
         metadata = json.loads(members["metadata.json"].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RigDojoError(f"{path.name}: metadata.json is not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise RigDojoError(f"{path.name}: metadata.json is not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise RigDojoError(f"{path.name} is not a Rig Dojo policy file (metadata.json has no format {FORMAT!r})")
     if metadata.get("version") != VERSION:
@@ -291,20 +297,60 @@ def load_policy(path: str | Path) -> PolicyFile:
                            f"version {VERSION}. Update Rig Dojo")
     if hashlib.sha256(members["weights.npz"]).hexdigest() != metadata.get("weights_sha256"):
         raise RigDojoError(f"{path.name}: weights.npz does not match the sha256 in metadata.json (damaged or edited)")
-    try:
-        with np.load(io.BytesIO(members["weights.npz"]), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except ValueError as exc:  # object arrays (pickles) and malformed headers
-        raise RigDojoError(f"{path.name}: weights.npz holds something other than plain numeric arrays ({exc}); "
-                           "refusing to load it") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise RigDojoError(f"{path.name}: weights.npz is not a valid npz file ({exc})") from None
+    budget = check_metadata(metadata, path.name)
+    arrays = read_npz(members["weights.npz"], name=f"{path.name}: weights.npz", max_bytes=budget)
     for name, array in arrays.items():
         if array.dtype.kind not in "fiub":
             raise RigDojoError(f"{path.name}: weight {name} has dtype {array.dtype}, expected numbers")
     policy = PolicyFile(path=path, metadata=metadata, arrays=arrays, sha256=hashlib.sha256(data).hexdigest())
     policy.network = _rebuild(metadata, arrays, path.name)
     return policy
+
+
+def check_metadata(metadata: dict[str, Any], name: str) -> int:
+    """Types and sizes of everything in ``metadata`` that is built from or compared (malformed or hostile
+    files end here, in one RigDojoError); returns how many bytes the weights can take at most."""
+    from .safe_read import check_policy_kwargs, check_space_description, policy_weight_budget, space_size
+
+    for key in ("observation_space", "action_space", "task_action_space"):
+        check_space_description(metadata.get(key), key, name)
+    if metadata["observation_space"]["type"] != "Box":
+        raise RigDojoError(f"{name}: metadata.json's observation_space is not a Box; the file is not made by Rig Dojo")
+    if not isinstance(metadata.get("config"), str) or len(metadata["config"]) > MAX_METADATA_BYTES:
+        raise RigDojoError(f"{name}: metadata.json has no config text; the file is damaged or not made by Rig Dojo")
+    controls = metadata.get("controls")
+    if not isinstance(controls, list) or len(controls) > 100_000 or not all(isinstance(c, str) for c in controls):
+        raise RigDojoError(f"{name}: metadata.json's controls are not a list of bone names")
+    algo = metadata.get("algo")
+    if not isinstance(algo, str):
+        raise RigDojoError(f"{name}: metadata.json names no algorithm")
+    obs_n = space_size(metadata["observation_space"])
+    act_n = space_size(metadata["action_space"])
+    if algo == "qlearning":
+        q = metadata.get("qlearning")
+        if not isinstance(q, dict) or not isinstance(q.get("bins"), int) or not 1 <= q["bins"] <= 1024 \
+                or not isinstance(q.get("gamma"), (int, float)) or not isinstance(q.get("seed"), int) \
+                or isinstance(q.get("bins"), bool):
+            raise RigDojoError(f"{name}: metadata.json's qlearning settings are damaged")
+        from .qlearning import MAX_TABLE_ENTRIES
+
+        act = metadata["action_space"]
+        actions = math.prod(act["nvec"]) if act["type"] == "MultiDiscrete" else act.get("n", 1)
+        entries = q["bins"] ** min(obs_n, 64) * actions if obs_n <= 64 else MAX_TABLE_ENTRIES + 1
+        if entries > MAX_TABLE_ENTRIES:
+            raise RigDojoError(f"{name}: a qlearning table of {obs_n} observations at {q['bins']} bins is larger "
+                               "than Rig Dojo ever writes; refusing to load it")
+        return entries * 8 + 16 * obs_n + (1 << 20)
+    if algo == "cem":
+        return 16 * (obs_n + 1) * act_n + (1 << 20)
+    from ..envs.families import algorithm_hooks
+
+    hooks = algorithm_hooks(algo)
+    if hooks is not None:  # an algorithm a family brings says how large its files can be (default 64 MB)
+        budget = getattr(hooks, "policy_weight_budget", None)
+        return int(budget(metadata, name)) if budget is not None else 64 << 20
+    nets = check_policy_kwargs(metadata.get("policy_kwargs"), name)
+    return policy_weight_budget(obs_n, act_n, nets)
 
 
 def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str) -> Any:
@@ -324,7 +370,22 @@ def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str)
         learner = TabularQLearner(_Spaces(), gamma=q["gamma"], bins=q["bins"], obs_clip=np.inf, seed=q["seed"])
         learner.load_arrays(arrays)
         return learner
+    if algo == "cem":  # a linear policy from the cross-entropy search (agents.cem)
+        from .cem import LinearPolicy
+
+        obs_n, act_n = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
+        w, b = arrays.get("weights"), arrays.get("bias")
+        if set(arrays) != {"weights", "bias"} or w.shape != (act_n, obs_n) or b.shape != (act_n,) \
+                or w.dtype.kind != "f" or b.dtype.kind != "f":
+            raise RigDojoError(f"{name}: a linear (cem) policy holds weights ({act_n}, {obs_n}) and bias ({act_n},) "
+                               "as floats; this file does not")
+        return LinearPolicy(w, b)
     if algo not in ("ppo", "a2c", "sac", "td3", "dqn"):
+        from ..envs.families import algorithm_hooks
+
+        hooks = algorithm_hooks(str(algo))  # an algorithm a family brings (the camera's solved paths)
+        if hooks is not None and hasattr(hooks, "rebuild_policy"):
+            return hooks.rebuild_policy(metadata, arrays, name)
         raise RigDojoError(f"{name}: unknown algorithm {algo!r} in metadata.json")
     policy_cls = model_class(algo).policy_aliases["MlpPolicy"]
     policy = policy_cls(obs_space, act_space, lambda _progress: 0.0, **_policy_kwargs_live(metadata["policy_kwargs"]))

@@ -10,8 +10,10 @@ Run folder (``run_dir``)::
     config.toml          the TrainConfig of the run
     metrics.csv          one row per snapshot: step, wall_time, mean_return, success_rate,
                          steps_per_second, episodes, curriculum_stage, term_<name>...
-    checkpoints/         step_<n>.zip (SB3's own format; ours, for resume), the last 2 kept
+    checkpoints/         step_<n>.zip (arrays + JSON in an npz, no pickle: agents/checkpoint_file.py), the
+                         last 2 kept, each with a step_<n>.zip.json of its counters
     checkpoint.json      which checkpoint is the latest, with the counters resume restores
+    .rig_dojo.lock       held while a training writes here (agents/run_folder.py)
     final.rdpolicy       the shareable policy (agents/policy_file.py) when the run ends or stops
     tensorboard/         event files, only when tensorboard is importable
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 import collections
 import csv
 import importlib.util
-import json
 import math
 import threading
 import time
@@ -40,6 +41,7 @@ import numpy as np
 from ..errors import RigDojoError
 from .config import TrainConfig
 from .files import write_atomic, write_atomic_with
+from .run_folder import record_checkpoint
 
 STATES = ("idle", "running", "paused", "stopping", "stopped", "finished", "error")
 KEEP_CHECKPOINTS = 2
@@ -62,7 +64,7 @@ class Snapshot:
     (NaN before the first episode ends); an episode counts as a success when its last step
     reports ``success``. ``term_means`` are per-episode sums of each weighted term, averaged,
     so they add up to ``mean_return``. ``eta_seconds`` is NaN while unknown. ``preview`` is
-    the newest deterministic rollout, shaped (T, n_controls, 3) of control_angles (local
+    the newest deterministic rollout, shaped (T, k, 3) of ``env.preview_frame()`` (control angles, local
     Euler XYZ, radians), rolled at ``preview_step``; None until the first one.
     """
 
@@ -115,6 +117,29 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return out
 
 
+def preview_rollout(env: Any, act: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """One deterministic episode of ``env``'s environment 0 as frozen ``(T, k, 3)`` preview frames: the task's
+    own ``preview_rollout`` when it has one, else stepped through the VecEnv (the control angles)."""
+    if hasattr(env, "preview_rollout"):
+        return _frozen(env.preview_rollout(act))
+    obs = env.reset()
+    frames = [np.array(env.control_angles()[0], dtype=np.float64)]
+    for _ in range(int(getattr(env, "episode_steps", 64))):
+        obs, _rewards, dones, _infos = env.step(act(obs))
+        if dones[0]:
+            break  # after the auto-reset the angles are the next episode's
+        frames.append(np.array(env.control_angles()[0], dtype=np.float64))
+    return _frozen(np.stack(frames))
+
+
+def probe_task(env: Any) -> None:
+    """Reset ``env`` and take one step, on the caller's thread: settings the task cannot honour (a reward
+    term reading state this task does not have) raise RigDojoError before training starts. ``env`` is a
+    preview task (its own random generator): the training task is untouched."""
+    env.reset()
+    env.step(np.stack([env.action_space.sample() for _ in range(env.num_envs)]))
+
+
 class BackgroundRun:
     """The thread and state machine every training session shares (TrainingSession, the camera search).
 
@@ -144,7 +169,11 @@ class BackgroundRun:
         self._unpaused = threading.Event()
         self._unpaused.set()
         self._thread: threading.Thread | None = None
+        self._thread_ended = threading.Event()  # set when the thread has saved and ended (see wait())
+        self._folder_lock: Any = None  # agents.run_folder.RunFolderLock while training
         self._resume_meta: dict[str, Any] | None = None
+        self._restart = False  # continue_run found no checkpoint: the run starts over in its folder
+        self.resume_notes: list[str] = []  # what continue_run skipped or decided, for the user
         self.episodes = 0
         self.resumed_from_step = 0
 
@@ -155,16 +184,24 @@ class BackgroundRun:
 
         The step counter, episode count, wall time, curriculum stage and curve continue.
         """
+        from .run_folder import find_resume_point
+
         run_dir = Path(run_dir)
-        pointer = run_dir / "checkpoint.json"
-        if not pointer.exists():
-            raise RigDojoError(f"{run_dir} has no checkpoint to resume from (no checkpoint.json); start a new run")
+        if not (run_dir / "config.toml").is_file():
+            raise RigDojoError(f"{run_dir} is not a run folder (no config.toml); give the folder a run wrote")
         config = TrainConfig.load(run_dir / "config.toml")
-        meta = json.loads(pointer.read_text())
-        if not (run_dir / "checkpoints" / meta["checkpoint"]).exists():
-            raise RigDojoError(f"{run_dir}: checkpoint {meta['checkpoint']} named in checkpoint.json is missing")
+        point = find_resume_point(run_dir)  # the newest checkpoint that can be read
+        if point.meta is None and point.damaged:
+            raise RigDojoError(f"{run_dir}: no checkpoint can be read ({'; '.join(point.notes)}); start a new run "
+                               f"from its settings (--config {run_dir / 'config.toml'}) in another folder")
         session = cls(config, make_env, run_dir, **kwargs)
-        session._resume_meta = meta
+        session.resume_notes = list(point.notes)
+        if point.meta is None:  # stopped or killed before its first checkpoint: nothing to lose, start over
+            session.resume_notes.append("the run ended before its first checkpoint; starting it over from its "
+                                        "config.toml")
+            session._restart = True
+        else:
+            session._resume_meta = point.meta
         return session
 
     # -- state -----------------------------------------------------------------------------
@@ -190,18 +227,33 @@ class BackgroundRun:
     # -- control ---------------------------------------------------------------------------
     def start(self) -> None:
         """Build the task and the model (errors in the settings raise RigDojoError here), then train."""
+        from .run_folder import claim, clear_for_restart
+
         if self.state != "idle":
             raise RigDojoError(f"this training session is {self.state}; start a new session")
         try:
+            self._folder_lock = claim(self.run_dir)  # one training per run folder, across processes
+            if self._restart:
+                clear_for_restart(self.run_dir)
             self._build()
         except BaseException as exc:
             self._failed_build()
+            if self._folder_lock is not None:
+                self._folder_lock.abandon()
             self.error = "".join(traceback.format_exception(exc))
             self._set_state("error")
             raise
         self._set_state("running")
-        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread = threading.Thread(target=self._thread_main, name=self.thread_name, daemon=True)
         self._thread.start()
+
+    def _thread_main(self) -> None:
+        try:
+            self._run()
+        finally:
+            if self._folder_lock is not None:
+                self._folder_lock.release()
+            self._thread_ended.set()
 
     def pause(self) -> None:
         if self._set_state("paused", only_from=("running",)):
@@ -222,9 +274,14 @@ class BackgroundRun:
         self.wait()
 
     def wait(self, timeout: float | None = None) -> str:
-        """Wait for the thread to end (or ``timeout`` seconds); returns the state."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Wait for the thread to end (or ``timeout`` seconds); returns the state.
+
+        Waits on an Event rather than ``Thread.join``: in Python 3.11 a KeyboardInterrupt inside
+        ``join(timeout)`` can mark a thread that is still running as ended (bpo-45274), and Ctrl-C would
+        then leave before the trainer saved its checkpoint.
+        """
+        if self._thread is not None and self._thread_ended.wait(timeout):
+            self._thread.join()
         return self.state
 
     def _build(self) -> None:
@@ -310,6 +367,7 @@ class TrainingSession(BackgroundRun):
         config.save(self.run_dir / "config.toml")
         self.env = self.make_env(config, algo.n_envs, algo.seed)
         self.preview_env = self.make_env(config, 1, algo.seed + 7919)
+        probe_task(self.preview_env)  # a reward term the task cannot feed fails here, not in the thread
         self.control_names = tuple(self.env.control_names)
         tensorboard = self.run_dir / "tensorboard" if importlib.util.find_spec("tensorboard") else None
         meta = self._resume_meta
@@ -485,15 +543,8 @@ class TrainingSession(BackgroundRun):
         from .algorithms import task_actions
 
         env = self.preview_env
-        obs = env.reset()
-        frames = [np.array(env.control_angles()[0], dtype=np.float64)]
-        for _ in range(int(getattr(env, "episode_steps", self.config.rig.episode_length))):
-            actions, _ = self.model.predict(obs, deterministic=True)
-            obs, _rewards, dones, _infos = env.step(task_actions(actions, env.action_space))
-            if dones[0]:
-                break  # after the auto-reset the angles are the next episode's
-            frames.append(np.array(env.control_angles()[0], dtype=np.float64))
-        return _frozen(np.stack(frames))
+        return preview_rollout(env, lambda obs: task_actions(self.model.predict(obs, deterministic=True)[0],
+                                                             env.action_space))
 
     def _write_metrics(self, snapshot: Snapshot) -> None:
         path = self.run_dir / "metrics.csv"
@@ -503,7 +554,9 @@ class TrainingSession(BackgroundRun):
                     self._metrics_columns = next(csv.reader(f))
                 self._metrics_file = path.open("a", newline="")
             else:
-                names = [t.name for t in self.config.rewards if t.enabled] or sorted(self._term_names)
+                # the task's default terms when the config names none (episodes may not have ended yet)
+                names = [t.name for t in self.config.rewards if t.enabled] or sorted(self._term_names) or \
+                    sorted(getattr(self.env, "last_terms", dict)())
                 self._metrics_columns = [*CSV_FIXED, *(f"term_{n}" for n in names)]
                 self._metrics_file = path.open("w", newline="")
                 self._metrics_file.write(",".join(self._metrics_columns) + "\n")
@@ -520,14 +573,16 @@ class TrainingSession(BackgroundRun):
 
     # -- files -----------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
+        from .algorithms import save_checkpoint
+
         step = int(self.model.num_timesteps)
         folder = self.run_dir / "checkpoints"
         name = f"step_{step:012d}.zip"
-        # the time-budget clock (algorithms.use_time_progress) belongs to this session, not the checkpoint
-        write_atomic_with(folder / name, lambda f: self.model.save(f, exclude=["_update_current_progress_remaining"]))
+        # arrays and JSON (agents/checkpoint_file.py): resuming a shared run folder runs no code from it
+        write_atomic_with(folder / name, lambda f: save_checkpoint(self.model, f, self.config.algo.name))
         meta = {"checkpoint": name, "step": step, "episodes": self.episodes, "algo": self.config.algo.name,
                 "curriculum_stage": int(self.env.curriculum_stage), "wall_time": self._wall_time()}
-        write_atomic(self.run_dir / "checkpoint.json", json.dumps(meta, indent=1).encode())
+        record_checkpoint(self.run_dir, meta)  # checkpoint.json, and a copy beside the checkpoint
         self._last_checkpoint_step = step
         for old in sorted(folder.glob("step_*.zip"))[:-KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
@@ -563,3 +618,29 @@ def _SessionCallback(session: TrainingSession) -> Any:  # noqa: N802 (a class bu
 
 
 _callback_class: type | None = None
+
+
+def session_class(algo: str) -> type[BackgroundRun]:
+    """The session that runs ``algo``: the cross-entropy search for ``cem``, the session of an algorithm a
+    family brings (its hooks' ``SESSION``, ``envs.families.algorithm_hooks``: the camera's shot solver), else
+    TrainingSession."""
+    if algo == "cem":
+        from .cem import CemSession
+
+        return CemSession
+    from ..envs.families import algorithm_hooks
+
+    hooks = algorithm_hooks(algo)
+    return hooks.SESSION if hooks is not None else TrainingSession
+
+
+def make_session(config: TrainConfig | None, make_env: Callable[[TrainConfig, int, int], Any],
+                 run_dir: str | Path | None = None, *, resume: bool = False, init_from: str | Path | None = None,
+                 **kwargs: Any) -> BackgroundRun:
+    """The session that trains ``config`` (see :func:`session_class`); ``resume=True`` continues the run in
+    ``run_dir`` from its checkpoint (``config`` is then read from the run folder)."""
+    if resume:
+        algo = TrainConfig.load(Path(run_dir) / "config.toml").algo.name
+        return session_class(algo).continue_run(run_dir, make_env, **kwargs)
+    assert config is not None
+    return session_class(config.algo.name)(config, make_env, run_dir, init_from=init_from, **kwargs)

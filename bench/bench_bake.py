@@ -36,10 +36,10 @@ def reach_motion(n_frames: int, n_bones: int, seed: int = 0, reach_frames: int =
 def main() -> None:
     import bpy
 
-    from rig_dojo.envs import anim
-    from rig_dojo.envs.bake import bake_pose_rotations, verify_bake
+    from rig_dojo.scene import anim
+    from rig_dojo.scene.bake import bake_pose_rotations, verify_bake
     from rig_dojo.envs.keyreduce import continuous_quaternions, euler_to_quaternion, interpolated_rotation_error, reduce_rotations
-    from rig_dojo.envs.scenes import build_chain
+    from rig_dojo.scene.builders.scenes import build_chain
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     rig = build_chain("Rig", (0.1,) * N_BONES)  # QUATERNION bones: 4 channels each

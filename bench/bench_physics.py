@@ -28,10 +28,11 @@ REPEATS = 3
 def _quadruped():
     import bpy
 
-    from rig_dojo.envs import physics_extract as pe
+    from rig_dojo.scene.physics import extract as pe
+    from rig_dojo.scene.builders import creatures
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    obj = pe.build_quadruped()
+    obj = creatures.build_quadruped()
     return obj, pe.extract_physics(obj)
 
 
@@ -48,7 +49,7 @@ def step_rates(spec, n_envs: int, steps: int) -> dict[str, float]:
     """env-steps/s of raw ``mj_step``, of :class:`PhysicsTwin` and of the whole locomotion task step."""
     import mujoco
 
-    from rig_dojo.envs.physics_task import make_physics_task
+    from rig_dojo.envs.physics.task import make_physics_task
 
     task = make_physics_task(spec, "locomotion", n_envs=n_envs, seed=0, substeps=SUBSTEPS)
     task.reset()
@@ -80,8 +81,9 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
     """Bake an open-loop trot of the quadruped, render ``tiles`` Workbench frames and tile them into one PNG."""
     import bpy
 
-    from rig_dojo.envs import physics_extract as pe
-    from rig_dojo.envs.physics_task import make_physics_task, record_clip
+    from rig_dojo.scene.physics import bake as physics_bake
+    from rig_dojo.scene.physics import verify as physics_verify
+    from rig_dojo.envs.physics.task import make_physics_task, record_clip
 
     obj, spec = _quadruped()
     task = make_physics_task(spec, "locomotion", n_envs=1, seed=3)
@@ -93,8 +95,8 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
     gain = 0.3 / task.action_scale * np.array([(1.0 if b.endswith("_thigh") else 0.5 if b.endswith("_shin") else 0.0) * (a == 0)
                            for b, a in zip(bones, layout.joint_axis)])
     clip = record_clip(task, lambda obs: (gain * np.sin(4 * math.pi * task.t[0] / task.fps + offsets))[None], n_steps=frames)
-    pe.bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
-    check = pe.verify_physics_bake(obj, spec, clip.frames, clip.heads, clip.tails)
+    physics_bake.bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
+    check = physics_verify.verify_physics_bake(obj, spec, clip.frames, clip.heads, clip.tails)
     scene = bpy.context.scene
     # armatures do not render: a cylinder per bone, parented to it, shows the capsules
     for k, name in enumerate(spec.bone_names):
@@ -140,7 +142,7 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
 def locomotion_config(seed: int = 0):
     """What ``python -m rig_dojo train SCENE --task locomotion --rig Quadruped`` trains with on a fresh
     scene: the locomotion task's own PPO defaults (``defaults_for("ppo", "locomotion")``), its default
-    reward terms (``envs.physics_task.DEFAULT_TERMS``) and the default ``[physics]`` table."""
+    reward terms (``envs.physics.task.DEFAULT_TERMS``) and the default ``[physics]`` table."""
     from rig_dojo.agents.config import TrainConfig, defaults_for
 
     config = TrainConfig(task="locomotion")
@@ -154,7 +156,7 @@ def evaluate_speed(policy, probe, seeds=(1, 2)) -> tuple[float, float, int]:
     """Deterministic episodes of ``policy`` on ``probe`` (one environment): the slowest speed along the
     task's direction (body lengths per second over the whole episode), the shortest episode (seconds)
     and the number of falls."""
-    from rig_dojo.envs.physics_task import record_clip
+    from rig_dojo.envs.physics.task import record_clip
 
     speeds, lengths, falls = [], [], 0
     for seed in seeds:
@@ -176,7 +178,7 @@ def locomotion_time(max_minutes: float = 20.0, seed: int = 0, every: int = 200_0
     from stable_baselines3.common.callbacks import BaseCallback
 
     from rig_dojo.agents.algorithms import build_model
-    from rig_dojo.envs.training import physics_env_factory
+    from rig_dojo.envs.physics.family import env_factory as physics_env_factory
 
     torch.set_num_threads(1)
     _, spec = _quadruped()

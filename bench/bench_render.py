@@ -1,7 +1,7 @@
 """Adaptive render settings (issue 19) vs Cycles' defaults vs the best single setting, on three shots.
 
 Run: ``.venv/bin/python bench/run.py render`` (``nice -n 15`` on a shared machine). For each shot
-(``lit``, ``glass``, ``interior`` from ``envs.render_shots``; 24 frames at 128x96, Cycles on the
+(``lit``, ``glass``, ``interior`` from ``scene.builders.render_shots``; 24 frames at 128x96, Cycles on the
 CPU with 2 threads) and the target SSIM (``RIG_DOJO_BENCH_TARGET``, default 0.98):
 
 1. **tune**: ``TuneRun`` (previews of all 24 frames, references of 6 sampled frames, the bandit's
@@ -38,13 +38,13 @@ def _bench_shot(name: str, target: float, out: Path) -> dict:
     import bpy
 
     from rig_dojo.agents.curve import write_png
-    from rig_dojo.envs.render_shots import build_shot
-    from rig_dojo.envs.render_tune_scene import CyclesRenderer
     from rig_dojo.envs.rendering.baselines import search_fixed
     from rig_dojo.envs.rendering.metrics import ssim
     from rig_dojo.envs.rendering.settings import CYCLES_DEFAULTS
     from rig_dojo.envs.rendering.sheet import side_by_side
     from rig_dojo.envs.rendering.tune import TuneRun
+    from rig_dojo.scene.builders.render_shots import build_shot
+    from rig_dojo.scene.render_tune import CyclesRenderer
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = build_shot(name, frames=FRAMES, width=WIDTH, height=HEIGHT)

@@ -20,9 +20,9 @@ import torch
 from rig_dojo.agents.algorithms import build_model
 from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.agents.evaluate import evaluate
-from rig_dojo.envs import scenes
-from rig_dojo.envs.task_extract import task_from_config
-from rig_dojo.envs.training import env_factory
+from rig_dojo.scene.builders import scenes
+from rig_dojo.scene.kinematic.task_extract import task_from_config
+from rig_dojo.envs.kinematic.family import env_factory
 
 TARGET = 0.95
 EVAL_EVERY = 16_384

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import time
 
-import bpy
 import numpy as np
 
 from rig_dojo.envs import kinematics as km
-from rig_dojo.envs import scenes
-from rig_dojo.envs.extract import extract_rig
-from rig_dojo.envs.twin import RigTwin
-from rig_dojo.envs.verify import blender_world_matrices, sample_controls, set_control_rotations
+from rig_dojo.scene.builders import scenes
+from rig_dojo.scene.kinematic.extract import extract_rig
+from rig_dojo.envs.kinematic.twin import RigTwin
+from rig_dojo.scene.kinematic.verify import blender_world_matrices, sample_controls, set_control_rotations
 
 N_ENVS = (1, 64, 1024, 4096)
 

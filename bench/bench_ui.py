@@ -21,9 +21,9 @@ import torch
 
 from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.agents.session import TrainingSession
-from rig_dojo.envs import scenes
-from rig_dojo.envs.task_extract import task_from_config
-from rig_dojo.envs.training import env_factory
+from rig_dojo.scene.builders import scenes
+from rig_dojo.scene.kinematic.task_extract import task_from_config
+from rig_dojo.envs.kinematic.family import env_factory
 
 TICK = 1.0 / 24.0
 SECONDS = 8.0

@@ -1,10 +1,7 @@
-"""Scene extraction and verification (the bpy edge), twins and tasks (no bpy).
+"""Task families without Blender: specs, batched twins and tasks (no bpy anywhere under this folder).
 
-Modules that import bpy: ``scenes`` (test and demo scenes), and the extraction /
-verification / bake modules. Twins and tasks never do, so they run without Blender.
+``base`` (the batched VecEnv every task builds on), ``kinematics`` (rotation maths), ``keyreduce``
+(key reduction), and one subpackage per family: ``kinematic/``, ``camera/``, ``physics/``. Everything
+here runs in worker processes, on Ray and in tests without Blender; ``tests/test_boundary.py`` imports
+every module under this folder with bpy blocked. What reads or writes a scene lives in ``scene/``.
 """
-
-# Modules of this package that import bpy (the edge). Every other module here is
-# part of the bpy-free core; tests/test_boundary.py imports them with bpy blocked.
-BPY_MODULES = frozenset({"scenes", "extract", "verify", "bake", "anim", "task_extract", "render", "policy_bake", "camera_extract", "physics_extract", "task_build",
-                        "render_tune_scene", "render_shots"})

@@ -1,4 +1,4 @@
-"""Batched rotation and matrix helpers that reproduce Blender's math (no bpy).
+"""Batched matrix helpers that reproduce Blender's math (no bpy); rotations are ``envs.rotations``.
 
 Matrices follow the mathematical convention (``M[..., :3, 3]`` is the
 translation, columns are the axes), as ``mathutils.Matrix`` prints them. Each
@@ -10,129 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
-
-
-def _axis_rotation(axis: str, angle: np.ndarray) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    one, zero = np.ones_like(angle), np.zeros_like(angle)
-    if axis == "X":
-        rows = ((one, zero, zero), (zero, c, -s), (zero, s, c))
-    elif axis == "Y":
-        rows = ((c, zero, s), (zero, one, zero), (-s, zero, c))
-    else:
-        rows = ((c, -s, zero), (s, c, zero), (zero, zero, one))
-    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
-
-
-def euler_to_matrix(angles: np.ndarray, order: str = "XYZ") -> np.ndarray:
-    """(..., 3) Euler angles (x, y, z) in radians -> (..., 3, 3); Blender's ``eulO_to_mat3``.
-
-    Blender's order "XYZ" applies X first: ``R = Rz @ Ry @ Rx``.
-    """
-    angles = np.asarray(angles, dtype=np.float64)
-    index = {"X": 0, "Y": 1, "Z": 2}
-    out = None
-    for axis in order:  # the first axis of the order is applied first (rightmost)
-        r = _axis_rotation(axis, angles[..., index[axis]])
-        out = r if out is None else r @ out
-    return out
-
-
-def euler_xyz_to_matrix(angles: np.ndarray) -> np.ndarray:
-    """Fast path of :func:`euler_to_matrix` for the XYZ order used by the policy's joints."""
-    c, s = np.cos(angles), np.sin(angles)
-    cx, cy, cz = c[..., 0], c[..., 1], c[..., 2]
-    sx, sy, sz = s[..., 0], s[..., 1], s[..., 2]
-    sxsy, cxsy = sx * sy, cx * sy
-    out = np.empty(angles.shape[:-1] + (3, 3), dtype=angles.dtype)
-    out[..., 0, 0] = cy * cz
-    out[..., 0, 1] = sxsy * cz - cx * sz
-    out[..., 0, 2] = cxsy * cz + sx * sz
-    out[..., 1, 0] = cy * sz
-    out[..., 1, 1] = sxsy * sz + cx * cz
-    out[..., 1, 2] = cxsy * sz - sx * cz
-    out[..., 2, 0] = -sy
-    out[..., 2, 1] = sx * cy
-    out[..., 2, 2] = cx * cy
-    return out
-
-
-def matrix_to_euler(m: np.ndarray, order: str = "XYZ") -> np.ndarray:
-    """(..., 3, 3) rotation -> (..., 3) Euler angles (x, y, z) for ``order`` (one of two solutions).
-
-    Round-trips with :func:`euler_to_matrix` away from gimbal lock.
-    """
-    m = np.asarray(m, dtype=np.float64)
-    i, j, k = ("XYZ".index(order[0]), "XYZ".index(order[1]), "XYZ".index(order[2]))
-    parity = 1.0 if (j - i) % 3 == 1 else -1.0  # even permutation of XYZ
-    # R = R_k R_j R_i; work in the rotated frame where the order is x, y, z
-    sy = -parity * m[..., k, i]
-    a_j = np.arcsin(np.clip(sy, -1.0, 1.0))
-    a_i = np.arctan2(parity * m[..., k, j], m[..., k, k])
-    a_k = np.arctan2(parity * m[..., j, i], m[..., i, i])
-    out = np.empty(m.shape[:-2] + (3,))
-    out[..., i], out[..., j], out[..., k] = a_i, a_j, a_k
-    return out
-
-
-def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) quaternion (w, x, y, z), normalised first like Blender -> (..., 3, 3)."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    out = np.empty(q.shape[:-1] + (3, 3))
-    out[..., 0, 0] = 1 - 2 * (y * y + z * z)
-    out[..., 0, 1] = 2 * (x * y - w * z)
-    out[..., 0, 2] = 2 * (x * z + w * y)
-    out[..., 1, 0] = 2 * (x * y + w * z)
-    out[..., 1, 1] = 1 - 2 * (x * x + z * z)
-    out[..., 1, 2] = 2 * (y * z - w * x)
-    out[..., 2, 0] = 2 * (x * z - w * y)
-    out[..., 2, 1] = 2 * (y * z + w * x)
-    out[..., 2, 2] = 1 - 2 * (x * x + y * y)
-    return out
-
-
-def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation -> (..., 4) unit quaternion (w, x, y, z) with w >= 0."""
-    m = np.asarray(m, dtype=np.float64)
-    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    cands = np.stack([
-        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-                  m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
-                  1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2], m[..., 1, 2] + m[..., 2, 1]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
-                  1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1),
-    ], axis=-2)
-    diag = np.stack([tr, m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], -1)
-    best = np.argmax(diag, axis=-1)
-    q = np.take_along_axis(cands, best[..., None, None], axis=-2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return q * np.where(q[..., :1] < 0, -1.0, 1.0)
-
-
-def axis_angle_to_matrix(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """(..., 3) axis (normalised here), (...) angle -> (..., 3, 3)."""
-    axis = np.asarray(axis, dtype=np.float64)
-    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
-    half = np.asarray(angle, dtype=np.float64)[..., None] / 2
-    return quaternion_to_matrix(np.concatenate([np.cos(half), axis * np.sin(half)], -1))
-
-
-def slerp(qa: np.ndarray, qb: np.ndarray, t: float) -> np.ndarray:
-    """Blender's ``interp_qt_qtqt``: shortest-path spherical interpolation of (..., 4) quaternions."""
-    cos = np.sum(qa * qb, axis=-1, keepdims=True)
-    qb = np.where(cos < 0, -qb, qb)
-    cos = np.abs(cos)
-    angle = np.arccos(np.clip(cos, -1.0, 1.0))
-    sin = np.sin(angle)
-    small = sin < 1e-4
-    wa = np.where(small, 1 - t, np.sin((1 - t) * angle) / np.where(small, 1, sin))
-    wb = np.where(small, t, np.sin(t * angle) / np.where(small, 1, sin))
-    return wa * qa + wb * qb
+from .rotations import (  # noqa: F401  (re-exported: the twin and the edge use them as km.*)
+    EULER_ORDERS,
+    axis_angle_to_matrix,
+    euler_to_matrix,
+    euler_xyz_to_matrix,
+    matrix_to_euler,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    rotation_values,
+    slerp,
+)
 
 
 def polar_decompose(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,23 +119,6 @@ def compose(loc: np.ndarray, rot3: np.ndarray, scale: np.ndarray) -> np.ndarray:
     out[..., :3, 3] = loc
     out[..., 3, 3] = 1.0
     return out
-
-
-def rotation_values(m: np.ndarray, mode: str) -> np.ndarray:
-    """(..., 3, 3) rotation -> the channel values of a bone in ``mode``.
-
-    QUATERNION: (..., 4) w, x, y, z; AXIS_ANGLE: (..., 4) angle, x, y, z; an Euler
-    order: (..., 3) x, y, z angles.
-    """
-    if mode == "QUATERNION":
-        return matrix_to_quaternion(m)
-    if mode == "AXIS_ANGLE":
-        q = matrix_to_quaternion(m)
-        sin_half = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
-        angle = 2 * np.arctan2(sin_half, q[..., :1])
-        axis = np.where(sin_half > 1e-12, q[..., 1:] / np.where(sin_half > 1e-12, sin_half, 1), [0.0, 1.0, 0.0])
-        return np.concatenate([angle, axis], axis=-1)
-    return matrix_to_euler(m, mode)
 
 
 def rotation_error_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:

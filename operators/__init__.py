@@ -1,19 +1,6 @@
 """Blender operators, registered in the order of ``submodules``."""
 
-import importlib
+from ..registration import submodule_registration
 
-submodules = ("install_deps", "config_io", "rig", "rewards", "train", "bake", "render_tune")
-
-
-def _modules():
-    return [importlib.import_module(f".{name}", __package__) for name in submodules]
-
-
-def register() -> None:
-    for module in _modules():
-        module.register()
-
-
-def unregister() -> None:
-    for module in reversed(_modules()):
-        module.unregister()
+submodules = ("install_deps", "config_io", "rig", "rewards", "train", "bake", "sweep", "render_tune")
+register, unregister = submodule_registration(__package__, submodules)

@@ -1,9 +1,7 @@
 """Bake the policy to keyframes, and evaluate it (the Bake and Evaluate panels), for every task.
 
-Rig tasks (reach, aim, grasp) key the control bones (``envs.policy_bake``); the camera task
-keys the camera's location and rotation and checks the subject's place in the image
-against the rollout; the physics tasks key root motion and the joints and check every
-bone's position against the simulation (``envs.task_build``). Each bake writes a new Action.
+The task's family bakes (``scene/<family>/family.py``: rig bones, the camera, a creature's root
+motion and joints) and verifies the Action in Blender; each bake writes a new Action.
 """
 
 from typing import Any
@@ -12,7 +10,8 @@ import bpy
 
 from .. import live
 from ..errors import RigDojoError
-from ..props import settings_to_config, task_family
+from ..envs.families import family_of, report_line, task_info
+from ..props import settings_to_config
 
 
 def policy_problem(context) -> str | None:
@@ -34,12 +33,12 @@ def _config(settings):
 
 def _policy_and_config(settings):
     """(path, policy file, config) of the policy the panels use (RigDojoError if there is none)."""
-    from ..envs.training import load_task_policy
+    from ..agents.policy_file import load_policy
 
     path = live.policy_path(settings)
     if path is None:
         raise RigDojoError("no policy: train one first, or pick a policy file")
-    policy = load_task_policy(path)
+    policy = load_policy(path)
     return path, policy, _config(settings) or policy.config
 
 
@@ -69,29 +68,24 @@ class RIGDOJO_OT_bake(bpy.types.Operator):
         report: Any  # the family's bake report: format() and to_dict()
         try:
             path, _policy, config = _policy_and_config(settings)
-            family = task_family(config.task)
-            if family == 'kinematic':
-                from ..envs.policy_bake import bake_policy
-
+            family = family_of(config.task)
+            edge = family.edge_hooks()
+            if family.bake_reduces_keys:
                 if options.use_replace and not options.replace_action:
                     raise RigDojoError("pick the Action to replace, or turn Replace an Action off to bake into a "
                                        "new one")
-                report = bake_policy(
-                    path, frames, action_name=action_name,
-                    reduce_degrees=options.reduce_degrees if options.use_reduce else None,
-                    replace_action=options.replace_action if options.use_replace else None,
-                    config=_config(settings), seed=options.seed)
+                reduce = options.reduce_degrees if options.use_reduce else None
+                replace = options.replace_action if options.use_replace else None
             else:
-                from ..envs.task_build import bake_camera_policy, bake_physics_policy
-
                 if options.use_reduce or options.use_replace:
                     notes = (f" (Reduce Keys and Replace an Action apply to rig bakes; the {config.task} bake keys "
                              "every frame into a new Action)")
-                if family == 'camera':  # the scene's range: the shot the policy was trained on
-                    report = bake_camera_policy(path, None if options.use_scene_range else frames, action_name,
-                                                config=config)
-                else:
-                    report = bake_physics_policy(path, frames, action_name, config=config, seed=options.seed)
+                reduce = replace = None
+            if hasattr(edge, "bake_frames_for"):  # the camera: the shot it was trained on, unless told otherwise
+                frames = edge.bake_frames_for(options, scene)
+            report = edge.bake(path, frames=frames, action_name=action_name, reduce_degrees=reduce,
+                               replace_action=replace, config=config,
+                               seed=options.seed)
         except RigDojoError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
@@ -116,48 +110,26 @@ class RIGDOJO_OT_evaluate(bpy.types.Operator):
         return True
 
     def execute(self, context):
-        from ..agents.evaluate import evaluate
-        from ..envs.task_build import spec_from_config, training_report
-        from ..envs.training import env_factory
+        from ..envs.families import env_factory, evaluate_policy, evaluation_in_report, training_report
+        from ..scene.families import spec_from_config
 
         settings = context.scene.rig_dojo
         try:
             path, policy, config = _policy_and_config(settings)
             spec = spec_from_config(config)
-            result = evaluate(policy, env_factory(spec), config, episodes=settings.bake.eval_episodes)
+            result = evaluate_policy(policy, spec, config, env_factory(spec, config), settings.bake.eval_episodes)
             extra = training_report(policy, spec, config)
         except RigDojoError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         live.results["evaluation"] = (str(path), result)
         live.results["task_report"] = (str(path), config.task, extra)
-        text = (f"Success {result.success_rate:.0%} over {result.episodes} episodes; final error "
-                f"{result.final_error:.3g} {ERROR_UNITS.get(config.task, '')}")
-        line = report_line(extra)
-        self.report({'INFO'}, text + (f"; {line}" if line else ""))
+        text = "" if extra and evaluation_in_report(config.task) else (  # the report line says it
+            f"Success {result.success_rate:.0%} over {result.episodes} episodes; final error "
+            f"{result.final_error:.3g} {task_info(config.task).error_units}")
+        line = report_line(config.task, extra).replace("\n", "; ")
+        self.report({'INFO'}, "; ".join(t for t in (text, line) if t))
         return {'FINISHED'}
-
-
-# What a task's "final error" measures (as the command line says it)
-ERROR_UNITS = {"reach": "chain lengths", "aim": "radians", "grasp": "chain lengths",
-               "camera": "image units from the framing point", "stand": "radians of tilt",
-               "locomotion": "body sizes/s below the target speed", "jump": "body sizes below the jump height",
-               "obstacles": "body sizes short of the obstacle"}
-
-
-def report_line(extra: dict) -> str:
-    """One line of ``training_report``'s numbers: the camera against its baselines, a creature against zero actions."""
-    if "shot" in extra:
-        shot = extra["shot"]
-        return f"framing/occlusion/jerk ({shot['framing_point']}): " + ", ".join(
-            f"{name.replace('_', '-')} {shot[name]['framing']:.3f}/{shot[name]['occlusion']:.3f}/"
-            f"{shot[name]['jerk']:.3g}" for name in ("trained", "fixed", "track_to"))
-    if "physics" in extra:
-        ph = extra["physics"]
-        return f"over {ph['episodes']} episodes of {ph['episode_seconds']:g} s: " + ", ".join(
-            f"{name.replace('_', ' ')} {ph[name]['seconds_up']:.2f} s up, {ph[name]['distance']:+.2f} sizes"
-            for name in ("trained", "zero_actions"))
-    return ""
 
 
 classes = (RIGDOJO_OT_bake, RIGDOJO_OT_evaluate)

@@ -48,7 +48,32 @@ class RIGDOJO_OT_install_dependencies(bpy.types.Operator):
         return {'FINISHED'}
 
 
-classes = (RIGDOJO_OT_install_dependencies,)
+class RIGDOJO_OT_install_ray(bpy.types.Operator):
+    """Install Ray Tune (optional: sweeps of many trainings, Blender workers on a Ray cluster) into this add-on's
+    user folder"""
+
+    bl_idname = "rig_dojo.install_ray"
+    bl_label = "Install Ray"
+
+    @classmethod
+    def poll(cls, context):
+        return RIGDOJO_OT_install_dependencies.poll(context)
+
+    def execute(self, context):
+        installer = deps.Installer(target=deps.user_site(_PACKAGE, create=True), requirements=list(deps.OPTIONAL["ray"]))
+        try:
+            installer.start()
+        except (RuntimeError, OSError) as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        deps.current = installer
+        if not bpy.app.timers.is_registered(_poll_installer):
+            bpy.app.timers.register(_poll_installer, first_interval=_POLL_SECONDS)
+        self.report({'INFO'}, f"Installing Ray into {installer.target}")
+        return {'FINISHED'}
+
+
+classes = (RIGDOJO_OT_install_dependencies, RIGDOJO_OT_install_ray)
 
 
 def register() -> None:

@@ -3,13 +3,34 @@
 Tuning renders with Cycles on the CPU at a small size; from the UI it runs as a modal operator
 that renders one image per timer tick (Esc cancels and leaves the scene as it was); headless
 (``EXEC_DEFAULT``) it runs to the end in one call. The chosen settings are keyed per frame on
-the scene's Cycles settings (``envs.render_tune_scene.key_settings``).
+the scene's Cycles settings (``scene.render_tune.key_settings``).
 """
 
 import bpy
+from bpy.props import BoolProperty, FloatProperty, IntProperty
 
 from ..errors import RigDojoError
-from ..props_render_tune import RigDojoRenderTuneSettings
+
+
+# The tuner's settings stored in the .blend (``scene.rig_dojo_render_tune``): a PropertyGroup of its own
+# for now, to be folded into the settings generated from TrainConfig with the other families'.
+class RigDojoRenderTuneSettings(bpy.types.PropertyGroup):
+    target_ssim: FloatProperty(
+        name="Target SSIM", default=0.98, min=0.5, max=0.9999, precision=4, step=0.1,
+        description="Quality every frame must reach: SSIM against a high-sample reference render (1 is identical)")
+    use_scene_range: BoolProperty(
+        name="Scene Frame Range", default=True, description="Tune every frame of the scene's frame range")
+    frame_start: IntProperty(name="Start", default=1, description="First frame of the shot to tune")
+    frame_end: IntProperty(name="End", default=24, description="Last frame of the shot to tune")
+    sampled_frames: IntProperty(
+        name="Sampled Frames", default=6, min=1, max=64,
+        description="Frames rendered against references while learning (the most different ones are picked)")
+    minutes: FloatProperty(
+        name="Time Limit", default=0.0, min=0.0, soft_max=60.0, unit='NONE',
+        description="Stop learning after this many minutes (after one round over the sampled frames); 0: no limit")
+    use_verify: BoolProperty(
+        name="Measure Every Frame", default=False,
+        description="Also render every frame against its reference, so the report measures all of them (slow)")
 
 
 def _frames(scene, settings) -> tuple[int, int]:
@@ -53,14 +74,14 @@ class RIGDOJO_OT_render_tune(bpy.types.Operator):
         return True
 
     def _start(self, context):
-        from ..envs.render_tune_scene import start_tune
+        from ..scene.render_tune import start_tune
 
         scene = context.scene
         settings = scene.rig_dojo_render_tune
         return start_tune(scene, _frames(scene, settings), settings.target_ssim, **_options(settings))
 
     def execute(self, context):
-        from ..envs.render_tune_scene import finish_tune
+        from ..scene.render_tune import finish_tune
 
         try:
             renderer, run = self._start(context)
@@ -90,7 +111,7 @@ class RIGDOJO_OT_render_tune(bpy.types.Operator):
         return {'RUNNING_MODAL'}
 
     def modal(self, context, event):
-        from ..envs.render_tune_scene import finish_tune
+        from ..scene.render_tune import finish_tune
 
         if event.type == 'ESC':
             self._end(context)
@@ -129,7 +150,7 @@ class RIGDOJO_OT_render_adaptive(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        from ..envs.render_tune_scene import keyed_frames
+        from ..scene.render_tune import keyed_frames
 
         if context.scene is None or not keyed_frames(context.scene):
             cls.poll_message_set("Tune the render settings first")
@@ -137,7 +158,7 @@ class RIGDOJO_OT_render_adaptive(bpy.types.Operator):
         return True
 
     def _prepare(self, context) -> bool:
-        from ..envs.render_tune_scene import check_cycles, keyed_frames
+        from ..scene.render_tune import check_cycles, keyed_frames
 
         scene = context.scene
         try:
@@ -176,7 +197,7 @@ class RIGDOJO_OT_render_tune_clear(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        from ..envs.render_tune_scene import KEYED_PROPERTY
+        from ..scene.render_tune import KEYED_PROPERTY
 
         if context.scene is None or KEYED_PROPERTY not in context.scene:
             cls.poll_message_set("No tuned settings on this scene")
@@ -184,7 +205,7 @@ class RIGDOJO_OT_render_tune_clear(bpy.types.Operator):
         return True
 
     def execute(self, context):
-        from ..envs.render_tune_scene import clear_keyed_settings
+        from ..scene.render_tune import clear_keyed_settings
 
         removed = clear_keyed_settings(context.scene)
         self.report({'INFO'}, f"Removed {removed} tuned channel(s)")

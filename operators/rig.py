@@ -4,7 +4,8 @@ import bpy
 
 from .. import live
 from ..errors import RigDojoError
-from ..props import join_names, split_names, task_family
+from ..envs.families import families, family_of
+from ..props import join_names, split_names
 
 
 def _rig(context):
@@ -15,6 +16,14 @@ def _rig(context):
 def _selected(pose_bone) -> bool:
     # Blender 5.0 keeps the selection on pose bones; 4.x on the armature's bones
     return bool(pose_bone.select) if hasattr(pose_bone, "select") else bool(pose_bone.bone.select)
+
+
+def rig_or_why(cls, context):
+    """The chosen armature, or None after setting the poll message that says to pick one."""
+    rig = _rig(context)
+    if rig is None:
+        cls.poll_message_set("Pick an armature in Rig & Task first")
+    return rig
 
 
 def parents_first(obj, names) -> list[str]:
@@ -32,9 +41,8 @@ class RIGDOJO_OT_controls_from_selection(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        rig = _rig(context)
+        rig = rig_or_why(cls, context)
         if rig is None:
-            cls.poll_message_set("Pick an armature in Rig & Task first")
             return False
         if not any(_selected(pb) for pb in rig.pose.bones):
             cls.poll_message_set(f"Select some bones of {rig.name} in Pose Mode first")
@@ -61,9 +69,8 @@ class RIGDOJO_OT_controls_from_collection(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        rig = _rig(context)
+        rig = rig_or_why(cls, context)
         if rig is None:
-            cls.poll_message_set("Pick an armature in Rig & Task first")
             return False
         name = context.scene.rig_dojo.control_collection
         if not name or name not in rig.data.collections_all:
@@ -95,16 +102,14 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         settings = context.scene.rig_dojo
-        family = task_family(settings.task)
-        if family != 'kinematic':
-            what = "the camera's keys are checked in Blender" if family == 'camera' else \
-                "the creature's keys are checked against the simulation in Blender"
-            cls.poll_message_set(f"Verify checks the rig twin of reach, aim and grasp; for the {settings.task} task "
-                                 f"{what} when you bake")
+        edge = family_of(settings.task).edge_hooks()
+        if not edge.can_verify:
+            verified = ", ".join(t for f in families() if f.edge_hooks().can_verify for t in f.task_names)
+            cls.poll_message_set(f"Verify checks the rig twin of {verified}; for the {settings.task} task "
+                                 f"{edge.VERIFY_NOTE}")
             return False
-        rig = _rig(context)
+        rig = rig_or_why(cls, context)
         if rig is None:
-            cls.poll_message_set("Pick an armature in Rig & Task first")
             return False
         if not split_names(settings.controls):
             cls.poll_message_set("Choose the control bones first")
@@ -115,7 +120,7 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
         return True
 
     def execute(self, context):
-        from ..envs.verify import verify
+        from ..scene.kinematic.verify import verify
 
         settings = context.scene.rig_dojo
         tracked = list(dict.fromkeys([n for n in [settings.effector.strip()] if n] + split_names(settings.tracked)))

@@ -5,88 +5,33 @@ import traceback
 import bpy
 
 from .. import deps, live
+from ..envs.families import family_of
 from ..errors import RigDojoError
-from ..props import settings_to_config, task_family
-
-TRAINING_MODULES = ["torch", "stable_baselines3"]
-
-
-def camera_object(settings):
-    """The camera the camera task moves: the picked one, else the scene's camera (None if neither)."""
-    cam = settings.camera.camera
-    return cam if cam is not None else settings.id_data.camera
-
+from ..headless import default_run_dir, resolve_run_dir
+from ..props import settings_to_config
 
 def rig_problem(settings) -> str | None:
-    """Why no training can start from these settings (a poll message), or None."""
-    family = task_family(settings.task)
-    if family == 'camera':
-        return camera_problem(settings)
-    rig = settings.rig
-    if rig is None:
-        return "Pick an armature in Rig & Task first"
-    if rig.type != 'ARMATURE':
-        return f"{rig.name} is not an armature; pick an armature in Rig & Task"
-    if family == 'physics':
-        root = settings.physics.root.strip()
-        if root and root not in rig.data.bones:
-            return f"{rig.name} has no bone {root!r}; pick the Root Bone again in Rig & Task"
-        return None
-    if settings.task == 'grasp':
-        if settings.target is None:
-            return "Pick the mesh to grasp as the Target in Rig & Task"
-    elif settings.target is None and settings.region is None:
-        return "Pick a target object (or a region) in Rig & Task"
-    return None
-
-
-def camera_problem(settings) -> str | None:
-    """Why the camera task cannot start (no camera, no subject, a bad bone or shot), or None."""
-    cam = settings.camera
-    camera = camera_object(settings)
-    if camera is None:
-        return "The scene has no camera: pick the Camera in Rig & Task"
-    if camera.type != 'CAMERA':
-        return f"{camera.name} is not a camera; pick a camera in Rig & Task"
-    subject = cam.subject
-    if subject is None:
-        return "Pick the Subject the camera keeps framed in Rig & Task"
-    if subject == camera:
-        return "The camera cannot frame itself: pick another Subject"
-    bone = cam.bone.strip()
-    if bone and subject.type == 'ARMATURE' and bone not in subject.data.bones:
-        return f"{subject.name} has no bone {bone!r}; pick the Bone again in Rig & Task"
-    if not cam.use_scene_range and cam.frame_end <= cam.frame_start:
-        return "The shot's End frame must be after its Start frame"
-    return None
+    """Why no training can start from these settings (a poll message), or None: the task's family says."""
+    return family_of(settings.task).edge_hooks().training_problem(settings)
 
 
 def start_training(settings) -> live.LiveRun:
     """Read the task from the scene, start a training session and the live preview timer."""
-    from ..envs.task_build import spec_from_config
-    from ..envs.training import env_factory, make_session
+    from ..agents.session import make_session
 
     if live.is_training():
         raise RigDojoError("a training is already running; stop it first")
     config = settings_to_config(settings)
-    family = task_family(config.task)
-    if family == 'camera':
-        camera = camera_object(settings)
-        name = camera.name if camera is not None else "camera"
-    else:
-        name = config.rig.rig
-    folder = settings.run_dir or live.default_run_dir(name)
-    run_dir = live.resolve_run_dir(folder)
+    family = family_of(config.task)
+    edge = family.edge_hooks()
+    folder = settings.run_dir or default_run_dir(config)
+    run_dir = resolve_run_dir(folder)
     config.output.run_dir = str(run_dir)
-    spec = spec_from_config(config)  # reads the scene once; bad input raises RigDojoError here
-    session = make_session(config, env_factory(spec), run_dir)
+    spec = edge.spec_from_config(config, None)  # reads the scene once; bad input raises RigDojoError here
+    preview = edge.Preview(config, spec)
+    session = make_session(config, family.hooks().env_factory(spec), run_dir)
     session.start()
-    if family == 'camera':
-        run = live.begin(session, bpy.data.objects[spec.camera_name], kind="camera")
-    elif family == 'physics':
-        run = live.begin(session, bpy.data.objects[spec.rig_name], kind="physics", bones=list(spec.bone_names[1:]))
-    else:
-        run = live.begin(session, settings.rig, spec.rig)
+    run = live.begin(session, preview, family=family.name)
     settings.last_run_dir = folder
     return run
 
@@ -108,8 +53,7 @@ class RIGDOJO_OT_train(bpy.types.Operator):
         if problem:
             cls.poll_message_set(problem)
             return False
-        needed = TRAINING_MODULES + (["mujoco"] if task_family(settings.task) == 'physics' else [])
-        if deps.missing(needed):
+        if deps.missing(list(family_of(settings.task).needs)):
             cls.poll_message_set("Install the training dependencies first (Preferences > Add-ons > Rig Dojo)")
             return False
         return True

@@ -1,19 +1,6 @@
 """The "Dojo" tab of the 3D viewport sidebar, registered in the order of ``submodules``."""
 
-import importlib
+from ..registration import submodule_registration
 
-submodules = ("main", "rig", "rewards", "training", "run", "bake", "render_tune")
-
-
-def _modules():
-    return [importlib.import_module(f".{name}", __package__) for name in submodules]
-
-
-def register() -> None:
-    for module in _modules():
-        module.register()
-
-
-def unregister() -> None:
-    for module in reversed(_modules()):
-        module.unregister()
+submodules = ("main", "rig", "rewards", "training", "run", "bake", "sweep", "render_tune")
+register, unregister = submodule_registration(__package__, submodules)

@@ -5,8 +5,7 @@ import math
 import bpy
 
 from .. import live
-from ..operators.bake import ERROR_UNITS
-from ..props import task_family
+from ..envs.families import family_of, task_info
 from .common import DojoSubPanel, wrapped
 
 
@@ -24,18 +23,15 @@ class VIEW3D_PT_rig_dojo_bake(DojoSubPanel, bpy.types.Panel):
         if not options.policy_path:
             text = f"Last run: {path.parent.name}" if path is not None else "No run yet: train first"
             layout.label(text=text, icon='FILE' if path is not None and path.is_file() else 'INFO')
-        family = task_family(settings.task)
-        # the camera bakes the shot it was trained on unless told otherwise
-        if family == 'camera':
-            layout.prop(options, "use_scene_range", text="The Shot's Frames")
-        else:
-            layout.prop(options, "use_scene_range")
+        family = family_of(settings.task)
+        edge = family.edge_hooks()
+        layout.prop(options, "use_scene_range", text=getattr(edge, "SCENE_RANGE_LABEL", "Scene Frame Range"))
         if not options.use_scene_range:
             col = layout.column(align=True)
             col.prop(options, "frame_start")
             col.prop(options, "frame_end")
         layout.prop(options, "action_name")
-        if family == 'kinematic':  # camera and physics bakes key every frame into a new Action
+        if family.bake_reduces_keys:  # other families key every frame into a new Action
             row = layout.row(heading="Reduce Keys")
             row.prop(options, "use_reduce", text="")
             sub = row.row()
@@ -45,7 +41,7 @@ class VIEW3D_PT_rig_dojo_bake(DojoSubPanel, bpy.types.Panel):
             if options.use_replace:
                 layout.prop_search(options, "replace_action", bpy.data, "actions")
         layout.prop(options, "use_scene_settings")
-        if family != 'camera':  # the camera's bake starts from its pose: nothing random
+        if family.bake_is_seeded:  # the camera's bake starts from its pose: nothing random
             layout.prop(options, "seed")
         layout.operator("rig_dojo.bake", icon='KEYINGSET')
         report = live.results.get("bake")
@@ -72,51 +68,26 @@ class VIEW3D_PT_rig_dojo_evaluate(DojoSubPanel, bpy.types.Panel):
             _, task, extra = report
         box = layout.box()
         col = box.column(align=True)
-        col.label(text=f"{ev.episodes} episodes of {bpy.path.basename(str(path))}", icon='INFO')
-        rows = [("Success rate", f"{ev.success_rate:.0%}"),
-                ("Final error", f"{ev.final_error:.4f} {ERROR_UNITS.get(task, '')}")]
-        if task_family(task) == 'kinematic':
-            rows += [("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
-                     ("Limit violations", f"{ev.limit_violation_total:.3g} total, "
-                                          f"{ev.limit_violation_mean:.3g} per step")]
-        rows.append(("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"))
+        col.label(text=f"{ev.episodes} episode{'s' if ev.episodes != 1 else ''} of {bpy.path.basename(str(path))}",
+                  icon='INFO')
+        edge = family_of(task).edge_hooks()
+        if extra and hasattr(edge, "evaluation_rows"):  # the family's own words (the camera's one move)
+            rows = list(edge.evaluation_rows(ev, extra))
+        else:
+            rows = [("Success rate", f"{ev.success_rate:.0%}"),
+                    ("Final error", f"{ev.final_error:.4f} {task_info(task).error_units}")]
+            if family_of(task).joint_metrics:
+                rows += [("Jerk (smoothness)", f"{ev.mean_jerk:.3g} rad/step³"),
+                         ("Limit violations", f"{ev.limit_violation_total:.3g} total, "
+                                              f"{ev.limit_violation_mean:.3g} per step")]
+            rows.append(("Mean return", f"{ev.mean_return:.3f}" if math.isfinite(ev.mean_return) else "--"))
         for label, value in rows:
             row = col.row()
             row.label(text=label)
             row.label(text=value)
-        if "shot" in extra:
-            _draw_shot(box, extra["shot"])
-        elif "physics" in extra:
-            _draw_physics(box, extra["physics"])
-
-
-def _table(layout, title: str, header: tuple[str, ...], rows) -> None:
-    col = layout.column(align=True)
-    col.label(text=title)
-    grid = col.grid_flow(row_major=True, columns=len(header), even_columns=True, align=True)
-    for text in header:
-        grid.label(text=text)
-    for row in rows:
-        for text in row:
-            grid.label(text=text)
-
-
-def _draw_shot(layout, shot: dict) -> None:
-    """The trained camera against a fixed and a track-to camera (lower is better in every column)."""
-    names = (("trained", "Trained"), ("fixed", "Fixed"), ("track_to", "Track To"))
-    _table(layout, f"Shot of {shot['camera']}, framing {shot['framing_point'].replace('_', ' ')}:",
-           ("Camera", "Framing", "Occlusion", "Jerk"),
-           [(label, f"{shot[key]['framing']:.3f}", f"{shot[key]['occlusion']:.3f}", f"{shot[key]['jerk']:.3g}")
-            for key, label in names])
-
-
-def _draw_physics(layout, physics: dict) -> None:
-    """The trained creature against zero actions (the rest pose held)."""
-    names = (("trained", "Trained"), ("zero_actions", "Zero Actions"))
-    _table(layout, f"{physics['episodes']} episodes of {physics['episode_seconds']:g} s:",
-           ("Policy", "Seconds Up", "Distance", "Falls"),
-           [(label, f"{physics[key]['seconds_up']:.2f}", f"{physics[key]['distance']:+.2f}",
-             f"{physics[key]['falls']}") for key, label in names])
+        draw_report = getattr(edge, "draw_report", None)
+        if extra and draw_report is not None:
+            draw_report(box, extra)
 
 
 classes = (VIEW3D_PT_rig_dojo_bake, VIEW3D_PT_rig_dojo_evaluate)

@@ -24,3 +24,15 @@ def wrapped(layout, context, text: str, icon: str = 'NONE') -> None:
         for line in textwrap.wrap(paragraph, width, subsequent_indent="  ") or [""]:
             col.label(text=line, icon=icon if first else 'BLANK1' if icon != 'NONE' else 'NONE')
             first = False
+
+
+def table(layout, title: str, header: tuple[str, ...], rows) -> None:
+    """A titled grid: ``header`` then ``rows`` of text (a family's report in the Evaluate panel)."""
+    col = layout.column(align=True)
+    col.label(text=title)
+    grid = col.grid_flow(row_major=True, columns=len(header), even_columns=True, align=True)
+    for text in header:
+        grid.label(text=text)
+    for row in rows:
+        for text in row:
+            grid.label(text=text)

@@ -12,7 +12,7 @@ class VIEW3D_PT_rig_dojo_render_tune(DojoSubPanel, bpy.types.Panel):
     bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context):
-        from ..envs.render_tune_scene import stored_summary
+        from ..scene.render_tune import stored_summary
 
         layout = self.layout
         layout.use_property_split = True

@@ -70,6 +70,12 @@ class VIEW3D_PT_rig_dojo_curve(DojoSubPanel, bpy.types.Panel):
             layout.label(text="The reward curve appears once training starts", icon='GRAPH')
             return
         layout.template_icon(icon_value=preview.icon_id, scale=8.0)
+        numbers = run.curve_numbers
+        if numbers is not None:  # the plot's ranges in words, beside the image
+            first, last, low, high, latest = numbers
+            col = layout.column(align=True)
+            col.label(text=f"Steps {first:,d} to {last:,d} (x axis)")
+            col.label(text=f"Mean return {low:.3g} to {high:.3g} (y axis), latest {latest:.3g}")
         snap = run.snapshot
         if snap is None:
             return

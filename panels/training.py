@@ -3,7 +3,7 @@
 import bpy
 
 from ..agents.config import SEARCH_ALGORITHMS
-from ..props import task_family
+from ..envs.families import family_of
 from .common import DojoSubPanel
 
 
@@ -54,21 +54,9 @@ class VIEW3D_PT_rig_dojo_training_advanced(bpy.types.Panel):
         col.prop(algo, "extra")
         col.operator("rig_dojo.algo_defaults", icon='LOOP_BACK')
 
-        family = task_family(settings.task)
-        if family == 'kinematic':
-            col = layout.column()
-            col.prop(settings, "curriculum_enabled")
-            sub = col.column()
-            sub.active = settings.curriculum_enabled
-            sub.prop(settings, "curriculum_threshold")
-            for i, stage in enumerate(settings.curriculum_stages):
-                row = sub.row(align=True)
-                row.prop(stage, "region_scale", text=f"Stage {i + 1}")
-                row.prop(stage, "tolerance", text="")
-                row.operator("rig_dojo.curriculum_stage_remove", text="", icon='X').index = i
-            sub.operator("rig_dojo.curriculum_stage_add", icon='ADD')
-        elif settings.task == 'obstacles':  # the course's stages are its obstacle heights (Rig & Task)
-            layout.prop(settings, "curriculum_threshold")
+        draw_curriculum = family_of(settings.task).edge_hooks().draw_curriculum
+        if draw_curriculum is not None:
+            draw_curriculum(layout, settings)
 
         col = layout.column()
         col.prop(settings, "run_dir")

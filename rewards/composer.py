@@ -19,6 +19,7 @@ from .registry import get_term, validate_params
 from .state import RewardState
 
 DEFAULT_MEAN_HORIZON = 1000
+MAX_WEIGHT = 1e6
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class RewardComposer:
                 raise RigDojoError(f"reward term {key!r}: weight must be a number, got {weight!r}")
             if not math.isfinite(weight):
                 raise RigDojoError(f"reward term {key!r}: weight must be finite, got {weight!r}")
+            if weight > MAX_WEIGHT:  # larger weights overflow the returns and the networks' losses
+                raise RigDojoError(f"reward term {key!r}: weight {weight!r} is above {MAX_WEIGHT:g}; scale the other "
+                                   "terms down instead")
             if weight < 0:
                 raise RigDojoError(
                     f"reward term {key!r}: weight {weight!r} is negative; weights are >= 0 "

@@ -1,6 +1,6 @@
 """Tuning a shot's render settings: the loop, with the renderer passed in (no bpy here).
 
-``TuneRun`` drives any :class:`Renderer` (the Cycles one is ``envs.render_tune_scene``):
+``TuneRun`` drives any :class:`Renderer` (the Cycles one is ``scene.render_tune``):
 
 1. **Features** of every frame of the shot from cheap previews.
 2. **Sampled frames**: the ``sampled`` frames that differ most (farthest-point in feature space,

@@ -1,0 +1,311 @@
+"""Cross-entropy search for a linear policy: the camera's learned policy (its default, the shot solver, is
+``envs/camera/solve.py``), no bpy.
+
+:class:`CrossEntropySearch` is the search itself: every generation rolls a population of linear
+policies ``tanh(W obs + b)`` over one whole episode at once (one environment each), keeps the best
+``elite`` fraction and refits a diagonal Gaussian. :class:`CemSession` runs it behind
+``TrainingSession``'s interface (start / pause / resume / stop / wait / latest / history, the same run
+folder); :func:`save_linear_policy` writes its policy as a shareable ``.rdpolicy`` (JSON metadata and
+an npz of the two arrays, no pickle), which ``agents.policy_file.load_policy`` reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import time
+import traceback
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ..errors import RigDojoError
+from .files import write_atomic
+from .run_folder import record_checkpoint
+from .session import BackgroundRun, CurvePoint, Snapshot, preview_rollout
+
+CEM_CSV = ("step", "wall_time", "mean_return", "success_rate", "steps_per_second", "episodes", "curriculum_stage",
+           "best_return", "generation")
+EXTRA_KEYS = ("elite", "sigma")
+
+
+class LinearPolicy:
+    """``tanh(obs @ W.T + b)``, with SB3-style ``predict`` so callers treat it like a trained model."""
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray):
+        self.weights, self.bias = np.asarray(weights, np.float64), np.asarray(bias, np.float64)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.tanh(np.asarray(obs, np.float64) @ self.weights.T + self.bias).astype(np.float32)
+
+    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
+        return self(obs), state
+
+
+def validate_extra(algo) -> None:
+    """RigDojoError for cem settings that make no sense (``algo.extra``: elite, sigma; a population ≥ 2)."""
+    extra = algo.extra
+    unknown = sorted(set(extra) - set(EXTRA_KEYS))
+    if unknown:
+        raise RigDojoError(f"algo.extra.{unknown[0]} is not a setting of cem; it takes elite and sigma")
+    elite, sigma = extra.get("elite", 0.125), extra.get("sigma", 0.3)
+    if isinstance(elite, bool) or not isinstance(elite, (int, float)) or not 0 < elite <= 1:
+        raise RigDojoError(f"algo.extra.elite must be a fraction in (0, 1] (found {elite!r})")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
+        raise RigDojoError(f"algo.extra.sigma must be greater than 0 (found {sigma!r})")
+    if algo.n_envs < 2:
+        raise RigDojoError(f"algo.n_envs is cem's population; it needs at least 2 (found {algo.n_envs})")
+
+
+class CrossEntropySearch:
+    """The search's state (mean, spread, generator) over the parameters of a linear policy for ``env``."""
+
+    def __init__(self, env: Any, sigma: float = 0.3, elite: float = 0.125, seed: int = 0):
+        self.a_dim = int(env.action_space.shape[0])
+        self.o_dim = int(env.observation_space.shape[0])
+        self.sigma = float(sigma)
+        self.n_elite = max(2, int(round(float(elite) * env.num_envs)))
+        self.rng = np.random.default_rng(seed)
+        self.mean = np.zeros(self.a_dim * (self.o_dim + 1))
+        self.std = np.full_like(self.mean, self.sigma)
+
+    def generation(self, env: Any, progress: float) -> tuple[np.ndarray, np.ndarray, list]:
+        """One generation on ``env`` (one candidate per environment); returns every candidate's episode
+        return, the elite's indices (best first) and the last step's infos. ``progress`` in [0, 1]
+        shrinks the floor on the spread."""
+        pop, o_dim = env.num_envs, self.o_dim
+        cand = self.mean + self.std * self.rng.standard_normal((pop, self.mean.size))
+        cand[0] = self.mean  # keep the current mean in the running
+        params = cand.reshape(pop, self.a_dim, o_dim + 1)
+        weights, bias = params[:, :, :o_dim], params[:, :, o_dim]
+        obs = env.reset()
+        returns = np.zeros(pop)
+        infos: list = []
+        for _ in range(env.episode_steps):
+            action = np.tanh(np.einsum("nad,nd->na", weights, obs) + bias)
+            obs, reward, _, infos = env.step(action)
+            returns += reward
+        best = np.argsort(returns)[::-1][: self.n_elite]
+        self.mean = cand[best].mean(axis=0)
+        self.std = cand[best].std(axis=0) + 0.02 * self.sigma * (1.0 - progress)
+        return returns, best, infos
+
+    def policy(self) -> LinearPolicy:
+        params = self.mean.reshape(self.a_dim, self.o_dim + 1)
+        return LinearPolicy(params[:, : self.o_dim].copy(), params[:, self.o_dim].copy())
+
+
+def save_linear_policy(policy: LinearPolicy, path, *, config, env, num_timesteps: int) -> str:
+    """Write a linear policy as a shareable ``.rdpolicy`` (``algo = "cem"``); returns its sha256."""
+    from .policy_file import FORMAT, VERSION, describe_space, write_policy_zip
+
+    buf = io.BytesIO()
+    np.savez(buf, weights=policy.weights, bias=policy.bias)
+    metadata = {
+        "format": FORMAT, "version": VERSION, "algo": "cem",
+        "observation_space": describe_space(env.observation_space),
+        "action_space": describe_space(env.action_space), "task_action_space": describe_space(env.action_space),
+        "controls": list(env.control_names), "task_signature": env.signature(), "config": config.to_toml(),
+        "hyperparameters": dataclasses.asdict(config.algo), "seed": config.algo.seed,
+        "num_timesteps": int(num_timesteps), "policy_kwargs": {"kind": "linear_tanh"}, "qlearning": None,
+    }
+    return write_policy_zip(path, metadata, buf.getvalue())
+
+
+class CemSession(BackgroundRun):
+    """Cross-entropy search for a linear policy, behind ``TrainingSession``'s interface.
+
+    Every generation rolls ``algo.n_envs`` candidate policies over one whole episode at once
+    (one environment each; :class:`CrossEntropySearch`). ``total_steps`` counts environment
+    steps (population x episode steps per generation); ``minutes`` is a time budget.
+
+    Snapshots as ``TrainingSession``: ``mean_return`` and ``success_rate`` over the last
+    generation's candidates; ``preview`` is the current policy's move, shaped (T, 2, 3):
+    per frame the camera's location and its (yaw, pitch, roll) (``envs.camera.twin.camera_rotation``).
+    The run folder holds config.toml, metrics.csv, checkpoints/gen_<n>.npz + checkpoint.json
+    (resume) and final.rdpolicy.
+    """
+
+    thread_name = "rig_dojo-camera-search"
+
+    def __init__(self, config, make_env, run_dir=None, *, init_from=None, snapshot_interval: float = 0.5,
+                 preview_interval: float = 0.5, **_ignored):
+        if config.algo.name != "cem":
+            raise RigDojoError(f"CemSession runs algo.name = 'cem', not {config.algo.name!r}")
+        super().__init__(config, make_env, run_dir, init_from)
+        self.snapshot_interval, self.preview_interval = float(snapshot_interval), float(preview_interval)
+
+    # -- building ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        config, algo = self.config, self.config.algo
+        if self._resume_meta is None and any((self.run_dir / n).exists() for n in ("checkpoint.json", "metrics.csv")):
+            raise RigDojoError(f"{self.run_dir} already holds a run; continue it (--resume) or choose another run folder")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(self.run_dir / "config.toml")
+        self.env = self.make_env(config, algo.n_envs, algo.seed)
+        self.preview_env = self.make_env(config, 1, algo.seed + 7919)
+        self.control_names = tuple(self.env.control_names)
+        self.steps_per_generation = algo.n_envs * self.env.episode_steps
+        self.generations = math.ceil(algo.total_steps / self.steps_per_generation) if algo.total_steps > 0 else 0
+        self.search = CrossEntropySearch(self.env, sigma=float(algo.extra.get("sigma", 0.3)),
+                                         elite=float(algo.extra.get("elite", 0.125)), seed=algo.seed)
+        self.generation, self.step, self._wall_base = 0, 0, 0.0
+        meta = self._resume_meta
+        if meta is not None:
+            from .safe_read import read_npz
+
+            ck = read_npz(self.run_dir / "checkpoints" / meta["checkpoint"], name=f"checkpoint {meta['checkpoint']}",
+                          max_bytes=4 * self.search.mean.nbytes + 4096)
+            mean, std = ck.get("mean"), ck.get("std")
+            if mean is None or std is None or mean.shape != self.search.mean.shape or std.shape != mean.shape:
+                raise RigDojoError(f"{self.run_dir}: the checkpoint does not fit this task; start a new run")
+            self.search.mean, self.search.std = mean.astype(np.float64), std.astype(np.float64)
+            try:
+                self.search.rng.bit_generator.state = meta["rng_state"]
+                self.generation = int(meta["generation"])
+            except (KeyError, TypeError, ValueError):
+                raise RigDojoError(f"{self.run_dir}: checkpoint.json is damaged; start a new run") from None
+            self.step = int(meta["step"])
+            self.episodes, self._wall_base = int(meta["episodes"]), float(meta["wall_time"])
+            self.resumed_from_step = self.step
+            self._restore_metrics(self.step)
+        elif self.init_from is not None:
+            from .policy_file import load_policy
+
+            policy = load_policy(self.init_from)
+            policy.check_compatible(self.env)
+            if policy.algo != "cem":
+                raise RigDojoError(f"policy {self.init_from.name} was trained with {policy.algo}; cem starts only "
+                                   "from a linear policy trained with cem")
+            self.search.mean = np.concatenate([policy.arrays["weights"], policy.arrays["bias"][:, None]],
+                                              axis=1).reshape(-1)
+        self._metrics_file = None
+        self._best_history: list[float] = []
+        self._last_checkpoint_step = self.step
+
+    # -- the search thread -----------------------------------------------------------------
+    def _progress(self) -> float:
+        algo = self.config.algo
+        parts = []
+        if self.generations:
+            parts.append(self.generation / self.generations)
+        if algo.minutes > 0:
+            parts.append(self._wall_time() / (algo.minutes * 60.0))
+        return min(1.0, max(parts)) if parts else 0.0
+
+    def _done(self) -> bool:
+        algo = self.config.algo
+        return (self.generations and self.generation >= self.generations) or \
+            (algo.minutes > 0 and self._wall_time() >= algo.minutes * 60.0)
+
+    def _run(self) -> None:
+        try:
+            self._run_start = time.monotonic()
+            self._paused_total = 0.0
+            self._window = (time.monotonic(), self.step)
+            self._last_sps = float("nan")
+            self._next_snapshot = self._next_preview = 0.0
+            self._preview, self._preview_step = None, 0
+            self._last = (float("nan"), float("nan"), float("nan"))
+            while not self._done():
+                if not self._unpaused.is_set():
+                    paused_at = time.monotonic()
+                    while not self._unpaused.wait(0.1):
+                        pass
+                    self._paused_total += time.monotonic() - paused_at
+                    self._window = (time.monotonic(), self.step)
+                if self._stop_event.is_set():
+                    break
+                self._generation()
+                now = time.monotonic()
+                if now >= self._next_snapshot:
+                    self._publish(now)
+                if self.step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
+                    self._save_checkpoint()
+            self._save_checkpoint()
+            self._save_policy()
+            self._set_state("stopped" if self._stop_event.is_set() else "finished")
+            self._publish(time.monotonic(), preview=False)
+        except BaseException as exc:  # never a silent stop: the UI shows this
+            self.error = f"{type(exc).__name__}: {exc}\n\n" + "".join(traceback.format_exception(exc))
+            self._set_state("error")
+        finally:
+            if self._metrics_file is not None:
+                self._metrics_file.close()
+
+    def _generation(self) -> None:
+        progress = self.generation / max(self.generations, 1) if self.generations else self._progress()
+        returns, best, infos = self.search.generation(self.env, progress)
+        self.generation += 1
+        self.step += self.steps_per_generation
+        self.episodes += self.config.algo.n_envs
+        success = float(np.mean([bool(i.get("success", False)) for i in infos])) if infos else float("nan")
+        self._last = (float(returns.mean()), success, float(returns[best[0]]))
+
+    def current_policy(self) -> LinearPolicy:
+        return self.search.policy()
+
+    def _rollout_preview(self) -> np.ndarray:
+        """The current policy's episode as the family's preview frames (``env.preview_frame()``)."""
+        net = self.current_policy()
+        return preview_rollout(self.preview_env, lambda obs: net.predict(obs)[0])
+
+    def _publish(self, now: float, preview: bool = True) -> None:
+        if preview and now >= self._next_preview and self.state == "running":
+            began = time.monotonic()
+            self._preview, self._preview_step = self._rollout_preview(), self.step
+            self._next_preview = time.monotonic() + max(self.preview_interval, 10 * (time.monotonic() - began))
+        then, then_step = self._window
+        if now - then > 1e-3 and self.step > then_step:
+            self._last_sps = (self.step - then_step) / (now - then)
+            self._window = (now, self.step)
+        algo, sps = self.config.algo, self._last_sps
+        etas = []
+        if algo.total_steps > 0 and sps > 0:
+            etas.append(max(0, algo.total_steps - self.step) / sps)
+        if algo.minutes > 0:
+            etas.append(max(0.0, algo.minutes * 60.0 - self._wall_time()))
+        mean_return, success, best = self._last
+        terms = {k: float(v) for k, v in self.env.term_means().items()} if hasattr(self.env, "term_means") else {}
+        snapshot = Snapshot(
+            state=self.state, step=self.step, total_steps=algo.total_steps, episodes=self.episodes,
+            mean_return=mean_return, success_rate=success, term_means=MappingProxyType(terms), curriculum_stage=0,
+            steps_per_second=sps, eta_seconds=min(etas) if etas else float("nan"), wall_time=self._wall_time(),
+            control_names=self.control_names, preview=self._preview, preview_step=self._preview_step)
+        self.mailbox.put(snapshot, CurvePoint(self.step, snapshot.wall_time, mean_return, success))
+        self._write_metrics(snapshot, best)
+        self._next_snapshot = time.monotonic() + self.snapshot_interval
+
+    def _write_metrics(self, snapshot, best: float) -> None:
+        path = self.run_dir / "metrics.csv"
+        if self._metrics_file is None:
+            fresh = not (path.exists() and path.stat().st_size > 0)
+            self._metrics_file = path.open("a" if not fresh else "w", newline="")
+            if fresh:
+                self._metrics_file.write(",".join(CEM_CSV) + "\n")
+        sps = snapshot.steps_per_second
+        row = [snapshot.step, round(snapshot.wall_time, 3), snapshot.mean_return, snapshot.success_rate,
+               round(sps, 1) if math.isfinite(sps) else sps, snapshot.episodes, 0, best, self.generation]
+        self._metrics_file.write(",".join(str(v) for v in row) + "\n")
+        self._metrics_file.flush()
+
+    def _save_checkpoint(self) -> None:
+        name = f"gen_{self.generation:08d}.npz"
+        folder = self.run_dir / "checkpoints"
+        buf = io.BytesIO()
+        np.savez(buf, mean=self.search.mean, std=self.search.std)
+        write_atomic(folder / name, buf.getvalue())
+        meta = {"checkpoint": name, "step": self.step, "episodes": self.episodes, "algo": "cem",
+                "generation": self.generation, "curriculum_stage": 0, "wall_time": self._wall_time(),
+                "rng_state": self.search.rng.bit_generator.state}
+        record_checkpoint(self.run_dir, meta)
+        self._last_checkpoint_step = self.step
+        for old in sorted(folder.glob("gen_*.npz"))[:-2]:
+            old.unlink(missing_ok=True)
+
+    def _save_policy(self) -> None:
+        net = self.current_policy()
+        save_linear_policy(net, self.run_dir / "final.rdpolicy", config=self.config, env=self.env,
+                           num_timesteps=self.step)

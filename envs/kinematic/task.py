@@ -1,0 +1,194 @@
+"""``KinematicTask``: joints, limits, actions and rewards shared by the kinematic tasks (no bpy).
+
+The policy moves the unlocked rotation axes of the control bones (Euler XYZ of
+each bone's local rotation). An action is a change of those angles: continuous
+actions in [-1, 1] scale ``max_delta`` radians per step, discrete actions pick
+-Δ / 0 / +Δ per joint. Angles always stay inside the joint limits read from the
+rig (IK limits, Limit Rotation constraints) or ``default_limit``.
+
+Observations are in rig-normalised units: positions relative to the head of the
+first control bone, divided by the chain length (DESIGN.md rule 5).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from ...rewards import RewardComposer, RewardState
+from .. import kinematics as km
+from .task_spec import TaskSpec
+from .twin import RigTwin
+from ..base import BatchedTask
+
+
+class KinematicTask(BatchedTask):
+    """Base of Reach, Aim and Grasp; subclasses sample targets and fill the reward state."""
+
+    def __init__(self, spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discrete: bool = False):
+        spec.validate()
+        self.spec = spec
+        self.twin = self._make_twin(spec.rig)
+        rig = spec.rig
+        self.discrete = discrete
+        free = ~rig.control_lock
+        self.dof_control, self.dof_axis = np.nonzero(free)
+        low = np.where(rig.has_limit, rig.limit_low, -spec.default_limit)[free]
+        high = np.where(rig.has_limit, rig.limit_high, spec.default_limit)[free]
+        self.q_low, self.q_high = low.astype(np.float64), high.astype(np.float64)
+        self.q_rest = np.clip(rig.control_rest_euler[free], low, high)
+        # without limits the range is only the twin's default: leaving it is no violation worth reporting
+        self.has_joint_limits = bool(np.asarray(rig.has_limit)[free].any())
+        self.n_joints = len(self.q_low)
+        self._effector = rig.tracked.index(spec.effector)
+        # rig-normalised frame: origin at the first control's head at rest, unit = chain length in world units
+        nodes = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q_rest[None])), all_nodes=True)[0]
+        self.origin = nodes[rig.control_index[0], :3, 3].copy()
+        world_scale = float(np.cbrt(abs(np.linalg.det(rig.object_matrix[:3, :3])))) or 1.0
+        self.unit = rig.chain_length * world_scale
+        self.composer = RewardComposer(spec.terms)
+        self._needed = self.composer.required_fields()
+        obs_dim = self.n_joints + (self._extra_obs_dim() if spec.observation == "full" else 3)
+        observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
+        action_space = (gym.spaces.MultiDiscrete([3] * self.n_joints) if discrete
+                        else gym.spaces.Box(-1.0, 1.0, shape=(self.n_joints,), dtype=np.float32))
+        super().__init__(n_envs, observation_space, action_space, spec.episode_steps, seed)
+        self.control_names = list(rig.controls)
+        n = n_envs
+        self.q = np.tile(self.q_rest, (n, 1))
+        self.q_hist = [self.q.copy() for _ in range(3)]  # q_prev, q_prev2, q_prev3
+        self.action = np.zeros((n, self.n_joints))
+        self.t = np.zeros(n, dtype=np.int64)
+        self.tolerance = spec.curriculum[0].tolerance if spec.curriculum else spec.tolerance
+        self._last_terms: dict[str, np.ndarray] = {}
+        self._tracked_world = np.zeros((n, len(rig.tracked), 4, 4))
+        self._forward()
+
+    def _make_twin(self, rig):
+        """What evaluates the rig: ``forward(control_rot, all_nodes=False)`` like :class:`RigTwin` (Blender in
+        the loop, ``envs/blender_loop.py``, puts real Blender processes here)."""
+        return RigTwin(rig)
+
+    # ---- geometry ---------------------------------------------------------------------
+    def _angles(self, q: np.ndarray) -> np.ndarray:
+        """(n, J) joint angles -> (n, C, 3) Euler XYZ angles of every control (locked axes held)."""
+        angles = np.broadcast_to(self.spec.rig.control_rest_euler, (q.shape[0],) + self.spec.rig.control_rest_euler.shape).copy()
+        angles[:, self.dof_control, self.dof_axis] = q
+        return angles
+
+    def control_angles(self) -> np.ndarray:
+        return self._angles(self.q)
+
+    def _forward(self) -> None:
+        self._tracked_world = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q)))
+
+    def normalise(self, world_points: np.ndarray) -> np.ndarray:
+        return (world_points - self.origin) / self.unit
+
+    def bone_point(self, name: str, point: str = "tail") -> np.ndarray:
+        """(n, 3) world position of a tracked bone's head or tail."""
+        t = self.spec.rig.tracked.index(name)
+        m = self._tracked_world[:, t]
+        pos = m[:, :3, 3]
+        if point == "tail":
+            length = self.spec.rig.lengths[self.spec.rig.node_names.index(name)]
+            pos = pos + m[:, :3, 1] * length
+        return pos
+
+    def effector_pos(self) -> np.ndarray:
+        return self.normalise(self.bone_point(self.spec.effector, self.spec.effector_point))
+
+    def effector_axes(self) -> np.ndarray:
+        m = self._tracked_world[:, self._effector, :3, :3]
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+    # ---- hooks for subclasses -----------------------------------------------------------
+    def _extra_obs_dim(self) -> int:
+        raise NotImplementedError
+
+    def _sample_targets(self, idx: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _task_state(self, state: RewardState) -> tuple[np.ndarray, np.ndarray]:
+        """Fill task fields of ``state``; return (success (n,), error (n,))."""
+        raise NotImplementedError
+
+    def _task_obs(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _compact_obs(self) -> np.ndarray:
+        """(n, 3): the one vector a compact observation adds to the joints (what is left to do)."""
+        raise NotImplementedError
+
+    # ---- BatchedTask --------------------------------------------------------------------
+    def _reset_envs(self, idx: np.ndarray) -> None:
+        self.q[idx] = self.q_rest
+        for h in self.q_hist:
+            h[idx] = self.q_rest
+        self.action[idx] = 0
+        self.t[idx] = 0
+        self._sample_targets(idx)
+        self._forward()
+
+    def _step(self, action: np.ndarray):
+        action = np.asarray(action)
+        if self.discrete:
+            step = (action.astype(np.float64) - 1.0) * self.spec.discrete_delta
+            self.action = action.astype(np.float64) - 1.0
+        else:
+            a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+            step = a * self.spec.max_delta
+            self.action = a
+        wanted = self.q + step
+        self.q_hist = [self.q.copy(), self.q_hist[0], self.q_hist[1]]
+        self.q = np.clip(wanted, self.q_low, self.q_high)
+        violation = np.abs(wanted - self.q).sum(axis=1)
+        self.t += 1
+        self._forward()
+        state = RewardState(n_envs=self.num_envs, dt=1.0 / self.spec.fps)
+        if self._needed & {"q", "q_prev", "q_prev2", "q_prev3", "q_low", "q_high", "q_rest"}:
+            state.q, state.q_prev, state.q_prev2, state.q_prev3 = self.q, *self.q_hist
+            state.q_low, state.q_high, state.q_rest = self.q_low, self.q_high, self.q_rest
+        state.action = self.action
+        state.step = self.t
+        if "tracked_pos" in self._needed:
+            state.tracked_pos = self.normalise(self._tracked_world[:, :, :3, 3])
+        if self.spec.sphere_obstacles.size:
+            spheres = self.spec.sphere_obstacles.copy()
+            spheres[:, :3] = self.normalise(spheres[:, :3])
+            spheres[:, 3] /= self.unit
+            state.sphere_obstacles = spheres
+        success, error = self._task_state(state)
+        reward, self._last_terms = self.composer(state)
+        return reward, np.zeros(self.num_envs, dtype=bool), {
+            "success": success, "error": error, "limit_violation": violation}
+
+    def _observe(self) -> np.ndarray:
+        mid, half = (self.q_high + self.q_low) / 2, (self.q_high - self.q_low) / 2
+        joints = (self.q - mid) / half
+        extra = self._task_obs() if self.spec.observation == "full" else self._compact_obs()
+        return np.concatenate([joints, extra], axis=1).astype(np.float32)
+
+    def signature(self) -> dict:
+        sig = super().signature()
+        sig.update({"task": self.spec.kind, "rig": self.spec.rig.rig_name, "joints": self.n_joints})
+        return sig
+
+    # ---- curriculum ----------------------------------------------------------------------
+    @property
+    def stage(self):
+        stages = self.spec.curriculum
+        return stages[min(self.curriculum_stage, len(stages) - 1)] if stages else None
+
+    def advance_curriculum(self, success_rate: float) -> bool:
+        stages = self.spec.curriculum
+        if stages and self.curriculum_stage < len(stages) - 1 and success_rate >= self.spec.curriculum_threshold:
+            self.curriculum_stage += 1
+            self.tolerance = self.stage.tolerance
+            return True
+        return False
+
+    def set_curriculum_stage(self, stage: int) -> None:
+        if self.spec.curriculum:
+            self.curriculum_stage = int(np.clip(stage, 0, len(self.spec.curriculum) - 1))
+            self.tolerance = self.stage.tolerance

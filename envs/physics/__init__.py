@@ -1,0 +1,50 @@
+"""The physics family (stand, locomotion, jump, obstacles): creature spec, MJCF, MuJoCo twin, tasks.
+
+This module is the family's registry entry (``envs.families``); it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from ...rewards.composer import TermConfig
+from ..families import CONTINUOUS_ALGORITHMS, Family, Task
+
+DEFAULT_TERMS: dict[str, list[TermConfig]] = {
+    "stand": [TermConfig("alive_bonus"), TermConfig("upright"), TermConfig("com_over_support", 2.0),
+              TermConfig("joint_torque", 0.01), TermConfig("effort", 0.01)],
+    # tuned on the quadruped (agents/README.md, "Physics defaults"): speed capped at 1.4 target speeds so
+    # lunging faster (and falling) never pays; weights small (at most ~1 per step) so the value loss does not
+    # swamp PPO's clipped gradient; a small alive bonus so standing still is not the easy optimum; a tiny
+    # joint_acceleration (1e-5 made falling at once the best policy)
+    "locomotion": [TermConfig("forward_speed", 0.5, params={"cap": True, "cap_at": 1.4}), TermConfig("heading", 0.125),
+                   TermConfig("alive_bonus", 0.125), TermConfig("upright", 0.125), TermConfig("foot_slip", 0.0125),
+                   TermConfig("effort", 0.005), TermConfig("joint_acceleration", 2.5e-8)],
+    "jump": [TermConfig("jump_height", 5.0), TermConfig("landing_upright", 10.0), TermConfig("upright", 0.5),
+             TermConfig("alive_bonus", 0.2), TermConfig("joint_torque", 0.01)],
+    "obstacles": [TermConfig("forward_speed", 2.0), TermConfig("heading", 0.5), TermConfig("alive_bonus", 0.5),
+                  TermConfig("upright", 0.5), TermConfig("obstacle_clearance", 5.0), TermConfig("joint_torque", 0.01)],
+}
+
+
+def default_terms(task: str, config=None) -> list[TermConfig]:
+    return [TermConfig(t.name, t.weight, t.enabled, dict(t.params)) for t in DEFAULT_TERMS[task]]
+
+
+FAMILY = Family(
+    name="physics",
+    tasks=(
+        Task("stand", "Stand", "Physics: keep the creature upright and balanced (MuJoCo)", "radians of tilt"),
+        Task("locomotion", "Locomotion", "Physics: move along a direction at a target speed without falling (MuJoCo)",
+             "body sizes/s below the target speed"),
+        Task("jump", "Jump", "Physics: jump up and land upright (MuJoCo)", "body sizes below the jump height"),
+        Task("obstacles", "Obstacles", "Physics: get over obstacles that grow as the creature succeeds (MuJoCo)",
+             "body sizes short of the obstacle"),
+    ),
+    default_terms=default_terms,
+    core="rig_dojo.envs.physics.family",
+    edge="rig_dojo.scene.physics.family",
+    settings="physics",
+    algorithms=CONTINUOUS_ALGORITHMS,
+    needs=("torch", "stable_baselines3", "mujoco"),
+    # rig.controls: the bones to simulate (empty: all); the obstacle course's stages are physics.obstacle_heights
+    extra={"controls_mean_simulated_bones": True, "own_curriculum": ("obstacles",)},
+)

@@ -1,0 +1,68 @@
+"""The physics family's core hooks (``envs.families``): its environments, clips for the bake, its report."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..families import terms_from_config
+from .mjcf import PhysicsSpec
+from .task import PhysicsTask, make_physics_task, record_clip
+
+
+def make_task(spec: PhysicsSpec, config, n_envs: int, seed: int) -> PhysicsTask:
+    """The physics task ``config.task`` over ``spec`` with the ``[physics]`` settings and the config's terms."""
+    terms = terms_from_config(config) if config.rewards else None
+    return make_physics_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
+                             curriculum_threshold=float(config.curriculum.threshold))
+
+
+def env_factory(spec: PhysicsSpec) -> Callable[..., Any]:
+    """``make_env(config, n_envs, seed)`` of the physics task ``config.task`` over a creature."""
+    def make_env(config, n_envs: int, seed: int) -> PhysicsTask:
+        return make_task(spec, config, n_envs, seed)
+    return make_env
+
+
+def physics_clip(policy, spec: PhysicsSpec, config, n_steps: int | None = None, seed: int = 0):
+    """One deterministic rollout of ``policy`` (None: zero actions, the rest pose held) in the
+    physics twin, recorded for the bake (``envs.physics.task.PhysicsClip``); stops when it falls."""
+    task = make_task(spec, config, 1, seed)
+    if policy is None:
+        return task, record_clip(task, None, n_steps=n_steps, seed=seed)
+    if hasattr(policy, "check_compatible"):
+        policy.check_compatible(task)
+    return task, record_clip(task, lambda obs: policy.predict(obs, deterministic=True)[0], n_steps=n_steps, seed=seed)
+
+
+def report(policy, spec: PhysicsSpec, config, seeds: tuple[int, ...] = (10_000, 10_001, 10_002, 10_003)) -> dict:
+    """Seconds upright and distance travelled along the task's direction (body sizes) over full episodes,
+    for the trained policy and for zero actions (the rest pose held), averaged over ``seeds``."""
+    out: dict[str, Any] = {}
+    for name, pol in (("trained", policy), ("zero_actions", None)):
+        up, dist, falls = [], [], 0
+        for seed in seeds:
+            task, clip = physics_clip(pol, spec, config, seed=seed)
+            up.append((len(clip.frames) - 1) / task.fps)
+            dist.append(float((clip.root_world[-1, :3, 3] - clip.root_world[0, :3, 3]) @ task.direction) / task.unit)
+            falls += int(clip.fell)
+        out[name] = {"seconds_up": float(np.mean(up)), "distance": float(np.mean(dist)), "falls": falls}
+    out["episode_seconds"] = float(config.physics.episode_seconds)
+    out["episodes"] = len(seeds)
+    return {"physics": out}
+
+
+def report_line(report: dict) -> str:
+    ph = report["physics"]
+    parts = [f"{name} {ph[name]['seconds_up']:.2f} s up, {ph[name]['distance']:+.2f} sizes"
+             for name in ("trained", "zero_actions")]
+    return f"over {ph['episodes']} episodes of {ph['episode_seconds']:g} s: " + ", ".join(parts)
+
+
+def summary_fields(report: dict) -> dict:
+    return {}
+
+
+def load_spec(path) -> PhysicsSpec:
+    return PhysicsSpec.load(path)

@@ -1,0 +1,173 @@
+"""The physics family's edge hooks (``envs.families``): read the creature from the scene, bake a simulated
+clip (root motion and joints), preview on the rig, and the sidebar's task settings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import bpy
+
+from ...errors import RigDojoError
+from ..families import bake_frames, provenance
+from ...props_config import add_to_list
+from ..pose import BonePreview
+
+can_verify = False
+
+
+# The sidebar's physics settings (generated from envs.physics.settings.PhysicsConfig) plus a picker
+SETTINGS_EXTRAS = {
+    "obstacle_pick": bpy.props.StringProperty(name="Add Obstacle", description="Pick an object to add to the obstacles",
+                                              update=add_to_list("obstacles", "obstacle_pick")),
+}
+VERIFY_NOTE = "the creature's keys are checked against the simulation in Blender when you bake"
+
+
+def spec_from_config(config, frames: tuple[int, int] | None = None):
+    """The creature ``config.rig`` and ``config.physics`` describe (``scene.physics.extract.extract_physics``).
+
+    ``rig.controls`` lists the bones to simulate (empty: every bone under the root); ``frames``
+    (default the scene's range) is where a moving platform is sampled and the clip starts.
+    """
+    from .extract import extract_physics
+
+    if not config.rig.rig:
+        raise RigDojoError("no rig chosen; set rig.rig (the armature object) or --rig")
+    ph = config.physics
+    return extract_physics(config.rig.rig, root=ph.root or None, bones=list(config.rig.controls) or None,
+                           density=float(ph.density), strength=float(ph.strength), friction=float(ph.friction),
+                           radius_source=ph.radius_source, radius_ratio=float(ph.radius_ratio),
+                           obstacles=list(ph.obstacles) or None, platform=ph.platform or None,
+                           frame_range=(int(frames[0]), int(frames[1])) if frames is not None else None)
+
+
+@dataclass
+class PhysicsBakeReport:
+    """A baked simulation: root motion and joint rotations, and Blender's verification of them."""
+
+    action: str
+    rig: str
+    frames: tuple[int, int]  # as baked: a creature that falls ends the clip early
+    keys_written: int
+    seconds: float
+    position_error: float  # worst bone head/tail distance, Blender vs simulation (scene units)
+    relative_error: float  # position_error / the creature's size
+    worst_bone: str
+    worst_frame: float
+    fell: bool
+    root_motion: str
+    policy_sha256: str = ""
+    task: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def format(self) -> str:
+        fell = " (it fell; the clip ends there)" if self.fell else ""
+        return (f"baked {self.keys_written:,d} keys into Action {self.action!r} on {self.rig!r} (frames "
+                f"{self.frames[0]}-{self.frames[1]}{fell}) in {self.seconds:.2f} s; verified in Blender: worst bone "
+                f"position error {self.position_error:.2g} ({self.relative_error:.2g} of the creature's size, "
+                f"bone {self.worst_bone!r}, frame {self.worst_frame:g})")
+
+
+def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, replace_action=None, config=None,
+         seed: int = 0, undo_push: bool = False) -> PhysicsBakeReport:
+    """Simulate a physics policy from frame ``frames[0]`` for ``frames[1] - frames[0]`` steps (default the
+    scene's range), key root motion and joint rotations into a new Action and verify it in Blender."""
+    from ...agents.policy_file import load_policy
+    from ...envs.physics.family import physics_clip
+    from .bake import bake_physics
+    from .verify import verify_physics_bake
+
+    began = time.perf_counter()
+    policy = load_policy(policy_path)
+    config = config or policy.config
+    start, end = bake_frames(frames)
+    spec = spec_from_config(config, (start, end))
+    task, clip = physics_clip(policy, spec, config, n_steps=end - start, seed=seed)
+    obj = bpy.data.objects[spec.rig_name]
+    root_motion = config.physics.root_motion
+    result = bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler, root_motion=root_motion,
+                          action_name=action_name, provenance=provenance(policy_path, policy, config, seed),
+                          undo_push=undo_push)
+    check = verify_physics_bake(obj, spec, clip.frames, clip.heads, clip.tails)
+    return PhysicsBakeReport(action=result.action_name, rig=obj.name, frames=(int(clip.frames[0]), int(clip.frames[-1])),
+                             keys_written=int(result.keys_written), seconds=time.perf_counter() - began,
+                             position_error=float(check.position_error),
+                             relative_error=float(check.position_error / max(check.size, 1e-12)),
+                             worst_bone=check.worst_bone, worst_frame=float(check.worst_frame), fell=bool(clip.fell),
+                             root_motion=root_motion, policy_sha256=policy.sha256, task=config.task)
+
+
+def run_name(config) -> str:
+    return config.rig.rig or "rig"
+
+
+def Preview(config, spec):  # noqa: N802  (the family's Preview, a class in the other families)
+    """Plays preview frames (Euler XYZ of every joint after the root; the root stays) on the creature."""
+    return BonePreview(bpy.data.objects[spec.rig_name], spec.bone_names[1:])
+
+
+def training_problem(settings) -> str | None:
+    from ..families import armature_problem
+
+    problem = armature_problem(settings)
+    if problem:
+        return problem
+    rig = settings.rig
+    root = settings.physics.root.strip()
+    if root and root not in rig.data.bones:
+        return f"{rig.name} has no bone {root!r}; pick the Root Bone again in Rig & Task"
+    return None
+
+
+def draw_task(layout, context, settings) -> None:
+    rig = settings.rig if settings.rig is not None and settings.rig.type == 'ARMATURE' else None
+    ph = settings.physics
+    col = layout.column()
+    col.prop(settings, "controls", text="Bones")
+    if not settings.controls.strip():
+        col.label(text="Every bone under the root is simulated", icon='INFO')
+    col.operator("rig_dojo.controls_from_selection", icon='RESTRICT_SELECT_OFF')
+    if rig is not None:
+        col.prop_search(ph, "root", rig.data, "bones")
+    else:
+        col.prop(ph, "root")
+
+    col = layout.column()
+    col.prop(ph, "density")
+    col.prop(ph, "strength")
+    col.prop(ph, "friction")
+    col.prop(ph, "radius_source")
+    col.prop(ph, "root_motion")
+
+
+def draw_advanced(layout, settings) -> None:
+    from ...envs.physics.settings import PhysicsConfig
+    from ...props_config import draw_settings
+
+    ph = settings.physics
+    draw_settings(layout, ph, settings.task, advanced=True, cls=PhysicsConfig,
+                  skip=("radius_ratio",) if ph.radius_source != 'length' else ())
+    layout.prop_search(ph, "obstacle_pick", bpy.data, "objects", text="Add Obstacle")
+
+
+def draw_curriculum(layout, settings) -> None:
+    from ...envs.physics import FAMILY
+
+    # the obstacle course's stages are its obstacle heights (Rig & Task > Advanced)
+    if settings.task in FAMILY.extra["own_curriculum"]:
+        layout.prop(settings, "curriculum_threshold")
+
+
+def draw_report(layout, report: dict) -> None:
+    """The trained creature against zero actions (the rest pose held)."""
+    from ...panels.common import table
+
+    physics = report["physics"]
+    names = (("trained", "Trained"), ("zero_actions", "Zero Actions"))
+    table(layout, f"{physics['episodes']} episodes of {physics['episode_seconds']:g} s:",
+          ("Policy", "Seconds Up", "Distance", "Falls"),
+          [(label, f"{physics[key]['seconds_up']:.2f}", f"{physics[key]['distance']:+.2f}",
+            f"{physics[key]['falls']}") for key, label in names])
