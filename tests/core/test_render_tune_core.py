@@ -11,9 +11,9 @@ from rig_dojo.envs.rendering.features import adaptive_min_samples, frame_feature
 from rig_dojo.envs.rendering.learner import RenderSettingsLearner
 from rig_dojo.envs.rendering.metrics import (C1, gaussian_taps, luminance, match_size, psnr, quality_db, ssim,
                                              ssim_from_db)
-from rig_dojo.envs.rendering.settings import CYCLES_DEFAULTS, RenderSettings, SettingsSpace
+from rig_dojo.envs.rendering.settings import CYCLES_DEFAULTS, ReferenceSettings, RenderSettings, SettingsSpace
 from rig_dojo.envs.rendering.sheet import side_by_side
-from rig_dojo.envs.rendering.tune import RenderOutcome, pick_frames
+from rig_dojo.envs.rendering.tune import RenderOutcome, TuneRun, pick_frames
 from rig_dojo.errors import RigDojoError
 
 
@@ -158,3 +158,26 @@ def test_the_comparison_sheet_tiles_captioned_images():
     assert sheet.shape[2] == 4 and sheet.shape[1] == 2 * (12 * 2 + 4) + 4
     white_rows = np.nonzero(np.all(sheet[:, 4:28, :3] == 1.0, axis=(1, 2)))[0]
     assert white_rows.size == 2  # the zoomed white row, still at the bottom of its tile
+
+
+class _NoisyShot(_SamplesRenderer):
+    """The stand-in with features too: previews are the same noisy ramp at 4 samples."""
+
+    reference_settings = ReferenceSettings()
+
+    def features(self, frame):
+        raw = [self.render(frame, RenderSettings(4, 0.0, 4, 4, 12, "off")).image for _ in range(2)]
+        return frame_features(frame, raw[0], raw[1], 4, raw[0], raw[1])
+
+
+def test_a_shot_is_tuned_without_blender_and_noisier_frames_get_more_samples():
+    shot = _NoisyShot({1: 0.05, 2: 0.05, 3: 0.3, 4: 0.3})
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), adaptive_threshold=(0.0,),
+                          diffuse_bounces=(4,), glossy_bounces=(4,), transmission_bounces=(12,), denoiser=("off",))
+    report = TuneRun(shot, [1, 2, 3, 4], 0.9, space=space, sampled=2, rounds=6, pixels=32 * 24, seed=1).run()
+    choices = report.choices()
+    assert {frame <= 2 for frame in report.sampled_frames} == {True, False}  # one clean frame, one noisy one
+    assert choices[1].samples < choices[3].samples and choices[2].samples < choices[4].samples
+    for result in report.measured:  # the sampled frames were checked against their references
+        assert result.measured_ssim >= 0.9
+    assert report.below_target == []
