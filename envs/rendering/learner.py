@@ -149,7 +149,7 @@ class RenderSettingsLearner:
         self._table = self.space.table()
         self._design_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._frames: list[int] = []   # the frame of each quality observation
-        self.unseen_noise: float | None = None  # spread of the quality model on frames it was not fitted on
+        self.unseen_noise: float | None = None  # spread of the quality model on unseen frames (calibrate_frames)
         self.offsets: dict[int, float] = {}     # per-frame quality offsets (calibrate_frames)
         self.interpolate_offsets = False
 
@@ -202,17 +202,22 @@ class RenderSettingsLearner:
         The linear model leaves each sampled frame with a mean residual (what its features missed). A frame
         between two sampled frames likely shares some of it, so an unseen frame gets the offset interpolated
         (in frame number) from its neighbours, if that helps: leave-one-frame-out, each sampled frame is
-        predicted from a fit without it, with and without the interpolated offset; the better of the two is
-        used, and its RMS error near the target becomes ``unseen_noise``. Sampled frames get their own offset.
-        Returns ``unseen_noise`` (None with fewer than two sampled frames).
+        predicted from a fit without it, with and without the interpolated offset, and the better of the two
+        is used. Its error near the target sets the spread on unseen frames (``unseen_noise_at``): flat
+        without interpolation; with it, growing as the square root of the distance to the nearest sampled
+        frame (the offset drifts along the shot like a random walk), scaled from the held-out frames, whose
+        nearest remaining neighbours are further away than any unseen frame's. Sampled frames get their own
+        offset. Returns the spread at one frame from a sampled frame (None with fewer than two sampled
+        frames).
         """
         frames = np.array(self._frames)
         seen = np.unique(frames)
         self.offsets = self.quality.group_offsets(frames, self.quality.mean)
         self.interpolate_offsets = False
+        self.unseen_noise = None
         if seen.size < 2:
             return None
-        plain, shifted = [], []
+        plain, shifted, scaled = [], [], []
         near = self.quality.w >= 0.3
         for k in seen:
             out = frames == k
@@ -221,13 +226,25 @@ class RenderSettingsLearner:
             resid = self.quality.y[out & near] - self.quality.X[out & near] @ weights
             plain.append(resid)
             shifted.append(resid - _interpolate(others, k))
-        plain_rms = float(np.sqrt(np.mean(np.concatenate(plain) ** 2))) if plain else 0.0
-        shifted_rms = float(np.sqrt(np.mean(np.concatenate(shifted) ** 2))) if shifted else 0.0
+            gap = float(np.min(np.abs(np.array(sorted(others)) - k)))
+            scaled.append(shifted[-1] / np.sqrt(max(gap, 1.0)))
         if np.concatenate(plain).size < 3:
             return None
+        plain_rms = float(np.sqrt(np.mean(np.concatenate(plain) ** 2)))
+        shifted_rms = float(np.sqrt(np.mean(np.concatenate(shifted) ** 2)))
         self.interpolate_offsets = shifted_rms < plain_rms
-        self.unseen_noise = min(plain_rms, shifted_rms)
+        self.unseen_noise = float(np.sqrt(np.mean(np.concatenate(scaled) ** 2))) if self.interpolate_offsets \
+            else plain_rms
         return self.unseen_noise
+
+    def unseen_noise_at(self, frame: int) -> float | None:
+        """The quality model's spread on ``frame`` when it was not fitted on it (see ``calibrate_frames``)."""
+        if self.unseen_noise is None:
+            return None
+        if not self.interpolate_offsets or not self.offsets:
+            return self.unseen_noise
+        gap = float(np.min(np.abs(np.array(sorted(self.offsets)) - frame)))
+        return self.unseen_noise * float(np.sqrt(max(gap, 1.0)))
 
     def frame_offset(self, frame: int) -> float:
         """The quality offset of ``frame`` (0 before ``calibrate_frames``)."""
@@ -242,9 +259,9 @@ class RenderSettingsLearner:
 
     def predict(self, features: FrameFeatures, unseen: bool = False) -> Prediction:
         """Every candidate's predicted quality (mean, std) and CPU seconds; ``unseen``: a frame the quality
-        model was not fitted on (its spread is at least ``unseen_noise``)."""
+        model was not fitted on (its spread is at least ``unseen_noise_at(frame)``)."""
         q, t = self.designs(features)
-        mean, std = self.quality.predict(q, self.unseen_noise if unseen else None)
+        mean, std = self.quality.predict(q, self.unseen_noise_at(features.frame) if unseen else None)
         seconds = np.maximum(t @ self.time.mean, 1e-3)
         return Prediction(mean + self.frame_offset(features.frame), std, seconds)
 
@@ -265,7 +282,7 @@ class RenderSettingsLearner:
             weights = self.quality.sample_weights(self.rng)
             bound = q @ weights + 0.5 * self.quality.noise
         else:
-            mean, std = self.quality.predict(q, self.unseen_noise if unseen else None)
+            mean, std = self.quality.predict(q, self.unseen_noise_at(features.frame) if unseen else None)
             bound = mean + self.frame_offset(features.frame) + self.confidence * std
         ok = bound <= y_target
         if not ok.any():

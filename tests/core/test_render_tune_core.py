@@ -181,3 +181,26 @@ def test_a_shot_is_tuned_without_blender_and_noisier_frames_get_more_samples():
     for result in report.measured:  # the sampled frames were checked against their references
         assert result.measured_ssim >= 0.9
     assert report.below_target == []
+
+
+def test_frame_offsets_drift_along_the_shot_and_unseen_frames_get_wider_bounds_further_away():
+    import dataclasses
+
+    rng = np.random.default_rng(4)
+    image = rng.uniform(0.3, 0.7, (30, 40))
+    base = frame_features(1, image, np.clip(image + rng.normal(0, 0.1, image.shape), 0, 1), 4, image,
+                          np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1))
+    space = SettingsSpace(samples=(4, 8, 16, 32, 64), adaptive_threshold=(0.0,), diffuse_bounces=(4,),
+                          glossy_bounces=(4,), transmission_bounces=(12,), denoiser=("fast", "accurate"))
+    learner = RenderSettingsLearner(space)
+    for frame in (1, 7, 13, 19):  # the same features, but the shot gets harder: an offset drifting with the frame
+        feats = dataclasses.replace(base, frame=frame)
+        for settings in space.candidates:
+            q, _ = learner.rows(feats, settings)
+            y = q @ learner.quality.prior_mean + 0.02 * frame + rng.normal(0, 0.01)
+            learner.observe(feats, settings, 1.0 - 10.0 ** y, 0.1, target_ssim=0.98)
+    learner.calibrate_frames()
+    assert learner.interpolate_offsets
+    assert learner.frame_offset(10) == pytest.approx((learner.offsets[7] + learner.offsets[13]) / 2)
+    assert learner.offsets[19] - learner.offsets[1] == pytest.approx(0.36, abs=0.1)
+    assert learner.unseen_noise_at(8) < learner.unseen_noise_at(25)
