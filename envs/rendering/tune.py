@@ -12,9 +12,10 @@
 4. **Check** each sampled frame with the settings chosen for real (confident bound); a frame
    measured under the target is an outcome like any other: the models learn it and the frame
    is chosen again, up to ``repairs`` times.
-5. **Apply** to every frame of the shot, in order, keeping the previous frame's choice where it
-   is still good enough and about as cheap. ``verify=True`` also renders every frame with its
-   settings and against a reference, so the report measures all of them.
+5. **Apply** to every frame of the shot, in order, keeping the previous frame's denoiser, bounces
+   and threshold where that is still good enough and about as cheap. ``verify=True`` also renders
+   every frame with its settings and against a reference, so the report measures all of them
+   (each render's time, not its quality, goes on into the time model for the next frame).
 
 ``steps()`` yields a progress line after each render, so an operator can run it from a modal
 timer; ``run()`` drains it.
@@ -145,7 +146,7 @@ class TuneRun:
         # the sampled frames with their settings for real; a miss is learned from and chosen again
         checked: dict[int, tuple[RenderSettings, float, RenderOutcome]] = {}
         for frame in self.sampled:
-            for attempt in range(self.repairs + 1):
+            for _ in range(self.repairs + 1):
                 settings = self.space.candidates[learner.choose(self.features[frame], self.target)]
                 outcome = self.renderer.render(frame, settings)
                 reference = renderer.reference(frame)
@@ -181,6 +182,8 @@ class TuneRun:
             elif self.verify:
                 outcome = renderer.render(frame, settings)
                 self._measure(result, outcome, renderer.reference(frame))
+                # its time (never its quality: the reference is for the report) updates the time model
+                learner.observe(feats, settings, None, outcome.cpu_seconds)
                 yield f"verify frame {frame}: {settings.short()} -> SSIM {result.measured_ssim:.4f}"
             results.append(result)
             previous = settings
