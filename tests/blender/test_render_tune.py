@@ -219,13 +219,16 @@ def test_the_render_tune_panel_draws(tiny, capfd):
         test_sidebar.PANELS = saved
 
 
-def test_the_tune_loop_respects_the_time_budget(tiny):
+def test_the_tune_loop_respects_the_time_budget_and_verify_measures_every_frame(tiny):
     from rig_dojo.scene.render_tune import CyclesRenderer
 
     with CyclesRenderer(tiny, threads=1) as renderer:
         renderer.reference_settings = type(renderer.reference_settings)(samples=16)
-        run = TuneRun(renderer, [1, 2], 0.9, sampled=1, rounds=50, minutes=1e-4, pixels=renderer.pixels)
+        run = TuneRun(renderer, [1, 2], 0.9, sampled=1, rounds=50, minutes=1e-4, verify=True,
+                      pixels=renderer.pixels)
         report = run.run()
     # one round over the one sampled frame, then the budget stops training (the check still runs)
     assert len([h for h in run.history if h["phase"] == "train"]) == 1
-    assert len(report.frames) == 2
+    assert len(report.sampled_frames) == 1 and len(report.frames) == 2
+    # --verify: the frame without a reference during training is rendered against one for the report
+    assert [f.measured_ssim is not None for f in report.frames] == [True, True]
