@@ -1,13 +1,16 @@
 """The command line: ``python -m rig_dojo SUBCOMMAND`` and ``blender -b -c rig_dojo SUBCOMMAND``.
 
 Both entries run the same parser. Exit codes: 0 success, 1 a failed run, 2 bad
-input (one line on stderr saying what to fix), 3 a twin that is not exact.
+input (one line on stderr saying what to fix), 3 a twin that is not exact (or a bake
+that Blender's re-evaluation does not confirm), 4 a twin that is close but not exact
+(``verify``: an iterative IK solve).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from pathlib import Path
@@ -123,11 +126,21 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     from .scene.kinematic.verify import verify
 
+    if args.samples < 1:
+        raise RigDojoError(f"--samples {args.samples}: compare at least 1 pose")
+    if args.location_range is not None and not (args.location_range >= 0 and math.isfinite(args.location_range)):
+        raise RigDojoError(f"--location-range {args.location_range}: give 0 or more chain lengths")
+    controls, locations = _names(args.controls or ""), _names(args.location_controls or "")
+    if not controls and not locations and not args.collection:
+        raise RigDojoError("give the bones the policy moves: --controls or --collection (rotation) and/or "
+                           "--location-controls")
     open_scene(args.scene)
-    controls = _collection_controls(args.rig, args.collection) if args.collection else _names(args.controls)
-    report = verify(args.rig, controls, _names(args.track), samples=args.samples, seed=args.seed)
+    if args.collection:
+        controls = _collection_controls(args.rig, args.collection)
+    report = verify(args.rig, controls, _names(args.track), samples=args.samples, seed=args.seed,
+                    location_controls=locations, location_range=args.location_range)
     print(report.to_json() if args.json else report.format())
-    return 0 if report.exact else 3
+    return 0 if report.exact else 4 if report.close else 3
 
 
 def _config_from_args(args: argparse.Namespace):
@@ -173,10 +186,14 @@ def _config_from_args(args: argparse.Namespace):
         sel.region = ""
     if args.region and not args.target:
         sel.target = ""
-    if args.controls:
+    if args.controls is not None:
         sel.controls = _names(args.controls)
     if args.collection:
         sel.controls = _collection_controls(sel.rig, args.collection)
+    if args.location_controls is not None:
+        sel.location_controls = _names(args.location_controls)
+    if args.location_range is not None:
+        sel.location_range = args.location_range
     if args.steps is not None:
         config.algo.total_steps = args.steps
     if args.minutes is not None:
@@ -269,6 +286,35 @@ def _add_family_flags(train: argparse.ArgumentParser) -> None:
                            help="the shot (default: the scene's frame range)")
 
 
+def _add_bake_flags(bake: argparse.ArgumentParser) -> None:
+    """The flags generated from the families' bake options (``Family.bake_options``: the rig's ``--keys-on``)."""
+    from .agents.schema import ui_of
+    from .envs.families import families
+
+    for family in families():
+        if family.bake_options is None:
+            continue
+        fields = [f for f in dataclasses.fields(family.bake_options) if ui_of(f) is not None and ui_of(f).cli]
+        if not fields:
+            continue
+        group = bake.add_argument_group(f"{family.name} bakes (--task {', '.join(family.task_names)})")
+        defaults = family.bake_options()
+        for f in fields:
+            ui = ui_of(f)
+            default = getattr(defaults, f.name)
+            kwargs: dict = {"dest": f"bake_option.{f.name}",
+                            "help": f"{ui.description} (default {default})"}
+            if ui.choices:
+                kwargs["choices"] = [c[0] for c in ui.choices]
+            group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
+
+
+def _bake_options(args: argparse.Namespace) -> dict:
+    """The bake options given on the command line, by name (``--keys-on ik`` → ``{"keys_on": "ik"}``)."""
+    prefix = "bake_option."
+    return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
 def _number(kind: type, flag: str):
     import math
 
@@ -328,6 +374,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         spec = spec_from_config(config)
     except NotExactError as exc:
+        if config.rig.location_controls:  # Blender in the loop moves rotation controls only
+            raise
         raise NotExactError(f"{exc}\n{LOOP_ROUTE}") from None
     make_env = env_factory(spec, config)
     run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
@@ -459,13 +507,20 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         if not hasattr(edge, "bake_in_loop"):
             raise RigDojoError("--blender-loop bakes a kinematic task's policy with Blender evaluating the rig; "
                                "bake this one without it")
+        if _bake_options(args):
+            flags = ", ".join("--" + k.replace("_", "-") for k in _bake_options(args))
+            raise RigDojoError(f"{flags}: not with --blender-loop, which keys the trained controls")
         report = edge.bake_in_loop(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
     else:
         try:
             report = bake_task_policy(args.policy, frames=frames, action_name=args.action,
-                                      reduce_degrees=args.reduce)
+                                      reduce_degrees=args.reduce, options=_bake_options(args))
         except NotExactError as exc:
             raise NotExactError(f"{exc}\nfor a policy trained with --blender-workers, bake with --blender-loop") from None
+    if not getattr(report, "ok", True):  # Blender's re-evaluation misses the tolerance: nothing is saved
+        print(json.dumps({**report.to_dict(), "file": None}, indent=2) if args.json else report.format())
+        print("rig_dojo: the baked motion is not what was trained; nothing was saved", file=sys.stderr)
+        return 3
     target = target if target is not None else Path(bpy.data.filepath)
     with quiet_blender():
         if args.output:
@@ -518,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="rig_dojo", description="Rig Dojo: teach rigs to move by reinforcement learning.",
-        epilog="Exit codes: 0 success, 1 a failed run, 2 bad input, 3 a twin that is not exact.")
+        epilog="Exit codes: 0 success, 1 a failed run, 2 bad input, 3 a twin that is not exact (or a bake Blender "
+               "does not confirm), 4 a twin that is close but not exact (verify).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     scene_help = "the .blend to open (omit under `blender -b SCENE.blend -c rig_dojo`)"
 
@@ -540,6 +596,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "default every bone under the root)")
     controls.add_argument("--collection", metavar="BONE_COLLECTION",
                           help="take the controls from this bone collection of the rig (as the sidebar does)")
+    train.add_argument("--location-controls", metavar="BONES",
+                       help="comma-separated bones whose location the policy moves (IK targets, poles, a root)")
+    train.add_argument("--location-range", type=_real(0.0, 1e6), metavar="CHAIN_LENGTHS",
+                       help="how far each way a location control may move where the rig has no Limit Location "
+                            "constraint (rig.location_range)")
     train.add_argument("--effector", "--track", dest="effector",
                        help="the bone that reaches / aims / grips (--track: the same, as verify calls it)")
     train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
@@ -578,7 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
     bake = sub.add_parser("bake", help="bake a policy to keyframes in a new Action",
                           description="Roll the policy out in its twin, key it into a new Action (the rig's "
                                       "control bones, the camera, or a creature's root motion and joints) and "
-                                      "report Blender's verification of the Action.")
+                                      "report Blender's verification of the Action. A rig bake whose effector in "
+                                      "Blender is more than 0.01 chain lengths from the rollout exits 3 and saves "
+                                      "nothing.")
     bake.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     bake.add_argument("--policy", required=True, help="a .rdpolicy file")
     bake.add_argument("--frames", required=True, metavar="START-END", type=_frames_arg,
@@ -593,6 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     bake.add_argument("--blender-loop", action="store_true",
                       help="a policy trained with --blender-workers: Blender evaluates the rollout")
     bake.add_argument("--json", action="store_true")
+    _add_bake_flags(bake)
     bake.set_defaults(run=_cmd_bake)
 
     exp = sub.add_parser("export-config", help="print (or write) the TOML of the settings stored in the .blend")
@@ -602,12 +666,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ver = sub.add_parser("verify", help="check that the twin reproduces Blender's pose evaluation exactly",
                          description="Pose the rig at random states in Blender and in the twin; report the worst "
-                                     "error per tracked bone. Exit 0 when exact, 3 when not (the report says why).")
+                                     "error per tracked bone. Exit 0 when exact, 3 when not (the report says why), "
+                                     "4 when close: an IK solve within 0.01 chain lengths and 1 degree of "
+                                     "Blender's but not exact (an iterative solve stopped a step apart).")
     ver.add_argument("scene", nargs="?", metavar="SCENE.blend", help=scene_help)
     ver.add_argument("--rig", required=True, help="the armature object")
-    picked = ver.add_mutually_exclusive_group(required=True)
-    picked.add_argument("--controls", help="comma-separated control bones (what the policy moves)")
+    picked = ver.add_mutually_exclusive_group()
+    picked.add_argument("--controls", help="comma-separated control bones whose rotation the policy moves")
     picked.add_argument("--collection", metavar="BONE_COLLECTION", help="the controls: this bone collection's bones")
+    ver.add_argument("--location-controls", metavar="BONES",
+                     help="comma-separated bones whose location the policy moves (IK targets, poles, a root)")
+    ver.add_argument("--location-range", type=_real(0.0, 1e6), metavar="CHAIN_LENGTHS",
+                     help="how far a location control without Limit Location is posed each way (default 0.5)")
     ver.add_argument("--track", "--effector", dest="track", required=True,
                      help="comma-separated tracked bones (what rewards read; train's --effector is one of them)")
     ver.add_argument("--samples", type=_whole(1, 100_000), default=32, help="random poses to compare (default 32)")

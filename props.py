@@ -18,7 +18,8 @@ What the UI keeps besides the config, and why:
   a bone collection to take controls from, the last run folder;
 - a family's own extras (the camera's "Scene Frame Range" switch) come from its edge module;
 - an empty reward list means "the task's default terms", as in the config;
-- bake and evaluation options (:class:`RigDojoBakeSettings`) are not part of a training's config.
+- bake and evaluation options (:class:`RigDojoBakeSettings`) are not part of a training's config; a
+  family's own bake options (``Family.bake_options``) are generated into it.
 """
 
 import contextlib
@@ -412,6 +413,20 @@ class RigDojoBakeSettings(PropertyGroup):
     seed: IntProperty(name="Seed", description="Seed of the rollout (random targets)", default=0, min=0)
     eval_episodes: IntProperty(name="Episodes", description="Episodes to evaluate the policy on", default=16,
                                min=1, soft_max=256)
+
+
+def _bake_option_annotations() -> dict:
+    """Each family's own bake options (``Family.bake_options``: the rig's "Keys On"), generated from its dataclass."""
+    out: dict = {}
+    for family in families():
+        if family.bake_options is not None:
+            generated = annotations_for(family.bake_options)
+            assert not set(generated) & set(out), f"{family.name}'s bake options clash with another family's"
+            out.update(generated)
+    return out
+
+
+RigDojoBakeSettings.__annotations__.update(_bake_option_annotations())
 
 
 def _family_group(family) -> type:

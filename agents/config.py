@@ -15,6 +15,9 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     episode_length = 64
     discrete = false
     tolerance = 0.02                 # success tolerance, chain-length units
+    location_controls = []           # bones whose location the policy moves (IK targets, poles, a root)
+    location_range = 0.0             # chain lengths each way a location control may move where the rig has
+                                     # no Limit Location (0: the rig's Limit Location constraints only)
 
     [[rewards]]
     name = "distance"
@@ -161,6 +164,13 @@ class RigSelection:
                                          "by SAC and TD3")
     tolerance: float = setting(0.02, label="Success Tolerance", min=1e-6, soft_max=0.5, precision=3,
                                description="Success distance in chain lengths (aim: radians)")
+    location_controls: list[str] = setting(default_factory=list, label="Location Controls", kind="names",
+                                           description="Bones whose location the policy moves (IK targets, poles, "
+                                                       "a root), comma-separated")
+    location_range: float = setting(0.0, label="Location Range", min=0.0, soft_max=2.0, precision=2,
+                                    description="How far a location control may move each way, in chain lengths, "
+                                                "where the rig has no Limit Location constraint (0: only the rig's "
+                                                "constraints)")
 
 
 @dataclass
@@ -396,6 +406,8 @@ class TrainConfig:
         for key, value in positive.items():
             if not value > 0:
                 raise RigDojoError(f"{key} must be greater than 0 (found {value})")
+        if not (self.rig.location_range >= 0.0 and math.isfinite(self.rig.location_range)):
+            raise RigDojoError(f"rig.location_range must be 0 or more chain lengths (found {self.rig.location_range})")
         if not 0.0 < algo.gamma <= 1.0:
             raise RigDojoError(f"algo.gamma must be in (0, 1] (found {algo.gamma})")
         if algo.total_steps <= 0 and algo.minutes <= 0:

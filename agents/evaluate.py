@@ -92,7 +92,7 @@ def evaluate(policy: Any, make_env: Callable[[TrainConfig, int, int], Any], conf
     frames = np.stack(angles)  # (T, n, controls, 3)
     for i in range(n):
         series = frames[: end_step[i] + 1, i]
-        if len(series) >= 4:
+        if len(series) >= 4 and series[0].size:  # location-only controls have no angles to measure
             jerks.append(float(np.abs(np.diff(series, n=3, axis=0)).mean()))
     return Evaluation(
         episodes=n,

@@ -20,7 +20,9 @@ hooks, imported only when used so that the add-on registers without torch, SB3 o
   ``bake(policy_path, options) -> report``, the live preview (``preview_object``, ``backup``,
   ``show_frame``), ``training_problem(settings)`` (why the sidebar cannot train yet), ``run_name``
   and the sidebar's ``draw_task`` / ``draw_advanced`` / ``draw_bake`` (optionally ``draw_report`` and
-  ``evaluation_rows(evaluation, report)``, the Evaluate panel's rows).
+  ``evaluation_rows(evaluation, report)``, the Evaluate panel's rows). A family's own bake options
+  (the rig's "Keys On") are a dataclass named by ``bake_options``; the edge's ``bake`` takes them as
+  keyword arguments.
 
 A family may also bring algorithms of its own (the camera's shot solver): ``algorithm_modules`` maps each
 to a module (no bpy) with ``SESSION`` (its ``agents.session.BackgroundRun`` class), and optionally
@@ -75,6 +77,9 @@ class Family:
     uses_rig: bool = True  #: whether the family trains an armature (rig.rig); the camera does not
     bake_reduces_keys: bool = False  #: whether the bake can reduce keys / replace an Action (rig bakes)
     bake_is_seeded: bool = True  #: whether a bake's rollout depends on a seed (random targets, noise)
+    #: a dataclass of the family's own bake options (``agents.schema.setting`` fields): the Bake panel's properties
+    #: and the ``bake`` command's flags (``cli=True``) are generated from it; its edge's ``bake`` takes them by name
+    bake_options: type | None = None
     joint_metrics: bool = False  #: whether evaluation's jerk and joint-limit numbers describe its actions
     needs: tuple[str, ...] = ("torch", "stable_baselines3")  #: importable modules training needs
     #: algorithms this family brings, by name: the module (no bpy) with their session and hooks (module docstring)

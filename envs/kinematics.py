@@ -13,10 +13,14 @@ import numpy as np
 from .rotations import (  # noqa: F401  (re-exported: the twin and the edge use them as km.*)
     EULER_ORDERS,
     axis_angle_to_matrix,
+    compatible_euler,
     euler_to_matrix,
     euler_xyz_to_matrix,
+    matrix_to_compatible_euler,
     matrix_to_euler,
+    matrix_to_euler_blender,
     matrix_to_quaternion,
+    normalize_columns,
     quaternion_to_matrix,
     rotation_values,
     slerp,
@@ -137,3 +141,36 @@ def _as4(m: np.ndarray) -> np.ndarray:
     out[..., :3, :3] = m
     out[..., 3, 3] = 1
     return out
+
+
+def rot_size(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``mat3_to_rot_size``: unit axes and their lengths; a negative basis is negated (sizes too)."""
+    size = np.linalg.norm(m[..., :3, :3], axis=-2)
+    rot = m[..., :3, :3] / np.where(size > 0, size, 1.0)[..., None, :]
+    neg = np.linalg.det(rot) < 0
+    return np.where(neg[..., None, None], -rot, rot), np.where(neg[..., None], -size, size)
+
+
+def affine_inverse(m: np.ndarray) -> np.ndarray:
+    """Inverse of (..., 4, 4) affine matrices (last row 0, 0, 0, 1) by the adjugate: ~50x faster than
+    ``np.linalg.inv`` on batches of small matrices."""
+    a = m[..., :3, :3]
+    c0 = np.cross(a[..., :, 1], a[..., :, 2])
+    c1 = np.cross(a[..., :, 2], a[..., :, 0])
+    c2 = np.cross(a[..., :, 0], a[..., :, 1])
+    det = np.sum(a[..., :, 0] * c0, axis=-1)
+    inv3 = np.stack([c0, c1, c2], axis=-2) / det[..., None, None]
+    out = np.zeros(np.shape(m))
+    out[..., :3, :3] = inv3
+    out[..., :3, 3] = -np.einsum("...ij,...j->...i", inv3, m[..., :3, 3])
+    out[..., 3, 3] = 1.0
+    return out
+
+
+def inverse3(a: np.ndarray) -> np.ndarray:
+    """Inverse of (..., 3, 3) matrices by the adjugate."""
+    c0 = np.cross(a[..., :, 1], a[..., :, 2])
+    c1 = np.cross(a[..., :, 2], a[..., :, 0])
+    c2 = np.cross(a[..., :, 0], a[..., :, 1])
+    det = np.sum(a[..., :, 0] * c0, axis=-1)
+    return np.stack([c0, c1, c2], axis=-2) / det[..., None, None]

@@ -263,14 +263,16 @@ def continuous_quaternions(q: np.ndarray) -> np.ndarray:
     return q
 
 
-def _matrix_to_euler_candidates(m: np.ndarray, order: str) -> tuple[np.ndarray, np.ndarray]:
-    """Both Euler solutions ``(..., 3)`` (angles about X, Y, Z) of rotation matrices in ``order``."""
+def _matrix_to_euler_candidates(m: np.ndarray, order: str,
+                                epsilon: float = 16 * float(np.finfo(np.float32).eps)) -> tuple[np.ndarray, np.ndarray]:
+    """Both Euler solutions ``(..., 3)`` (angles about X, Y, Z) of rotation matrices in ``order``
+    (Blender's ``mat3_normalized_to_eulo2``; ``epsilon``: below it the middle axis is at gimbal lock)."""
     i, j, k = (_AXIS[a] for a in order)
     odd = order not in ("XYZ", "YZX", "ZXY")
     perm = np.asarray(m, dtype=np.float64)[..., [i, j, k], :][..., :, [i, j, k]]
     # In permuted coordinates the matrix is Rz(c)·Ry(b)·Rx(a) (negated angles for an odd permutation).
     cy = np.hypot(perm[..., 0, 0], perm[..., 1, 0])
-    gimbal = cy <= 16 * np.finfo(np.float32).eps
+    gimbal = cy <= epsilon
     a1 = np.where(gimbal, np.arctan2(-perm[..., 1, 2], perm[..., 1, 1]), np.arctan2(perm[..., 2, 1], perm[..., 2, 2]))
     b1 = np.arctan2(-perm[..., 2, 0], cy)
     c1 = np.where(gimbal, 0.0, np.arctan2(perm[..., 1, 0], perm[..., 0, 0]))
@@ -284,6 +286,51 @@ def _matrix_to_euler_candidates(m: np.ndarray, order: str) -> tuple[np.ndarray, 
         e[..., i], e[..., j], e[..., k] = sign * a, sign * b, sign * c
         out.append(e)
     return out[0], out[1]
+
+
+# Blender's Euler decomposition for constraints that work on Euler angles (Copy Rotation's mix modes, Limit
+# Rotation): math_rotation.cc's ``mat3_to_eulO`` / ``mat3_to_compatible_eulO`` with its EULER_HYPOT_EPSILON.
+EULER_HYPOT_EPSILON = 0.0000375
+
+
+def normalize_columns(m: np.ndarray) -> np.ndarray:
+    """Blender's ``normalize_m3``: every axis (column) to unit length (a zero axis stays zero)."""
+    length = np.linalg.norm(m, axis=-2, keepdims=True)
+    return m / np.where(length > 0, length, 1.0)
+
+
+def matrix_to_euler_blender(m: np.ndarray, order: str) -> np.ndarray:
+    """``mat3_to_eulO``: axes normalised, then the solution with the smaller sum of absolute angles."""
+    e1, e2 = _matrix_to_euler_candidates(normalize_columns(np.asarray(m, dtype=np.float64)[..., :3, :3]), order,
+                                         EULER_HYPOT_EPSILON)
+    d1, d2 = np.abs(e1).sum(-1), np.abs(e2).sum(-1)
+    return np.where((d1 > d2)[..., None], e2, e1)
+
+
+def compatible_euler(eul: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """``compatible_eul``: wrap ``eul`` by whole turns towards ``old`` (and the 180-degree flip rule)."""
+    eul = np.array(eul, dtype=np.float64)
+    pi, pi2 = np.pi, 2 * np.pi
+    deul = eul - old
+    hi, lo = deul > pi, deul < -pi
+    eul = np.where(hi, eul - np.floor(deul / pi2 + 0.5) * pi2, eul)
+    eul = np.where(lo, eul + np.floor(-deul / pi2 + 0.5) * pi2, eul)
+    deul = eul - old
+    i, j, k = 0, 1, 2
+    for _ in range(3):
+        flip = (np.abs(deul[..., i]) > pi) & (np.abs(deul[..., j]) < pi / 2) & (np.abs(deul[..., k]) < pi / 2)
+        eul[..., i] = np.where(flip, np.where(deul[..., i] > 0, eul[..., i] - pi2, eul[..., i] + pi2), eul[..., i])
+        j, k, i = k, i, i + 1
+    return eul
+
+
+def matrix_to_compatible_euler(m: np.ndarray, old: np.ndarray, order: str) -> np.ndarray:
+    """``mat3_to_compatible_eulO``: the solution nearer to ``old`` after making both compatible with it."""
+    e1, e2 = _matrix_to_euler_candidates(normalize_columns(np.asarray(m, dtype=np.float64)[..., :3, :3]), order,
+                                         EULER_HYPOT_EPSILON)
+    e1, e2 = compatible_euler(e1, old), compatible_euler(e2, old)
+    d1, d2 = np.abs(e1 - old).sum(-1), np.abs(e2 - old).sum(-1)
+    return np.where((d1 > d2)[..., None], e2, e1)
 
 
 def _nearest_turn(e: np.ndarray, reference: np.ndarray) -> np.ndarray:

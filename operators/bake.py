@@ -12,6 +12,7 @@ from .. import live
 from ..errors import RigDojoError
 from ..envs.families import family_of, report_line, task_info
 from ..props import settings_to_config
+from ..props_config import read_table
 
 
 def policy_problem(context) -> str | None:
@@ -83,14 +84,19 @@ class RIGDOJO_OT_bake(bpy.types.Operator):
                 reduce = replace = None
             if hasattr(edge, "bake_frames_for"):  # the camera: the shot it was trained on, unless told otherwise
                 frames = edge.bake_frames_for(options, scene)
+            own = read_table(options, family.bake_options) if family.bake_options is not None else {}
             report = edge.bake(path, frames=frames, action_name=action_name, reduce_degrees=reduce,
                                replace_action=replace, config=config,
-                               seed=options.seed)
+                               seed=options.seed, **own)
         except RigDojoError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         text = report.format() + notes
         live.results["bake"] = text
+        live.results["bake_ok"] = bool(getattr(report, "ok", True))
+        if not live.results["bake_ok"]:  # kept undoable (one undo step), but said loudly: not what was trained
+            self.report({'ERROR'}, text)
+            return {'FINISHED'}
         self.report({'INFO'}, text)
         return {'FINISHED'}
 

@@ -111,7 +111,7 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
         rig = rig_or_why(cls, context)
         if rig is None:
             return False
-        if not split_names(settings.controls):
+        if not split_names(settings.controls) and not split_names(settings.location_controls):
             cls.poll_message_set("Choose the control bones first")
             return False
         if not settings.effector and not split_names(settings.tracked):
@@ -125,13 +125,16 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
         settings = context.scene.rig_dojo
         tracked = list(dict.fromkeys([n for n in [settings.effector.strip()] if n] + split_names(settings.tracked)))
         try:
-            report = verify(settings.rig, split_names(settings.controls), tracked, samples=self.samples)
+            report = verify(settings.rig, split_names(settings.controls), tracked, samples=self.samples,
+                            location_controls=split_names(settings.location_controls),
+                            location_range=settings.location_range or None)
         except RigDojoError as exc:
-            live.results["verify"] = (settings.rig.name, str(exc), False)
+            live.results["verify"] = (settings.rig.name, str(exc), False, "error")
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         text = report.format()
-        live.results["verify"] = (settings.rig.name, text, report.exact)
+        # (rig, report, exact, outcome: "exact", "close" or "not exact")
+        live.results["verify"] = (settings.rig.name, text, report.exact, report.outcome)
         print(text)
         if report.exact:
             self.report({'INFO'}, text.splitlines()[0])

@@ -6,6 +6,7 @@ import bpy
 
 from .. import live
 from ..envs.families import family_of, task_info
+from ..props_config import settings_fields
 from .common import DojoSubPanel, wrapped
 
 
@@ -40,13 +41,20 @@ class VIEW3D_PT_rig_dojo_bake(DojoSubPanel, bpy.types.Panel):
             layout.prop(options, "use_replace")
             if options.use_replace:
                 layout.prop_search(options, "replace_action", bpy.data, "actions")
+        if family.bake_options is not None:  # the family's own options (the rig's Keys On)
+            draw_bake = getattr(edge, "draw_bake", None)
+            if draw_bake is not None:
+                draw_bake(layout, options)
+            else:
+                for f in settings_fields(family.bake_options):
+                    layout.prop(options, f.name)
         layout.prop(options, "use_scene_settings")
         if family.bake_is_seeded:  # the camera's bake starts from its pose: nothing random
             layout.prop(options, "seed")
         layout.operator("rig_dojo.bake", icon='KEYINGSET')
         report = live.results.get("bake")
         if report:
-            wrapped(layout.box(), context, report, icon='CHECKMARK')
+            wrapped(layout.box(), context, report, icon='CHECKMARK' if live.results.get("bake_ok", True) else 'ERROR')
 
 
 class VIEW3D_PT_rig_dojo_evaluate(DojoSubPanel, bpy.types.Panel):

@@ -31,9 +31,11 @@ class VIEW3D_PT_rig_dojo_rig(DojoSubPanel, bpy.types.Panel):
         layout.operator("rig_dojo.verify", icon='VIEWZOOM')  # its poll says why when the family has no Verify
         result = live.results.get("verify")
         if edge.can_verify and result is not None and rig is not None and result[0] == rig.name:
-            _, text, exact = result
+            text, exact = result[1], result[2]
+            outcome = result[3] if len(result) > 3 else ("exact" if exact else "not exact")
             box = layout.box()
-            wrapped(box, context, text, icon='CHECKMARK' if exact else 'ERROR')
+            # exact, close (an IK solve a rounding apart from Blender's: the worst error is in the text), not exact
+            wrapped(box, context, text, icon={'exact': 'CHECKMARK', 'close': 'INFO'}.get(outcome, 'ERROR'))
 
 
 class VIEW3D_PT_rig_dojo_rig_advanced(bpy.types.Panel):

@@ -1,11 +1,12 @@
 """The edge side of the family registry: read any task from the open .blend, bake any policy file.
 
 ``envs.families`` knows the families; each names its bpy hooks module (``scene/<family>/family.py``).
-The sidebar and the command line call these two functions and never ask which family a task is.
+The sidebar and the command line call these functions and never ask which family a task is.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,37 @@ def bake_frames(frames: tuple[int, int] | None) -> tuple[int, int]:
     return start, end
 
 
+def bake_options_for(family, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The bake options (``Family.bake_options``: the rig's "Keys On") of ``options`` that ``family``'s bake takes,
+    checked against their choices; RigDojoError for another family's option set to anything but its default."""
+    from ..agents.schema import check_choices
+    from ..envs.families import families
+
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    own = {f.name for f in dataclasses.fields(family.bake_options)} if family.bake_options else set()
+    for name, value in options.items():
+        if name in own:
+            continue
+        declared = next((f.bake_options for f in families() if f.bake_options is not None
+                         and name in {g.name for g in dataclasses.fields(f.bake_options)}), None)
+        if declared is None:
+            raise RigDojoError(f"unknown bake option {name!r}")
+        if getattr(declared(), name) != value:
+            flag = "--" + name.replace("_", "-")
+            raise RigDojoError(f"{flag} {value} is an option of another task family's bake; the "
+                               f"{', '.join(family.task_names)} bake keys what it simulated")
+    mine = {k: v for k, v in options.items() if k in own}
+    if mine:
+        check_choices(family.bake_options(**mine), "bake")
+    return mine
+
+
 def bake_task_policy(policy_path, frames: tuple[int, int] | None = None, action_name: str | None = None,
                      reduce_degrees: float | None = None, replace_action: str | None = None, config=None,
-                     seed: int = 0, undo_push: bool = False):
-    """Bake any policy file onto what its config names; returns the family's report (``to_dict``, ``format``)."""
+                     seed: int = 0, undo_push: bool = False, options: dict[str, Any] | None = None):
+    """Bake any policy file onto what its config names; returns the family's report (``to_dict``, ``format``).
+
+    ``options``: the family's own bake options by name (``Family.bake_options``, e.g. ``{"keys_on": "ik"}``)."""
     from ..agents.policy_file import load_policy
 
     if not Path(policy_path).is_file():
@@ -66,4 +94,4 @@ def bake_task_policy(policy_path, frames: tuple[int, int] | None = None, action_
                            "bake keys every frame into a new Action so Blender shows exactly what was simulated")
     return family.edge_hooks().bake(policy_path, frames=frames, action_name=action_name,
                                     reduce_degrees=reduce_degrees, replace_action=replace_action, config=config,
-                                    seed=seed, undo_push=undo_push)
+                                    seed=seed, undo_push=undo_push, **bake_options_for(family, options))

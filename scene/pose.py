@@ -53,17 +53,20 @@ def set_rotation(holder, m: np.ndarray) -> None:
 
 
 class PoseBackup:
-    """Save and restore the rotation channels of some pose bones (never leave the user's pose changed)."""
+    """Save and restore the rotation and location channels of some pose bones (never leave the user's pose
+    changed)."""
 
     def __init__(self, obj, names):
         self.obj = obj
         self.values = {n: (tuple(obj.pose.bones[n].rotation_quaternion), tuple(obj.pose.bones[n].rotation_euler),
-                           tuple(obj.pose.bones[n].rotation_axis_angle)) for n in names}
+                           tuple(obj.pose.bones[n].rotation_axis_angle), tuple(obj.pose.bones[n].location))
+                       for n in names}
 
     def restore(self) -> None:
-        for n, (q, e, aa) in self.values.items():
+        for n, (q, e, aa, loc) in self.values.items():
             pb = self.obj.pose.bones[n]
             pb.rotation_quaternion, pb.rotation_euler, pb.rotation_axis_angle = q, e, aa
+            pb.location = loc
         bpy.context.view_layer.update()
 
     def restore_on(self, obj) -> None:

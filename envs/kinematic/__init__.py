@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ...rewards.composer import TermConfig
 from ..families import SB3_ALGORITHMS, Family, Task
+from .bake_options import KinematicBakeOptions
 
 
 def default_terms(task: str, config=None) -> list[TermConfig]:
@@ -35,5 +36,6 @@ FAMILY = Family(
     algorithms=SB3_ALGORITHMS,
     discrete_actions=True,
     bake_reduces_keys=True,
+    bake_options=KinematicBakeOptions,
     joint_metrics=True,
 )

@@ -294,7 +294,10 @@ class BlenderRig:
         self.workers = workers
         self.spec = rig
 
-    def forward(self, control_rot: np.ndarray, all_nodes: bool = False) -> np.ndarray:
+    def forward(self, control_rot: np.ndarray, all_nodes: bool = False,
+                control_loc: np.ndarray | None = None) -> np.ndarray:
+        if control_loc is not None and np.size(control_loc):  # loop_spec refuses location controls
+            raise RigDojoError("Blender in the loop moves rotation controls only")
         return self.workers.evaluate(control_rot, all_nodes)
 
 

@@ -20,7 +20,8 @@ def configure(spec: TaskSpec, config) -> TaskSpec:
     episode = spec.episode_steps if spec.target.kind == "trajectory" else int(config.rig.episode_length)
     return dataclasses.replace(spec, terms=terms_from_config(config), episode_steps=episode,
                                tolerance=float(config.rig.tolerance), curriculum=curriculum,
-                               curriculum_threshold=float(config.curriculum.threshold))
+                               curriculum_threshold=float(config.curriculum.threshold),
+                               location_range=float(config.rig.location_range))
 
 
 def env_factory(spec: TaskSpec) -> Callable[..., Any]:
@@ -37,16 +38,24 @@ def rollout(policy, task: KinematicTask, steps: int) -> tuple[np.ndarray, np.nda
     start pose) and the tracked bones' world tail positions ``(steps + 1, n_tracked, 3)``.
     Past the task's episode length an animated target holds its last frame.
     """
+    angles, _, points = rollout_channels(policy, task, steps)
+    return angles, points
+
+
+def rollout_channels(policy, task: KinematicTask, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`rollout` with the location controls' channels too: (angles, locations ``(steps + 1,
+    n_locations, 3)``, tracked tail positions)."""
     task._reset_envs(np.arange(task.num_envs))
     names = task.spec.rig.tracked
-    angles, points = [], []
+    angles, locations, points = [], [], []
     for step in range(steps + 1):
         if step:
             actions, _ = policy.predict(task._observe(), deterministic=True)
             task._step(np.asarray(actions))
         angles.append(task.control_angles()[0].copy())
+        locations.append(task.control_locations()[0].copy())
         points.append(np.stack([task.bone_point(n, "tail")[0] for n in names]))
-    return np.array(angles), np.array(points)
+    return np.array(angles), np.array(locations), np.array(points)
 
 
 def report(policy, spec, config) -> dict:

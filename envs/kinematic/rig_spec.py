@@ -24,7 +24,7 @@ from ..spec_file import read_spec, save_npz, write_spec  # noqa: F401  (save_npz
 # Bone.inherit_scale, as Blender's enum order (DNA BONE_INHERIT_SCALE_*)
 INHERIT_SCALE = {"FULL": 0, "FIX_SHEAR": 1, "AVERAGE": 2, "NONE": 3, "NONE_LEGACY": 4, "ALIGNED": 5}
 ROTATION_MODES = ("QUATERNION", "XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX", "AXIS_ANGLE")
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # 2: location controls and IK chains (version 1 files load with none)
 
 
 @dataclass
@@ -69,6 +69,17 @@ class RigSpec:
     has_limit: np.ndarray  # (C,3) bool: the rig defines this limit (else the default range)
     control_rest_euler: np.ndarray  # (C,3) the controls' current rotation as Euler XYZ
     notes: list[str] = field(default_factory=list)  # what the extraction assumed (e.g. constant drivers)
+    # location controls: bones whose location channels the policy moves (a subset of node_names)
+    location_controls: list[str] = field(default_factory=list)
+    location_lock: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=bool))  # (L,3)
+    location_low: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (L,3) channel units
+    location_high: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (L,3)
+    has_location_limit: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=bool))  # (L,3)
+    control_rest_location: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (L,3) current location
+    # connected bones: Blender puts their head back on the parent's tail after their constraints
+    connected: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (N,)
+    # IK constraints the twin solves (``envs.kinematic.ik.solve_chain``), as plain dicts (see ``scene.kinematic.extract``)
+    ik_chains: list[dict] = field(default_factory=list)
 
     # ---- derived ------------------------------------------------------------------
     @property
@@ -76,13 +87,21 @@ class RigSpec:
         return np.array([self.node_names.index(n) for n in self.controls], dtype=np.int64)
 
     @property
+    def location_index(self) -> np.ndarray:
+        return np.array([self.node_names.index(n) for n in self.location_controls], dtype=np.int64)
+
+    @property
     def tracked_index(self) -> np.ndarray:
         return np.array([self.node_names.index(n) for n in self.tracked], dtype=np.int64)
 
     @property
     def chain_length(self) -> float:
-        """The unit of rig-normalised observations: the summed length of the control bones."""
-        length = float(self.lengths[self.control_index].sum())
+        """The unit of rig-normalised observations: the summed length of the rotation controls and of the
+        IK chains they or the location controls drive (an IK target's own bone is not part of the limb)."""
+        bones = set(self.control_index.tolist())
+        for chain in self.ik_chains:
+            bones.update(chain["nodes"])
+        length = float(self.lengths[sorted(bones)].sum()) if bones else 0.0
         return length if length > 0 else 1.0
 
     # ---- file ---------------------------------------------------------------------
@@ -91,6 +110,8 @@ class RigSpec:
         "inherit_scale", "no_local_location", "basis", "lengths", "rest", "control_lock", "limit_low",
         "limit_high", "has_limit", "control_rest_euler",
     )
+    _LOCATION_ARRAYS = ("location_lock", "location_low", "location_high", "has_location_limit",
+                        "control_rest_location", "connected")
 
     def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Plain arrays (and one JSON string) for ``np.savez``; see :meth:`from_arrays`."""
@@ -99,22 +120,26 @@ class RigSpec:
             "controls": self.controls, "tracked": self.tracked, "control_modes": self.control_modes,
             "notes": self.notes,
             "constraints": [[c.__dict__ for c in stack] for stack in self.constraints],
+            "location_controls": self.location_controls, "ik_chains": self.ik_chains,
         }
         out = {prefix + "meta": np.array(json.dumps(meta))}
-        out.update({prefix + k: getattr(self, k) for k in self._ARRAYS})
+        out.update({prefix + k: getattr(self, k) for k in self._ARRAYS + self._LOCATION_ARRAYS})
         return out
 
     @classmethod
     def from_arrays(cls, data, prefix: str = "") -> "RigSpec":
         meta = json.loads(str(data[prefix + "meta"]))
-        if meta.get("version") != SPEC_VERSION:
+        if meta.get("version") not in (1, SPEC_VERSION):
             raise RigDojoError(f"rig spec version {meta.get('version')} is not {SPEC_VERSION}; extract it again")
         arrays = {k: np.array(data[prefix + k]) for k in cls._ARRAYS}
+        if meta["version"] >= 2:
+            arrays.update({k: np.array(data[prefix + k]) for k in cls._LOCATION_ARRAYS})
         constraints = [[ConstraintSpec(**c) for c in stack] for stack in meta["constraints"]]
         return cls(
             rig_name=meta["rig_name"], node_names=meta["node_names"], controls=meta["controls"],
             tracked=meta["tracked"], control_modes=meta["control_modes"], notes=meta["notes"],
-            constraints=constraints, **arrays,
+            constraints=constraints, location_controls=meta.get("location_controls", []),
+            ik_chains=meta.get("ik_chains", []), **arrays,
         )
 
     def save(self, path: str | Path) -> Path:

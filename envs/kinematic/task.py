@@ -1,10 +1,12 @@
 """``KinematicTask``: joints, limits, actions and rewards shared by the kinematic tasks (no bpy).
 
 The policy moves the unlocked rotation axes of the control bones (Euler XYZ of
-each bone's local rotation). An action is a change of those angles: continuous
-actions in [-1, 1] scale ``max_delta`` radians per step, discrete actions pick
--Δ / 0 / +Δ per joint. Angles always stay inside the joint limits read from the
-rig (IK limits, Limit Rotation constraints) or ``default_limit``.
+each bone's local rotation) and the unlocked location axes of the location controls
+(in chain lengths from their current location). An action is a change of those joints:
+continuous actions in [-1, 1] scale ``max_delta`` radians (or chain lengths) per step,
+discrete actions pick -Δ / 0 / +Δ per joint. Angles always stay inside the joint limits
+read from the rig (IK limits, Limit Rotation constraints) or ``default_limit``; locations
+inside their Limit Location box or ``location_range`` (``envs.kinematic.location``).
 
 Observations are in rig-normalised units: positions relative to the head of the
 first control bone, divided by the chain length (DESIGN.md rule 5).
@@ -17,6 +19,7 @@ import numpy as np
 
 from ...rewards import RewardComposer, RewardState
 from .. import kinematics as km
+from .location import channel_units_per_chain, location_box
 from .task_spec import TaskSpec
 from .twin import RigTwin
 from ..base import BatchedTask
@@ -35,15 +38,34 @@ class KinematicTask(BatchedTask):
         self.dof_control, self.dof_axis = np.nonzero(free)
         low = np.where(rig.has_limit, rig.limit_low, -spec.default_limit)[free]
         high = np.where(rig.has_limit, rig.limit_high, spec.default_limit)[free]
-        self.q_low, self.q_high = low.astype(np.float64), high.astype(np.float64)
-        self.q_rest = np.clip(rig.control_rest_euler[free], low, high)
+        rest = np.clip(rig.control_rest_euler[free], low, high)
+        self.n_rotations = len(low)
+        # location joints, in chain lengths from the current location
+        self.loc_control, self.loc_axis = np.nonzero(~rig.location_lock)
+        self._loc_units = channel_units_per_chain(rig)
+        lo, hi = location_box(rig, spec.location_range, self._loc_units)
+        units = self._loc_units[self.loc_control] if len(self.loc_control) else np.zeros(0)
+        base = rig.control_rest_location[self.loc_control, self.loc_axis]
+        loc_low = (lo[self.loc_control, self.loc_axis] - base) / np.where(units > 0, units, 1.0)
+        loc_high = (hi[self.loc_control, self.loc_axis] - base) / np.where(units > 0, units, 1.0)
+        self.q_low = np.concatenate([low, loc_low]).astype(np.float64)
+        self.q_high = np.concatenate([high, loc_high]).astype(np.float64)
+        self.q_rest = np.concatenate([rest, np.clip(0.0, loc_low, loc_high)])
         # without limits the range is only the twin's default: leaving it is no violation worth reporting
         self.has_joint_limits = bool(np.asarray(rig.has_limit)[free].any())
         self.n_joints = len(self.q_low)
         self._effector = rig.tracked.index(spec.effector)
-        # rig-normalised frame: origin at the first control's head at rest, unit = chain length in world units
-        nodes = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q_rest[None])), all_nodes=True)[0]
-        self.origin = nodes[rig.control_index[0], :3, 3].copy()
+        # rig-normalised frame: origin at the first control's head at rest (an IK limb's root when only
+        # locations move), unit = chain length in world units
+        nodes = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q_rest[None])), all_nodes=True,
+                                  control_loc=self._locations(self.q_rest[None]))[0]
+        if len(rig.controls):
+            origin_node = rig.control_index[0]
+        elif rig.ik_chains:
+            origin_node = rig.ik_chains[0]["nodes"][0]
+        else:
+            origin_node = rig.location_index[0]
+        self.origin = nodes[origin_node, :3, 3].copy()
         world_scale = float(np.cbrt(abs(np.linalg.det(rig.object_matrix[:3, :3])))) or 1.0
         self.unit = rig.chain_length * world_scale
         self.composer = RewardComposer(spec.terms)
@@ -65,22 +87,43 @@ class KinematicTask(BatchedTask):
         self._forward()
 
     def _make_twin(self, rig):
-        """What evaluates the rig: ``forward(control_rot, all_nodes=False)`` like :class:`RigTwin` (Blender in
-        the loop, ``envs/blender_loop.py``, puts real Blender processes here)."""
+        """What evaluates the rig: ``forward(control_rot, all_nodes=False, control_loc=None)`` like
+        :class:`RigTwin` (Blender in the loop, ``envs/kinematic/blender_loop.py``, puts real Blender processes
+        here)."""
         return RigTwin(rig)
 
     # ---- geometry ---------------------------------------------------------------------
     def _angles(self, q: np.ndarray) -> np.ndarray:
-        """(n, J) joint angles -> (n, C, 3) Euler XYZ angles of every control (locked axes held)."""
+        """(n, J) joints -> (n, C, 3) Euler XYZ angles of every control (locked axes held)."""
         angles = np.broadcast_to(self.spec.rig.control_rest_euler, (q.shape[0],) + self.spec.rig.control_rest_euler.shape).copy()
-        angles[:, self.dof_control, self.dof_axis] = q
+        angles[:, self.dof_control, self.dof_axis] = q[:, :self.n_rotations]
         return angles
+
+    def _locations(self, q: np.ndarray) -> np.ndarray:
+        """(n, J) joints -> (n, L, 3) location channels of every location control (locked axes held)."""
+        rest = self.spec.rig.control_rest_location
+        loc = np.broadcast_to(rest, (q.shape[0],) + rest.shape).copy()
+        if len(self.loc_control):
+            loc[:, self.loc_control, self.loc_axis] += q[:, self.n_rotations:] * self._loc_units[self.loc_control]
+        return loc
 
     def control_angles(self) -> np.ndarray:
         return self._angles(self.q)
 
+    def control_locations(self) -> np.ndarray:
+        """(n, L, 3) the location controls' channels now."""
+        return self._locations(self.q)
+
+    def preview_frame(self) -> np.ndarray:
+        """(n, C + L, 3): the controls' angles, then the location controls' channels (the family's edge
+        ``Preview`` puts both on the rig)."""
+        if not len(self.spec.rig.location_controls):
+            return self.control_angles()
+        return np.concatenate([self.control_angles(), self.control_locations()], axis=1)
+
     def _forward(self) -> None:
-        self._tracked_world = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q)))
+        self._tracked_world = self.twin.forward(km.euler_xyz_to_matrix(self._angles(self.q)),
+                                                control_loc=self._locations(self.q))
 
     def normalise(self, world_points: np.ndarray) -> np.ndarray:
         return (world_points - self.origin) / self.unit

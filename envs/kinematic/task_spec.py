@@ -71,6 +71,7 @@ class TaskSpec:
     sphere_obstacles: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     fps: float = 24.0
     observation: str = "full"  # "compact": joints and one 3-vector to the goal (small enough for tabular learning)
+    location_range: float = 0.0  # chain lengths each way a location control without Limit Location may move
 
     def validate(self) -> None:
         if self.kind not in TASK_KINDS:
@@ -98,6 +99,9 @@ class TaskSpec:
                 raise RigDojoError("the grasp object has no faces to grip; pick a mesh with faces")
         if self.observation not in ("full", "compact"):
             raise RigDojoError(f"unknown observation mode {self.observation!r}; use 'full' or 'compact'")
+        from .location import check_bounds
+
+        check_bounds(self.rig, self.location_range)
         if self.episode_steps < 1 or self.max_delta <= 0:
             raise RigDojoError("episode length and joint speed must be positive")
 

@@ -8,7 +8,10 @@ is on ``(n_envs, 4, 4)`` arrays.
 Each node reproduces ``BKE_pose_where_is_bone``: the local channel matrix, the
 parent transform of ``BKE_bone_parent_transform_calc_from_matrices`` (hinge and
 every inherit-scale mode), then the constraint stack in world space with
-influence blending (``interp_m4_m4m4``), as ``BKE_constraints_solve`` does.
+influence blending (``interp_m4_m4m4``), as ``BKE_constraints_solve`` does, and a
+connected bone's head put back on its parent's tail. Location controls set the
+location channels. An IK chain is solved (``envs.kinematic.ik``, Blender's Standard solver)
+right after its last bone, replacing the chain bones' poses, as the IK plugin does.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kinematics as km
+from . import constraints as cons
+from . import ik
 from .rig_spec import INHERIT_SCALE, RigSpec
 
 _FULL, _FIX_SHEAR, _AVERAGE, _NONE, _NONE_LEGACY, _ALIGNED = (
@@ -34,9 +39,19 @@ class RigTwin:
         self._obmat = spec.object_matrix.astype(np.float64)
         self._obinv = np.linalg.inv(self._obmat)
         self._control_of_node = {int(n): c for c, n in enumerate(spec.control_index)}
+        self._location_of_node = {int(n): c for c, n in enumerate(spec.location_index)}
+        self.n_locations = len(spec.location_controls)
         # Controls: chan = T(loc) @ R @ S with loc and scale held; split so R can be inserted.
         self._control_loc = spec.basis[spec.control_index, :3, 3].copy()
         self._control_scale = km.axis_lengths(spec.basis[spec.control_index])
+        # every node's held channels, for a node whose location (or rotation) alone is a control
+        self._held_scale = km.axis_lengths(spec.basis)
+        self._held_rot = spec.basis[:, :3, :3] / np.where(self._held_scale > 0, self._held_scale, 1.0)[:, None, :]
+        self._rest_location = np.asarray(spec.control_rest_location, dtype=np.float64).reshape(-1, 3)
+        # an IK chain is solved right after its last bone is evaluated (extraction orders its dependents later)
+        self._ik_after: dict[int, list[dict]] = {}
+        for chain in spec.ik_chains:
+            self._ik_after.setdefault(max(chain["nodes"]), []).append(chain)
         self._plans = self._plans_for()
 
     # ---- compile ----------------------------------------------------------------------
@@ -53,20 +68,28 @@ class RigTwin:
         for i in range(self.n_nodes):
             c = self._control_of_node.get(i)
             stack = s.constraints[i]
-            plan: dict = {"control": c, "kind": "general"}
-            if (len(stack) == 1 and stack[0].type == "COPY_TRANSFORMS" and stack[0].influence >= 1.0
+            loc = self._location_of_node.get(i)
+            plan: dict = {"control": c, "kind": "general", "location": loc}
+            if loc is not None:
+                pass  # a moving location: the general evaluation
+            elif (len(stack) == 1 and stack[0].type == "COPY_TRANSFORMS" and stack[0].influence >= 1.0
                     and stack[0].target_node >= 0 and not stack[0].head_tail
                     and stack[0].params.get("mix_mode") == "REPLACE" and not stack[0].params.get("remove_target_shear")
                     and stack[0].owner_space in ("WORLD", "POSE") and stack[0].target_space in ("WORLD", "POSE")):
-                plan = {"control": c, "kind": "alias", "target": stack[0].target_node}
+                plan = {"control": c, "kind": "alias", "target": stack[0].target_node, "location": None,
+                        "head_from_parent": self._connected(i)}
             elif (not stack and not s.hinge[i] and not s.no_local_location[i]
                   and (s.inherit_scale[i] == _FULL or not s.has_parent[i] or self._parent_rigid(i, rigid_nodes))
                   and (c is None or np.allclose(self._control_scale[c], 1.0))):
                 pre = s.offs_bone[i] @ (km.compose(self._control_loc[c], np.eye(3), np.ones(3)) if c is not None
                                         else s.basis[i])
-                plan = {"control": c, "kind": "rigid", "R": pre[:3, :3].copy(), "t": pre[:3, 3].copy()}
+                plan = {"control": c, "kind": "rigid", "R": pre[:3, :3].copy(), "t": pre[:3, 3].copy(), "location": None}
             plans.append(plan)
         return plans
+
+    def _connected(self, i: int) -> bool:
+        c = self.spec.connected
+        return bool(len(c) and c[i] and self.spec.has_parent[i])
 
     def _parent_rigid(self, i: int, rigid_nodes: set[int]) -> bool:
         p = int(self.spec.parent_node[i])
@@ -81,10 +104,13 @@ class RigTwin:
         Scale and shear in a pose come only from held scales and scale constraints, never from the control
         rotations alone, so a node rigid over random poses is rigid at all of them.
         """
-        self._plans = [{"control": self._control_of_node.get(i), "kind": "general"} for i in range(self.n_nodes)]
+        self._plans = [{"control": self._control_of_node.get(i), "kind": "general",
+                        "location": self._location_of_node.get(i)} for i in range(self.n_nodes)]
         rng = np.random.default_rng(12345)
         angles = rng.uniform(-np.pi, np.pi, size=(samples, self.n_controls, 3))
-        poses = self._evaluate(km.euler_xyz_to_matrix(angles))
+        locations = self._rest_location + rng.uniform(-0.1, 0.1, size=(samples, self.n_locations, 3)) * \
+            max(float(self.spec.lengths.max(initial=0.0)), 1e-3)
+        poses = self._evaluate(km.euler_xyz_to_matrix(angles), locations)
         rigid = set()
         for i, (R, _) in enumerate(poses):
             gram = np.swapaxes(R, -1, -2) @ R
@@ -93,16 +119,20 @@ class RigTwin:
         return rigid
 
     # ---- evaluate ---------------------------------------------------------------------
-    def forward(self, control_rot: np.ndarray, all_nodes: bool = False) -> np.ndarray:
+    def forward(self, control_rot: np.ndarray, all_nodes: bool = False,
+                control_loc: np.ndarray | None = None) -> np.ndarray:
         """World matrices of the tracked bones, ``(n_envs, n_tracked, 4, 4)``.
 
         ``control_rot``: ``(n_envs, n_controls, 3, 3)`` local rotations of the control
-        bones (the rotation of ``pose_bone.matrix_basis``). With ``all_nodes`` the
-        result covers every compiled node instead.
+        bones (the rotation of ``pose_bone.matrix_basis``); ``control_loc``: ``(n_envs,
+        n_locations, 3)`` location channels of the location controls (default: as held).
+        With ``all_nodes`` the result covers every compiled node instead.
         """
         control_rot = np.asarray(control_rot, dtype=np.float64)
         n = control_rot.shape[0]
-        poses = self._evaluate(control_rot)
+        if control_loc is None:
+            control_loc = np.broadcast_to(self._rest_location, (n, self.n_locations, 3))
+        poses = self._evaluate(control_rot, np.asarray(control_loc, dtype=np.float64))
         which = range(self.n_nodes) if all_nodes else self.spec.tracked_index
         out = np.zeros((n, len(which), 4, 4))
         ob3, obt = self._obmat[:3, :3], self._obmat[:3, 3]
@@ -113,7 +143,7 @@ class RigTwin:
         out[:, :, 3, 3] = 1.0
         return out
 
-    def _evaluate(self, control_rot: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _evaluate(self, control_rot: np.ndarray, control_loc: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Armature-space pose of every node as (rotation-scale (n,3,3), translation (n,3))."""
         n = control_rot.shape[0]
         s = self.spec
@@ -131,9 +161,15 @@ class RigTwin:
             return mats[i]
 
         for i, plan in enumerate(self._plans):
+            for chain in self._ik_after.get(i - 1, ()):  # the previous node ended an IK chain: solve it now
+                self._solve_ik(chain, as4, mats, poses, n)
             kind, c = plan["kind"], plan["control"]
             if kind == "alias":
                 poses[i] = poses[plan["target"]]
+                if plan["head_from_parent"]:  # a connected bone keeps its head on the parent's tail
+                    p = int(s.parent_node[i])
+                    Rp, tp = poses[p] if p >= 0 else (s.parent_const[i][:3, :3], s.parent_const[i][:3, 3])
+                    poses[i] = (poses[i][0], np.broadcast_to(Rp @ s.offs_bone[i][:3, 3] + tp, (n, 3)))
                 continue
             if kind == "rigid":
                 if c is None:
@@ -152,7 +188,11 @@ class RigTwin:
                     t = np.broadcast_to(Rp @ t_local + tp, (n, 3))  # t_local is a constant (3,)
                 poses[i] = (R, t)
                 continue
-            if c is None:
+            lc = plan.get("location")
+            if lc is not None:
+                rot = control_rot[:, c] if c is not None else self._held_rot[i][None]
+                chan = km.compose(control_loc[:, lc], rot, self._held_scale[i][None])
+            elif c is None:
                 chan = np.broadcast_to(s.basis[i], (n, 4, 4))
             else:
                 chan = km.compose(self._control_loc[c][None], control_rot[:, c], self._control_scale[c][None])
@@ -162,14 +202,46 @@ class RigTwin:
             else:
                 parent = None
             bpt = self._parent_transform(i, parent, n)
-            m = self._constraints(i, self._bone_to_pose(bpt, chan), as4, bpt)
+            pre = self._bone_to_pose(bpt, chan)
+            m = self._constraints(i, pre, as4, bpt)
+            if self._connected(i) and s.constraints[i]:
+                m[:, :3, 3] = pre[:, :3, 3]  # BKE_pose_where_is_bone: constraints do not break a connected chain
             mats[i] = m
             poses[i] = (m[:, :3, :3], m[:, :3, 3])
+        for chain in self._ik_after.get(self.n_nodes - 1, ()):
+            self._solve_ik(chain, as4, mats, poses, n)
         return poses
 
-    def forward_euler(self, angles: np.ndarray) -> np.ndarray:
-        """:meth:`forward` from ``(n_envs, n_controls, 3)`` Euler XYZ angles in radians."""
-        return self.forward(km.euler_xyz_to_matrix(np.asarray(angles, dtype=np.float64)))
+    def _solve_ik(self, chain: dict, as4, mats: dict, poses: list, n: int) -> None:
+        """Blender's IK for one chain (``envs.kinematic.ik``), replacing the chain bones' poses."""
+        s = self.spec
+        nodes = chain["nodes"]
+        pre = [as4(j) for j in nodes]
+        root = nodes[0]
+        root_parent = None
+        if s.has_parent[root]:
+            p = int(s.parent_node[root])
+            root_parent = as4(p) if p >= 0 else np.broadcast_to(s.parent_const[root], (n, 4, 4))
+
+        def point(node_key: str, const_key: str, ht_key: str, len_key: str):
+            if chain.get(node_key, -1) >= 0:
+                m = as4(chain[node_key]).copy()
+                m[:, :3, 3] += m[:, :3, 1] * (chain.get(len_key, 0.0) * chain.get(ht_key, 0.0))
+                return m
+            if chain.get(const_key) is None:
+                return None
+            return np.broadcast_to(self._obinv @ np.asarray(chain[const_key], dtype=np.float64), (n, 4, 4))
+
+        target = point("target_node", "target_const", "target_head_tail", "target_length")
+        pole = point("pole_node", "pole_const", "pole_head_tail", "pole_length")
+        out = ik.solve_chain(chain, pre, root_parent, s.lengths[nodes], s.offs_bone[nodes, :3, :3], target, pole)
+        for j, m in zip(nodes, out):
+            mats[j] = m
+            poses[j] = (m[:, :3, :3], m[:, :3, 3])
+
+    def forward_euler(self, angles: np.ndarray, locations: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`forward` from ``(n_envs, n_controls, 3)`` Euler XYZ angles in radians (and locations)."""
+        return self.forward(km.euler_xyz_to_matrix(np.asarray(angles, dtype=np.float64)), control_loc=locations)
 
     def _parent_transform(self, i: int, parent: np.ndarray | None, n: int):
         """``BKE_bone_parent_transform_calc_from_matrices``: (rotscale, loc_mat, post_scale or None)."""
@@ -236,7 +308,8 @@ class RigTwin:
     def _pose_to_bone(bpt, mat: np.ndarray) -> np.ndarray:
         """``BKE_armature_mat_pose_to_bone``: the inverted parent transform applied, as Blender does it."""
         rotscale, loc_mat, post_scale = bpt
-        inv_rs, inv_loc = np.linalg.inv(rotscale), np.linalg.inv(loc_mat)
+        inv_rs = km.affine_inverse(rotscale)
+        inv_loc = inv_rs if loc_mat is rotscale else km.affine_inverse(loc_mat)
         out = inv_rs @ mat
         out[..., :3, 3] = (inv_loc[..., :3, :3] @ mat[..., :3, 3, None])[..., 0] + inv_loc[..., :3, 3]
         if post_scale is not None:
@@ -255,6 +328,18 @@ class RigTwin:
         else:
             world = np.asarray(con.target_const, dtype=np.float64)
         return np.broadcast_to(world, (n, 4, 4))
+
+    def _deform_mean(self, con, as4, n: int) -> np.ndarray | None:
+        """The Armature constraint's weighted mean of world deform matrices (pose @ rest⁻¹) of its targets."""
+        total, weight = np.zeros((n, 4, 4)), 0.0
+        for t in con.params["targets"]:
+            if t["node"] >= 0:
+                deform = self._obmat @ as4(t["node"]) @ np.asarray(t["rest_inv"]) @ self._obinv
+            else:
+                deform = np.asarray(t["deform"], dtype=np.float64)
+            total = total + deform * t["weight"]
+            weight += t["weight"]
+        return total / weight if weight > 0 else None
 
     def _local_target(self, con, as4, n: int) -> np.ndarray:
         """A bone target in its own local space (Blender's pose-to-bone conversion of its pose)."""
@@ -276,7 +361,11 @@ class RigTwin:
         n = pose_mat.shape[0]
         world = self._obmat @ pose_mat
         for con in stack:
-            if con.target_space == "LOCAL":
+            if con.type in cons.TARGETLESS:
+                target = None
+            elif con.type in cons.MULTI_TARGET:
+                target = self._deform_mean(con, as4, n)
+            elif con.target_space == "LOCAL":
                 target = self._local_target(con, as4, n)
             else:
                 target = self._target_world(con, as4, n)
@@ -309,6 +398,9 @@ def _copy_transforms(owner, target, params):
 
 
 def _copy_rotation(owner, target, params):
+    if (params.get("mix_mode", "REPLACE") != "REPLACE" or not all(params.get("use", (True,) * 3))
+            or any(params.get("invert", (False,) * 3))):
+        return cons.copy_rotation(owner, target, params)  # axis subsets, inverted axes, other mix modes
     # Blender's rotlike_evaluate, all axes, REPLACE: the target's rotation (orthogonalised around Y)
     # with the owner's location and scale
     rot = km.orthogonalize_stable_y(target, True)
@@ -444,5 +536,6 @@ _EVALUATE = {
     "CHILD_OF": _child_of,
     "STRETCH_TO": _stretch_to,
     "DAMPED_TRACK": _damped_track,
+    **{k: f for k, f in cons.EVALUATE.items() if k != "COPY_ROTATION"},
 }
 SUPPORTED_CONSTRAINTS = frozenset(_EVALUATE)

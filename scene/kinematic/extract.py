@@ -1,13 +1,15 @@
 """Compile a Blender armature and a selection of bones into a ``RigSpec`` (the bpy edge).
 
 Reads the *evaluated* rig once: drivers, constraint influences and the pose of
-every bone the controls do not move are captured as constants. What the twin
-cannot reproduce exactly (an unsupported constraint, IK, a driver that reads a
+every bone the controls do not move are captured as constants. IK chains are
+compiled for ``envs.kinematic.ik`` (``scene.kinematic.extract_ik``). What the twin cannot reproduce
+exactly (an unsupported constraint, IK limits or tree IK, a driver that reads a
 moving bone) is reported by bone, constraint and reason, never approximated.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -16,8 +18,10 @@ import numpy as np
 
 from ...errors import NotExactError, RigDojoError, did_you_mean, listed
 from ...envs import kinematics as km
+from ...envs.kinematic.constraints import TARGETLESS
 from ...envs.kinematic.rig_spec import INHERIT_SCALE, ConstraintSpec, RigSpec
 from ...envs.kinematic.twin import SUPPORTED_CONSTRAINTS
+from . import extract_ik
 
 DEFAULT_LIMIT = np.pi  # radians, for an axis the rig does not limit
 _BONE_PATH = re.compile(r'pose\.bones\["((?:[^"\\]|\\.)*)"\]')
@@ -72,12 +76,16 @@ def _full_override(con, obj) -> bool:
             and con.owner_space in ('WORLD', 'POSE') and con.target_space in ('WORLD', 'POSE'))
 
 
-def _bone_deps(obj, pb_eval) -> set[str]:
-    """Bones of ``obj`` whose evaluated pose ``pb_eval`` reads (parent, constraint targets)."""
+def _bone_deps(obj, pb_eval, loose: frozenset = frozenset()) -> set[str]:
+    """Bones of ``obj`` whose evaluated pose ``pb_eval`` reads (parent, constraint targets).
+
+    A connected bone keeps its head on its parent's tail whatever its constraints do, so it reads its
+    parent, unless it is ``loose``: its constraints put the head there anyway (see :func:`_loose_heads`)."""
     deps: set[str] = set()
     stack = [c for c in pb_eval.constraints if _active(c)]
     override = max((k for k, c in enumerate(stack) if _full_override(c, obj)), default=None)
-    if override is None and pb_eval.parent is not None:
+    connected = pb_eval.bone.use_connect and pb_eval.name not in loose
+    if (override is None or connected) and pb_eval.parent is not None:
         deps.add(pb_eval.parent.name)
     for con in stack[override or 0:]:
         for target, sub in _targets(con):
@@ -87,8 +95,8 @@ def _bone_deps(obj, pb_eval) -> set[str]:
 
 
 def _targets(con):
-    if hasattr(con, "targets"):  # Armature constraint
-        return [(t.target, t.subtarget) for t in con.targets]
+    if hasattr(con, "targets"):  # Armature constraint: a target at weight 0 is skipped by Blender
+        return [(t.target, t.subtarget) for t in con.targets if t.weight > 0.0]
     target = getattr(con, "target", None)
     return [(target, getattr(con, "subtarget", ""))]
 
@@ -149,10 +157,11 @@ def _moving_reads(obj, var, target, moving: set[str], controls: set[str]) -> lis
 
 
 def _ik_problems(obj, nodes: set[str]) -> list[Problem]:
+    """Spline IK on the selection's bones (Standard IK is compiled: ``scene.kinematic.extract_ik``)."""
     problems = []
     for pb in obj.pose.bones:
         for con in pb.constraints:
-            if con.type not in ('IK', 'SPLINE_IK') or not _active(con):
+            if con.type != 'SPLINE_IK' or not _active(con):
                 continue
             chain: list[str] = []
             b, count = pb if con.use_tail else pb.parent, con.chain_count
@@ -161,9 +170,56 @@ def _ik_problems(obj, nodes: set[str]) -> list[Problem]:
                 b = b.parent
             hit = sorted(set(chain) & nodes)
             if hit:
-                problems.append(Problem(pb.name, con.name, f"{con.type} solves the chain of {', '.join(hit)}; "
-                                        "IK is not compiled: switch the limb to FK or pick the FK controls"))
+                problems.append(Problem(pb.name, con.name, f"Spline IK solves the chain of {', '.join(hit)}; "
+                                        "Spline IK is not compiled: pick controls it does not drive"))
     return problems
+
+
+def _armature_spec(obj, ev, pb_eval, con, index_of, spaces) -> ConstraintSpec | Problem:
+    """The Armature constraint as a weighted sum of its targets' deform matrices (no envelopes, no B-Bones,
+    no preserve volume)."""
+    name = pb_eval.name
+    if con.use_deform_preserve_volume or con.use_bone_envelopes:
+        return Problem(name, con.name, "Armature constraint with Preserve Volume or Envelopes is not supported")
+    targets = []
+    for t in con.targets:
+        if t.weight <= 0.0:
+            continue
+        if t.target is None or t.target.type != 'ARMATURE' or t.subtarget not in t.target.pose.bones:
+            return Problem(name, con.name, "a target is not a bone of an armature")
+        tb = t.target.data.bones[t.subtarget]
+        if tb.bbone_segments > 1:
+            return Problem(name, con.name, f"target {t.subtarget} is a B-Bone (segments are not compiled)")
+        if t.target.original == obj and t.subtarget in index_of:
+            targets.append({"node": index_of[t.subtarget], "weight": float(t.weight),
+                            "rest_inv": np.linalg.inv(_m(tb.matrix_local)).tolist()})
+        else:
+            tev = t.target.evaluated_get(bpy.context.evaluated_depsgraph_get())
+            world = _m(tev.matrix_world)
+            deform = world @ _m(tev.pose.bones[t.subtarget].matrix) @ np.linalg.inv(_m(tb.matrix_local)) @ \
+                np.linalg.inv(world)
+            targets.append({"node": -1, "weight": float(t.weight), "deform": deform.tolist()})
+    return ConstraintSpec(type="ARMATURE", name=con.name, influence=float(con.influence), owner_space=spaces[0],
+                          target_space="WORLD", params={"targets": targets})
+
+
+def _rot_order(pb) -> str:
+    """The Euler order a constraint on ``pb`` uses for "Auto" (Blender's ``cob->rotOrder``)."""
+    return pb.rotation_mode if pb.rotation_mode in km.EULER_ORDERS else "XYZ"
+
+
+def _limit_params(con, pb) -> dict:
+    axes = "xyz"
+    if con.type == 'LIMIT_ROTATION':
+        return {"use": [bool(getattr(con, f"use_limit_{a}")) for a in axes],
+                "min": [float(getattr(con, f"min_{a}")) for a in axes],
+                "max": [float(getattr(con, f"max_{a}")) for a in axes],
+                "order": _rot_order(pb) if con.euler_order == 'AUTO' else con.euler_order,
+                "legacy": bool(getattr(con, "use_legacy_behavior", False))}
+    return {"use_min": [bool(getattr(con, f"use_min_{a}")) for a in axes],
+            "use_max": [bool(getattr(con, f"use_max_{a}")) for a in axes],
+            "min": [float(getattr(con, f"min_{a}")) for a in axes],
+            "max": [float(getattr(con, f"max_{a}")) for a in axes]}
 
 
 def _constraint_spec(obj, ev, pb_eval, con, index_of: dict[str, int]) -> ConstraintSpec | Problem:
@@ -172,9 +228,16 @@ def _constraint_spec(obj, ev, pb_eval, con, index_of: dict[str, int]) -> Constra
         return Problem(name, con.name, f"{con.type.replace('_', ' ').title()} constraints are not supported "
                                        f"(supported: {', '.join(sorted(SUPPORTED_CONSTRAINTS))})")
     spaces = (con.owner_space, getattr(con, "target_space", "WORLD"))
+    if con.type in TARGETLESS:
+        spaces = (spaces[0], "WORLD")
     if spaces[0] not in ("WORLD", "POSE", "LOCAL") or spaces[1] not in ("WORLD", "POSE", "LOCAL"):
         return Problem(name, con.name, f"space {spaces[0]}/{spaces[1]} is not supported "
                                        "(World, Pose or Local space)")
+    if con.type in TARGETLESS:
+        return ConstraintSpec(type=con.type, name=con.name, influence=float(con.influence), owner_space=spaces[0],
+                              target_space="WORLD", params=_limit_params(con, pb_eval))
+    if con.type == 'ARMATURE':
+        return _armature_spec(obj, ev, pb_eval, con, index_of, spaces)
     target, sub = _targets(con)[0]
     if target is None:
         return Problem(name, con.name, "has no target")
@@ -184,9 +247,10 @@ def _constraint_spec(obj, ev, pb_eval, con, index_of: dict[str, int]) -> Constra
             return Problem(name, con.name, f"mix mode {con.mix_mode} is not supported")
         params = {"mix_mode": con.mix_mode, "remove_target_shear": bool(con.remove_target_shear)}
     elif con.type == 'COPY_ROTATION':
-        if not (con.use_x and con.use_y and con.use_z) or con.invert_x or con.invert_y or con.invert_z \
-                or con.mix_mode != 'REPLACE':
-            return Problem(name, con.name, "only Copy Rotation of all axes, not inverted, mix Replace is supported")
+        params = {"use": [bool(con.use_x), bool(con.use_y), bool(con.use_z)],
+                  "invert": [bool(con.invert_x), bool(con.invert_y), bool(con.invert_z)],
+                  "mix_mode": con.mix_mode,
+                  "order": _rot_order(pb_eval) if con.euler_order == 'AUTO' else con.euler_order}
     elif con.type == 'COPY_LOCATION':
         params = {"use": [con.use_x, con.use_y, con.use_z], "invert": [con.invert_x, con.invert_y, con.invert_z],
                   "use_offset": bool(con.use_offset)}
@@ -254,8 +318,17 @@ def _limits(pb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for k, axis in enumerate("xyz"):
         if getattr(pb, f"use_ik_limit_{axis}"):
             low[k], high[k], has[k] = getattr(pb, f"ik_min_{axis}"), getattr(pb, f"ik_max_{axis}"), True
-    for con in pb.constraints:
-        if con.type == 'LIMIT_ROTATION' and _active(con):
+    active = [c for c in pb.constraints if _active(c)]
+    for con in active:  # a broken limit is bad input whatever its space
+        if con.type == 'LIMIT_ROTATION':
+            for axis in "xyz":
+                if getattr(con, f"use_limit_{axis}") and getattr(con, f"min_{axis}") > getattr(con, f"max_{axis}"):
+                    raise RigDojoError(f"bone {pb.name!r} has a {axis.upper()} rotation limit with min > max; "
+                                       "fix the limit")
+    for con in active[:1]:  # opening the stack in Local space, the constraint's angles are the channels'
+        order = _rot_order(pb) if con.type == 'LIMIT_ROTATION' and con.euler_order == 'AUTO' else \
+            getattr(con, "euler_order", "")
+        if con.type == 'LIMIT_ROTATION' and con.owner_space == 'LOCAL' and order == 'XYZ' and con.influence >= 1.0:
             for k, axis in enumerate("xyz"):
                 if getattr(con, f"use_limit_{axis}"):
                     lo, hi = getattr(con, f"min_{axis}"), getattr(con, f"max_{axis}")
@@ -267,37 +340,145 @@ def _limits(pb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return low, high, has
 
 
-def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = True) -> RigSpec:
-    """Compile ``rig`` for moving ``controls`` and reading ``tracked``.
-
-    Raises ``RigDojoError`` for bad input and ``NotExactError`` (with every
-    problem listed) when the selection depends on something the twin cannot
-    reproduce; with ``strict=False`` the problems are returned in ``spec.notes``
-    instead and the offending constraints are left out.
-    """
-    obj = get_armature(rig)
-    controls, tracked = list(dict.fromkeys(controls)), list(dict.fromkeys(tracked))
-    _check_bones(obj, controls, "control")
-    _check_bones(obj, tracked, "tracked")
-    obj.update_tag()  # custom properties set from Python (e.g. an IK/FK switch) do not tag it themselves
-    bpy.context.view_layer.update()
-    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
-
-    deps = {pb.name: _bone_deps(obj, pb) for pb in ev.pose.bones}
+def _propagate(seeds: set[str], deps: dict[str, set[str]], chains) -> set[str]:
+    """Every bone whose pose the ``seeds`` change; an IK chain moves as a whole."""
     dependents: dict[str, set[str]] = {}
     for bone, ds in deps.items():
         for d in ds:
             dependents.setdefault(d, set()).add(bone)
-    moving, todo = set(controls), list(controls)  # every bone whose pose the controls change
+    moving, todo = set(seeds), list(seeds)
     while todo:
-        for child in dependents.get(todo.pop(), ()):
-            if child not in moving:
-                moving.add(child)
-                todo.append(child)
+        while todo:
+            for child in dependents.get(todo.pop(), ()):
+                if child not in moving:
+                    moving.add(child)
+                    todo.append(child)
+        for ch in chains:
+            if moving & set(ch.members):
+                new = [m for m in ch.members if m not in moving]
+                moving.update(new)
+                todo += new
+    return moving
+
+
+def _graph(obj, loose: frozenset = frozenset()):
+    """(evaluated object, effective dependencies, IK chains) of the rig as it is now."""
+    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    deps = {pb.name: _bone_deps(obj, pb, loose) for pb in ev.pose.bones}
+    chains = extract_ik.find_chains(obj, ev)
+    return ev, extract_ik.effective_deps(deps, chains), chains
+
+
+def _location_problems(obj, names: list[str]) -> None:
+    for name in names:
+        bone, pb = obj.data.bones[name], obj.pose.bones[name]
+        if bone.use_connect:
+            raise RigDojoError(f"bone {name!r} is connected to its parent, so its location cannot move; pick an "
+                               "unconnected bone (an IK target, a pole, a root) as a location control")
+        if all(pb.lock_location):
+            raise RigDojoError(f"every location axis of bone {name!r} is locked; unlock one or leave it out of "
+                               "the location controls")
+
+
+def _loose_heads(obj, spec: RigSpec, samples: int = 48) -> frozenset:
+    """Connected bones (with a full Copy Transforms, so only the head rule reads the parent) whose head
+    lands on the parent's tail anyway, within 1e-6 chain lengths, at every sampled pose (Rigify's DEF
+    chains: the parent stretches to the bone's target): for them the twin need not evaluate the parent (a
+    DEF chain is most of a limb's compiled bones). A structural identity holds at every pose; sampling
+    finds it."""
+    from ...envs.kinematic.location import location_box
+    from ...envs.kinematic.twin import RigTwin
+
+    candidates = []
+    for i, name in enumerate(spec.node_names):
+        pb = obj.pose.bones[name]
+        stack = [c for c in pb.constraints if _active(c)]
+        if spec.connected[i] and stack and any(_full_override(c, obj) for c in stack):
+            candidates.append(i)
+    if not candidates:
+        return frozenset()
+    rng = np.random.default_rng(7)
+    u = rng.uniform(size=(samples,) + spec.limit_low.shape)
+    angles = np.where(spec.control_lock, spec.control_rest_euler, spec.limit_low + u * (spec.limit_high - spec.limit_low))
+    low, high = location_box(spec, 0.5)
+    low = np.where(np.isfinite(low), low, spec.control_rest_location)
+    high = np.where(np.isfinite(high), high, spec.control_rest_location)
+    locations = low + rng.uniform(size=(samples,) + low.shape) * (high - low)
+    free = spec.connected.copy()
+    free[candidates] = False
+    twin = RigTwin(dataclasses.replace(spec, connected=free))
+    world = twin.forward(km.euler_xyz_to_matrix(angles), all_nodes=True, control_loc=locations)
+    loose = []
+    scale = spec.chain_length * (float(np.cbrt(abs(np.linalg.det(spec.object_matrix[:3, :3])))) or 1.0)
+    ob = spec.object_matrix
+    for i in candidates:
+        p = int(spec.parent_node[i])
+        if p >= 0:
+            tail = world[:, p, :3, 3] + world[:, p, :3, 1] * spec.lengths[p]
+        else:
+            const = ob @ spec.parent_const[i]
+            tail = np.broadcast_to(const[:3, 3] + const[:3, 1] * obj.data.bones[spec.node_names[i]].parent.length,
+                                   (samples, 3))
+        # 1e-6 chain lengths: a hundredth of verify's tolerance (a Stretch To's rest length is a float32
+        # copy of the bone length, so its tail reaches the target within float rounding, not exactly)
+        if np.abs(world[:, i, :3, 3] - tail).max() <= 1e-6 * scale:
+            loose.append(spec.node_names[i])
+    return frozenset(loose)
+
+
+def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = True,
+                location_controls: list[str] | None = None, _loose: frozenset | None = None) -> RigSpec:
+    """Compile ``rig`` for moving ``controls`` (rotation) and ``location_controls`` (location) and reading
+    ``tracked``.
+
+    Raises ``RigDojoError`` for bad input (a control that moves no tracked bone says which rig switch
+    would change that) and ``NotExactError`` (with every problem listed) when the selection depends on
+    something the twin cannot reproduce; with ``strict=False`` the problems are returned in
+    ``spec.notes`` instead and the offending constraints are left out.
+    """
+    obj = get_armature(rig)
+    controls, tracked = list(dict.fromkeys(controls)), list(dict.fromkeys(tracked))
+    locations = list(dict.fromkeys(location_controls or []))
+    if controls or not locations:
+        _check_bones(obj, controls, "control")
+    if locations:
+        _check_bones(obj, locations, "location control")
+        _location_problems(obj, locations)
+    _check_bones(obj, tracked, "tracked")
+    obj.update_tag()  # custom properties set from Python (e.g. an IK/FK switch) do not tag it themselves
+    bpy.context.view_layer.update()
+    ev, deps, chains = _graph(obj, _loose or frozenset())
+    seeds = set(controls) | set(locations)
+
+    def reaches() -> bool:  # in the rig's current state: every tracked bone moves and every control matters
+        _, d, ch = _graph(obj)
+        moving = _propagate(seeds, d, ch)
+        if not set(tracked) <= moving:
+            return False
+        return all(tracked_from(c, d, ch) for c in seeds)
+
+    def tracked_from(control: str, d, ch) -> bool:
+        return bool(_propagate({control}, d, ch) & set(tracked))
+
+    moving = _propagate(seeds, deps, chains)
     unmoved = [t for t in tracked if t not in moving]
-    if unmoved:
-        raise RigDojoError(f"no control moves the tracked bone {', '.join(map(repr, unmoved))}; "
-                           "pick controls that are its parents (or that its constraints follow)")
+    idle = [c for c in controls + locations if not tracked_from(c, deps, chains)] if not unmoved else []
+    if (unmoved or idle) and _loose is None:  # (the second pass may find a bone moves less than 1e-6: kept)
+        hint = extract_ik.switch_hint(obj, reaches)
+        ev, deps, chains = _graph(obj)  # the rig as it was
+        hint = f"; this rig has a switch for it: {hint}" if hint else ""
+        if unmoved:
+            raise RigDojoError(f"no control moves the tracked bone {', '.join(map(repr, unmoved))}; "
+                               f"pick controls that are its parents (or that its constraints follow){hint}")
+        raise RigDojoError(f"the control{'s' if len(idle) > 1 else ''} {', '.join(map(repr, idle))} "
+                           f"move{'' if len(idle) > 1 else 's'} no tracked bone ({', '.join(tracked)}); "
+                           f"leave {'them' if len(idle) > 1 else 'it'} out of the controls{hint}")
+    for ch in chains:  # an IK target (or pole) riding on the chain it solves: Blender has a cycle too
+        riders = [x for x in (ch.target, ch.pole) if x and x in moving and x in _propagate(set(ch.members), deps, [])]
+        if riders:
+            raise RigDojoError(f"the IK target {riders[0]!r} of {ch.owner} / {ch.constraint} follows a bone of the "
+                               f"chain it solves ({', '.join(ch.members)}), a dependency cycle; parent it outside "
+                               "the chain")
     # the nodes: moving bones that the tracked bones read, in dependency order
     needed, todo = set(tracked), list(tracked)
     while todo:
@@ -305,6 +486,13 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
             if d in moving and d not in needed:
                 needed.add(d)
                 todo.append(d)
+        if not todo:
+            for ch in chains:
+                if needed & set(ch.members):
+                    new = [m for m in ch.members if m not in needed]
+                    needed.update(new)
+                    todo += new
+    needed |= seeds
     order: list[str] = []
     visiting: set[str] = set()
 
@@ -319,12 +507,21 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
         visiting.discard(b)
         order.append(b)
 
-    for b in sorted(needed, key=lambda name: list(obj.pose.bones.keys()).index(name)):
+    bone_order = {name: k for k, name in enumerate(obj.pose.bones.keys())}
+    for b in sorted(needed, key=lambda name: bone_order[name]):
         visit(b)
     index_of = {b: i for i, b in enumerate(order)}
 
     problems = _ik_problems(obj, set(order))
-    driver_problems, notes = _driver_problems(obj, set(order), moving, set(controls))
+    node_chains = [ch for ch in chains if set(ch.members) <= set(order)]
+    for ch in node_chains:
+        problems += [Problem(*p) for p in extract_ik.chain_problems(obj, ev, ch)]
+        for other in node_chains:
+            if other is not ch and set(other.members) & set(ch.members) and \
+                    (ch.owner, ch.constraint) < (other.owner, other.constraint):
+                problems.append(Problem(ch.owner, ch.constraint, f"shares bones with {other.owner} / "
+                                        f"{other.constraint} (tree IK is not compiled)"))
+    driver_problems, notes = _driver_problems(obj, set(order), moving, seeds)
     problems += driver_problems
     n = len(order)
     constraints: list[list[ConstraintSpec]] = []
@@ -352,23 +549,26 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
         active = [c for c in pb_eval.constraints if _active(c)]
         start = max([k for k, c in enumerate(active) if _full_override(c, obj)], default=0)
         for con in active[start:]:
-            if con.type == 'LIMIT_ROTATION' and name in controls:
-                continue  # read as the joint limits; actions stay inside them, so it never clamps
-            spec = _constraint_spec(obj, ev, pb_eval, con, index_of)
-            if isinstance(spec, Problem):
-                problems.append(spec)
+            if con.type == 'IK':
+                continue  # solved with its chain (envs.kinematic.ik), after the chain's bones are evaluated
+            compiled = _constraint_spec(obj, ev, pb_eval, con, index_of)
+            if isinstance(compiled, Problem):
+                problems.append(compiled)
             else:
-                stack.append(spec)
+                stack.append(compiled)
         constraints.append(stack)
     if problems and strict:
         raise NotExactError(
             f"the twin cannot reproduce {obj.name!r} for this selection:\n  " + "\n  ".join(map(str, problems)))
     notes += [f"left out: {p}" for p in problems]
+    ik_chains = [extract_ik.chain_spec(obj, ev, ch, index_of) for ch in node_chains]
 
     limits = [_limits(obj.pose.bones[c]) for c in controls]
     rest_euler = np.array([km.matrix_to_euler(_rotation_matrix(ev.pose.bones[c])) for c in controls])
     lock = np.array([list(obj.pose.bones[c].lock_rotation) for c in controls], dtype=np.bool_)
-    return RigSpec(
+    bounds = [extract_ik.location_bounds(obj.pose.bones[c]) for c in locations]
+    nl = len(locations)
+    spec = RigSpec(
         rig_name=obj.name, object_matrix=_m(ev.matrix_world), node_names=order, controls=controls, tracked=tracked,
         parent_node=np.array(arrays["parent_node"], dtype=np.int64),
         parent_const=np.array(arrays["parent_const"]).reshape(n, 4, 4),
@@ -378,7 +578,23 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
         no_local_location=np.array(arrays["no_local_location"], dtype=bool), basis=np.array(arrays["basis"]),
         lengths=np.array(arrays["lengths"], dtype=np.float64), rest=np.array(arrays["rest"]),
         constraints=constraints, control_modes=[obj.pose.bones[c].rotation_mode for c in controls],
-        control_lock=lock, limit_low=np.array([l[0] for l in limits]), limit_high=np.array([l[1] for l in limits]),
-        has_limit=np.array([l[2] for l in limits]), control_rest_euler=rest_euler.reshape(len(controls), 3),
-        notes=notes,
+        control_lock=lock.reshape(len(controls), 3),
+        limit_low=np.array([l[0] for l in limits]).reshape(len(controls), 3),
+        limit_high=np.array([l[1] for l in limits]).reshape(len(controls), 3),
+        has_limit=np.array([l[2] for l in limits], dtype=bool).reshape(len(controls), 3),
+        control_rest_euler=rest_euler.reshape(len(controls), 3),
+        notes=notes, location_controls=locations,
+        location_lock=np.array([list(obj.pose.bones[c].lock_location) for c in locations], dtype=np.bool_).reshape(nl, 3),
+        location_low=np.array([b[0] for b in bounds]).reshape(nl, 3),
+        location_high=np.array([b[1] for b in bounds]).reshape(nl, 3),
+        has_location_limit=np.array([b[2] for b in bounds], dtype=bool).reshape(nl, 3),
+        control_rest_location=np.array([list(ev.pose.bones[c].location) for c in locations]).reshape(nl, 3),
+        ik_chains=ik_chains,
+        connected=np.array([bool(obj.data.bones[b].use_connect) and b not in (_loose or ()) for b in order],
+                           dtype=np.bool_),
     )
+    if _loose is None:  # once: connected heads that need no parent make a smaller twin
+        loose = _loose_heads(obj, spec)
+        if loose:
+            return extract_rig(obj, controls, tracked, strict, locations, _loose=loose)
+    return spec

@@ -4,6 +4,7 @@ a policy onto the rig's control bones, preview on the rig, and the sidebar's tas
 from __future__ import annotations
 
 import bpy
+import numpy as np
 
 from ...errors import RigDojoError
 from ..pose import BonePreview
@@ -19,12 +20,14 @@ def spec_from_config(config, frames: tuple[int, int] | None = None):
 
 
 def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, replace_action=None, config=None,
-         seed: int = 0, undo_push: bool = False):
-    """Roll the policy out, key the control bones into a new Action and verify it in Blender."""
+         seed: int = 0, undo_push: bool = False, keys_on: str = "trained"):
+    """Roll the policy out, key the controls (or a Rigify limb's IK or FK side: ``keys_on``, the family's bake
+    option) into a new Action and verify it in Blender."""
     from .bake import bake_policy
 
     return bake_policy(policy_path, frames=frames, action_name=action_name, reduce_degrees=reduce_degrees,
-                       replace_action=replace_action, config=config, seed=seed, undo_push=undo_push)
+                       replace_action=replace_action, config=config, seed=seed, undo_push=undo_push,
+                       keys_on=keys_on)
 
 
 def blender_loop(config, workers: int, address: str | None = None, frames=None):
@@ -46,12 +49,27 @@ def run_name(config) -> str:
     return config.rig.rig or "rig"
 
 
-def Preview(config, spec):  # noqa: N802  (the family's Preview, a class in the other families)
-    """Plays preview frames (``(C, 3)`` Euler XYZ of the controls) on the rig; restores its pose after."""
-    from .verify import set_control_rotations
+class Preview(BonePreview):
+    """Plays preview frames on the rig: ``(C + L, 3)`` rows, the controls' Euler XYZ angles, then the location
+    controls' channels (``KinematicTask.preview_frame``); restores the bones' rotations and locations after."""
 
-    obj = bpy.data.objects[config.rig.rig]
-    return BonePreview(obj, spec.rig.controls, pose=lambda o, rotations: set_control_rotations(o, spec.rig, rotations))
+    def __init__(self, config, spec):
+        self.rig = spec.rig
+        super().__init__(bpy.data.objects[config.rig.rig], list(spec.rig.controls) + list(spec.rig.location_controls))
+
+    def show(self, obj, frame) -> bool:
+        if obj.type != 'ARMATURE' or len(frame) != len(self.bones) or not all(n in obj.pose.bones for n in self.bones):
+            return False  # the rig changed under the preview: skip it, the training goes on
+        from ...envs import kinematics as km
+        from .verify import set_control_locations, set_control_rotations
+
+        frame = np.asarray(frame, dtype=np.float64)
+        n = len(self.rig.controls)
+        if n:
+            set_control_rotations(obj, self.rig, km.euler_xyz_to_matrix(frame[:n]))
+        if len(frame) > n:
+            set_control_locations(obj, self.rig, frame[n:])
+        return True
 
 
 def training_problem(settings) -> str | None:
@@ -86,6 +104,10 @@ def draw_task(layout, context, settings) -> None:
     col.prop(settings, "tracked", text="Fingertips" if grasp else "Tracked")
     if rig is not None:
         col.prop_search(settings, "tracked_pick", rig.data, "bones", text="Add")
+    col = layout.column()
+    col.prop(settings, "location_controls", text="Locations")
+    if settings.location_controls.strip():
+        col.prop(settings, "location_range")
 
     col = layout.column()
     col.prop(settings, "target", text="Grasp Object" if grasp else "Target")

@@ -24,8 +24,13 @@ from ..pose import PoseBackup
 
 def loop_spec(config, frames: tuple[int, int] | None = None):
     """The task ``config`` describes, kept even when the twin cannot reproduce it (see ``spec.rig.notes``)."""
+    from ...errors import RigDojoError
     from .task_extract import task_from_config
 
+    if config.rig.location_controls:
+        raise RigDojoError(f"Blender in the loop moves rotation controls only; the location controls "
+                           f"{', '.join(config.rig.location_controls)} are trained in the twin (leave out "
+                           "--blender-workers and verify the selection)")
     return task_from_config(config, frames=frames, strict=False)
 
 

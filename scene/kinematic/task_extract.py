@@ -110,6 +110,7 @@ def extract_task(
     frames: tuple[int, int] | None = None,
     terms: list[TermConfig] | None = None,
     strict: bool = True,
+    location_controls: list[str] | None = None,
     **options,
 ) -> TaskSpec:
     """Build the ``TaskSpec`` of a kinematic task from the current Blender scene.
@@ -124,7 +125,7 @@ def extract_task(
     if end < start:
         raise RigDojoError(f"the frame range {start}-{end} is empty; the end must not be before the start")
     tracked = list(dict.fromkeys([effector, *(fingertips or []), *(tracked or [])]))
-    rig_spec = extract_rig(obj, controls, tracked, strict=strict)
+    rig_spec = extract_rig(obj, controls, tracked, strict=strict, location_controls=location_controls)
     if kind == "grasp":
         if not grasp_object:
             raise RigDojoError("a grasp needs an object to grip (--target MESH)")
@@ -158,8 +159,9 @@ def task_from_config(config, frames: tuple[int, int] | None = None, strict: bool
     sel = config.rig
     if not sel.rig:
         raise RigDojoError("no rig chosen; set rig.rig (the armature object) or --rig")
-    if not sel.controls:
-        raise RigDojoError("no control bones chosen; set rig.controls or --controls")
+    if not sel.controls and not sel.location_controls:
+        raise RigDojoError("no control bones chosen; set rig.controls or --controls (rotation), or "
+                           "rig.location_controls or --location-controls (location)")
     if not sel.effector:
         raise RigDojoError("no effector bone chosen; set rig.effector or --effector")
     kwargs: dict = {}
@@ -168,5 +170,7 @@ def task_from_config(config, frames: tuple[int, int] | None = None, strict: bool
     else:
         kwargs = {"target": sel.target or None, "region": sel.region or None, "tracked": list(sel.tracked)}
     spec = extract_task(sel.rig, config.task, list(sel.controls), sel.effector, frames=frames,
-                        episode_steps=int(sel.episode_length), strict=strict, **kwargs)
+                        episode_steps=int(sel.episode_length), strict=strict,
+                        location_controls=list(sel.location_controls), location_range=float(sel.location_range),
+                        **kwargs)
     return configure(spec, config)

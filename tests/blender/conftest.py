@@ -84,3 +84,11 @@ def rigify_blend(tmp_path_factory) -> Path:
 def rigify_rig(dojo_registered, rigify_blend):
     bpy.ops.wm.open_mainfile(filepath=str(rigify_blend))
     return bpy.data.objects["rig"]
+
+
+@pytest.fixture(scope="session")
+def rigify_ik_blend(tmp_path_factory) -> Path:
+    """A Rigify-generated human as Rigify makes it (limbs in IK, poles off), saved once per session."""
+    from rigs import generate_rigify_blend
+
+    return generate_rigify_blend(tmp_path_factory.mktemp("rigify_ik") / "rigify_human_ik.blend", fk_arms=False)

@@ -98,6 +98,7 @@ def build_ik_chain(name: str = "IKArm"):
     target = scenes.add_empty(f"{name}_target", (0.6, 0.0, 1.4))
     c = arm.pose.bones["lower"].constraints.new('IK')
     c.target, c.chain_count = target, 2
+    arm.pose.bones["lower"].rotation_quaternion = (0.98, 0.2, 0.0, 0.0)  # bent: a straight chain is singular
     return arm
 
 
@@ -116,12 +117,12 @@ def gltf_round_trip(obj, folder: Path):
     return imported[0]
 
 
-def generate_rigify_blend(path: Path) -> Path:
-    """Generate a Rigify human with FK arms in a fresh interpreter (enabling Rigify twice in one process
-    fails) and save it."""
+def generate_rigify_blend(path: Path, fk_arms: bool = True) -> Path:
+    """Generate a Rigify human (arms switched to FK, or as Rigify makes it: limbs in IK) in a fresh
+    interpreter (enabling Rigify twice in one process fails) and save it."""
     code = (
         "import bpy, sys; from rig_dojo.scene.builders import scenes; scenes.empty_scene();"
-        "rig = scenes.build_rigify_human(); bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]);"
+        f"rig = scenes.build_rigify_human(fk_arms={bool(fk_arms)}); bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]);"
         # skip the bpy module's teardown, which crashes in the 4.2-4.5 wheels
         "import os; sys.stdout.flush(); os._exit(0)"
     )

@@ -39,11 +39,18 @@ def test_exact_selection_exits_0_with_a_json_report(scene_blend):
     assert report["bones"][0]["position"] < 1e-4
 
 
-def test_ik_selection_exits_3_and_says_why(scene_blend):
+def test_ik_selection_is_exact_and_unsupported_ik_exits_3_and_says_why(scene_blend, tmp_path):
     proc = run_cli("verify", str(scene_blend), "--rig", "IKArm", "--controls", "upper", "--track", "hand",
                    "--samples", "4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bpy.ops.wm.open_mainfile(filepath=str(scene_blend))
+    bpy.data.objects["IKArm"].pose.bones["upper"].use_ik_limit_z = True
+    limited = tmp_path / "limited.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(limited))
+    proc = run_cli("verify", str(limited), "--rig", "IKArm", "--controls", "upper", "--track", "hand",
+                   "--samples", "4")
     assert proc.returncode == 3, proc.stderr
-    assert "NOT EXACT" in proc.stdout and "lower / IK" in proc.stdout
+    assert "NOT EXACT" in proc.stdout and "upper / IK: IK limits on Z are not compiled" in proc.stdout
 
 
 @pytest.mark.parametrize("args,message", [

@@ -76,21 +76,20 @@ def test_rigify_generated_fk_arm_is_exact(rigify_rig):
     assert "ORG-hand.L" in spec.node_names and "DEF-hand.L" in spec.node_names
 
 
-def test_ik_selection_is_refused_with_bone_constraint_and_reason(factory):
+def test_ik_chain_is_compiled_and_exact(factory):
     arm = rigs.build_ik_chain()
-    with pytest.raises(NotExactError) as info:
+    report = verify(arm, ["upper"], ["hand"], samples=16)
+    assert_exact(report)
+    assert report.ik_chains == ["lower / IK"]
+    arm.pose.bones["upper"].use_ik_limit_x = True  # what the solver does not reproduce is refused with the reason
+    with pytest.raises(NotExactError, match="upper / IK: IK limits on X are not compiled"):
         extract_rig(arm, ["upper"], ["hand"])
-    message = str(info.value)
-    assert "lower / IK" in message and "IK is not compiled" in message
-    report = verify(arm, ["upper"], ["hand"], samples=8)
-    assert not report.exact and any("IK" in p for p in report.problems)
 
 
-def test_rigify_arm_in_ik_mode_is_refused(rigify_rig):
+def test_rigify_arm_in_ik_mode_is_exact(rigify_rig):
     rigify_rig.pose.bones["upper_arm_parent.L"]["IK_FK"] = 0.0  # back to IK
     report = verify(rigify_rig, ["upper_arm_ik.L"], ["ORG-forearm.L"], samples=4)
-    assert not report.exact
-    assert any("IK" in p for p in report.problems), report.format()
+    assert_exact(report)
 
 
 def test_gltf_round_trip_rig_is_exact(factory, tmp_path):

@@ -103,6 +103,12 @@ def test_every_family_is_complete(family):
         cls = SETTINGS_TABLES[family.settings]
         assert dataclasses.is_dataclass(cls) and hasattr(cls, "validate")
         assert hasattr(TrainConfig(), family.settings)
+    if family.bake_options is not None:  # the Bake panel's properties and the bake flags are generated from it
+        from rig_dojo.agents.schema import check_choices, ui_of
+
+        assert dataclasses.is_dataclass(family.bake_options)
+        assert all(ui_of(f) is not None for f in dataclasses.fields(family.bake_options))
+        check_choices(family.bake_options(), "bake")  # its defaults are among its choices
 
 
 @pytest.mark.parametrize("family", registry.families(), ids=lambda f: f.name)
