@@ -60,6 +60,7 @@ def cmd_render_tune(args: argparse.Namespace) -> int:
     open_scene(args.scene)
     check_cycles()
     scene = bpy.context.scene
+    assert scene is not None  # open_scene loaded one
     frames = args.frames or (scene.frame_start, scene.frame_end)
     if args.out:
         out = Path(args.out)

@@ -6,6 +6,8 @@ that renders one image per timer tick (Esc cancels and leaves the scene as it wa
 the scene's Cycles settings (``scene.render_tune.key_settings``).
 """
 
+from typing import Any
+
 import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty
 
@@ -61,10 +63,10 @@ class RIGDOJO_OT_render_tune(bpy.types.Operator):
     bl_label = "Tune Render Settings"
     bl_options = {'REGISTER', 'UNDO'}
 
-    _timer = None
-    _renderer = None
-    _run = None
-    _steps = None
+    _timer: Any = None
+    _renderer: Any = None
+    _run: Any = None
+    _steps: Any = None
 
     @classmethod
     def poll(cls, context):
@@ -214,14 +216,16 @@ class RIGDOJO_OT_render_tune_clear(bpy.types.Operator):
 
 classes = (RigDojoRenderTuneSettings, RIGDOJO_OT_render_tune, RIGDOJO_OT_render_adaptive,
            RIGDOJO_OT_render_tune_clear)
-_register, _unregister = bpy.utils.register_classes_factory(classes)
 
 
 def register() -> None:
-    _register()
-    bpy.types.Scene.rig_dojo_render_tune = bpy.props.PointerProperty(type=RigDojoRenderTuneSettings)
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.rig_dojo_render_tune = bpy.props.PointerProperty(  # type: ignore[attr-defined]
+        type=RigDojoRenderTuneSettings)
 
 
 def unregister() -> None:
-    del bpy.types.Scene.rig_dojo_render_tune
-    _unregister()
+    del bpy.types.Scene.rig_dojo_render_tune  # type: ignore[attr-defined]
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

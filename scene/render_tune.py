@@ -139,7 +139,7 @@ class CyclesRenderer:
         self._tmp = Path(tempfile.mkdtemp(prefix="rig_dojo_render_"))
         self._references: dict[int, np.ndarray] = {}
         render = scene.render
-        render.engine = 'CYCLES'
+        render.engine = 'CYCLES'  # type: ignore[assignment]  # fake-bpy-module lists EEVEE only
         scene.cycles.device = 'CPU'
         if threads > 0:
             render.threads_mode, render.threads = 'FIXED', threads
@@ -200,7 +200,7 @@ class CyclesRenderer:
             image.colorspace_settings.name = 'Non-Color'  # keep the display-encoded values as written
             width, height = image.size
             pixels = np.empty(width * height * image.channels, dtype=np.float32)
-            image.pixels.foreach_get(pixels)
+            image.pixels.foreach_get(pixels)  # type: ignore[attr-defined]  # a bpy_prop_array
         finally:
             bpy.data.images.remove(image)
         return pixels.reshape(height, width, -1)[..., :3].copy()
@@ -266,7 +266,7 @@ def key_settings(scene: bpy.types.Scene, choices: dict[int, RenderSettings], rep
                                "delete them (Dope Sheet) to let the tuner key its settings")
     if action is None:
         action = anim.new_action(f"{scene.name}RenderSettings")
-        anim.assign_action(scene, action)
+        anim.assign_action(scene, action)  # type: ignore[arg-type]  # any ID takes an Action
     frames = np.array(sorted(choices), dtype=np.float64)
     written = 0
     for name, field_name in CYCLES_FIELDS:
@@ -290,7 +290,7 @@ def clear_keyed_settings(scene: bpy.types.Scene) -> int:
         for path in ours:
             removed += anim.remove_fcurve(action, scene, path, 0)
     for prop in (KEYED_PROPERTY, REPORT_PROPERTY):
-        if prop in scene:
+        if prop in scene.keys():
             del scene[prop]
     return removed
 
@@ -299,7 +299,7 @@ def keyed_frames(scene: bpy.types.Scene) -> list[int]:
     """Frames that carry tuned settings (the keys of ``cycles.samples`` a tune wrote)."""
     from . import anim
 
-    if KEYED_PROPERTY not in scene or scene.animation_data is None or scene.animation_data.action is None:
+    if KEYED_PROPERTY not in scene.keys() or scene.animation_data is None or scene.animation_data.action is None:
         return []
     curve = anim.find_fcurve(scene.animation_data.action, scene, "cycles.samples", 0)
     if curve is None:

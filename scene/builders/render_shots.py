@@ -19,6 +19,7 @@ resolution, a camera. Meshes are made with bmesh through ``bpy.data`` (no operat
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import bmesh
 import bpy
@@ -141,7 +142,7 @@ def _world(color, strength: float) -> None:
 
 def _light(name: str, kind: str, location, energy: float, focus=(0.0, 0.0, 0.0), size: float = 1.0,
            angle: float | None = None) -> bpy.types.Object:
-    data = bpy.data.lights.new(name, kind)
+    data: Any = bpy.data.lights.new(name, kind)  # type: ignore[arg-type]  # 'SUN', 'AREA' ... (the subclass has size, angle)
     data.energy = energy
     if kind == 'AREA':
         data.size = size
@@ -154,7 +155,7 @@ def _light(name: str, kind: str, location, energy: float, focus=(0.0, 0.0, 0.0),
 
 def setup_cycles(scene: bpy.types.Scene, width: int, height: int, frames: int) -> None:
     """Cycles on the CPU at a small resolution over frames 1..``frames``; the rest Cycles' defaults."""
-    scene.render.engine = 'CYCLES'
+    scene.render.engine = 'CYCLES'  # type: ignore[assignment]  # fake-bpy-module lists EEVEE only
     scene.cycles.device = 'CPU'
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.render.resolution_percentage = 100
@@ -166,6 +167,7 @@ def build_lit_shot(frames: int = 24, width: int = 128, height: int = 96) -> bpy.
     """A checkered ball rolls from behind a box towards the camera under one area light, with motion blur
     (it eases in and out, so the middle frames are the most blurred; the last ones are close-ups)."""
     scene = bpy.context.scene
+    assert scene is not None
     setup_cycles(scene, width, height, frames)
     scene.render.use_motion_blur = True
     _world((0.05, 0.06, 0.08), 1.0)
@@ -190,6 +192,7 @@ def build_lit_shot(frames: int = 24, width: int = 128, height: int = 96) -> bpy.
 def build_glass_shot(frames: int = 24, width: int = 128, height: int = 96) -> bpy.types.Scene:
     """A glass ball and a polished metal torus on a glossy floor; the camera dollies in to the glass."""
     scene = bpy.context.scene
+    assert scene is not None
     setup_cycles(scene, width, height, frames)
     _world((0.35, 0.4, 0.5), 0.6)
     _plane("Floor", 20.0, (0, 0, 0), _material("FloorMat", (0.15, 0.15, 0.17), 0.25))
@@ -211,6 +214,7 @@ def build_glass_shot(frames: int = 24, width: int = 128, height: int = 96) -> bp
 def build_interior_shot(frames: int = 24, width: int = 128, height: int = 96) -> bpy.types.Scene:
     """A dark room lit only through a window; the camera pans from the sunlit floor to the dark corner."""
     scene = bpy.context.scene
+    assert scene is not None
     setup_cycles(scene, width, height, frames)
     _world((0.4, 0.55, 0.9), 1.5)
     walls = _material("Plaster", (0.75, 0.72, 0.68), 0.9)
@@ -240,6 +244,7 @@ def build_interior_shot(frames: int = 24, width: int = 128, height: int = 96) ->
 def build_tiny_shot(frames: int = 2, width: int = 48, height: int = 36) -> bpy.types.Scene:
     """Frame 1 looks at a brightly lit flat wall; the last frame at a dark corner lit by one bounce."""
     scene = bpy.context.scene
+    assert scene is not None
     setup_cycles(scene, width, height, frames)
     _world((0.02, 0.02, 0.02), 1.0)
     mat = _material("Matte", (0.7, 0.7, 0.7), 0.9)
@@ -261,7 +266,7 @@ def build_tiny_shot(frames: int = 2, width: int = 48, height: int = 36) -> bpy.t
 def _object_fcurves(obj: bpy.types.Object) -> list:
     from ..anim import iter_fcurves
 
-    return iter_fcurves(obj.animation_data.action, obj)
+    return iter_fcurves(obj.animation_data.action, obj)  # type: ignore[arg-type]  # just keyed
 
 
 BUILDERS = {"lit": build_lit_shot, "glass": build_glass_shot, "interior": build_interior_shot,
