@@ -142,7 +142,7 @@ def _world(color, strength: float) -> None:
 
 def _light(name: str, kind: str, location, energy: float, focus=(0.0, 0.0, 0.0), size: float = 1.0,
            angle: float | None = None) -> bpy.types.Object:
-    data: Any = bpy.data.lights.new(name, kind)  # type: ignore[arg-type]  # 'SUN', 'AREA' ... (the subclass has size, angle)
+    data: Any = bpy.data.lights.new(name, kind)  # type: ignore[arg-type]  # a Light subclass
     data.energy = energy
     if kind == 'AREA':
         data.size = size

@@ -107,6 +107,10 @@ def test_keys_never_overwrite_settings_the_user_keyed(tiny):
     ((1, 2), 0.0, "(0, 1]"),
     ((1, 2), 1.2, "(0, 1]"),
     ((1, 2), 1.0, "below 1"),
+    ((1, 2), float("nan"), "(0, 1]"),
+    ((1, 2), float("inf"), "(0, 1]"),
+    ((2, 1), 0.95, "the end is before the start"),
+    ((1, 10 ** 12), 0.95, "outside the scene's frame range"),
 ])
 def test_bad_input_is_one_clear_error(tiny, frames, target, message):
     from rig_dojo.scene.render_tune import tune_scene
@@ -150,13 +154,25 @@ def test_a_scene_without_a_camera_is_refused(tiny):
     (["--frames", "2-1"], "END must be after START"),
     (["--minutes", "-1"], "--minutes: -1 is outside (0"),
     (["--sampled", "0"], "--sampled: 0 is outside 1..64"),
+    # hostile numbers: not a number, infinite, overflowing, absurd counts
+    (["--frames", "1-2", "--target-ssim", "nan"], "target SSIM nan: give a value in (0, 1]"),
+    (["--frames", "1-2", "--target-ssim", "inf"], "target SSIM inf: give a value in (0, 1]"),
+    (["--frames", "1-2", "--target-ssim", "-1e999"], "target SSIM -inf: give a value in (0, 1]"),
+    (["--frames", "1-99999999999999999999"], "at most 100,000"),
+    (["--frames", "1-2", "--minutes", "nan"], "--minutes: nan is outside (0"),
+    (["--frames", "1-2", "--reference-samples", "99999999"], "--reference-samples: 99999999 is outside 1..65,536"),
+    (["--frames", "1-2", "--threads", "-3"], "--threads: -3 is outside 0..1,024"),
 ])
 def test_the_command_refuses_bad_input_with_one_line(tiny_blend, tmp_path, args, message):
+    before = tiny_blend.read_bytes()
     proc = run_cli("render-tune", tiny_blend, *args, "--out", tmp_path / "out", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()
+    # the .blend is untouched, and nothing was saved beside it
+    assert tiny_blend.read_bytes() == before
+    assert sorted(p.name for p in tiny_blend.parent.iterdir()) == ["tiny.blend"]
 
 
 def test_the_command_tunes_and_writes_a_report_and_a_keyed_copy(tiny_blend, tmp_path):
