@@ -157,7 +157,7 @@ def test_a_scene_without_a_camera_is_refused(tiny):
     # hostile numbers: not a number, infinite, overflowing, absurd counts
     (["--frames", "1-2", "--target-ssim", "nan"], "target SSIM nan: give a value in (0, 1]"),
     (["--frames", "1-2", "--target-ssim", "inf"], "target SSIM inf: give a value in (0, 1]"),
-    (["--frames", "1-2", "--target-ssim", "-1e999"], "target SSIM -inf: give a value in (0, 1]"),
+    (["--frames", "1-2", "--target-ssim=-1e999"], "target SSIM -inf: give a value in (0, 1]"),
     (["--frames", "1-99999999999999999999"], "at most 100,000"),
     (["--frames", "1-2", "--minutes", "nan"], "--minutes: nan is outside (0"),
     (["--frames", "1-2", "--reference-samples", "99999999"], "--reference-samples: 99999999 is outside 1..65,536"),
