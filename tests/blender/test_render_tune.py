@@ -137,6 +137,7 @@ def test_no_cycles_is_refused_by_the_tuner_the_operator_and_the_command(tiny, ca
         addon_utils.enable("cycles")
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("rig_dojo: error: Cycles is not available")
+    assert "rig_dojo_render_tune_keys" not in tiny and tiny.animation_data is None  # nothing keyed
 
 
 def test_a_scene_without_a_camera_is_refused(tiny):
