@@ -122,6 +122,18 @@ def _check_run_folder(text: str) -> None:
         raise RigDojoError(f"--out {text}: {existing} is not a writable folder; choose a writable place")
 
 
+def _apply_switches(rig: str, switches: list[str] | None) -> None:
+    """``--switch 'BONE["PROP"]=VALUE'``: set the rig's switches (an IK/FK switch) before anything reads the rig."""
+    if not switches:
+        return
+    from .scene.kinematic.switches import parse_switch, set_switch
+
+    if not rig:
+        raise RigDojoError("--switch sets a switch of the rig; this task names no rig (--rig)")
+    for text in switches:
+        print(f"rig_dojo: {set_switch(rig, *parse_switch(text))}", file=sys.stderr)
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
 
     from .scene.kinematic.verify import verify
@@ -135,6 +147,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise RigDojoError("give the bones the policy moves: --controls or --collection (rotation) and/or "
                            "--location-controls")
     open_scene(args.scene)
+    _apply_switches(args.rig, args.switch)
     if args.collection:
         controls = _collection_controls(args.rig, args.collection)
     report = verify(args.rig, controls, _names(args.track), samples=args.samples, seed=args.seed,
@@ -176,8 +189,11 @@ def _config_from_args(args: argparse.Namespace):
         seed = config.algo.seed
         config.algo = defaults_for(family_of(config.task).default_algorithm, config.task)
         config.algo.seed = seed
-    _task_defaults(config)
+    _task_defaults(config, chosen=bool(args.algo))
+    defaults_before = _terms_are_defaults(config)
     _family_flags(args, config)
+    if defaults_before:  # unedited default terms follow the flags (pins, a style clip, the camera's framing)
+        config.rewards = []
     sel = config.rig
     for flag, field in (("rig", "rig"), ("effector", "effector"), ("target", "target"), ("region", "region")):
         if getattr(args, flag):
@@ -198,25 +214,49 @@ def _config_from_args(args: argparse.Namespace):
         config.algo.total_steps = args.steps
     if args.minutes is not None:
         config.algo.minutes = args.minutes
+        if args.steps is None:
+            config.algo.total_steps = 0  # a time budget instead of steps: the whole budget trains
     if args.seed is not None:
         config.algo.seed = args.seed
     config.validate()
     return config
 
 
-def _task_defaults(config) -> None:
+def _task_defaults(config, chosen: bool = False) -> None:
     """Untouched defaults (the algorithm's, or another task's tuning) become the task's own tuned
-    defaults where it has them (locomotion); settings anyone changed are kept."""
-    from .agents.config import SEARCH_ALGORITHMS, defaults_for
-    from .envs.families import task_names
+    defaults where it has them (locomotion); settings anyone changed are kept. ``chosen``: the algorithm was
+    named on the command line (--algo), so it stays whatever task tuning brought it."""
+    from .agents.config import SEARCH_ALGORITHMS, defaults_for, has_task_defaults
+    from .envs.families import family_of, task_names
 
     algo = config.algo
     if algo.name in SEARCH_ALGORITHMS:  # no per-task tuning
         return
     untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in task_names()]
     if any(dataclasses.replace(d, seed=algo.seed) == algo for d in untouched):
-        config.algo = defaults_for(algo.name, config.task)
+        # a task's own tuning brought its algorithm with it (locomotion's is sb3_ppo): another task starts from
+        # its family's default instead, as the sidebar does
+        brought = any(has_task_defaults(algo.name, task) and dataclasses.replace(defaults_for(algo.name, task),
+                                                                                 seed=algo.seed) == algo
+                      for task in task_names())
+        name = family_of(config.task).default_algorithm if brought and not chosen else algo.name
+        config.algo = defaults_for(name, config.task)
         config.algo.seed = algo.seed
+
+
+def _terms_are_defaults(config) -> bool:
+    """Whether ``config.rewards`` is empty or its task's default terms for the settings as they are now."""
+    from .envs.families import default_terms
+    from .rewards import validate_params
+
+    def rows(terms) -> list:
+        try:
+            return [(t.name, round(float(t.weight), 6), bool(t.enabled), validate_params(t.name, t.params))
+                    for t in terms]
+        except RigDojoError:
+            return [None]  # a term list that does not validate is nobody's default
+
+    return not config.rewards or rows(config.rewards) == rows(default_terms(config.task, config))
 
 
 def _algorithm_of_another_task(config) -> bool:
@@ -280,6 +320,8 @@ def _add_family_flags(train: argparse.ArgumentParser) -> None:
                 kwargs["choices"] = [c[0] for c in ui.choices]
             elif kind in (int, float):
                 kwargs["type"] = _number(kind, f"--{f.name.replace('_', '-')}")
+            elif typing.get_origin(kind) is list and typing.get_args(kind) == (str,):
+                kwargs["type"], kwargs["metavar"] = _names, "A,B,..."  # a comma-separated list
             group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
         if hasattr(settings_class(table), "set_frames"):
             group.add_argument("--frames", metavar="START-END", type=_frames_arg,
@@ -335,7 +377,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .agents.config import TrainConfig
     from .envs.families import env_factory, evaluate_policy, training_report
     from .headless import default_run_dir, resolve_run_dir, run_training
-    from .scene.families import spec_from_config
+    from .scene.families import record_twin_check, spec_for_training
 
     budget: dict = {}
     if args.resume:
@@ -366,23 +408,34 @@ def _cmd_train(args: argparse.Namespace) -> int:
         open_scene(args.scene)
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
+    _apply_switches(config.rig.rig, args.switch)
     if args.blender_workers is not None:
         return _train_in_loop(args, config, run_dir)
     if args.address:
         raise RigDojoError("--address is for --blender-workers (Blender in the loop on a Ray cluster); sweeps take "
                            "it too (python -m rig_dojo sweep)")
-    try:
-        spec = spec_from_config(config)
+    try:  # read the scene once, then the parity check (DESIGN.md rule 8: train only what verifies)
+        spec, check = spec_for_training(config, run_dir=run_dir if args.resume else None)
     except NotExactError as exc:
         if config.rig.location_controls:  # Blender in the loop moves rotation controls only
             raise
         raise NotExactError(f"{exc}\n{LOOP_ROUTE}") from None
+    _say_check(check, spec)
     make_env = env_factory(spec, config)
     run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
                  report=lambda policy, cfg: training_report(policy, spec, cfg), scene_path=args.scene,
                  evaluation=lambda policy, cfg, episodes: evaluate_policy(policy, spec, cfg, make_env, episodes),
                  resume_budget=budget or None)
+    record_twin_check(check, run_dir)
     return 0
+
+
+def _say_check(check, spec) -> None:
+    """The parity check's line on stdout, its notes and the spec's warnings (a region out of reach) on stderr."""
+    if check is not None:
+        print(check.line, flush=True)
+    for note in list(getattr(check, "notes", ())) + list(getattr(spec, "warnings", ())):
+        print(f"rig_dojo: warning: {note}", file=sys.stderr, flush=True)
 
 
 LOOP_ROUTE = ("or train it with Blender in the loop (Blender evaluates the rig: exact, slower): add "
@@ -499,6 +552,10 @@ def _cmd_bake(args: argparse.Namespace) -> int:
             raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
         if not os.access(bpy.data.filepath, os.W_OK):
             raise RigDojoError(f"--save: {bpy.data.filepath} is not writable; use --output NEW.blend")
+    if args.switch:
+        from .agents.policy_file import load_policy as _load
+
+        _apply_switches(_load(args.policy).config.rig.rig, args.switch)
     if args.blender_loop:
         from .agents.policy_file import load_policy
         from .envs.families import family_of
@@ -510,11 +567,12 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         if _bake_options(args):
             flags = ", ".join("--" + k.replace("_", "-") for k in _bake_options(args))
             raise RigDojoError(f"{flags}: not with --blender-loop, which keys the trained controls")
-        report = edge.bake_in_loop(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce)
+        report = edge.bake_in_loop(args.policy, frames=frames, action_name=args.action, reduce_degrees=args.reduce,
+                                   seed=args.seed)
     else:
         try:
             report = bake_task_policy(args.policy, frames=frames, action_name=args.action,
-                                      reduce_degrees=args.reduce, options=_bake_options(args))
+                                      reduce_degrees=args.reduce, seed=args.seed, options=_bake_options(args))
         except NotExactError as exc:
             raise NotExactError(f"{exc}\nfor a policy trained with --blender-workers, bake with --blender-loop") from None
     if not getattr(report, "ok", True):  # Blender's re-evaluation misses the tolerance: nothing is saved
@@ -558,6 +616,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     run_demo(Path(args.out), quick=args.quick)
     return 0
+
+
+SWITCH_HELP = ("'BONE[\"PROPERTY\"]=VALUE': set a switch of the rig first (Rigify's IK/FK: "
+               "'upper_arm_parent.L[\"IK_FK\"]=1.0'), as a refusal that names one says; repeatable")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -606,17 +668,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
     train.add_argument("--region", help="random targets inside this object's bounds")
     train.add_argument("--algo", choices=all_algorithms(),
-                       help="solve: the shot solver, the camera's default; cem: cross-entropy search for a linear "
+                       help="ppo: our PPO for batched twins (the rigs' default); sb3_ppo: Stable-Baselines3's PPO; "
+                            "solve: the shot solver, the camera's default; cem: cross-entropy search for a linear "
                             "camera policy (both camera only)")
     _add_family_flags(train)
     train.add_argument("--steps", type=_whole(1, MAX_TOTAL_STEPS),
                        help="total environment steps (with --resume: the new total for the resumed run)")
     train.add_argument("--minutes", type=_real(0.0, MAX_MINUTES, above_low=True),
-                       help="a time budget in minutes of training instead of steps (up to a week)")
+                       help="a time budget in minutes of training instead of steps (up to a week); without "
+                            "--steps the whole budget trains")
     train.add_argument("--seed", type=_whole(0, MAX_SEED), help=f"random seed, 0..{MAX_SEED}")
     train.add_argument("--out", help="run folder (default: rig_dojo_runs/ beside the .blend)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its checkpoint")
     train.add_argument("--init-from", metavar="POLICY", help="fine-tune from another run's .rdpolicy")
+    train.add_argument("--switch", action="append", metavar='BONE["PROP"]=VALUE', help=SWITCH_HELP)
     train.add_argument("--blender-workers", type=int, metavar="N",
                        help="Blender in the loop: N Blender processes step the rig (for a selection the twin "
                             "refuses: exact, slower)")
@@ -655,6 +720,11 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output", metavar="NEW.blend", help="save to a new file")
     bake.add_argument("--blender-loop", action="store_true",
                       help="a policy trained with --blender-workers: Blender evaluates the rollout")
+    bake.add_argument("--seed", type=_whole(0, MAX_SEED), default=0,
+                      help="seed of the rollout: the random point a region-trained policy reaches (recorded on the "
+                           "Action; default 0)")
+    bake.add_argument("--switch", action="append", metavar='BONE["PROP"]=VALUE',
+                      help=SWITCH_HELP + " (the saved file keeps it)")
     bake.add_argument("--json", action="store_true")
     _add_bake_flags(bake)
     bake.set_defaults(run=_cmd_bake)
@@ -682,12 +752,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated tracked bones (what rewards read; train's --effector is one of them)")
     ver.add_argument("--samples", type=_whole(1, 100_000), default=32, help="random poses to compare (default 32)")
     ver.add_argument("--seed", type=_whole(0, MAX_SEED), default=0, help="seed of the random poses")
+    ver.add_argument("--switch", action="append", metavar='BONE["PROP"]=VALUE', help=SWITCH_HELP)
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.set_defaults(run=_cmd_verify)
 
     from .sweep_cli import add_sweep_parser
 
     add_sweep_parser(sub, scene_help)
+    from .export_cli import add_export_parser
+
+    add_export_parser(sub)
     from .render_tune_cli import add_render_tune_parser
 
     add_render_tune_parser(sub, scene_help)

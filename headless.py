@@ -97,9 +97,12 @@ def progress_line(snapshot, total: int, tty: bool, success_label: str = "success
     eta_text = f"{int(eta // 60)}:{int(eta % 60):02d}" if eta == eta and eta != float("inf") else "--:--"
     ret = "--" if snapshot.mean_return != snapshot.mean_return else f"{snapshot.mean_return:8.2f}"
     success = "--" if snapshot.success_rate != snapshot.success_rate else f"{snapshot.success_rate:4.0%}"
-    done = min(1.0, step / total) if total else 0.0
+    budget = snapshot.wall_time + eta if not total and eta == eta and eta != float("inf") else 0.0
+    done = min(1.0, step / total) if total else (min(1.0, snapshot.wall_time / budget) if budget else 0.0)
     bar = ("#" * int(done * 24)).ljust(24, "-") if tty else ""
-    head = f"[{bar}] {done:4.0%}" if tty else f"step {step:,d}/{total:,d}"
+    # a time budget without a step limit: progress is the budget's clock
+    head = f"[{bar}] {done:4.0%}" if tty else (f"step {step:,d}/{total:,d}" if total else
+                                               f"step {step:,d}, {snapshot.wall_time:.0f}/{budget:.0f} s")
     return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  {success_label} {success}"
 
 

@@ -24,6 +24,7 @@ What the UI keeps besides the config, and why:
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 from types import SimpleNamespace
@@ -53,6 +54,7 @@ from .agents.config import (
     RigSelection,
     TrainConfig,
     defaults_for,
+    has_task_defaults,
 )
 from .agents.schema import choice_values
 from .envs.families import families, family_of, tasks
@@ -75,10 +77,11 @@ _f = f7  # kept for callers of earlier versions
 __all__ = ["split_names", "join_names"]
 
 TASKS = tuple((t.name, t.label, t.description) for t in tasks())
-ALGORITHM_LABELS = {"ppo": "PPO", "a2c": "A2C", "sac": "SAC", "td3": "TD3", "dqn": "DQN", "qlearning": "Q-learning",
-                    "cem": "CEM", "solve": "Solve Shot"}
+ALGORITHM_LABELS = {"ppo": "PPO", "sb3_ppo": "PPO (Stable-Baselines3)", "a2c": "A2C", "sac": "SAC", "td3": "TD3",
+                    "dqn": "DQN", "qlearning": "Q-learning", "cem": "CEM", "solve": "Solve Shot"}
 ALGORITHM_HELP = {
-    "ppo": "Proximal Policy Optimization: robust default for continuous or discrete actions",
+    "ppo": "Proximal Policy Optimization sized to the twin (thousands of environments): the fast default",
+    "sb3_ppo": "Stable-Baselines3's PPO (a few environments, small batches): the locomotion tasks' tuned default",
     "a2c": "Advantage Actor-Critic: simple and fast per step, less sample-efficient",
     "sac": "Soft Actor-Critic: sample-efficient, continuous actions only",
     "td3": "Twin Delayed DDPG: sample-efficient, continuous actions only",
@@ -256,6 +259,16 @@ def _same_terms(settings, terms) -> bool:
     return True
 
 
+def _follow_values(field) -> tuple:
+    """The values of a setting the default terms follow that can give different terms: its choices, or for
+    a name, a list or a switch whether it is set at all (the terms follow only that)."""
+    values = choice_values(field)
+    if values:
+        return values
+    default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    return (default, True if isinstance(default, bool) else "set")
+
+
 def _every_default_term_list():
     for family in families():
         follow = family.extra.get("default_terms_follow", ())
@@ -264,9 +277,9 @@ def _every_default_term_list():
                 yield task_default_terms(task)
                 continue
             cls = SETTINGS_TABLES[str(family.settings)]
-            field = next(f for f in dataclasses.fields(cls) if f.name == follow[0])
-            for value in choice_values(field):
-                yield task_default_terms(task, **{follow[0]: value})
+            fields = {f.name: f for f in dataclasses.fields(cls)}
+            for values in itertools.product(*(_follow_values(fields[name]) for name in follow)):
+                yield task_default_terms(task, **dict(zip(follow, values)))
 
 
 def terms_are_task_defaults(settings) -> bool:
@@ -300,6 +313,16 @@ def _algo_is_default(algo) -> bool:
     return any(config == tuned_algo(algo.name, task) for task, _, _ in TASKS)
 
 
+def _algo_is_task_tuned(algo) -> bool:
+    """True if the hyperparameters are a task's own tuning (``has_task_defaults``), unedited."""
+    try:
+        config = _algo_config(algo)
+    except RigDojoError:
+        return False
+    return any(has_task_defaults(config.name, task) and config == tuned_algo(config.name, task)
+               for task, _, _ in TASKS)
+
+
 def _task_changed(self, _context):
     if _suspended:
         return
@@ -312,8 +335,10 @@ def _task_changed(self, _context):
     with _every_algorithm():  # the stored choice may be one the new task does not offer (cem): read it quietly
         current = self.algo.name
         untouched = _algo_is_default(self.algo)
+        # the algorithm a task brought with it (a family's default; sb3_ppo with locomotion's tuning) goes with it
+        brought = current in defaults or _algo_is_task_tuned(self.algo)
     wanted = family.default_algorithm
-    if current not in family.algorithms or (untouched and current in defaults and current != wanted):
+    if current not in family.algorithms or (untouched and brought and current != wanted):
         self.algo.name = wanted  # loads its tuned settings for this task
     elif untouched:
         apply_algo(self.algo, tuned_algo(current, self.task))  # the same algorithm, tuned for this task
@@ -353,9 +378,15 @@ def apply_algo(group, algo: AlgoConfig) -> None:
         write_table(group, algo, AlgoConfig, skip=("name",))
 
 
-# Fixed numbers keep the stored value stable whichever items a task shows (a .blend stores the number).
-_ALGORITHM_ITEMS = {a: (a, ALGORITHM_LABELS[a], ALGORITHM_HELP[a], i)
-                    for i, a in enumerate(ALGORITHMS + SEARCH_ALGORITHMS)}
+# Fixed numbers keep the stored value stable whichever items a task shows (a .blend stores the number): an
+# algorithm keeps its number forever, so a new one is appended here (sb3_ppo came after cem and solve); one
+# missing here (a family's new search algorithm) gets the next free number in ALGORITHMS + SEARCH_ALGORITHMS order
+ALGORITHM_NUMBERS = {a: i for i, a in enumerate(("ppo", "a2c", "sac", "td3", "dqn", "qlearning", "cem", "solve",
+                                                  "sb3_ppo"))}
+for _name in ALGORITHMS + SEARCH_ALGORITHMS:
+    ALGORITHM_NUMBERS.setdefault(_name, len(ALGORITHM_NUMBERS))
+_ALGORITHM_ITEMS = {a: (a, ALGORITHM_LABELS[a], ALGORITHM_HELP[a], ALGORITHM_NUMBERS[a])
+                    for a in ALGORITHMS + SEARCH_ALGORITHMS}
 _algorithm_items_cache: dict[tuple[str, ...], list] = {}  # Blender needs the item strings kept alive
 
 

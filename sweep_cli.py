@@ -88,7 +88,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .agents import sweep as sw
     from .envs.families import family_of
     from .headless import default_run_dir, resolve_run_dir
-    from .scene.families import spec_from_config
+    from .scene.families import spec_for_training
 
     frames = _frames(args.frames)
     if args.takes < 0:
@@ -116,7 +116,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep_dir = Path(args.out).resolve() if args.out else resolve_run_dir(default_run_dir(config) + "_sweep")
         if (sweep_dir / "sweep_plan.json").exists():
             raise RigDojoError(f"{sweep_dir} already holds a sweep; continue it with --resume or choose another --out")
-        spec = spec_from_config(config)  # the only read of the scene: the trials train from this file
+        # the only read of the scene (the trials train from this file), then the parity check (DESIGN.md rule 8)
+        spec, _check = spec_for_training(config)
         sw.prepare_sweep(sweep_dir, plan, config, spec, family_of(config.task).name)
     where = args.address or f"this machine ({args.cpus or 'all'} CPUs)"
     print(f"sweep: {sw.combinations_text(plan)} of {plan.task} on Ray ({where}); folder {sweep_dir}", flush=True)

@@ -1,8 +1,8 @@
 """Build the learning algorithm a TrainConfig names, on a task's VecEnv.
 
-PPO, A2C, SAC, TD3 and DQN come from Stable-Baselines3; ``qlearning`` is our tabular
-learner (``agents/qlearning.py``). Learning-rate schedules are callables of SB3's
-``progress_remaining`` (1 at the start, 0 at the end).
+``ppo`` is our own PPO for batched twins (``agents/ppo.py``); ``sb3_ppo``, A2C, SAC, TD3 and
+DQN come from Stable-Baselines3; ``qlearning`` is our tabular learner (``agents/qlearning.py``).
+Learning-rate schedules are callables of SB3's ``progress_remaining`` (1 at the start, 0 at the end).
 """
 
 from __future__ import annotations
@@ -44,12 +44,25 @@ def model_class(algo: str) -> Any:
         from .qlearning import TabularQLearner
 
         return TabularQLearner
+    if algo == "ppo":
+        from .ppo import PPO
+
+        return PPO
     import stable_baselines3 as sb3
 
-    classes = {"ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}
+    classes = {"sb3_ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}
     if algo not in classes:
-        raise RigDojoError(f"unknown algorithm {algo!r}; choose one of ppo, a2c, sac, td3, dqn, qlearning")
+        raise RigDojoError(f"unknown algorithm {algo!r}; choose one of ppo, sb3_ppo, a2c, sac, td3, dqn, qlearning")
     return classes[algo]
+
+
+def check_settings(config: TrainConfig) -> None:
+    """Refuse settings the algorithm does not take before anything is built or written (our own
+    algorithms check here; SB3's constructors refuse theirs when the model is built)."""
+    if config.algo.name == "ppo":
+        from .ppo import settings_from_config
+
+        settings_from_config(config)
 
 
 def check_action_space(algo: str, action_space: Any) -> None:
@@ -105,8 +118,15 @@ def build_model(config: TrainConfig, env: Any, tensorboard_log: str | Path | Non
     ``action_noise_std`` becomes Gaussian action noise. Unknown extras are refused by
     the algorithm's constructor and reported as RigDojoError naming them.
     """
+    from .threads import use_training_threads
+
     algo = config.algo
     check_action_space(algo.name, env.action_space)
+    use_training_threads()  # every model we build trains with the machine's thread rule
+    if algo.name == "ppo":
+        from . import ppo
+
+        return ppo.build(config, env)
     schedule = LearningRateSchedule(algo.lr_schedule, algo.learning_rate)
     extra = dict(algo.extra)
     cls = model_class(algo.name)
@@ -124,9 +144,9 @@ def build_model(config: TrainConfig, env: Any, tensorboard_log: str | Path | Non
                                   policy_kwargs=policy_kwargs, verbose=0, device="cpu")
     if tensorboard_log is not None:
         kwargs["tensorboard_log"] = str(tensorboard_log)
-    if algo.name in ("ppo", "a2c"):
+    if algo.name in ("sb3_ppo", "a2c"):
         kwargs["n_steps"] = algo.n_steps
-    if algo.name == "ppo":
+    if algo.name == "sb3_ppo":
         kwargs.update(batch_size=algo.batch_size, n_epochs=algo.n_epochs)
     if algo.name in ("sac", "td3", "dqn"):
         kwargs.update(batch_size=algo.batch_size, train_freq=algo.n_steps, gradient_steps=algo.n_epochs)
@@ -152,8 +172,11 @@ def _construct(cls: Any, name: str, kwargs: dict[str, Any], env: Any, policy: st
 
 
 def save_checkpoint(model: Any, file: Any, algo: str) -> None:
-    """Write a resume checkpoint of ``model`` to ``file``: arrays and JSON, never a pickle (the tabular
-    learner's own npz; agents/checkpoint_file.py for the SB3 algorithms)."""
+    """Write a resume checkpoint of ``model`` to ``file``: arrays and JSON, never a pickle (our PPO's and the
+    tabular learner's own npz; agents/checkpoint_file.py for the SB3 algorithms)."""
+    if algo == "ppo":
+        file.write(model.checkpoint_bytes())
+        return
     if algo == "qlearning":
         model.save(file)
         return
@@ -165,6 +188,10 @@ def save_checkpoint(model: Any, file: Any, algo: str) -> None:
 def load_checkpoint(algo: str, path: str | Path, env: Any, config: TrainConfig) -> Any:
     """A model from one of our resume checkpoints, bound to ``env``. Never runs code from the file: the
     model is built from ``config`` and the checkpoint's arrays are copied in (RigDojoError if they do not fit)."""
+    if algo == "ppo":  # our PPO's own npz (agents/ppo.py), size-bounded like the others
+        from . import ppo
+
+        return ppo.load(path, env, config)
     cls = model_class(algo)
     schedule = LearningRateSchedule(config.algo.lr_schedule, config.algo.learning_rate)
     path = Path(path)
@@ -200,8 +227,12 @@ def use_time_progress(model: Any, progress_remaining: Callable[[], float]) -> No
     """Drive the model's schedules (learning rate, exploration) by a clock instead of step counts.
 
     Used when the run has a time budget (``algo.minutes``): every schedule SB3 keeps reads
-    ``_current_progress_remaining``, which SB3 refreshes through this one method.
+    ``_current_progress_remaining``, which SB3 refreshes through this one method; our PPO
+    takes the clock itself.
     """
+    if hasattr(model, "use_time_progress"):
+        model.use_time_progress(progress_remaining)
+        return
 
     def update(_num_timesteps: int, _total_timesteps: int) -> None:
         model._current_progress_remaining = float(progress_remaining())

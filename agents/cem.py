@@ -15,16 +15,13 @@ import dataclasses
 import io
 import math
 import time
-import traceback
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from ..errors import RigDojoError
-from .files import write_atomic
-from .run_folder import record_checkpoint
-from .session import BackgroundRun, CurvePoint, Snapshot, preview_rollout
+from .search import GenerationSession
+from .session import preview_rollout
 
 CEM_CSV = ("step", "wall_time", "mean_return", "success_rate", "steps_per_second", "episodes", "curriculum_stage",
            "best_return", "generation")
@@ -114,8 +111,8 @@ def save_linear_policy(policy: LinearPolicy, path, *, config, env, num_timesteps
     return write_policy_zip(path, metadata, buf.getvalue())
 
 
-class CemSession(BackgroundRun):
-    """Cross-entropy search for a linear policy, behind ``TrainingSession``'s interface.
+class CemSession(GenerationSession):
+    """Cross-entropy search for a linear policy, behind ``TrainingSession``'s interface (``agents/search.py``).
 
     Every generation rolls ``algo.n_envs`` candidate policies over one whole episode at once
     (one environment each; :class:`CrossEntropySearch`). ``total_steps`` counts environment
@@ -129,21 +126,13 @@ class CemSession(BackgroundRun):
     """
 
     thread_name = "rig_dojo-camera-search"
-
-    def __init__(self, config, make_env, run_dir=None, *, init_from=None, snapshot_interval: float = 0.5,
-                 preview_interval: float = 0.5, **_ignored):
-        if config.algo.name != "cem":
-            raise RigDojoError(f"CemSession runs algo.name = 'cem', not {config.algo.name!r}")
-        super().__init__(config, make_env, run_dir, init_from)
-        self.snapshot_interval, self.preview_interval = float(snapshot_interval), float(preview_interval)
+    algo_name = "cem"
+    csv_header = CEM_CSV
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:
+        self._begin_build()
         config, algo = self.config, self.config.algo
-        if self._resume_meta is None and any((self.run_dir / n).exists() for n in ("checkpoint.json", "metrics.csv")):
-            raise RigDojoError(f"{self.run_dir} already holds a run; continue it (--resume) or choose another run folder")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(self.run_dir / "config.toml")
         self.env = self.make_env(config, algo.n_envs, algo.seed)
         self.preview_env = self.make_env(config, 1, algo.seed + 7919)
         self.control_names = tuple(self.env.control_names)
@@ -151,26 +140,17 @@ class CemSession(BackgroundRun):
         self.generations = math.ceil(algo.total_steps / self.steps_per_generation) if algo.total_steps > 0 else 0
         self.search = CrossEntropySearch(self.env, sigma=float(algo.extra.get("sigma", 0.3)),
                                          elite=float(algo.extra.get("elite", 0.125)), seed=algo.seed)
-        self.generation, self.step, self._wall_base = 0, 0, 0.0
         meta = self._resume_meta
         if meta is not None:
-            from .safe_read import read_npz
-
-            ck = read_npz(self.run_dir / "checkpoints" / meta["checkpoint"], name=f"checkpoint {meta['checkpoint']}",
-                          max_bytes=4 * self.search.mean.nbytes + 4096)
+            ck = self._read_checkpoint(meta, max_bytes=4 * self.search.mean.nbytes + 4096)
             mean, std = ck.get("mean"), ck.get("std")
             if mean is None or std is None or mean.shape != self.search.mean.shape or std.shape != mean.shape:
                 raise RigDojoError(f"{self.run_dir}: the checkpoint does not fit this task; start a new run")
             self.search.mean, self.search.std = mean.astype(np.float64), std.astype(np.float64)
             try:
                 self.search.rng.bit_generator.state = meta["rng_state"]
-                self.generation = int(meta["generation"])
             except (KeyError, TypeError, ValueError):
                 raise RigDojoError(f"{self.run_dir}: checkpoint.json is damaged; start a new run") from None
-            self.step = int(meta["step"])
-            self.episodes, self._wall_base = int(meta["episodes"]), float(meta["wall_time"])
-            self.resumed_from_step = self.step
-            self._restore_metrics(self.step)
         elif self.init_from is not None:
             from .policy_file import load_policy
 
@@ -181,59 +161,11 @@ class CemSession(BackgroundRun):
                                    "from a linear policy trained with cem")
             self.search.mean = np.concatenate([policy.arrays["weights"], policy.arrays["bias"][:, None]],
                                               axis=1).reshape(-1)
-        self._metrics_file = None
-        self._best_history: list[float] = []
-        self._last_checkpoint_step = self.step
+        self._last = (float("nan"), float("nan"), float("nan"))
 
     # -- the search thread -----------------------------------------------------------------
-    def _progress(self) -> float:
-        algo = self.config.algo
-        parts = []
-        if self.generations:
-            parts.append(self.generation / self.generations)
-        if algo.minutes > 0:
-            parts.append(self._wall_time() / (algo.minutes * 60.0))
-        return min(1.0, max(parts)) if parts else 0.0
-
-    def _done(self) -> bool:
-        algo = self.config.algo
-        return (self.generations and self.generation >= self.generations) or \
-            (algo.minutes > 0 and self._wall_time() >= algo.minutes * 60.0)
-
-    def _run(self) -> None:
-        try:
-            self._run_start = time.monotonic()
-            self._paused_total = 0.0
-            self._window = (time.monotonic(), self.step)
-            self._last_sps = float("nan")
-            self._next_snapshot = self._next_preview = 0.0
-            self._preview, self._preview_step = None, 0
-            self._last = (float("nan"), float("nan"), float("nan"))
-            while not self._done():
-                if not self._unpaused.is_set():
-                    paused_at = time.monotonic()
-                    while not self._unpaused.wait(0.1):
-                        pass
-                    self._paused_total += time.monotonic() - paused_at
-                    self._window = (time.monotonic(), self.step)
-                if self._stop_event.is_set():
-                    break
-                self._generation()
-                now = time.monotonic()
-                if now >= self._next_snapshot:
-                    self._publish(now)
-                if self.step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
-                    self._save_checkpoint()
-            self._save_checkpoint()
-            self._save_policy()
-            self._set_state("stopped" if self._stop_event.is_set() else "finished")
-            self._publish(time.monotonic(), preview=False)
-        except BaseException as exc:  # never a silent stop: the UI shows this
-            self.error = f"{type(exc).__name__}: {exc}\n\n" + "".join(traceback.format_exception(exc))
-            self._set_state("error")
-        finally:
-            if self._metrics_file is not None:
-                self._metrics_file.close()
+    def _count_fraction(self) -> float | None:
+        return self.generation / self.generations if self.generations else None
 
     def _generation(self) -> None:
         progress = self.generation / max(self.generations, 1) if self.generations else self._progress()
@@ -252,58 +184,20 @@ class CemSession(BackgroundRun):
         net = self.current_policy()
         return preview_rollout(self.preview_env, lambda obs: net.predict(obs)[0])
 
-    def _publish(self, now: float, preview: bool = True) -> None:
+    def _numbers(self, now: float, preview: bool):
         if preview and now >= self._next_preview and self.state == "running":
             began = time.monotonic()
             self._preview, self._preview_step = self._rollout_preview(), self.step
             self._next_preview = time.monotonic() + max(self.preview_interval, 10 * (time.monotonic() - began))
-        then, then_step = self._window
-        if now - then > 1e-3 and self.step > then_step:
-            self._last_sps = (self.step - then_step) / (now - then)
-            self._window = (now, self.step)
-        algo, sps = self.config.algo, self._last_sps
-        etas = []
-        if algo.total_steps > 0 and sps > 0:
-            etas.append(max(0, algo.total_steps - self.step) / sps)
-        if algo.minutes > 0:
-            etas.append(max(0.0, algo.minutes * 60.0 - self._wall_time()))
         mean_return, success, best = self._last
         terms = {k: float(v) for k, v in self.env.term_means().items()} if hasattr(self.env, "term_means") else {}
-        snapshot = Snapshot(
-            state=self.state, step=self.step, total_steps=algo.total_steps, episodes=self.episodes,
-            mean_return=mean_return, success_rate=success, term_means=MappingProxyType(terms), curriculum_stage=0,
-            steps_per_second=sps, eta_seconds=min(etas) if etas else float("nan"), wall_time=self._wall_time(),
-            control_names=self.control_names, preview=self._preview, preview_step=self._preview_step)
-        self.mailbox.put(snapshot, CurvePoint(self.step, snapshot.wall_time, mean_return, success))
-        self._write_metrics(snapshot, best)
-        self._next_snapshot = time.monotonic() + self.snapshot_interval
+        return mean_return, success, terms, [best, self.generation]
 
-    def _write_metrics(self, snapshot, best: float) -> None:
-        path = self.run_dir / "metrics.csv"
-        if self._metrics_file is None:
-            fresh = not (path.exists() and path.stat().st_size > 0)
-            self._metrics_file = path.open("a" if not fresh else "w", newline="")
-            if fresh:
-                self._metrics_file.write(",".join(CEM_CSV) + "\n")
-        sps = snapshot.steps_per_second
-        row = [snapshot.step, round(snapshot.wall_time, 3), snapshot.mean_return, snapshot.success_rate,
-               round(sps, 1) if math.isfinite(sps) else sps, snapshot.episodes, 0, best, self.generation]
-        self._metrics_file.write(",".join(str(v) for v in row) + "\n")
-        self._metrics_file.flush()
+    def _checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        return {"mean": self.search.mean, "std": self.search.std}
 
-    def _save_checkpoint(self) -> None:
-        name = f"gen_{self.generation:08d}.npz"
-        folder = self.run_dir / "checkpoints"
-        buf = io.BytesIO()
-        np.savez(buf, mean=self.search.mean, std=self.search.std)
-        write_atomic(folder / name, buf.getvalue())
-        meta = {"checkpoint": name, "step": self.step, "episodes": self.episodes, "algo": "cem",
-                "generation": self.generation, "curriculum_stage": 0, "wall_time": self._wall_time(),
-                "rng_state": self.search.rng.bit_generator.state}
-        record_checkpoint(self.run_dir, meta)
-        self._last_checkpoint_step = self.step
-        for old in sorted(folder.glob("gen_*.npz"))[:-2]:
-            old.unlink(missing_ok=True)
+    def _rng(self) -> np.random.Generator:
+        return self.search.rng
 
     def _save_policy(self) -> None:
         net = self.current_policy()

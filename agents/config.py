@@ -26,7 +26,7 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     params = { shape = "exp", scale = 0.05 }
 
     [algo]
-    name = "ppo"                     # ppo | a2c | sac | td3 | dqn | qlearning
+    name = "ppo"                     # ppo | sb3_ppo | a2c | sac | td3 | dqn | qlearning
     learning_rate = 0.0003
     lr_schedule = "constant"         # constant | linear | cosine
     gamma = 0.99
@@ -90,6 +90,20 @@ write this dataclass. TOML layout (every table optional; missing keys keep defau
     obstacle_distance = 1.0
     action_scale = 0.0               # 0: the task's own (0.5 locomotion/obstacles, 1 stand/jump)
 
+    [reference]                      # pins and a style clip (reach, aim, grasp)
+    pins = "ArmKeys"                 # an Action whose keyed frames on the controls become pose pins
+    pin_frames = []                  # which keyed frames (empty: all in the frame range)
+    pin_bones = []                   # which controls the pose pins hold (empty: all the Action keys)
+    effector_pins = ["Cup@45"]       # OBJECT@FRAME (the effector) or BONE:OBJECT@FRAME
+    guide = true                     # actions add to the straight way to the next keyed pose
+    hard = true                      # pins decide success (false: a weighted reward only)
+    soft_frames = []                 # frames whose pins are soft anyway
+    pin_weight = 1.0
+    angle_tolerance = 2.0            # degrees per pinned bone
+    position_tolerance = 0.01        # chain lengths, a pose pin's effector (effector pins: rig.tolerance)
+    style = ""                       # an Action whose velocity/acceleration distribution the motion matches
+    bone_map = {}                    # clip bone -> rig bone over the automatic map
+
 ``algo.name = "solve"`` (the shot solver: the camera path optimised over the known shot,
 the camera task's default) and ``algo.name = "cem"`` (cross-entropy search for a linear
 camera policy) train the camera task only; every SB3 algorithm trains every task.
@@ -115,16 +129,19 @@ from .schema import setting
 
 from ..envs.camera.settings import CameraConfig
 from ..envs.physics.settings import PhysicsConfig
+from ..envs.reference.settings import ReferenceConfig
 
-ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")  # SB3 and tabular: every task of the rig family
-# search without SB3 (the camera family's): new names go last, because the sidebar stores the algorithm as
-# its index in ALGORITHMS + SEARCH_ALGORITHMS
+# ppo: our own PPO for batched twins (agents/ppo.py); sb3_ppo .. dqn: Stable-Baselines3; qlearning: tabular.
+# Every task of the rig family.
+ALGORITHMS = ("ppo", "sb3_ppo", "a2c", "sac", "td3", "dqn", "qlearning")
+# search without SB3 (the camera family's): new names go last. The sidebar stores an algorithm as a number that
+# never changes (props.py, ``ALGORITHM_NUMBERS``): the order of these tuples is free, the numbers are not
 SEARCH_ALGORITHMS = ("cem", "solve")
 CONTINUOUS_ONLY = frozenset({"sac", "td3"})
 DISCRETE_ONLY = frozenset({"dqn", "qlearning"})
 LR_SCHEDULES = ("constant", "linear", "cosine")
 # each family's settings table (envs/<family>/settings.py): TrainConfig field -> dataclass
-SETTINGS_TABLES = {"camera": CameraConfig, "physics": PhysicsConfig}
+SETTINGS_TABLES = {"camera": CameraConfig, "physics": PhysicsConfig, "reference": ReferenceConfig}
 
 
 def settings_class(table: str) -> type:
@@ -246,9 +263,14 @@ class OutputConfig:
 # Tuned per algorithm on reach-style tasks (a 2-3 link chain reaching random targets,
 # 16-64 step episodes). agents/README.md has the table and the reasons.
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "ppo": dict(learning_rate=3e-4, lr_schedule="linear", gamma=0.98, n_envs=16, total_steps=600_000,
-                batch_size=256, n_steps=128, n_epochs=10, net_arch=[64, 64],
-                extra={"gae_lambda": 0.95, "ent_coef": 0.0, "clip_range": 0.2}),
+    # our PPO, sized to the twin: tuned for wall-clock time to skill on the kinematic tasks (README)
+    "ppo": dict(learning_rate=1e-3, lr_schedule="constant", gamma=0.98, n_envs=512, total_steps=3_000_000,
+                batch_size=4096, n_steps=16, n_epochs=2, net_arch=[64, 64],
+                extra={"gae_lambda": 0.95, "desired_kl": 0.02, "log_std_init": -1.0}),
+    # Stable-Baselines3's PPO with the settings that were Rig Dojo's PPO defaults before ours
+    "sb3_ppo": dict(learning_rate=3e-4, lr_schedule="linear", gamma=0.98, n_envs=16, total_steps=600_000,
+                    batch_size=256, n_steps=128, n_epochs=10, net_arch=[64, 64],
+                    extra={"gae_lambda": 0.95, "ent_coef": 0.0, "clip_range": 0.2}),
     "a2c": dict(learning_rate=1e-3, lr_schedule="linear", gamma=0.98, n_envs=16, total_steps=300_000,
                 batch_size=16, n_steps=16, n_epochs=1, net_arch=[64, 64],
                 extra={"gae_lambda": 0.95, "ent_coef": 0.0, "normalize_advantage": True}),
@@ -285,8 +307,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 # Tasks whose own tuning replaces the algorithm's reach-tuned defaults: (algo, task) -> settings.
 # Locomotion was tuned on the generated quadruped (scene.physics.extract.build_quadruped) at one CPU
 # thread; agents/README.md ("Physics defaults") has the table, the reasons and the measured time.
+# They are Stable-Baselines3's PPO settings (gSDE exploration): asking for PPO's defaults on these
+# tasks gives sb3_ppo with them until our PPO is measured there.
 _PHYSICS_PPO: dict[str, Any] = dict(
-    learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=7_000_000,
+    name="sb3_ppo", learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=7_000_000,
     batch_size=2048, n_steps=256, n_epochs=5, net_arch=[128, 128],
     extra={"gae_lambda": 0.95, "ent_coef": 0.0, "clip_range": 0.2, "use_sde": True, "sde_sample_freq": 4,
            "policy_kwargs": {"log_std_init": -0.9, "ortho_init": False, "activation_fn": "ReLU"}},
@@ -294,20 +318,23 @@ _PHYSICS_PPO: dict[str, Any] = dict(
 _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "locomotion"): _PHYSICS_PPO,
     ("ppo", "obstacles"): _PHYSICS_PPO,  # locomotion over a box: starts from locomotion's tuning
+    ("sb3_ppo", "locomotion"): _PHYSICS_PPO,
+    ("sb3_ppo", "obstacles"): _PHYSICS_PPO,
 }
 
 
 def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
     """The tuned hyperparameters of ``algo`` (documented in agents/README.md); with ``task``, that
-    task's own tuning where it has one (the physics locomotion tasks with PPO), else ``algo``'s."""
+    task's own tuning where it has one (the physics locomotion tasks with PPO, which name
+    ``sb3_ppo``: their tuning is Stable-Baselines3's), else ``algo``'s."""
     if algo not in _DEFAULTS:
         raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
     if task is not None:
         from ..envs.families import family_of
 
         family_of(task)  # RigDojoError naming the tasks for an unknown one
-    values = _TASK_DEFAULTS.get((algo, task), _DEFAULTS[algo])
-    return AlgoConfig(name=algo, **copy.deepcopy(values))
+    values = copy.deepcopy(_TASK_DEFAULTS.get((algo, task), _DEFAULTS[algo]))
+    return AlgoConfig(name=values.pop("name", algo), **values)
 
 
 def has_task_defaults(algo: str, task: str) -> bool:
@@ -327,6 +354,7 @@ class TrainConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
 
     # -- TOML ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -14,8 +14,12 @@ with an allow-list (it has had bypasses, e.g. CVE-2025-32434), while the npz rea
 no pickle path at all once ``allow_pickle`` is off, and any numpy can read the file.
 The network is rebuilt from the metadata and the arrays are loaded into it.
 
-SB3's own ``.zip`` (used for our resume checkpoints) unpickles some fields, so it is
-never the format users share.
+SB3's own ``.zip`` unpickles some fields, so it is never the format users share (nor, since
+agents/checkpoint_file.py, our resume checkpoints).
+
+A ``ppo`` file written before Rig Dojo had its own PPO holds Stable-Baselines3's network; it has
+no ``policy_kwargs.kind`` and is read (and fine-tuned) as ``sb3_ppo`` (:func:`legacy_algo`). Our
+PPO's network describes itself (``policy_kwargs`` = ``agents.ppo.ActorCritic.description()``).
 """
 
 from __future__ import annotations
@@ -122,8 +126,10 @@ _DROPPED_KWARGS = ("optimizer_class", "optimizer_kwargs", "features_extractor_cl
 
 
 def _policy_kwargs_json(model: Any, algo: str) -> dict[str, Any]:
+    if hasattr(model.policy, "description"):  # our PPO's network describes itself (kind "rig_dojo_ppo")
+        return model.policy.description()
     kwargs = dict(model.policy_kwargs)
-    if algo in ("ppo", "a2c"):
+    if algo in ("sb3_ppo", "a2c"):
         kwargs["use_sde"] = bool(model.use_sde)  # on-policy models pass it to the policy themselves
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
@@ -180,6 +186,8 @@ def save_policy(model: Any, path: str | Path, *, algo: str, config: TrainConfig,
         "num_timesteps": int(model.num_timesteps),
         "policy_kwargs": {} if algo == "qlearning" else _policy_kwargs_json(model, algo),
         "qlearning": model.hyperparameters() if algo == "qlearning" else None,
+        # what the observation and action mean (joints, limits, slices): the ONNX export's sidecar shows it
+        "layout": env.policy_layout() if hasattr(env, "policy_layout") else None,
     }
     return write_policy_zip(path, metadata, weights_bytes)
 
@@ -212,6 +220,12 @@ class PolicyFile:
         return self.metadata["algo"]
 
     @property
+    def trainer(self) -> str:
+        """The algorithm whose network this is: ``algo``, except ``sb3_ppo`` for a ``ppo`` file written before
+        Rig Dojo had its own PPO (Stable-Baselines3's layout, recognised by the missing network kind)."""
+        return legacy_algo(self.metadata)
+
+    @property
     def config(self) -> TrainConfig:
         return TrainConfig.from_toml(self.metadata["config"])
 
@@ -231,9 +245,9 @@ class PolicyFile:
 
     def apply_to(self, model: Any, algo: str) -> None:
         """Load these weights into a freshly built ``model`` (fine-tuning from another run)."""
-        if algo != self.algo:
-            raise RigDojoError(f"policy {self.path.name} was trained with {self.algo}; this run uses {algo}. "
-                               f"Set algo.name = \"{self.algo}\" to fine-tune it")
+        if algo != self.trainer:
+            raise RigDojoError(f"policy {self.path.name} was trained with {self.trainer}; this run uses {algo}. "
+                               f"Set algo.name = \"{self.trainer}\" to fine-tune it")
         if algo == "qlearning":
             model.load_arrays(self.arrays)
             return
@@ -349,14 +363,42 @@ def check_metadata(metadata: dict[str, Any], name: str) -> int:
     if hooks is not None:  # an algorithm a family brings says how large its files can be (default 64 MB)
         budget = getattr(hooks, "policy_weight_budget", None)
         return int(budget(metadata, name)) if budget is not None else 64 << 20
+    if legacy_algo(metadata) == "ppo":  # our PPO's network (agents/ppo.py): its description, bounded
+        from .safe_read import check_ppo_network
+
+        nets = check_ppo_network(metadata.get("policy_kwargs"), metadata["observation_space"],
+                                 metadata["action_space"], name)
+        return policy_weight_budget(obs_n, act_n, nets, networks=2)
     nets = check_policy_kwargs(metadata.get("policy_kwargs"), name)
     return policy_weight_budget(obs_n, act_n, nets)
+
+
+def legacy_algo(metadata: dict[str, Any]) -> str:
+    """The algorithm that reads a policy file's network: files of ``algo = "ppo"`` written before our own
+    PPO hold Stable-Baselines3's network (no ``policy_kwargs.kind``) and are read as ``sb3_ppo``."""
+    algo = metadata.get("algo")
+    if algo != "ppo":
+        return str(algo)
+    from .ppo import NETWORK_KIND
+
+    kwargs = metadata.get("policy_kwargs") or {}
+    return "ppo" if isinstance(kwargs, dict) and kwargs.get("kind") == NETWORK_KIND else "sb3_ppo"
 
 
 def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str) -> Any:
     from .algorithms import model_class
 
-    algo = metadata.get("algo")
+    algo = legacy_algo(metadata)
+    if algo == "ppo":  # our PPO: the network rebuilds from its description (checked by check_metadata)
+        from .ppo import ActorCritic
+
+        try:
+            network = ActorCritic.from_description(metadata["policy_kwargs"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RigDojoError(f"{name}: metadata.json does not describe a PPO network ({exc})") from None
+        _load_state(network, arrays, name)
+        network.eval()
+        return network
     obs_space = space_from_description(metadata["observation_space"])
     act_space = space_from_description(metadata["action_space"])
     if algo == "qlearning":
@@ -380,7 +422,7 @@ def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str)
             raise RigDojoError(f"{name}: a linear (cem) policy holds weights ({act_n}, {obs_n}) and bias ({act_n},) "
                                "as floats; this file does not")
         return LinearPolicy(w, b)
-    if algo not in ("ppo", "a2c", "sac", "td3", "dqn"):
+    if algo not in ("sb3_ppo", "a2c", "sac", "td3", "dqn"):
         from ..envs.families import algorithm_hooks
 
         hooks = algorithm_hooks(str(algo))  # an algorithm a family brings (the camera's solved paths)

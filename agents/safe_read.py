@@ -5,7 +5,8 @@
   before the members' declared sizes, and each array's declared shape, fit the caller's budget. A
   50 KB file cannot make us allocate a gigabyte: compressed members are checked by their declared
   size (zip reading stops there) and arrays by their header, before either is read.
-- :func:`check_space_description`, :func:`check_policy_kwargs`, :func:`policy_weight_budget`: the
+- :func:`check_space_description`, :func:`check_policy_kwargs` (SB3's networks), :func:`check_ppo_network`
+  (our PPO's), :func:`policy_weight_budget`: the
   parts of a policy file's ``metadata.json`` that size what is built (space shapes, ``net_arch``)
   are checked for type and bound before anything is built from them.
 
@@ -190,6 +191,45 @@ def check_policy_kwargs(kwargs: Any, name: str) -> list[list[int]]:
             raise RigDojoError(f"{bad}: {str(key)[:40]!r} is not a network setting Rig Dojo writes; refusing to "
                                "build from it")
     return nets or [[64, 64]]
+
+
+def check_ppo_network(desc: Any, obs_space: dict[str, Any], act_space: dict[str, Any], name: str) -> list[list[int]]:
+    """Our PPO's network description (``agents.ppo.ActorCritic.description``) as a policy file carries it in
+    ``policy_kwargs``: every key known, sizes bounded and matching the file's (checked) spaces; returns its
+    hidden layers for sizing."""
+    from .algorithms import ACTIVATIONS
+
+    bad = f"{name}: metadata.json's PPO network"
+    if not isinstance(desc, dict):
+        raise RigDojoError(f"{bad} is not a table of settings; the file is damaged or not made by Rig Dojo")
+    unknown = sorted(set(desc) - {"kind", "obs_dim", "net_arch", "activation_fn", "obs_clip", "action"})
+    if unknown:
+        raise RigDojoError(f"{bad}: {str(unknown[0])[:40]!r} is not a setting Rig Dojo writes; refusing to build "
+                           "from it")
+    if desc.get("obs_dim") != space_size(obs_space) or not _int(desc.get("obs_dim"), 1, MAX_SPACE_SIZE):
+        raise RigDojoError(f"{bad}: obs_dim {str(desc.get('obs_dim'))[:40]} does not match the observation space")
+    layers = _layers(desc.get("net_arch"), bad)
+    if desc.get("activation_fn") not in ACTIVATIONS:
+        raise RigDojoError(f"{bad}: activation_fn {str(desc.get('activation_fn'))[:40]!r} is not one of "
+                           f"{', '.join(ACTIVATIONS)}")
+    clip = desc.get("obs_clip", 5.0)
+    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip <= 1e6:
+        raise RigDojoError(f"{bad}: obs_clip is not a positive number of a plausible size")
+    action = desc.get("action")
+    if not isinstance(action, dict) or set(action) != {"size", "nvec", "low", "high"}:
+        raise RigDojoError(f"{bad}: its action layout is damaged")
+    nvec, low, high = action["nvec"], action["low"], action["high"]
+    if act_space["type"] == "Box":
+        size = math.prod(act_space["shape"])
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (*low, *high)) \
+            if isinstance(low, list) and isinstance(high, list) else False
+        if action["size"] != size or nvec != [] or not numbers or len(low) != size or len(high) != size:
+            raise RigDojoError(f"{bad}: its action layout does not match the action space")
+    else:
+        want = act_space["nvec"] if act_space["type"] == "MultiDiscrete" else [act_space["n"]]
+        if nvec != want or action["size"] != len(want) or low != [] or high != []:
+            raise RigDojoError(f"{bad}: its action layout does not match the action space")
+    return [layers]
 
 
 def policy_weight_budget(obs_size: int, act_size: int, nets: list[list[int]], *, networks: int = 8) -> int:

@@ -1,17 +1,20 @@
 """TrainingSession: one training in a background thread, watched through immutable snapshots.
 
 The thread never touches bpy (DESIGN.md, rule 3). It publishes :class:`Snapshot` objects
-into a :class:`Mailbox`; the UI's main-thread timer reads ``session.latest()`` (the newest
-wins) and ``session.history`` (curve points). Pause, resume and stop act through an SB3
-callback: ``_on_step`` blocks on a threading.Event while paused and returns False to stop.
+into a :class:`Mailbox` (both in ``agents/background.py``, with the thread itself: :class:`BackgroundRun`); the UI's main-thread timer reads ``session.latest()`` (the newest
+wins) and ``session.history`` (curve points). Pause, resume and stop act through a callback
+after every step: it blocks on a threading.Event while paused and returns False to stop. Our PPO
+(``agents/ppo.py``) hands each step over as arrays (``_on_step_arrays``) and checkpoints between
+its updates; the SB3 algorithms and the tabular learner go through an SB3 callback (``_on_step``).
 
 Run folder (``run_dir``)::
 
     config.toml          the TrainConfig of the run
     metrics.csv          one row per snapshot: step, wall_time, mean_return, success_rate,
                          steps_per_second, episodes, curriculum_stage, term_<name>...
-    checkpoints/         step_<n>.zip (arrays + JSON in an npz, no pickle: agents/checkpoint_file.py), the
-                         last 2 kept, each with a step_<n>.zip.json of its counters
+    checkpoints/         step_<n>.npz (ppo: arrays + JSON, agents/ppo.py) or step_<n>.zip (the other
+                         algorithms: arrays + JSON in an npz, agents/checkpoint_file.py); never a pickle;
+                         the last 2 kept, each with a step_<n>.<ext>.json of its counters
     checkpoint.json      which checkpoint is the latest, with the counters resume restores
     .rig_dojo.lock       held while a training writes here (agents/run_folder.py)
     final.rdpolicy       the shareable policy (agents/policy_file.py) when the run ends or stops
@@ -27,11 +30,9 @@ import collections
 import csv
 import importlib.util
 import math
-import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -39,89 +40,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import RigDojoError
+from .background import CSV_FIXED, KEEP_CHECKPOINTS, BackgroundRun, CurvePoint, Snapshot, frozen
 from .config import TrainConfig
-from .files import write_atomic, write_atomic_with
+from .files import write_atomic_with
 from .run_folder import record_checkpoint
-
-STATES = ("idle", "running", "paused", "stopping", "stopped", "finished", "error")
-KEEP_CHECKPOINTS = 2
-CSV_FIXED = ("step", "wall_time", "mean_return", "success_rate", "steps_per_second", "episodes", "curriculum_stage")
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    step: int
-    wall_time: float
-    mean_return: float
-    success_rate: float
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the UI shows at one moment. Immutable: frozen, a read-only mapping and a read-only array.
-
-    ``mean_return``, ``success_rate`` and ``term_means`` are over the most recent episodes
-    (NaN before the first episode ends); an episode counts as a success when its last step
-    reports ``success``. ``term_means`` are per-episode sums of each weighted term, averaged,
-    so they add up to ``mean_return``. ``eta_seconds`` is NaN while unknown. ``preview`` is
-    the newest deterministic rollout, shaped (T, k, 3) of ``env.preview_frame()`` (control angles, local
-    Euler XYZ, radians), rolled at ``preview_step``; None until the first one.
-    """
-
-    state: str
-    step: int
-    total_steps: int
-    episodes: int
-    mean_return: float
-    success_rate: float
-    term_means: Mapping[str, float]
-    curriculum_stage: int
-    steps_per_second: float
-    eta_seconds: float
-    wall_time: float
-    control_names: tuple[str, ...]
-    preview: np.ndarray | None
-    preview_step: int
-
-
-class Mailbox:
-    """Thread-safe: the trainer puts snapshots, the UI reads the newest and the curve so far."""
-
-    def __init__(self, history_limit: int = 20_000):
-        self._lock = threading.Lock()
-        self._latest: Snapshot | None = None
-        self._history: collections.deque[CurvePoint] = collections.deque(maxlen=history_limit)
-
-    def put(self, snapshot: Snapshot, point: CurvePoint | None = None) -> None:
-        with self._lock:
-            self._latest = snapshot
-            if point is not None:
-                self._history.append(point)
-
-    def extend_history(self, points: list[CurvePoint]) -> None:
-        with self._lock:
-            self._history.extend(points)
-
-    def latest(self) -> Snapshot | None:
-        with self._lock:
-            return self._latest
-
-    def history(self) -> tuple[CurvePoint, ...]:
-        with self._lock:
-            return tuple(self._history)
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    out = np.array(array, dtype=np.float64, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 def preview_rollout(env: Any, act: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """One deterministic episode of ``env``'s environment 0 as frozen ``(T, k, 3)`` preview frames: the task's
     own ``preview_rollout`` when it has one, else stepped through the VecEnv (the control angles)."""
     if hasattr(env, "preview_rollout"):
-        return _frozen(env.preview_rollout(act))
+        return frozen(env.preview_rollout(act))
     obs = env.reset()
     frames = [np.array(env.control_angles()[0], dtype=np.float64)]
     for _ in range(int(getattr(env, "episode_steps", 64))):
@@ -129,7 +58,7 @@ def preview_rollout(env: Any, act: Callable[[np.ndarray], np.ndarray]) -> np.nda
         if dones[0]:
             break  # after the auto-reset the angles are the next episode's
         frames.append(np.array(env.control_angles()[0], dtype=np.float64))
-    return _frozen(np.stack(frames))
+    return frozen(np.stack(frames))
 
 
 def probe_task(env: Any) -> None:
@@ -138,186 +67,6 @@ def probe_task(env: Any) -> None:
     preview task (its own random generator): the training task is untouched."""
     env.reset()
     env.step(np.stack([env.action_space.sample() for _ in range(env.num_envs)]))
-
-
-class BackgroundRun:
-    """The thread and state machine every training session shares (TrainingSession, the camera search).
-
-    States: idle -> running <-> paused -> stopping -> stopped | finished | error. A subclass
-    implements ``_build()`` (on the caller's thread, so bad settings raise there) and ``_run()``
-    (the background thread, which honours ``_stop_event`` and ``_unpaused``), and publishes
-    snapshots into ``self.mailbox``.
-    """
-
-    thread_name = "rig_dojo-training"
-
-    def __init__(self, config: TrainConfig, make_env: Callable[[TrainConfig, int, int], Any],
-                 run_dir: str | Path | None, init_from: str | Path | None):
-        config.validate()
-        run_dir = run_dir if run_dir is not None else config.output.run_dir
-        if not run_dir:
-            raise RigDojoError("no run folder: set output.run_dir (the default is beside the .blend file)")
-        self.config = config
-        self.make_env = make_env
-        self.run_dir = Path(run_dir)
-        self.init_from = Path(init_from) if init_from else None
-        self.mailbox = Mailbox()
-        self.error: str | None = None
-        self._state = "idle"
-        self._state_lock = threading.Lock()
-        self._stop_event = threading.Event()
-        self._unpaused = threading.Event()
-        self._unpaused.set()
-        self._thread: threading.Thread | None = None
-        self._thread_ended = threading.Event()  # set when the thread has saved and ended (see wait())
-        self._folder_lock: Any = None  # agents.run_folder.RunFolderLock while training
-        self._resume_meta: dict[str, Any] | None = None
-        self._restart = False  # continue_run found no checkpoint: the run starts over in its folder
-        self.resume_notes: list[str] = []  # what continue_run skipped or decided, for the user
-        self.episodes = 0
-        self.resumed_from_step = 0
-
-    @classmethod
-    def continue_run(cls, run_dir: str | Path, make_env: Callable[[TrainConfig, int, int], Any],
-                     **kwargs: Any):
-        """A session that continues a stopped or killed run from its last checkpoint (call start()).
-
-        The step counter, episode count, wall time, curriculum stage and curve continue.
-        """
-        from .run_folder import find_resume_point
-
-        run_dir = Path(run_dir)
-        if not (run_dir / "config.toml").is_file():
-            raise RigDojoError(f"{run_dir} is not a run folder (no config.toml); give the folder a run wrote")
-        config = TrainConfig.load(run_dir / "config.toml")
-        point = find_resume_point(run_dir)  # the newest checkpoint that can be read
-        if point.meta is None and point.damaged:
-            raise RigDojoError(f"{run_dir}: no checkpoint can be read ({'; '.join(point.notes)}); start a new run "
-                               f"from its settings (--config {run_dir / 'config.toml'}) in another folder")
-        session = cls(config, make_env, run_dir, **kwargs)
-        session.resume_notes = list(point.notes)
-        if point.meta is None:  # stopped or killed before its first checkpoint: nothing to lose, start over
-            session.resume_notes.append("the run ended before its first checkpoint; starting it over from its "
-                                        "config.toml")
-            session._restart = True
-        else:
-            session._resume_meta = point.meta
-        return session
-
-    # -- state -----------------------------------------------------------------------------
-    @property
-    def state(self) -> str:
-        with self._state_lock:
-            return self._state
-
-    def _set_state(self, state: str, only_from: tuple[str, ...] | None = None) -> bool:
-        with self._state_lock:
-            if only_from is not None and self._state not in only_from:
-                return False
-            self._state = state
-            return True
-
-    def latest(self) -> Snapshot | None:
-        return self.mailbox.latest()
-
-    @property
-    def history(self) -> tuple[CurvePoint, ...]:
-        return self.mailbox.history()
-
-    # -- control ---------------------------------------------------------------------------
-    def start(self) -> None:
-        """Build the task and the model (errors in the settings raise RigDojoError here), then train."""
-        from .run_folder import claim, clear_for_restart
-
-        if self.state != "idle":
-            raise RigDojoError(f"this training session is {self.state}; start a new session")
-        try:
-            self._folder_lock = claim(self.run_dir)  # one training per run folder, across processes
-            if self._restart:
-                clear_for_restart(self.run_dir)
-            self._build()
-        except BaseException as exc:
-            self._failed_build()
-            if self._folder_lock is not None:
-                self._folder_lock.abandon()
-            self.error = "".join(traceback.format_exception(exc))
-            self._set_state("error")
-            raise
-        self._set_state("running")
-        self._thread = threading.Thread(target=self._thread_main, name=self.thread_name, daemon=True)
-        self._thread.start()
-
-    def _thread_main(self) -> None:
-        try:
-            self._run()
-        finally:
-            if self._folder_lock is not None:
-                self._folder_lock.release()
-            self._thread_ended.set()
-
-    def pause(self) -> None:
-        if self._set_state("paused", only_from=("running",)):
-            self._unpaused.clear()
-
-    def resume(self) -> None:
-        """Continue after pause() (to continue a stopped run from disk, see continue_run)."""
-        if self._set_state("running", only_from=("paused",)):
-            self._unpaused.set()
-
-    def stop(self) -> None:
-        """Stop training, save a checkpoint and the policy, and wait for the thread to end."""
-        if self._set_state("stopping", only_from=("running", "paused")):
-            self._stop_event.set()
-            self._unpaused.set()
-        elif self._set_state("stopped", only_from=("idle",)):
-            return
-        self.wait()
-
-    def wait(self, timeout: float | None = None) -> str:
-        """Wait for the thread to end (or ``timeout`` seconds); returns the state.
-
-        Waits on an Event rather than ``Thread.join``: in Python 3.11 a KeyboardInterrupt inside
-        ``join(timeout)`` can mark a thread that is still running as ended (bpo-45274), and Ctrl-C would
-        then leave before the trainer saved its checkpoint.
-        """
-        if self._thread is not None and self._thread_ended.wait(timeout):
-            self._thread.join()
-        return self.state
-
-    def _build(self) -> None:
-        raise NotImplementedError
-
-    def _run(self) -> None:
-        raise NotImplementedError
-
-    def _failed_build(self) -> None:
-        """Release what a failed ``_build`` may have made."""
-
-    def _wall_time(self) -> float:
-        return self._wall_base + (time.monotonic() - self._run_start) - self._paused_total
-
-    def _restore_metrics(self, step: int) -> None:
-        """Keep the metrics.csv rows up to the checkpoint's ``step`` (resume repeats what came after) and put
-        them back on the curve."""
-        path = self.run_dir / "metrics.csv"
-        if not path.exists():
-            return
-        with path.open(newline="") as f:
-            rows = list(csv.reader(f))
-        if not rows:
-            return
-        def intact(row: list[str]) -> bool:  # a kill can cut the last row short
-            try:
-                return len(row) == len(rows[0]) and all(math.isfinite(float(row[i])) or row[i] == "nan"
-                                                        for i in range(len(row)))
-            except ValueError:
-                return False
-
-        # rows written after the checkpoint belong to training that resume repeats
-        header, kept = rows[0], [r for r in rows[1:] if intact(r) and int(float(r[0])) <= step]
-        text = "\n".join(",".join(r) for r in [header, *kept]) + "\n"
-        write_atomic(path, text.encode())
-        self.mailbox.extend_history([CurvePoint(int(float(r[0])), float(r[1]), float(r[2]), float(r[3])) for r in kept])
 
 
 class TrainingSession(BackgroundRun):
@@ -350,19 +99,26 @@ class TrainingSession(BackgroundRun):
         self._successes: collections.deque[bool] = collections.deque(maxlen=recent_episodes)
         self._terms: collections.deque[dict[str, float]] = collections.deque(maxlen=recent_episodes)
         self._stage_successes: collections.deque[bool] = collections.deque(maxlen=self.curriculum_window)
+        self._term_names: list[str] = []
+        self._lean = False  # our PPO: steps handed over as arrays, checkpoints between updates
 
     def _failed_build(self) -> None:
         self._close_envs()
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:
-        from .algorithms import build_model, load_checkpoint, use_time_progress
+        from .algorithms import build_model, check_settings, load_checkpoint, use_time_progress
+        from .threads import use_training_threads
 
         config, algo = self.config, self.config.algo
         if self._resume_meta is None and any((self.run_dir / n).exists() for n in ("checkpoint.json", "metrics.csv")):
             # never overwrite another run's results (DESIGN.md, rule 6)
             raise RigDojoError(f"{self.run_dir} already holds a run; continue it (TrainingSession.continue_run) "
                                "or choose another run folder")
+        if self._resume_meta is not None and algo.name == "ppo" and self._resume_meta["checkpoint"].endswith(".zip"):
+            algo.name = "sb3_ppo"  # a run from before our own PPO: "ppo" was Stable-Baselines3's (a .zip checkpoint)
+        check_settings(config)
+        use_training_threads()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config.save(self.run_dir / "config.toml")
         self.env = self.make_env(config, algo.n_envs, algo.seed)
@@ -394,6 +150,7 @@ class TrainingSession(BackgroundRun):
         if algo.minutes > 0:
             budget = algo.minutes * 60.0
             use_time_progress(self.model, lambda: max(0.0, 1.0 - self._wall_time() / budget))
+        self._lean = hasattr(self.model, "checkpoint_bytes")  # our PPO (agents/ppo.py)
         self._last_checkpoint_step = int(self.model.num_timesteps)
         self._metrics_file = None
         self._metrics_columns: list[str] | None = None
@@ -424,8 +181,12 @@ class TrainingSession(BackgroundRun):
             done = int(self.model.num_timesteps)
             remaining = (algo.total_steps - done) if algo.total_steps > 0 else 10**15
             if remaining > 0 and not self._time_up():
-                self.model.learn(total_timesteps=remaining, callback=_SessionCallback(self),
-                                 reset_num_timesteps=False, tb_log_name="train")
+                if self._lean:
+                    self.model.learn(total_timesteps=remaining, callback=self._on_step_arrays,
+                                     on_iteration=self._on_iteration, reset_num_timesteps=False)
+                else:
+                    self.model.learn(total_timesteps=remaining, callback=_SessionCallback(self),
+                                     reset_num_timesteps=False, tb_log_name="train")
             self._save_checkpoint()
             self._save_policy()
             final = "stopped" if self._stop_event.is_set() else "finished"
@@ -455,6 +216,27 @@ class TrainingSession(BackgroundRun):
     # called by the callback after every env.step
     def _on_step(self, model_locals: dict[str, Any]) -> bool:
         self._record(model_locals)
+        if not self._control():
+            return False
+        step = int(self.model.num_timesteps)
+        if step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
+            self._save_checkpoint()
+        if self._time_up():
+            return False
+        return True
+
+    # our PPO: after every step of all environments (arrays), and after every update
+    def _on_step_arrays(self, step: Any) -> bool:
+        self._record_arrays(step)
+        return self._control()
+
+    def _on_iteration(self, _model: Any) -> bool:
+        if int(self.model.num_timesteps) - self._last_checkpoint_step >= self.config.output.checkpoint_every:
+            self._save_checkpoint()  # between updates: what resume restores is exactly the trainer's state
+        return not self._time_up()
+
+    def _control(self) -> bool:
+        """Pause (block), stop (False) and publish snapshots; shared by both callbacks."""
         if not self._unpaused.is_set():
             paused_at = time.monotonic()
             while not self._unpaused.wait(0.1):
@@ -466,37 +248,73 @@ class TrainingSession(BackgroundRun):
         now = time.monotonic()
         if now >= self._next_snapshot:
             self._publish(now)
-        step = int(self.model.num_timesteps)
-        if step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
-            self._save_checkpoint()
-        if self._time_up():
-            return False
         return True
 
     def _record(self, model_locals: dict[str, Any]) -> None:
         rewards = np.asarray(model_locals["rewards"], dtype=np.float64).reshape(-1)
         dones = np.asarray(model_locals["dones"]).reshape(-1)
         infos = model_locals["infos"]
+        # a task with last_terms() (BatchedTask) gives every step's terms as arrays; its infos carry only an
+        # episode's last step, so the per-episode sums come from the arrays (as step_arrays sums them)
+        last_terms = getattr(self.env, "last_terms", None)
+        step_terms = last_terms() if callable(last_terms) else None
         if not hasattr(self, "_ep_return"):
             self._ep_return = np.zeros(rewards.size)
             self._ep_terms: list[dict[str, float]] = [{} for _ in range(rewards.size)]
-            self._term_names = sorted(infos[0].get("terms", {})) if infos else []
+            self._ep_term_sums: dict[str, np.ndarray] = {}
+            self._term_names = sorted(step_terms if step_terms is not None else
+                                      (infos[0].get("terms", {}) if infos else {}))
         self._ep_return += rewards
-        for i, info in enumerate(infos):
-            sums = self._ep_terms[i]
-            for name, value in info.get("terms", {}).items():
-                sums[name] = sums.get(name, 0.0) + float(value)
+        if step_terms is not None:
+            for name, value in step_terms.items():
+                sums = self._ep_term_sums.get(name)
+                if sums is None:
+                    sums = self._ep_term_sums[name] = np.zeros(rewards.size)
+                sums += value
+        else:
+            for i, info in enumerate(infos):
+                ep = self._ep_terms[i]
+                for name, value in info.get("terms", {}).items():
+                    ep[name] = ep.get(name, 0.0) + float(value)
         ended = np.flatnonzero(dones)
         for i in ended:
             success = bool(infos[i].get("success", False))
             self._returns.append(float(self._ep_return[i]))
             self._successes.append(success)
             self._stage_successes.append(success)
-            self._terms.append(self._ep_terms[i])
+            if step_terms is not None:
+                self._terms.append({name: float(sums[i]) for name, sums in self._ep_term_sums.items()})
+                for sums in self._ep_term_sums.values():
+                    sums[i] = 0.0
+            else:
+                self._terms.append(self._ep_terms[i])
+                self._ep_terms[i] = {}
             self._ep_return[i] = 0.0
-            self._ep_terms[i] = {}
             self.episodes += 1
         if ended.size and self.config.curriculum.enabled and len(self._stage_successes) >= self.curriculum_window:
+            rate = float(np.mean(self._stage_successes))
+            if self.env.advance_curriculum(rate):
+                self._stage_successes.clear()
+                self._advance_to_stage(self.preview_env, self.env.curriculum_stage)
+
+    def _record_arrays(self, step: Any) -> None:
+        """``_record`` for a step handed over as arrays (``agents.step_arrays.StepArrays``)."""
+        if not self._term_names:
+            self._term_names = sorted(step.term_names or step.episode_terms)
+        ended = step.done_idx
+        if not ended.size:
+            return
+        keep = self._returns.maxlen or ended.size  # older episodes would fall out of the window at once
+        recent = slice(max(0, ended.size - keep), ended.size)
+        success = np.asarray(step.info.get("success", np.zeros(step.reward.size)), dtype=bool)[ended]
+        self._returns.extend(np.asarray(step.episode_return[recent], dtype=np.float64).tolist())
+        self._successes.extend(success[recent].tolist())
+        self._stage_successes.extend(success[-(self._stage_successes.maxlen or ended.size):].tolist())
+        terms = {name: np.asarray(sums[recent], dtype=np.float64) for name, sums in step.episode_terms.items()}
+        for i in range(len(success[recent])):
+            self._terms.append({name: float(sums[i]) for name, sums in terms.items()})
+        self.episodes += int(ended.size)
+        if self.config.curriculum.enabled and len(self._stage_successes) >= self.curriculum_window:
             rate = float(np.mean(self._stage_successes))
             if self.env.advance_curriculum(rate):
                 self._stage_successes.clear()
@@ -513,8 +331,9 @@ class TrainingSession(BackgroundRun):
             self._next_preview = time.monotonic() + max(self.preview_interval, took / self.preview_fraction)
         then, then_step = self._window
         if now - then > 1e-3 and step > then_step:
+            # over the whole run since it started (or was last unpaused), not one interval: training
+            # alternates fast stepping with updates, and previews take their share
             self._last_sps = (step - then_step) / (now - then)
-            self._window = (now, step)
         sps = self._last_sps
         algo = self.config.algo
         etas = []
@@ -577,14 +396,17 @@ class TrainingSession(BackgroundRun):
 
         step = int(self.model.num_timesteps)
         folder = self.run_dir / "checkpoints"
-        name = f"step_{step:012d}.zip"
-        # arrays and JSON (agents/checkpoint_file.py): resuming a shared run folder runs no code from it
+        # arrays and JSON (our PPO's npz, agents/ppo.py; the others', agents/checkpoint_file.py): resuming a
+        # shared run folder runs no code from it. The SB3 algorithms' stay .zip: a "ppo" run with a .zip
+        # checkpoint is one from before our own PPO, and resumes as sb3_ppo (_build)
+        suffix = ".npz" if self._lean else ".zip"
+        name = f"step_{step:012d}{suffix}"
         write_atomic_with(folder / name, lambda f: save_checkpoint(self.model, f, self.config.algo.name))
         meta = {"checkpoint": name, "step": step, "episodes": self.episodes, "algo": self.config.algo.name,
                 "curriculum_stage": int(self.env.curriculum_stage), "wall_time": self._wall_time()}
         record_checkpoint(self.run_dir, meta)  # checkpoint.json, and a copy beside the checkpoint
         self._last_checkpoint_step = step
-        for old in sorted(folder.glob("step_*.zip"))[:-KEEP_CHECKPOINTS]:
+        for old in sorted(folder.glob(f"step_*{suffix}"))[:-KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
 
     def _save_policy(self) -> None:

@@ -15,6 +15,11 @@ Hooks (all batched, no loop over environments):
 - ``control_angles() -> (n, n_controls, 3)``: the control bones' local Euler XYZ
   angles (for previews and bake); ``preview_frame()`` defaults to them.
 
+Two ways to step: SB3's ``step`` (``step_async`` + ``step_wait``: one info dict per
+environment) and ``step_arrays(actions)``, the same step as arrays
+(``agents.step_arrays.StepArrays``: no Python object per environment), which our PPO
+(``agents/ppo.py``) uses. Both go through the same hooks.
+
 Infos carry ``success``, ``error`` and ``limit_violation`` every step, plus the
 per-term rewards (``terms``) at an episode's end; ``term_means()`` gives the
 running means of every term at any time.
@@ -28,6 +33,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
+
+from ..agents.step_arrays import StepArrays
 
 
 class BatchedTask(VecEnv):
@@ -100,6 +107,14 @@ class BatchedTask(VecEnv):
             "controls": list(self.control_names),
         }
 
+    def policy_layout(self) -> dict[str, Any]:
+        """What a policy's observation and action mean, as JSON (policy files record it; the ONNX export's
+        sidecar shows it to game engines): ``observation`` (named slices ``start``/``size`` with their
+        meaning) and ``joints`` (one entry per action dimension). A task that knows more says more."""
+        obs_n = int(np.prod(self.observation_space.shape or (1,)))
+        return {"observation": [{"name": "observation", "start": 0, "size": obs_n, "meaning": "the task's state"}],
+                "joints": [{"name": name, "control": name} for name in self.control_names]}
+
     def advance_curriculum(self, success_rate: float) -> bool:
         """Move to the next curriculum stage when ``success_rate`` passes the threshold."""
         return False
@@ -113,6 +128,7 @@ class BatchedTask(VecEnv):
     def reset(self) -> np.ndarray:
         self._ep_return[:] = 0
         self._ep_length[:] = 0
+        self._ep_terms = {}
         self._reset_envs(np.arange(self.num_envs))
         return self._observe()
 
@@ -144,6 +160,43 @@ class BatchedTask(VecEnv):
             self._reset_envs(idx)
             obs = self._observe()
         return obs, reward.astype(np.float32), done, infos
+
+    def stagger_episodes(self) -> None:
+        """Give the current episodes random time limits in [1, episode_steps] (as rsl_rl does), so the
+        environments do not all end together and a trainer learning from a few steps per environment
+        sees every phase of an episode in each rollout. Only these episodes are shortened."""
+        self._ep_length[:] = self.rng.integers(0, self.episode_steps, self.num_envs)
+
+    def step_arrays(self, actions: np.ndarray) -> StepArrays:
+        """One step of every environment as arrays (auto-reset as ``step_wait``; see ``StepArrays``).
+
+        Also sums each reward term over the episode, so an ended episode reports its per-term sums.
+        """
+        reward, terminated, arrays = self._step(np.asarray(actions))
+        terminated = np.asarray(terminated, dtype=bool)
+        self._ep_return += reward
+        self._ep_length += 1
+        terms = self.last_terms()
+        for name, value in terms.items():
+            sums = self._ep_terms.get(name)
+            if sums is None:
+                sums = self._ep_terms[name] = np.zeros(self.num_envs)
+            sums += value
+        truncated = (self._ep_length >= self.episode_steps) & ~terminated
+        obs = self._observe()
+        idx = np.flatnonzero(terminated | truncated)
+        out = StepArrays(obs=obs, reward=np.asarray(reward, dtype=np.float32), terminated=terminated,
+                         truncated=truncated, info=dict(arrays), done_idx=idx, terminal_obs=obs[idx],
+                         episode_return=self._ep_return[idx], episode_length=self._ep_length[idx],
+                         episode_terms={k: v[idx] for k, v in self._ep_terms.items()}, term_names=tuple(terms))
+        if idx.size:
+            self._ep_return[idx] = 0
+            self._ep_length[idx] = 0
+            for sums in self._ep_terms.values():
+                sums[idx] = 0
+            self._reset_envs(idx)
+            out.obs = self._observe()
+        return out
 
     def close(self) -> None:
         pass

@@ -20,12 +20,14 @@ hooks, imported only when used so that the add-on registers without torch, SB3 o
   ``bake(policy_path, options) -> report``, the live preview (``preview_object``, ``backup``,
   ``show_frame``), ``training_problem(settings)`` (why the sidebar cannot train yet), ``run_name``
   and the sidebar's ``draw_task`` / ``draw_advanced`` / ``draw_bake`` (optionally ``draw_report`` and
-  ``evaluation_rows(evaluation, report)``, the Evaluate panel's rows). A family's own bake options
+  ``evaluation_rows(evaluation, report)``, the Evaluate panel's rows), and optionally ``check_twin(config, spec,
+  run_dir)``, the parity check every training runs first (``scene.families.spec_for_training``; DESIGN.md rule 8:
+  ``NotExactError`` for a twin that is not exact). A family's own bake options
   (the rig's "Keys On") are a dataclass named by ``bake_options``; the edge's ``bake`` takes them as
   keyword arguments.
 
 A family may also bring algorithms of its own (the camera's shot solver): ``algorithm_modules`` maps each
-to a module (no bpy) with ``SESSION`` (its ``agents.session.BackgroundRun`` class), and optionally
+to a module (no bpy) with ``SESSION`` (its ``agents.background.BackgroundRun`` class), and optionally
 ``rebuild_policy(metadata, arrays, name)`` (what its policy files hold), ``validate_extra(algo)``,
 ``SUCCESS_LABEL`` and ``DONE_VERB`` (the progress line's and the closing line's words); see
 :func:`algorithm_hooks`.
@@ -45,8 +47,9 @@ from ..errors import RigDojoError
 # The families, in the order the sidebar lists their tasks. A new family adds its package here.
 FAMILY_PACKAGES = ("kinematic", "camera", "physics")
 
-SB3_ALGORITHMS = ("ppo", "a2c", "sac", "td3", "dqn", "qlearning")
-CONTINUOUS_ALGORITHMS = ("ppo", "a2c", "sac", "td3")
+# the algorithms agents/ knows itself: our PPO, Stable-Baselines3's (sb3_ppo .. dqn) and the tabular learner
+SB3_ALGORITHMS = ("ppo", "sb3_ppo", "a2c", "sac", "td3", "dqn", "qlearning")
+CONTINUOUS_ALGORITHMS = ("ppo", "sb3_ppo", "a2c", "sac", "td3")
 
 
 @dataclass(frozen=True)

@@ -338,6 +338,16 @@ def _nearest_turn(e: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return e + 2.0 * np.pi * np.round((reference - e) / (2.0 * np.pi))
 
 
+def matrix_to_euler_near(m: np.ndarray, reference: np.ndarray, order: str = "XYZ") -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` → the Euler triple ``(..., 3)`` nearest ``reference`` (broadcast) of
+    the two solutions and their whole-turn shifts, like Blender's "compatible Euler"."""
+    e1, e2 = _matrix_to_euler_candidates(m, order)
+    reference = np.broadcast_to(np.asarray(reference, dtype=np.float64), e1.shape)
+    c1, c2 = _nearest_turn(e1, reference), _nearest_turn(e2, reference)
+    pick2 = np.abs(c2 - reference).sum(-1, keepdims=True) < np.abs(c1 - reference).sum(-1, keepdims=True)
+    return np.where(pick2, c2, c1)
+
+
 def quaternion_to_euler(q: np.ndarray, order: str = "XYZ", continuous: bool = True) -> np.ndarray:
     """Quaternions ``(F, ..., 4)`` → Euler ``(F, ..., 3)`` in ``order``, continuous along axis 0.
 

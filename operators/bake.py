@@ -4,6 +4,7 @@ The task's family bakes (``scene/<family>/family.py``: rig bones, the camera, a 
 motion and joints) and verifies the Action in Blender; each bake writes a new Action.
 """
 
+import traceback
 from typing import Any
 
 import bpy
@@ -88,8 +89,12 @@ class RIGDOJO_OT_bake(bpy.types.Operator):
             report = edge.bake(path, frames=frames, action_name=action_name, reduce_degrees=reduce,
                                replace_action=replace, config=config,
                                seed=options.seed, **own)
-        except RigDojoError as exc:
+        except RigDojoError as exc:  # a twin that is not exact among them: nothing is rolled out
             self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        except Exception as exc:  # a bug, not bad input: one line here, the details in the console
+            traceback.print_exc()
+            self.report({'ERROR'}, f"The bake failed: {type(exc).__name__}: {exc} (details in the console)")
             return {'CANCELLED'}
         text = report.format() + notes
         live.results["bake"] = text

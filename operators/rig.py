@@ -1,5 +1,7 @@
 """Rig & Task: pick control bones and check the twin against Blender (Verify)."""
 
+import traceback
+
 import bpy
 
 from .. import live
@@ -130,18 +132,85 @@ class RIGDOJO_OT_verify(bpy.types.Operator):
                             location_range=settings.location_range or None)
         except RigDojoError as exc:
             live.results["verify"] = (settings.rig.name, str(exc), False, "error")
-            self.report({'ERROR'}, str(exc))
+            remember_switches(settings, str(exc))
+            self.report({'ERROR'}, " ".join(str(exc).split()))
+            return {'CANCELLED'}
+        except Exception as exc:  # a bug, not bad input: one line here, the details in the console
+            traceback.print_exc()
+            text = f"Verify could not compare this selection: {type(exc).__name__}: {exc} (details in the console)"
+            live.results["verify"] = (settings.rig.name, text, False, "error")
+            self.report({'ERROR'}, " ".join(text.split()))
             return {'CANCELLED'}
         text = report.format()
+        notes = _task_notes(settings)
+        if notes:  # e.g. a region out of the chain's reach: said here, before anyone trains on it
+            text += "".join(f"\n  warning: {note}" for note in notes)
         # (rig, report, exact, outcome: "exact", "close" or "not exact")
         live.results["verify"] = (settings.rig.name, text, report.exact, report.outcome)
         print(text)
-        if report.exact:
+        if report.exact and not notes:
             self.report({'INFO'}, text.splitlines()[0])
+        elif report.exact:
+            self.report({'WARNING'}, text.splitlines()[0] + " " + " ".join(f"Warning: {n}." for n in notes))
         else:
             self.report({'WARNING'}, " / ".join(text.splitlines()[:3]))
         return {'FINISHED'}
 
 
-classes = (RIGDOJO_OT_controls_from_selection, RIGDOJO_OT_controls_from_collection, RIGDOJO_OT_verify)
+def remember_switches(settings, message: str) -> None:
+    """Keep the rig switches a refusal names (an IK/FK switch), for the Rig & Task panel's Set Switch buttons."""
+    from ..scene.kinematic.switches import switches_in
+
+    rig = settings.rig
+    found = switches_in(message)
+    if rig is not None and found:
+        live.results["switches"] = (rig.name, found)
+    else:
+        live.results.pop("switches", None)
+
+
+class RIGDOJO_OT_set_switch(bpy.types.Operator):
+    """Set this switch of the rig (a custom property such as Rigify's IK/FK), as the last refusal suggested"""
+
+    bl_idname = "rig_dojo.set_switch"
+    bl_label = "Set Switch"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    bone: bpy.props.StringProperty(name="Bone")
+    prop: bpy.props.StringProperty(name="Property")
+    value: bpy.props.StringProperty(name="Value")
+
+    @classmethod
+    def poll(cls, context):
+        return rig_or_why(cls, context) is not None
+
+    def execute(self, context):
+        from ..scene.kinematic.switches import set_switch
+
+        settings = context.scene.rig_dojo
+        try:
+            done = set_switch(settings.rig, self.bone, self.prop, self.value)
+        except RigDojoError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        live.results.pop("switches", None)
+        self.report({'INFO'}, f"{done[0].upper()}{done[1:]}; verify or train again")
+        return {'FINISHED'}
+
+
+def _task_notes(settings) -> list[str]:
+    """The task's own warnings (the family's ``verify_notes``: a region out of reach), never an error here."""
+    from ..props import settings_to_config
+
+    hook = getattr(family_of(settings.task).edge_hooks(), "verify_notes", None)
+    if hook is None:
+        return []
+    try:
+        return list(hook(settings_to_config(settings)))
+    except Exception:  # Verify's own report stands; the task is checked again when it trains
+        return []
+
+
+classes = (RIGDOJO_OT_controls_from_selection, RIGDOJO_OT_controls_from_collection, RIGDOJO_OT_verify,
+           RIGDOJO_OT_set_switch)
 register, unregister = bpy.utils.register_classes_factory(classes)

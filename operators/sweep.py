@@ -95,7 +95,7 @@ def start_sweep(context) -> Path:
     from ..envs.families import family_of
     from ..headless import default_run_dir, resolve_run_dir
     from ..props import settings_to_config
-    from ..scene.families import spec_from_config
+    from ..scene.families import spec_for_training
 
     if is_running():
         raise RigDojoError("a sweep is already running; stop it first")
@@ -109,7 +109,7 @@ def start_sweep(context) -> Path:
     if sweep.address:
         sw.check_address(sweep.address)
     folder = resolve_run_dir(default_run_dir(config) + "_sweep")
-    spec = spec_from_config(config)
+    spec, _check = spec_for_training(config)  # and the parity check (DESIGN.md rule 8)
     sw.prepare_sweep(folder, plan, config, spec, family_of(config.task).name)
     _log_path = folder / "sweep.log"
     extra = [deps._active_site] if deps._active_site else []

@@ -18,6 +18,7 @@ def rig_problem(settings) -> str | None:
 def start_training(settings) -> live.LiveRun:
     """Read the task from the scene, start a training session and the live preview timer."""
     from ..agents.session import make_session
+    from ..scene.families import record_twin_check, spec_for_training
 
     if live.is_training():
         raise RigDojoError("a training is already running; stop it first")
@@ -27,10 +28,15 @@ def start_training(settings) -> live.LiveRun:
     folder = settings.run_dir or default_run_dir(config)
     run_dir = resolve_run_dir(folder)
     config.output.run_dir = str(run_dir)
-    spec = edge.spec_from_config(config, None)  # reads the scene once; bad input raises RigDojoError here
+    # reads the scene once (bad input raises RigDojoError here), then the twin's parity check: a selection
+    # that is not exact is refused with the reason (NotExactError), DESIGN.md rule 8
+    spec, check = spec_for_training(config)
     preview = edge.Preview(config, spec)
     session = make_session(config, family.hooks().env_factory(spec), run_dir)
     session.start()
+    record_twin_check(check, run_dir)
+    live.results["train_notes"] = [check.line] if check is not None else []
+    live.results["train_notes"] += list(getattr(check, "notes", ())) + list(getattr(spec, "warnings", ()))
     run = live.begin(session, preview, family=family.name)
     settings.last_run_dir = folder
     return run
@@ -62,14 +68,23 @@ class RIGDOJO_OT_train(bpy.types.Operator):
         settings = context.scene.rig_dojo
         try:
             run = start_training(settings)
-        except RigDojoError as exc:
+        except RigDojoError as exc:  # a twin that is not exact among them (NotExactError): refused with the reason
+            from .rig import remember_switches
+
+            remember_switches(settings, str(exc))
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         except Exception as exc:  # a bug, not bad input: say so, and keep the details for a report
             traceback.print_exc()
             self.report({'ERROR'}, f"The training could not start: {exc} (details in the console)")
             return {'CANCELLED'}
-        self.report({'INFO'}, f"Training {run.rig_name} ({settings.task}); the run is written to {run.run_dir}")
+        notes = live.results.get("train_notes", [])
+        text = f"Training {run.rig_name} ({settings.task}); the run is written to {run.run_dir}"
+        warnings = notes[1:] if notes and notes[0].startswith("twin check") else notes
+        if warnings:  # a region out of reach, an IK solve only close to Blender's: said, not refused
+            self.report({'WARNING'}, f"{text}. " + " ".join(f"Warning: {w}." for w in warnings))
+        else:
+            self.report({'INFO'}, text + (f"; {notes[0]}" if notes else ""))
         return {'FINISHED'}
 
 

@@ -24,6 +24,7 @@ class VIEW3D_PT_rig_dojo_bake(DojoSubPanel, bpy.types.Panel):
         if not options.policy_path:
             text = f"Last run: {path.parent.name}" if path is not None else "No run yet: train first"
             layout.label(text=text, icon='FILE' if path is not None and path.is_file() else 'INFO')
+        layout.operator("rig_dojo.export_onnx", icon='EXPORT')  # the policy shown above, for game engines
         family = family_of(settings.task)
         edge = family.edge_hooks()
         layout.prop(options, "use_scene_range", text=getattr(edge, "SCENE_RANGE_LABEL", "Scene Frame Range"))

@@ -36,6 +36,11 @@ class VIEW3D_PT_rig_dojo_rig(DojoSubPanel, bpy.types.Panel):
             box = layout.box()
             # exact, close (an IK solve a rounding apart from Blender's: the worst error is in the text), not exact
             wrapped(box, context, text, icon={'exact': 'CHECKMARK', 'close': 'INFO'}.get(outcome, 'ERROR'))
+        switches = live.results.get("switches")
+        if rig is not None and switches is not None and switches[0] == rig.name:
+            for bone, prop, value in switches[1]:  # a refusal named the rig's switch (IK/FK): one click sets it
+                op = layout.operator("rig_dojo.set_switch", text=f'Set {bone}["{prop}"] = {value}', icon='ARROW_LEFTRIGHT')
+                op.bone, op.prop, op.value = bone, prop, value
 
 
 class VIEW3D_PT_rig_dojo_rig_advanced(bpy.types.Panel):

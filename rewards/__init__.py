@@ -14,3 +14,4 @@ __all__ = [
 ]
 from . import camera_terms  # noqa: F401
 from . import physics_terms  # noqa: F401
+from . import pin_terms  # noqa: F401

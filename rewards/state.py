@@ -44,6 +44,19 @@ _SHAPES: dict[str, tuple[tuple[str, ...], ...]] = {
     "box_half": (("B", "3"), ("n", "B", "3")),
     "box_rot": (("B", "3", "3"), ("n", "B", "3", "3")),
     "mesh_obstacle_points": (("P", "3"), ("n", "P", "3")),
+    "pin_pose_error": (("n",),),
+    "pin_pose_due": (("n",),),
+    "pin_pose_potential": (("n",),),
+    "pin_pose_potential_prev": (("n",),),
+    "pin_effector_error": (("n",),),
+    "pin_effector_due": (("n",),),
+    "pin_effector_potential": (("n",),),
+    "pin_effector_potential_prev": (("n",),),
+    "style_features": (("n", "F"),),
+    "style_reference": (("R", "F"),),
+    "style_history": (("n", "H", "F"),),
+    "style_history_mask": (("n", "H"),),
+    "style_cost_before": (("n",),),
 }
 
 
@@ -81,6 +94,24 @@ class RewardState:
             (``world = centre + box_rot @ local``), or ``(n, B, 3, 3)``.
         mesh_obstacle_points: ``(P, 3)`` points sampled on obstacle mesh surfaces, or
             ``(n, P, 3)``. They carry no normals, so the distance to them is unsigned.
+        discount: the trainer's discount factor (``gamma``), for shaping terms that must not change which
+            policy is best (potential-based shaping, Ng, Harada and Russell 1999).
+        pin_pose_error: ``(n,)`` joint-angle error (radians, RMS over the pinned joints) against the pose pin
+            due at this step; 0 when none is due.
+        pin_pose_due: ``(n,)`` the weight of the pose pin due at this step (0 when none is).
+        pin_pose_potential: ``(n,)`` the weighted error of the pose now against the pose pin the episode heads
+            for from this step on, while that pin is the next pin of any kind (0 otherwise).
+        pin_pose_potential_prev: ``(n,)`` the same of the previous pose, as of the previous step.
+        pin_effector_error, pin_effector_due, pin_effector_potential, pin_effector_potential_prev: ``(n,)``
+            the same for effector pins, the error being the distance (rig units) from the pinned point to its
+            target.
+        style_features: ``(n, F)`` this step's window of joint velocities and accelerations, scaled by the
+            reference's spread (``envs.reference.style``).
+        style_reference: ``(R, F)`` the reference clip's windows, scaled the same way.
+        style_history: ``(n, H, F)`` this episode's earlier windows (``H``: the episode length).
+        style_history_mask: ``(n, H)`` which rows of ``style_history`` hold a window (1) or nothing (0).
+        style_cost_before: ``(n,)`` the style cost of this episode's earlier steps (the sum of their shares
+            of the style measure, ``rewards.pin_terms.style_step_cost``).
     """
 
     n_envs: int
@@ -111,6 +142,20 @@ class RewardState:
     box_half: np.ndarray | None = None
     box_rot: np.ndarray | None = None
     mesh_obstacle_points: np.ndarray | None = None
+    discount: float = 1.0
+    pin_pose_error: np.ndarray | None = None
+    pin_pose_due: np.ndarray | None = None
+    pin_pose_potential: np.ndarray | None = None
+    pin_pose_potential_prev: np.ndarray | None = None
+    pin_effector_error: np.ndarray | None = None
+    pin_effector_due: np.ndarray | None = None
+    pin_effector_potential: np.ndarray | None = None
+    pin_effector_potential_prev: np.ndarray | None = None
+    style_features: np.ndarray | None = None
+    style_reference: np.ndarray | None = None
+    style_history: np.ndarray | None = None
+    style_history_mask: np.ndarray | None = None
+    style_cost_before: np.ndarray | None = None
 
     def check(self) -> None:
         """Raise :class:`RigDojoError` naming the first field whose shape does not fit.

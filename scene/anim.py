@@ -226,6 +226,22 @@ def _filled(n: int, value: int) -> np.ndarray:
     return out
 
 
+def borrow_action(obj: bpy.types.Object, action: bpy.types.Action) -> None:
+    """Make ``action`` play on ``obj`` for a while (sampling a reference) without adding anything to it.
+
+    Unlike :func:`assign_action`, no slot is ever made: when Blender picks none itself (an Action keyed on
+    another object), the first slot for objects is used, so the Action the user keyed stays as it was.
+    """
+    anim_data = obj.animation_data or obj.animation_data_create()
+    anim_data.action = action
+    if not has_slots(action) or anim_data.action_slot is not None:
+        return
+    for slot in action.slots:
+        if slot.target_id_type == 'OBJECT':
+            anim_data.action_slot = slot
+            return
+
+
 def push_to_nla(obj: bpy.types.Object, action: bpy.types.Action, track_name: str, start: float,
                 mute: bool = True) -> Any:
     """A new NLA track ``track_name`` on ``obj`` holding ``action`` as one strip from ``start`` (muted by
@@ -240,4 +256,36 @@ def push_to_nla(obj: bpy.types.Object, action: bpy.types.Action, track_name: str
     if has_slots(action) and hasattr(strip, "action_slot") and strip.action_slot is None:
         strip.action_slot = ensure_slot(action, obj)
     track.mute = mute
+    return track
+
+
+def push_down(obj: bpy.types.Object, frames: tuple[float, float] | None = None) -> Any:
+    """Move ``obj``'s active Action onto a new NLA track at the top of its stack, as Blender's Push Down does (the
+    Action itself is not touched), so a new active Action layers over it; returns the track, or None when there
+    was no active Action. The strip plays the Action's own frames, its settings (blend, influence,
+    extrapolation) taken from how the object played it; with ``frames`` it covers them too, so it evaluates
+    there exactly as the Action did (keys beyond its range, cycles) instead of holding its last frame.
+    """
+    anim = obj.animation_data
+    action = anim.action if anim is not None else None
+    if action is None:
+        return None
+    slot = getattr(anim, "action_slot", None)
+    blend, influence = anim.action_blend_type, anim.action_influence
+    extrapolation = anim.action_extrapolation
+    start, end = float(action.frame_range[0]), float(action.frame_range[1])
+    if frames is not None:
+        start, end = min(start, float(frames[0])), max(end, float(frames[1]))
+    track = anim.nla_tracks.new()
+    track.name = action.name[:63]
+    strip = track.strips.new(action.name[:63], int(np.floor(start)), action)
+    if slot is not None and hasattr(strip, "action_slot") and strip.action_slot != slot:
+        strip.action_slot = slot
+    strip.action_frame_start, strip.action_frame_end = start, end
+    strip.frame_start, strip.frame_end = start, end
+    strip.scale, strip.repeat = 1.0, 1.0
+    strip.blend_type, strip.influence = blend, influence
+    strip.use_animated_influence = False
+    strip.extrapolation = extrapolation
+    anim.action = None
     return track

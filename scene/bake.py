@@ -13,12 +13,14 @@ Never destroying the user's work (DESIGN.md, rule 6):
   rotation F-curves of the baked bones are replaced, in this object's own slot
   (4.4+; on 4.2 an Action has no slots, so another object using it sees the change);
 * the object's previous Action stays in ``bpy.data``, untouched, and gets a
-  **fake user** so it survives saving even with no other user. We do not push
-  it to an NLA track: an NLA strip keeps evaluating under the new Action and
-  would change the baked result on every channel the bake does not key (and
-  the verification number would no longer describe what the user sees). Its
-  name is recorded on the new Action (``rig_dojo_bake["previous_action"]``) so
-  an operator can offer to switch back;
+  **fake user** so it survives saving even with no other user. With ``layer``
+  (the rig bakes) it is pushed down onto an NLA track below the new Action
+  (:func:`new_layer_on`), so every channel the bake does not key keeps playing it
+  (a mocap body keeps walking under a baked arm); the rig's twin samples that
+  animation per frame, so the verification number still describes what the user
+  sees. Without ``layer`` (the physics bake, which simulates every bone it keys) the
+  new Action replaces it. Its name is recorded on the new Action
+  (``rig_dojo_bake["previous_action"]``, and ``["layered"]``: where the keys went);
 * undo: an operator calling this with ``bl_options={'REGISTER', 'UNDO'}``
   gets one undo step from Blender (pushed after ``execute``). Scripts and
   tests pass ``undo_push=True``: the state before is pushed (also initialising
@@ -78,6 +80,7 @@ class BakeResult:
     reduction_ratio: float
     previous_action: str | None = None
     max_reduction_error_degrees: float = 0.0
+    layered: str = ""  # where the keys went over the existing animation, in words ("" when nothing was layered)
 
 
 class BakeVerification(float):
@@ -235,6 +238,41 @@ def new_action_on(owner, name: str, replace: bpy.types.Action | None = None) -> 
     return action, previous.name if previous is not None and previous != action else None
 
 
+def _played_by_nla(owner, action) -> bool:
+    anim_data = owner.animation_data
+    return anim_data is not None and any(not t.mute and any(st.action == action and not st.mute for st in t.strips)
+                                         for t in anim_data.nla_tracks)
+
+
+def new_layer_on(owner, name: str, frames: tuple[float, float] | None = None
+                 ) -> tuple[bpy.types.Action, str | None, str]:
+    """A new active Action named ``name`` on ``owner`` *over* its existing animation (DESIGN.md, rule 6): the
+    Action it played is pushed down onto an NLA track of its own (``anim.push_down``; the Action itself is not
+    touched) unless an NLA strip already plays it, so every channel the new Action does not key keeps playing
+    the old animation. Returns the Action, the previous Action's name (or None) and where the keys went, in
+    words ("" when there was no animation to layer over)."""
+    anim_data = owner.animation_data
+    if anim_data is not None and getattr(anim_data, "use_tweak_mode", False):
+        raise RigDojoError(f"'{owner.name}' is in NLA tweak mode. Exit tweak mode in the NLA editor (Tab) and bake "
+                           "again.")
+    previous = anim_data.action if anim_data is not None else None
+    track = None
+    if previous is not None and not _played_by_nla(owner, previous):
+        track = anim.push_down(owner, frames)
+        if not previous.use_fake_user:
+            previous.use_fake_user = True
+    action, replaced = new_action_on(owner, name)
+    previous_name = previous.name if previous is not None else replaced
+    if track is not None:
+        where = (f"layered over {previous_name!r}, now played by the NLA track {track.name!r} below it: the bones "
+                 "the bake does not key keep their animation")
+    elif anim_data is not None and any(not t.mute and len(t.strips) for t in anim_data.nla_tracks):
+        where = "layered over the NLA tracks: the bones the bake does not key keep their animation"
+    else:
+        where = ""
+    return action, previous_name, where
+
+
 def bake_pose_rotations(
     obj: bpy.types.Object,
     bone_names: Sequence[str],
@@ -245,6 +283,7 @@ def bake_pose_rotations(
     reduce_degrees: float | None = None,
     provenance: Mapping[str, Any] | None = None,
     undo_push: bool = False,
+    layer: bool = False,
 ) -> BakeResult:
     """Key the local pose rotation of ``bone_names`` over ``frames`` into a new Action on ``obj``.
 
@@ -277,6 +316,9 @@ def bake_pose_rotations(
     undo_push:
         push undo steps before and after, so one undo reverts the bake; leave
         False inside an operator with ``'UNDO'`` in its ``bl_options``.
+    layer:
+        bake over the object's animation (:func:`new_layer_on`: its Action moves to an NLA track below the
+        new one, the bones not keyed keep playing it) instead of replacing its active Action.
 
     Raises
     ------
@@ -320,7 +362,11 @@ def bake_pose_rotations(
     modes = [obj.pose.bones[name].rotation_mode for name in names]
     quats = continuous_quaternions(euler_to_quaternion(euler, "XYZ"))  # (F, B, 4)
 
-    action, previous = new_action_on(obj, action_name or f"{obj.name}_dojo_bake", replace=target)
+    layered = ""
+    if layer and target is None:
+        action, previous, layered = new_layer_on(obj, action_name or f"{obj.name}_dojo_bake", (f[0], f[-1]))
+    else:
+        action, previous = new_action_on(obj, action_name or f"{obj.name}_dojo_bake", replace=target)
     if target is not None:  # replace only the rotation curves of the baked bones, in this object's slot
         for name in names:
             for prop, count in _ALL_ROTATION_CHANNELS:
@@ -362,6 +408,7 @@ def bake_pose_rotations(
         "reduce_degrees": float(reduce_degrees or 0.0),
         "keys_written": int(keys),
         "previous_action": previous or "",
+        "layered": layered,
         "baked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     action[BAKE_INFO_KEY] = info
@@ -376,6 +423,7 @@ def bake_pose_rotations(
         reduction_ratio=keys / dense if dense else 1.0,
         previous_action=info["previous_action"] or None,
         max_reduction_error_degrees=worst_reduction,
+        layered=layered,
     )
 
 

@@ -26,6 +26,29 @@ def spec_from_config(config: Any, frames: tuple[int, int] | None = None) -> Any:
     return edge(config.task).spec_from_config(config, frames)
 
 
+def check_twin(config: Any, spec: Any, run_dir: Path | str | None = None) -> Any | None:
+    """Train only what verifies (DESIGN.md, rule 8): the family's parity check of ``spec`` against Blender
+    (its edge's ``check_twin(config, spec, run_dir)``), or None for a family without one. Raises
+    ``NotExactError`` (exit 3) with the reason for a twin that is not exact; what comes back has ``line`` (one
+    line to show) and ``notes``. ``run_dir``: a run folder whose recorded check may be reused (``record_twin_check``).
+    """
+    hook = getattr(edge(config.task), "check_twin", None)
+    return hook(config, spec, Path(run_dir) if run_dir is not None else None) if hook is not None else None
+
+
+def record_twin_check(check: Any, run_dir: Path | str | None) -> None:
+    """Keep ``check`` (from :func:`check_twin`) beside a run, where a resume or the run's bake can reuse it."""
+    if check is not None and run_dir is not None and hasattr(check, "record"):
+        check.record(Path(run_dir))
+
+
+def spec_for_training(config: Any, frames: tuple[int, int] | None = None,
+                      run_dir: Path | str | None = None) -> tuple[Any, Any | None]:
+    """``(spec, check)``: :func:`spec_from_config` and then :func:`check_twin` on it (a training starts here)."""
+    spec = spec_from_config(config, frames)
+    return spec, check_twin(config, spec, run_dir)
+
+
 def armature_problem(settings) -> str | None:
     """Why the sidebar's rig is not one to train (none, or not an armature), or None."""
     rig = settings.rig
@@ -36,11 +59,15 @@ def armature_problem(settings) -> str | None:
     return None
 
 
-def provenance(policy_path, policy, config, seed: int) -> dict[str, Any]:
-    """What a baked Action records about where it came from (DESIGN.md, rule 6)."""
+def provenance(policy_path, policy, config, seed: int, target: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a baked Action records about where it came from (DESIGN.md, rule 6); ``target``: what the rollout
+    reached for (an object's name, or a region's random point and the seed that drew it)."""
     path = Path(policy_path).resolve()
-    return {"policy": str(path), "policy_sha256": policy.sha256, "seed": seed, "run_folder": str(path.parent),
-            "config": config.to_toml()}
+    out = {"policy": str(path), "policy_sha256": policy.sha256, "seed": seed, "run_folder": str(path.parent),
+           "config": config.to_toml()}
+    if target:
+        out["target"] = dict(target)
+    return out
 
 
 def bake_frames(frames: tuple[int, int] | None) -> tuple[int, int]:

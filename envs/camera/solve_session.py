@@ -28,14 +28,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import math
-import time
-import traceback
 
 import numpy as np
 
-from ...agents.session import BackgroundRun
+from ...agents.search import GenerationSession
 from ...errors import RigDojoError
 
 PATIENCE = 15  # generations without improvement after which a solve has converged
@@ -151,40 +148,32 @@ def path_rollout(policy, task):
     return evaluate_poses(task, arrays["positions"][rows], arrays["angles"][rows], arrays["lens"][rows])
 
 
-class ShotSolveSession(BackgroundRun):
-    """The shot solver behind ``TrainingSession``'s interface (see the module docstring)."""
+class ShotSolveSession(GenerationSession):
+    """The shot solver behind ``TrainingSession``'s interface (see the module docstring; the run loop, snapshots,
+    metrics and checkpoints are ``agents.search.GenerationSession``'s)."""
 
     thread_name = "rig_dojo-camera-solve"
-
-    def __init__(self, config, make_env, run_dir=None, *, init_from=None, snapshot_interval: float = 0.5,
-                 preview_interval: float = 0.5, **_ignored):
-        if config.algo.name != "solve":
-            raise RigDojoError(f"ShotSolveSession runs algo.name = 'solve', not {config.algo.name!r}")
-        super().__init__(config, make_env, run_dir, init_from)
-        self.snapshot_interval, self.preview_interval = float(snapshot_interval), float(preview_interval)
+    algo_name = "solve"
+    csv_header = SOLVE_CSV
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:
         from .solve import ShotSolver
 
+        self._begin_build()
         config = self.config
-        if self._resume_meta is None and any((self.run_dir / n).exists() for n in ("checkpoint.json", "metrics.csv")):
-            raise RigDojoError(f"{self.run_dir} already holds a run; continue it (--resume) or choose another run folder")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(self.run_dir / "config.toml")
         self.env = self.make_env(config, 1, config.algo.seed)
         self.control_names = tuple(self.env.control_names)
         self.solver = ShotSolver(self.env, **solver_settings(config))
-        self.generation, self.step, self._wall_base, self._stall = 0, 0, 0.0, 0
+        self._stall = 0
         meta = self._resume_meta
         if meta is not None:
-            with np.load(self.run_dir / "checkpoints" / meta["checkpoint"], allow_pickle=False) as ck:
-                arrays = {k: np.array(ck[k]) for k in ck.files}
-            self.solver.restore(arrays, int(meta["generation"]), meta["rng_state"])
-            self.generation, self.step = int(meta["generation"]), int(meta["step"])
-            self.episodes, self._wall_base = int(meta["episodes"]), float(meta["wall_time"])
-            self.resumed_from_step = self.step
-            self._restore_metrics(self.step)
+            arrays = self._read_checkpoint(meta, max_bytes=4 * self.solver.mean.nbytes + (1 << 16))
+            try:
+                self.solver.restore(arrays, int(meta["generation"]), meta["rng_state"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RigDojoError(f"{self.run_dir}: the checkpoint does not fit this shot ({exc}); start a new "
+                                   "run") from None
         elif self.init_from is not None:
             from ...agents.policy_file import load_policy
 
@@ -195,60 +184,12 @@ class ShotSolveSession(BackgroundRun):
             params = np.array(policy.arrays["params"])
             cost, _ = self.solver.scorer.score(params[None])
             self.solver.best_params, self.solver.best_cost = params, float(cost[0])
-        self._metrics_file = None
-        self._last_checkpoint_step = self.step
         self._best_seen = float("inf")
         self._best_info: tuple[float, dict] = (float("nan"), {})
-        self._preview, self._preview_step = None, 0
 
     # -- the solver thread -------------------------------------------------------------------
-    def _progress(self) -> float:
-        algo = self.config.algo
-        parts = []
-        if algo.total_steps > 0:
-            parts.append(self.step / algo.total_steps)
-        if algo.minutes > 0:
-            parts.append(self._wall_time() / (algo.minutes * 60.0))
-        return min(1.0, max(parts)) if parts else 0.0
-
-    def _done(self) -> bool:
-        algo = self.config.algo
-        return bool((algo.total_steps > 0 and self.step >= algo.total_steps)
-                    or (algo.minutes > 0 and self._wall_time() >= algo.minutes * 60.0)
-                    or self._stall >= PATIENCE)
-
-    def _run(self) -> None:
-        try:
-            self._run_start = time.monotonic()
-            self._paused_total = 0.0
-            self._window = (time.monotonic(), self.step)
-            self._last_sps = float("nan")
-            self._next_snapshot = 0.0
-            while not self._done():
-                if not self._unpaused.is_set():
-                    paused_at = time.monotonic()
-                    while not self._unpaused.wait(0.1):
-                        pass
-                    self._paused_total += time.monotonic() - paused_at
-                    self._window = (time.monotonic(), self.step)
-                if self._stop_event.is_set():
-                    break
-                self._generation()
-                now = time.monotonic()
-                if now >= self._next_snapshot:
-                    self._publish(now)
-                if self.step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
-                    self._save_checkpoint()
-            self._save_checkpoint()
-            self._save_policy()
-            self._set_state("stopped" if self._stop_event.is_set() else "finished")
-            self._publish(time.monotonic())
-        except BaseException as exc:  # never a silent stop: the UI shows this
-            self.error = f"{type(exc).__name__}: {exc}\n\n" + "".join(traceback.format_exception(exc))
-            self._set_state("error")
-        finally:
-            if self._metrics_file is not None:
-                self._metrics_file.close()
+    def _converged(self) -> bool:
+        return self._stall >= PATIENCE
 
     def _generation(self) -> None:
         before = self.solver.best_cost
@@ -287,61 +228,15 @@ class ShotSolveSession(BackgroundRun):
             self._preview, self._preview_step = preview, self.step
         return self._best_info
 
-    def _publish(self, now: float) -> None:
-        from types import MappingProxyType
-
-        from ...agents.session import CurvePoint, Snapshot
-
-        then, then_step = self._window
-        if now - then > 1e-3 and self.step > then_step:
-            self._last_sps = (self.step - then_step) / (now - then)
-            self._window = (now, self.step)
-        algo, sps = self.config.algo, self._last_sps
-        etas = []
-        if algo.total_steps > 0 and sps > 0:
-            etas.append(max(0, algo.total_steps - self.step) / sps)
-        if algo.minutes > 0:
-            etas.append(max(0.0, algo.minutes * 60.0 - self._wall_time()))
+    def _numbers(self, now: float, preview: bool):
         on_target, terms = self._best_numbers()
-        best = -self.solver.best_cost
-        snapshot = Snapshot(
-            state=self.state, step=self.step, total_steps=algo.total_steps, episodes=self.episodes,
-            mean_return=best, success_rate=on_target, term_means=MappingProxyType(terms), curriculum_stage=0,
-            steps_per_second=sps, eta_seconds=min(etas) if etas else float("nan"), wall_time=self._wall_time(),
-            control_names=self.control_names, preview=self._preview, preview_step=self._preview_step)
-        self.mailbox.put(snapshot, CurvePoint(self.step, snapshot.wall_time, best, on_target))
-        self._write_metrics(snapshot)
-        self._next_snapshot = time.monotonic() + self.snapshot_interval
+        return -self.solver.best_cost, on_target, terms, [self.solver.best_cost, self.generation]
 
-    def _write_metrics(self, snapshot) -> None:
-        path = self.run_dir / "metrics.csv"
-        if self._metrics_file is None:
-            fresh = not (path.exists() and path.stat().st_size > 0)
-            self._metrics_file = path.open("a" if not fresh else "w", newline="")
-            if fresh:
-                self._metrics_file.write(",".join(SOLVE_CSV) + "\n")
-        sps = snapshot.steps_per_second
-        row = [snapshot.step, round(snapshot.wall_time, 3), snapshot.mean_return, snapshot.success_rate,
-               round(sps, 1) if math.isfinite(sps) else sps, snapshot.episodes, 0, self.solver.best_cost,
-               self.generation]
-        self._metrics_file.write(",".join(str(v) for v in row) + "\n")
-        self._metrics_file.flush()
+    def _checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        return self.solver.state()
 
-    def _save_checkpoint(self) -> None:
-        from ...agents.files import write_atomic
-
-        name = f"gen_{self.generation:08d}.npz"
-        folder = self.run_dir / "checkpoints"
-        buf = io.BytesIO()
-        np.savez(buf, **self.solver.state())
-        write_atomic(folder / name, buf.getvalue())
-        meta = {"checkpoint": name, "step": self.step, "episodes": self.episodes, "algo": "solve",
-                "generation": self.generation, "curriculum_stage": 0, "wall_time": self._wall_time(),
-                "rng_state": self.solver.rng.bit_generator.state}
-        write_atomic(self.run_dir / "checkpoint.json", json.dumps(meta, indent=1).encode())
-        self._last_checkpoint_step = self.step
-        for old in sorted(folder.glob("gen_*.npz"))[:-2]:
-            old.unlink(missing_ok=True)
+    def _rng(self) -> np.random.Generator:
+        return self.solver.rng
 
     def _save_policy(self) -> None:
         save_solved_path(self.solver.result(), self.env.spec, self.run_dir / "final.rdpolicy", config=self.config,

@@ -32,6 +32,14 @@ class AimTask(ReachTask):
         error = np.arccos(np.clip(np.sum(direction * to_target, axis=1), -1.0, 1.0))
         return error < self.tolerance, error
 
+    def _obs_layout(self) -> list[tuple[str, int, str]]:
+        if self.spec.observation != "full":
+            return [("to_target_minus_axis", 3, "the unit direction to the target minus the aiming axis")]
+        return [("origin", 3, "the effector's head, rig-normalised"),
+                ("axis", 3, f"the effector's aiming axis ({self.spec.look_axis}) as a world unit vector"),
+                ("target", 3, "the target's position, rig-normalised"),
+                ("to_target", 3, "the target minus the effector's head")]
+
     def _compact_obs(self) -> np.ndarray:
         origin, direction = self.look()
         to_target = self.target - origin

@@ -22,3 +22,8 @@ class KinematicBakeOptions:
                            description="Which controls get the keys: the controls the policy was trained on, or a "
                                        "Rigify limb's IK controls (IK control and pole, switch keyed to IK) or FK "
                                        "controls (switch keyed to FK); Blender re-evaluates the result either way")
+    target: str = setting("", label="Bake Target", kind="object", cli=True,
+                          description="Bake toward this object (still or animated) instead of the target the policy "
+                                      "was trained on: a policy trained on a region reaches any point in it. Empty: "
+                                      "the trained target (for a region, a random point drawn with the bake's seed); "
+                                      "the target used is recorded on the baked Action")

@@ -54,6 +54,14 @@ class GraspTask(KinematicTask):
         facing = np.sum(self._palm_axis() * to_object, axis=1)
         return (gap < self.tolerance) & (facing > 0.7), gap
 
+    def _obs_layout(self) -> list[tuple[str, int, str]]:
+        if self.spec.observation != "full":
+            return [("to_surface", 3, "the mean of each fingertip's nearest object point minus the fingertip")]
+        return [("palm_minus_center", 3, "the palm (effector head) minus the object's centre, rig-normalised"),
+                ("palm_axis", 3, f"the palm's {self.spec.palm_axis} axis as a world unit vector"),
+                ("fingertips_minus_center", 3 * len(self.spec.fingertips),
+                 f"each fingertip ({', '.join(self.spec.fingertips)}) minus the object's centre, x y z each")]
+
     def _compact_obs(self) -> np.ndarray:
         tips = self.fingertips()
         return (self.contacts(tips) - tips).mean(axis=1)

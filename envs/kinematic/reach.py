@@ -58,6 +58,14 @@ class ReachTask(KinematicTask):
         error = np.linalg.norm(eff - self.target, axis=1)
         return error < self.tolerance, error
 
+    def _obs_layout(self) -> list[tuple[str, int, str]]:
+        if self.spec.observation != "full":
+            return [("target_minus_effector", 3, "the target minus the effector, rig-normalised")]
+        return [("effector", 3, "the effector's position, rig-normalised"),
+                ("target", 3, "the target's position, rig-normalised"),
+                ("target_minus_effector", 3, "the target minus the effector"),
+                ("target_velocity", 3, "the target's movement over the next step (0 for a still target)")]
+
     def _compact_obs(self) -> np.ndarray:
         return self.target - self.effector_pos()
 

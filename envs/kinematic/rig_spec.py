@@ -12,6 +12,8 @@ constraint's ``target_const``).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +82,34 @@ class RigSpec:
     connected: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (N,)
     # IK constraints the twin solves (``envs.kinematic.ik.solve_chain``), as plain dicts (see ``scene.kinematic.extract``)
     ik_chains: list[dict] = field(default_factory=list)
+    # animation: what the controls do not move, per frame, sampled from Blender's evaluation at extraction (bones
+    # playing their Action, an animated object or constraint target). Frame k is scene frame anim_frame_start + k;
+    # the arrays above hold the state at the frame the rig was read at. Empty when nothing changes over the frames.
+    anim_frame_start: int = 0
+    anim_basis: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 4, 4)))  # (F,N,4,4) held local channels
+    anim_parent_const: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 4, 4)))  # (F,N,4,4)
+    anim_object_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 4)))  # (F,4,4)
+    anim_constants: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 4, 4)))  # (F,K,4,4), frame_constants order
+    anim_influence: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (F,M), frame_constants order
+
+    # ---- animation ----------------------------------------------------------------
+    @property
+    def anim_frames(self) -> int:
+        """How many frames of animation the spec carries (0: the rig is held as it was read)."""
+        return int(len(self.anim_basis))
+
+    def at_frame(self, k: int) -> "RigSpec":
+        """The spec with frame ``k``'s state of everything the controls do not move (no animation of its own)."""
+        k = int(np.clip(k, 0, self.anim_frames - 1))
+        constraints, ik_chains = with_frame_constants(self.constraints, self.ik_chains, self.anim_constants[k],
+                                                      self.anim_influence[k])
+        return dataclasses.replace(self, basis=self.anim_basis[k], parent_const=self.anim_parent_const[k],
+                                   object_matrix=self.anim_object_matrix[k], constraints=constraints,
+                                   ik_chains=ik_chains, **_NO_ANIMATION())
+
+    def without_animation(self) -> "RigSpec":
+        """The spec held at the frame it was read at."""
+        return dataclasses.replace(self, **_NO_ANIMATION())
 
     # ---- derived ------------------------------------------------------------------
     @property
@@ -112,6 +142,7 @@ class RigSpec:
     )
     _LOCATION_ARRAYS = ("location_lock", "location_low", "location_high", "has_location_limit",
                         "control_rest_location", "connected")
+    _ANIMATION_ARRAYS = ("anim_basis", "anim_parent_const", "anim_object_matrix", "anim_constants", "anim_influence")
 
     def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Plain arrays (and one JSON string) for ``np.savez``; see :meth:`from_arrays`."""
@@ -121,9 +152,12 @@ class RigSpec:
             "notes": self.notes,
             "constraints": [[c.__dict__ for c in stack] for stack in self.constraints],
             "location_controls": self.location_controls, "ik_chains": self.ik_chains,
+            "anim_frame_start": self.anim_frame_start,
         }
         out = {prefix + "meta": np.array(json.dumps(meta))}
         out.update({prefix + k: getattr(self, k) for k in self._ARRAYS + self._LOCATION_ARRAYS})
+        if self.anim_frames:
+            out.update({prefix + k: getattr(self, k) for k in self._ANIMATION_ARRAYS})
         return out
 
     @classmethod
@@ -134,12 +168,14 @@ class RigSpec:
         arrays = {k: np.array(data[prefix + k]) for k in cls._ARRAYS}
         if meta["version"] >= 2:
             arrays.update({k: np.array(data[prefix + k]) for k in cls._LOCATION_ARRAYS})
+        if prefix + "anim_basis" in data:
+            arrays.update({k: np.array(data[prefix + k]) for k in cls._ANIMATION_ARRAYS})
         constraints = [[ConstraintSpec(**c) for c in stack] for stack in meta["constraints"]]
         return cls(
             rig_name=meta["rig_name"], node_names=meta["node_names"], controls=meta["controls"],
             tracked=meta["tracked"], control_modes=meta["control_modes"], notes=meta["notes"],
             constraints=constraints, location_controls=meta.get("location_controls", []),
-            ik_chains=meta.get("ik_chains", []), **arrays,
+            ik_chains=meta.get("ik_chains", []), anim_frame_start=int(meta.get("anim_frame_start", 0)), **arrays,
         )
 
     def save(self, path: str | Path) -> Path:
@@ -152,3 +188,52 @@ class RigSpec:
             return cls.from_arrays(arrays)
         except (ValueError, KeyError, TypeError) as exc:
             raise RigDojoError(f"{path} is not a Rig Dojo rig spec file ({exc}); extract it again from the .blend") from None
+
+
+def _NO_ANIMATION() -> dict:
+    return {"anim_frame_start": 0, "anim_basis": np.zeros((0, 0, 4, 4)), "anim_parent_const": np.zeros((0, 0, 4, 4)),
+            "anim_object_matrix": np.zeros((0, 4, 4)), "anim_constants": np.zeros((0, 0, 4, 4)),
+            "anim_influence": np.zeros((0, 0))}
+
+
+def frame_constants(constraints: list[list[ConstraintSpec]], ik_chains: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """``(constants (K,4,4), influences (M,))``: the values of a compiled selection that an animation can change
+    without changing its program (constant targets, Armature deforms of bones outside the twin, IK targets and
+    poles outside it, influences), in the one order :func:`with_frame_constants` reads them back."""
+    consts: list = []
+    influence: list[float] = []
+    for stack in constraints:
+        for con in stack:
+            influence.append(float(con.influence))
+            if con.target_const is not None:
+                consts.append(con.target_const)
+            for t in con.params.get("targets", ()) if con.type == "ARMATURE" else ():
+                if t["node"] < 0:
+                    consts.append(t["deform"])
+    for chain in ik_chains:
+        influence.append(float(chain.get("influence", 1.0)))
+        for key in ("target_const", "pole_const"):
+            if chain.get(key) is not None:
+                consts.append(chain[key])
+    return np.array(consts, dtype=np.float64).reshape(-1, 4, 4), np.array(influence, dtype=np.float64)
+
+
+def with_frame_constants(constraints: list[list[ConstraintSpec]], ik_chains: list[dict], consts: np.ndarray,
+                         influence: np.ndarray) -> tuple[list[list[ConstraintSpec]], list[dict]]:
+    """Copies of ``constraints`` and ``ik_chains`` holding ``consts`` and ``influence`` (see :func:`frame_constants`)."""
+    constraints, ik_chains = copy.deepcopy(constraints), copy.deepcopy(ik_chains)
+    c, m = iter(np.asarray(consts).tolist()), iter(np.asarray(influence).tolist())
+    for stack in constraints:
+        for con in stack:
+            con.influence = next(m)
+            if con.target_const is not None:
+                con.target_const = next(c)
+            for t in con.params.get("targets", ()) if con.type == "ARMATURE" else ():
+                if t["node"] < 0:
+                    t["deform"] = next(c)
+    for chain in ik_chains:
+        chain["influence"] = next(m)
+        for key in ("target_const", "pole_const"):
+            if chain.get(key) is not None:
+                chain[key] = next(c)
+    return constraints, ik_chains

@@ -7,13 +7,15 @@ worker with no Blender.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import RigDojoError
 from ...rewards import TermConfig
+from ..reference.pins import PinSet
+from ..reference.style import StyleReference
 from ..spec_file import read_spec, write_spec
 from .rig_spec import RigSpec
 
@@ -72,6 +74,11 @@ class TaskSpec:
     fps: float = 24.0
     observation: str = "full"  # "compact": joints and one 3-vector to the goal (small enough for tabular learning)
     location_range: float = 0.0  # chain lengths each way a location control without Limit Location may move
+    warnings: list[str] = field(default_factory=list)  # said at extraction, not errors (a region out of reach)
+    pins: PinSet | None = None  # keyed poses / effector positions the motion must pass through (envs/reference)
+    style: StyleReference | None = None  # a clip whose joint velocities and accelerations the motion should match
+    discount: float = 1.0  # the trainer's gamma (shaping terms use it; set from the config)
+    pin_guide: bool = True  # with pose pins, an action turns the joints on top of the straight way to the next pin
 
     def validate(self) -> None:
         if self.kind not in TASK_KINDS:
@@ -104,12 +111,19 @@ class TaskSpec:
         check_bounds(self.rig, self.location_range)
         if self.episode_steps < 1 or self.max_delta <= 0:
             raise RigDojoError("episode length and joint speed must be positive")
+        if self.pins is not None:
+            self.pins.validate(self.episode_steps)
+            missing = sorted({b for b in self.pins.pose_bones if b not in self.rig.controls}
+                             | {b for b in self.pins.point_bone if b not in self.rig.tracked})
+            if missing:
+                raise RigDojoError(f"pins on {', '.join(map(repr, missing))}, which the selection does not have "
+                                   f"(controls: {', '.join(self.rig.controls)}; tracked: {', '.join(self.rig.tracked)})")
 
     # ---- file ---------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        meta = {k: v for k, v in asdict(self).items() if k not in ("rig", "target", "terms", "object_points",
-                                                                    "object_center", "sphere_obstacles",
-                                                                    "curriculum")}
+        meta = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("rig", "target", "terms", "object_points", "object_center", "sphere_obstacles",
+                                  "curriculum", "pins", "style")}
         meta["terms"] = [asdict(t) for t in self.terms]
         meta["curriculum"] = [asdict(c) for c in self.curriculum]
         meta["target"] = {k: v for k, v in asdict(self.target).items() if not isinstance(v, np.ndarray)}
@@ -119,6 +133,10 @@ class TaskSpec:
                 arrays["target." + k] = v
         for k in ("object_points", "object_center", "sphere_obstacles"):
             arrays[k] = getattr(self, k)
+        if self.pins is not None:
+            arrays.update(self.pins.to_arrays("pins."))
+        if self.style is not None:
+            arrays.update(self.style.to_arrays("style."))
         return write_spec(path, "kinematic", meta, arrays)
 
     @classmethod
@@ -130,7 +148,9 @@ class TaskSpec:
             extra = {k: data[k] for k in ("object_points", "object_center", "sphere_obstacles")}
             meta["terms"] = [TermConfig(**t) for t in meta["terms"]]
             meta["curriculum"] = [CurriculumStage(**c) for c in meta["curriculum"]]
-            return cls(rig=rig, target=target, **meta, **extra)
+            pins = PinSet.from_arrays(data, "pins.") if "pins.meta" in data else None
+            style = StyleReference.from_arrays(data, "style.") if "style.meta" in data else None
+            return cls(rig=rig, target=target, pins=pins, style=style, **meta, **extra)
         except (ValueError, KeyError, TypeError) as exc:
             raise RigDojoError(f"{path} is not a Rig Dojo task file ({exc}); extract it again") from None
 

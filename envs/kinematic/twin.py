@@ -53,6 +53,7 @@ class RigTwin:
         for chain in spec.ik_chains:
             self._ik_after.setdefault(max(chain["nodes"]), []).append(chain)
         self._plans = self._plans_for()
+        self._frame_twins: dict[int, RigTwin] = {}  # one per animation frame used (``forward(frame=...)``)
 
     # ---- compile ----------------------------------------------------------------------
     # Each node gets one of three plans:
@@ -120,18 +121,35 @@ class RigTwin:
 
     # ---- evaluate ---------------------------------------------------------------------
     def forward(self, control_rot: np.ndarray, all_nodes: bool = False,
-                control_loc: np.ndarray | None = None) -> np.ndarray:
+                control_loc: np.ndarray | None = None, frame: np.ndarray | None = None) -> np.ndarray:
         """World matrices of the tracked bones, ``(n_envs, n_tracked, 4, 4)``.
 
         ``control_rot``: ``(n_envs, n_controls, 3, 3)`` local rotations of the control
         bones (the rotation of ``pose_bone.matrix_basis``); ``control_loc``: ``(n_envs,
         n_locations, 3)`` location channels of the location controls (default: as held).
-        With ``all_nodes`` the result covers every compiled node instead.
+        With ``all_nodes`` the result covers every compiled node instead. ``frame``: ``(n_envs,)``
+        frames of the spec's animation (``RigSpec.anim_frames``; clipped to it) each environment is at: the
+        bones the controls do not move play their animation. Environments at one frame are evaluated
+        together (a training's batch usually is), each frame by a twin of that frame's spec.
         """
         control_rot = np.asarray(control_rot, dtype=np.float64)
         n = control_rot.shape[0]
         if control_loc is None:
             control_loc = np.broadcast_to(self._rest_location, (n, self.n_locations, 3))
+        if frame is not None and self.spec.anim_frames:
+            frame = np.clip(np.broadcast_to(np.asarray(frame, dtype=np.int64), (n,)), 0, self.spec.anim_frames - 1)
+            frames = np.unique(frame)
+            if len(frames) == 1:
+                return self._at_frame(int(frames[0])).forward(control_rot, all_nodes, control_loc)
+            out = None
+            for k in frames:
+                rows = frame == k
+                part = self._at_frame(int(k)).forward(control_rot[rows], all_nodes, np.asarray(control_loc)[rows])
+                if out is None:
+                    out = np.zeros((n,) + part.shape[1:])
+                out[rows] = part
+            assert out is not None
+            return out
         poses = self._evaluate(control_rot, np.asarray(control_loc, dtype=np.float64))
         which = range(self.n_nodes) if all_nodes else self.spec.tracked_index
         out = np.zeros((n, len(which), 4, 4))
@@ -142,6 +160,13 @@ class RigTwin:
             out[:, k, :3, 3] = t @ ob3.T + obt
         out[:, :, 3, 3] = 1.0
         return out
+
+    def _at_frame(self, k: int) -> "RigTwin":
+        """The twin of the spec's animation frame ``k`` (built on first use)."""
+        twin = self._frame_twins.get(k)
+        if twin is None:
+            twin = self._frame_twins[k] = RigTwin(self.spec.at_frame(k))
+        return twin
 
     def _evaluate(self, control_rot: np.ndarray, control_loc: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Armature-space pose of every node as (rotation-scale (n,3,3), translation (n,3))."""

@@ -7,6 +7,7 @@ re-evaluates the Action and reports the worst error against the rollout.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,9 +23,10 @@ from ...envs.kinematic.tasks import make_task
 from ...errors import RigDojoError
 from .. import anim
 from ..bake import BAKE_INFO_KEY, PROVENANCE_KEY, _escape, _idprop_value, _undo_push, bake_pose_rotations, \
-    new_action_on, verify_bake
+    new_layer_on, verify_bake
 from ..families import bake_frames, provenance as bake_provenance
 from ..pose import PoseBackup
+from .parity import check_twin
 from .task_extract import task_from_config
 from .verify import set_control_locations, set_control_rotations
 
@@ -49,6 +51,8 @@ class BakeReport:
     worst_bone: str = ""
     tolerance: float = BAKE_POSITION_TOLERANCE
     joint_error: float = 0.0  # IK/FK conversions: worst elbow/knee distance between the two sides, chain lengths
+    notes: list[str] = field(default_factory=list)  # where the keys went, the target used, the twin check
+    pins: dict = field(default_factory=dict)  # the pins' measures of the baked Action, evaluated in Blender
 
     @property
     def ok(self) -> bool:
@@ -64,21 +68,29 @@ class BakeReport:
         rotation = f"worst rotation error {self.rotation_error_degrees:.2g} deg, " if self.keys_on == "trained" else \
             f"middle joint (elbow/knee) within {self.joint_error:.2g} chain lengths of the trained side's, "
         keyed = ", ".join(self.keyed_bones + self.keyed_properties)
-        return (f"baked {self.keys_written:,d} keys{onto}{f' ({keyed})' if keyed else ''} "
+        text = (f"baked {self.keys_written:,d} keys{onto}{f' ({keyed})' if keyed else ''} "
                 f"into Action {self.action!r} (frames {self.frames[0]}-{self.frames[1]}) in {self.seconds:.2f} s; "
                 f"verified in Blender: {rotation}worst effector error {self.effector_error:.2g} chain lengths"
-                + verdict)
+                + verdict + "".join(f"\n  {note}" for note in self.notes))
+        if self.pins:
+            from ...envs.reference.pins import format_measures
+
+            text += "\nin Blender, " + format_measures(self.pins)
+        return text
 
 
 def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, action_name: str | None = None,
                 reduce_degrees: float | None = None, replace_action: str | None = None, config=None,
-                seed: int = 0, undo_push: bool = False, keys_on: str = "trained") -> BakeReport:
+                seed: int = 0, undo_push: bool = False, keys_on: str = "trained", target: str = "") -> BakeReport:
     """Roll ``policy_path`` out over ``frames`` on the rig its config names, bake and verify.
 
     ``config`` overrides the config stored in the policy file (e.g. another target
     object); the policy must still fit the task, or ``RigDojoError`` says what differs.
     ``keys_on``: ``"trained"`` keys the controls the policy moved (rotations and locations);
     ``"ik"`` or ``"fk"`` converts a Rigify limb's motion onto that side (``scene.kinematic.limb_bake``).
+    ``target``: an object to reach (aim at, grasp) instead of the config's target or region; without it a
+    region-trained policy reaches a random point of the region drawn with ``seed``. The target used is
+    recorded in the Action's provenance and said in the report.
     """
     from . import limb_bake
 
@@ -86,16 +98,22 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
         raise RigDojoError(f"keys on {keys_on!r}: choose one of {', '.join(KEYS_ON)}")
     began = time.perf_counter()
     policy = load_policy(policy_path)
-    config = config or policy.config
+    config = copy.deepcopy(config or policy.config)
+    if target:
+        config.rig.target, config.rig.region = target, ""
     start, end = bake_frames(frames)
     spec = task_from_config(config, frames=(start, end))
+    # train only what verifies, bake only what verifies (DESIGN.md rule 8): NotExactError before any rollout
+    twin = check_twin(config, spec, Path(policy_path).parent)
     task = make_task(spec, n_envs=1, seed=seed, discrete=bool(config.rig.discrete))
     policy.check_compatible(task)
     angles, locations, points = rollout_channels(policy, task, end - start)
     obj = bpy.data.objects[config.rig.rig]
     rig = spec.rig
     frame_list = list(range(start, end + 1))
-    provenance = {**bake_provenance(policy_path, policy, config, seed), "keys_on": keys_on}
+    used = target_used(spec, task, seed)
+    provenance = {**bake_provenance(policy_path, policy, config, seed, target=used), "keys_on": keys_on}
+    notes = [describe_target(used), *(f"warning: {w}" for w in spec.warnings), twin.line, *twin.notes]
     trained = list(dict.fromkeys(rig.controls + rig.location_controls))
     found = limb_bake.limb_of(obj, trained)
     if keys_on != "trained":
@@ -107,8 +125,11 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
     world_scale = float(np.cbrt(abs(np.linalg.det(rig.object_matrix[:3, :3])))) or 1.0
     unit = rig.chain_length * world_scale
     if keys_on == "trained":  # keys on exactly the controls the policy moved (the rig's switches as they are)
-        return _bake_trained(obj, spec, frame_list, angles, locations, points, action_name, replace_action,
-                             reduce_degrees, provenance, undo_push, {}, policy, began, unit)
+        report = _with_pins(_bake_trained(obj, spec, frame_list, angles, locations, points, action_name,
+                                          replace_action, reduce_degrees, provenance, undo_push, {}, policy, began,
+                                          unit), obj, spec, task)
+        report.notes += notes
+        return report
     limb, side = found
 
     def pose_frame(k: int) -> bool:
@@ -127,33 +148,64 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
         backup.restore()
     if undo_push:
         _undo_push("Before Rig Dojo bake")
-    action, previous = _new_action(obj, action_name)
+    action, previous, layered = _new_action(obj, action_name, frame_list)
     keys = limb_bake.write_conversion(obj, action, np.array(frame_list, dtype=np.float64), conv)
-    _record(action, obj, list(conv.bones), frame_list, keys, previous, provenance)
+    _record(action, obj, list(conv.bones), frame_list, keys, previous, provenance, layered)
+    notes = [_where(action.name, layered), *notes]
     if undo_push:
         _undo_push("Rig Dojo bake")
     check = limb_bake.check_positions(obj, np.array(frame_list, dtype=np.float64), rig.tracked, points)
-    return BakeReport(action=action.name, frames=(start, end), keys_written=keys,
-                      seconds=time.perf_counter() - began, reduction_ratio=1.0, rotation_error_degrees=0.0,
-                      effector_error=check.position_error / unit, policy_sha256=policy.sha256, keys_on=keys_on,
-                      keyed_bones=list(conv.bones), keyed_properties=[f'{b}["{p}"]' for b, p in conv.props],
-                      worst_bone=check.worst_bone, joint_error=conv.joint_error * world_scale / unit)
+    return _with_pins(BakeReport(action=action.name, frames=(start, end), keys_written=keys, notes=notes,
+                                 seconds=time.perf_counter() - began, reduction_ratio=1.0, rotation_error_degrees=0.0,
+                                 effector_error=check.position_error / unit, policy_sha256=policy.sha256,
+                                 keys_on=keys_on, keyed_bones=list(conv.bones),
+                                 keyed_properties=[f'{b}["{p}"]' for b, p in conv.props], worst_bone=check.worst_bone,
+                                 joint_error=conv.joint_error * world_scale / unit), obj, spec, task)
 
 
-def _new_action(obj, name: str | None):
-    """A new Action on ``obj`` (the user's stays, with a fake user), as ``scene.bake`` makes one; returns it and
-    the previous Action's name (or None)."""
-    anim_data = obj.animation_data
-    if anim_data is not None and getattr(anim_data, "use_tweak_mode", False):
-        raise RigDojoError(f"'{obj.name}' is in NLA tweak mode. Exit tweak mode in the NLA editor (Tab) and bake again.")
-    return new_action_on(obj, name or f"{obj.name}_dojo_bake")
+def _with_pins(report: BakeReport, obj, spec, task) -> BakeReport:
+    """``report`` with the pins' measures of the baked motion as Blender evaluates it (when there are pins)."""
+    if spec.pins is not None:
+        from .pins import measure_in_blender
+
+        report.pins = measure_in_blender(obj, spec.pins, task.unit)
+    return report
 
 
-def _record(action, obj, bones, frame_list, keys, previous: str | None, provenance) -> None:
+def target_used(spec, task, seed: int) -> dict:
+    """What the rollout reached for, for the provenance: the object (still or animated), or the random point of
+    a region (world coordinates) and the seed that drew it."""
+    tgt = spec.target
+    if tgt.kind == "region":
+        point = np.asarray(task.target[0], dtype=np.float64) * task.unit + task.origin
+        return {"kind": "region_point", "region": tgt.name, "point": [round(float(v), 6) for v in point],
+                "seed": int(seed)}
+    return {"kind": "animated_object" if tgt.kind == "trajectory" else "object", "object": tgt.name}
+
+
+def describe_target(used: dict) -> str:
+    if used["kind"] == "region_point":
+        x, y, z = used["point"]
+        return (f"target: a random point ({x:.3f}, {y:.3f}, {z:.3f}) of the region {used['region']!r} (seed "
+                f"{used['seed']}; bake --target OBJECT to choose one)")
+    return f"target: {'the animated object' if used['kind'] == 'animated_object' else 'the object'} {used['object']!r}"
+
+
+def _new_action(obj, name: str | None, frame_list):
+    """A new Action on ``obj`` over its animation (``scene.bake.new_layer_on``: the user's Action moves to an NLA
+    track below, untouched); returns it, the previous Action's name (or None) and where the keys went."""
+    return new_layer_on(obj, name or f"{obj.name}_dojo_bake", (float(frame_list[0]), float(frame_list[-1])))
+
+
+def _where(action: str, layered: str) -> str:
+    return f"keys: in the new Action {action!r}" + (f", {layered}" if layered else "") + "; one undo reverts the bake"
+
+
+def _record(action, obj, bones, frame_list, keys, previous: str | None, provenance, layered: str = "") -> None:
     action[BAKE_INFO_KEY] = {
         "object": obj.name, "bones": list(bones), "frame_start": float(frame_list[0]),
         "frame_end": float(frame_list[-1]), "frames": len(frame_list), "keys_written": int(keys),
-        "previous_action": previous or "",
+        "previous_action": previous or "", "layered": layered,
         "baked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     action[PROVENANCE_KEY] = _idprop_value(dict(provenance))
@@ -170,17 +222,17 @@ def _bake_trained(obj, spec, frame_list, angles, locations, points, action_name,
     if rig.controls:
         result = bake_pose_rotations(obj, rig.controls, frame_list, angles, action_name=action_name,
                                      replace_action=replace_action, reduce_degrees=reduce_degrees,
-                                     provenance=provenance, undo_push=undo_push)
+                                     provenance=provenance, undo_push=undo_push, layer=True)
         action = bpy.data.actions[result.action_name]
-        keys, ratio = result.keys_written, result.reduction_ratio
+        keys, ratio, layered = result.keys_written, result.reduction_ratio, result.layered
     else:
         if replace_action is not None:
             raise RigDojoError("Replace an Action keys rotation curves; these controls move by location: bake into a "
                                "new Action")
         if undo_push:
             _undo_push("Before Rig Dojo bake")
-        action, previous = _new_action(obj, action_name)
-        _record(action, obj, rig.location_controls, frame_list, 0, previous, provenance)
+        action, previous, layered = _new_action(obj, action_name, frame_list)
+        _record(action, obj, rig.location_controls, frame_list, 0, previous, provenance, layered)
     for b, name in enumerate(rig.location_controls):
         for index in range(3):
             curve = anim.ensure_fcurve(action, obj, f'pose.bones["{_escape(name)}"].location', index,
@@ -198,4 +250,6 @@ def _bake_trained(obj, spec, frame_list, angles, locations, points, action_name,
                       rotation_error_degrees=rotation_error, effector_error=check.position_error / unit,
                       policy_sha256=policy.sha256, keys_on="trained",
                       keyed_bones=list(dict.fromkeys(rig.controls + rig.location_controls)),
-                      keyed_properties=[f'{b}["{p}"]' for b, p in props], worst_bone=check.worst_bone)
+                      keyed_properties=[f'{b}["{p}"]' for b, p in props], worst_bone=check.worst_bone,
+                      notes=[f"keys: in the Action {action.name!r}, whose rotation curves of these bones were replaced"
+                             if replace_action is not None else _where(action.name, layered)])

@@ -10,6 +10,7 @@ moving bone) is reported by bone, constraint and reason, never approximated.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass
 
@@ -19,8 +20,9 @@ import numpy as np
 from ...errors import NotExactError, RigDojoError, did_you_mean, listed
 from ...envs import kinematics as km
 from ...envs.kinematic.constraints import TARGETLESS
-from ...envs.kinematic.rig_spec import INHERIT_SCALE, ConstraintSpec, RigSpec
+from ...envs.kinematic.rig_spec import INHERIT_SCALE, ConstraintSpec, RigSpec, frame_constants, with_frame_constants
 from ...envs.kinematic.twin import SUPPORTED_CONSTRAINTS
+from ..pose import PoseBackup, frames_preserved
 from . import extract_ik
 
 DEFAULT_LIMIT = np.pi  # radians, for an axis the rig does not limit
@@ -426,10 +428,134 @@ def _loose_heads(obj, spec: RigSpec, samples: int = 48) -> frozenset:
     return frozenset(loose)
 
 
+@dataclass
+class _FrameState:
+    """What a selection reads from the evaluated rig at one frame (besides its structure)."""
+
+    basis: np.ndarray  # (N,4,4) held local channels of the nodes
+    parent_const: np.ndarray  # (N,4,4) evaluated pose of a parent the controls do not move
+    constraints: list
+    ik_chains: list
+    object_matrix: np.ndarray
+    problems: list
+
+
+def _frame_state(obj, ev, order: list[str], index_of: dict[str, int], node_chains) -> _FrameState:
+    basis, parent_const, constraints, problems = [], [], [], []
+    for name in order:
+        pb_eval, bone = ev.pose.bones[name], obj.data.bones[name]
+        parent = bone.parent
+        parent_const.append(_m(ev.pose.bones[parent.name].matrix) if parent and parent.name not in index_of
+                            else np.eye(4))
+        loc = np.zeros(3) if bone.use_connect else np.array(pb_eval.location)
+        basis.append(km.compose(loc, _rotation_matrix(pb_eval), np.array(pb_eval.scale)))
+        stack = []
+        active = [c for c in pb_eval.constraints if _active(c)]
+        start = max([k for k, c in enumerate(active) if _full_override(c, obj)], default=0)
+        for con in active[start:]:
+            if con.type == 'IK':
+                continue  # solved with its chain (envs.kinematic.ik), after the chain's bones are evaluated
+            compiled = _constraint_spec(obj, ev, pb_eval, con, index_of)
+            if isinstance(compiled, Problem):
+                problems.append(compiled)
+            else:
+                stack.append(compiled)
+        constraints.append(stack)
+    ik_chains = [extract_ik.chain_spec(obj, ev, ch, index_of) for ch in node_chains]
+    return _FrameState(np.array(basis).reshape(-1, 4, 4), np.array(parent_const).reshape(-1, 4, 4), constraints,
+                       ik_chains, _m(ev.matrix_world), problems)
+
+
+@dataclass
+class _Animation:
+    arrays: dict
+    problems: list
+
+
+def _program(constraints, ik_chains) -> str:
+    """A selection's constraint program without the values an animation may change (frame_constants')."""
+    consts, infl = frame_constants(constraints, ik_chains)
+    blank = with_frame_constants(constraints, ik_chains, np.zeros_like(consts), np.zeros_like(infl))
+    return json.dumps([[[c.__dict__ for c in stack] for stack in blank[0]], blank[1]], sort_keys=True, default=str)
+
+
+def _plays_animation(obj) -> bool:
+    ad = obj.animation_data
+    return ad is not None and (ad.action is not None or any(not t.mute and len(t.strips) for t in ad.nla_tracks))
+
+
+def _sample_animation(obj, frames: tuple[int, int], order, index_of, node_chains, now: _FrameState
+                      ) -> _Animation | None:
+    """The per-frame state of what the controls do not move over ``frames``, or None when it stays as it is now.
+
+    An armature playing an Action (or NLA strips) is sampled at every frame; any other rig at five frames first
+    (an animated constraint target, a driver on the frame), and at every frame only when one of them differs.
+    Sampled the way Blender evaluates (frame_set, then the evaluated pose); the pose the user had on the bones
+    (unkeyed changes included) and the frame are put back afterwards. A frame whose constraint program differs
+    (a constraint switched on or off, an animated setting other than an influence) is a problem: not compiled.
+    """
+    start, end = int(frames[0]), int(frames[1])
+    if end <= start:
+        return None
+    frame_list = list(range(start, end + 1))
+    animated = _plays_animation(obj)
+    probes = frame_list if animated else sorted({start, start + (end - start) // 4, (start + end) // 2,
+                                                 start + 3 * (end - start) // 4, end})
+    program = _program(now.constraints, now.ik_chains)
+    states: dict[int, _FrameState] = {}
+    backup = PoseBackup(obj, [pb.name for pb in obj.pose.bones])
+    try:
+        with frames_preserved() as scene:
+            def read(f: int) -> _FrameState:
+                scene.frame_set(f)
+                ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+                return _frame_state(obj, ev, order, index_of, node_chains)
+
+            for f in probes:
+                states[f] = read(f)
+            if not animated and all(_same(states[f], now) for f in probes):
+                return None
+            for f in frame_list:
+                if f not in states:
+                    states[f] = read(f)
+    finally:
+        backup.restore()
+    seq = [states[f] for f in frame_list]
+    problems = [p for st in seq for p in st.problems][:1]
+    changed = next((f for f, st in zip(frame_list, seq) if _program(st.constraints, st.ik_chains) != program), None)
+    if changed is not None and not problems:
+        problems.append(Problem(obj.name, "", f"at frame {changed} the animation switches a constraint on or off or "
+                                "changes a setting other than its influence; not compiled (bake a shorter frame "
+                                "range, or leave those bones out)"))
+    if all(_same(st, seq[0]) for st in seq[1:]) and _same(seq[0], now):
+        return None
+    consts = [frame_constants(st.constraints, st.ik_chains) for st in seq]
+    return _Animation({
+        "anim_frame_start": start,
+        "anim_basis": np.stack([st.basis for st in seq]),
+        "anim_parent_const": np.stack([st.parent_const for st in seq]),
+        "anim_object_matrix": np.stack([st.object_matrix for st in seq]),
+        "anim_constants": np.stack([c for c, _ in consts]) if not problems else np.zeros((0, 0, 4, 4)),
+        "anim_influence": np.stack([i for _, i in consts]) if not problems else np.zeros((0, 0)),
+    }, problems)
+
+
+def _same(a: _FrameState, b: _FrameState) -> bool:
+    if not (np.array_equal(a.basis, b.basis) and np.array_equal(a.parent_const, b.parent_const)
+            and np.array_equal(a.object_matrix, b.object_matrix)):
+        return False
+    ca, ia = frame_constants(a.constraints, a.ik_chains)
+    cb, ib = frame_constants(b.constraints, b.ik_chains)
+    return ca.shape == cb.shape and ia.shape == ib.shape and np.array_equal(ca, cb) and np.array_equal(ia, ib) \
+        and _program(a.constraints, a.ik_chains) == _program(b.constraints, b.ik_chains)
+
+
 def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = True,
-                location_controls: list[str] | None = None, _loose: frozenset | None = None) -> RigSpec:
+                location_controls: list[str] | None = None, _loose: frozenset | None = None,
+                frames: tuple[int, int] | None = None) -> RigSpec:
     """Compile ``rig`` for moving ``controls`` (rotation) and ``location_controls`` (location) and reading
-    ``tracked``.
+    ``tracked``. ``frames``: a frame range over which what the controls do not move is sampled from Blender
+    when it is animated (``RigSpec.anim_*``; see :func:`_sample_animation`).
 
     Raises ``RigDojoError`` for bad input (a control that moves no tracked bone says which rig switch
     would change that) and ``NotExactError`` (with every problem listed) when the selection depends on
@@ -466,7 +592,11 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
     if (unmoved or idle) and _loose is None:  # (the second pass may find a bone moves less than 1e-6: kept)
         hint = extract_ik.switch_hint(obj, reaches)
         ev, deps, chains = _graph(obj)  # the rig as it was
-        hint = f"; this rig has a switch for it: {hint}" if hint else ""
+        if hint:
+            from .switches import switches_in
+
+            flag = " ".join(f"--switch '{b}[\"{p}\"]={v}'" for b, p, v in switches_in(hint))
+            hint = f"; this rig has a switch for it: {hint} (on the command line {flag}; in the sidebar, Set Switch)"
         if unmoved:
             raise RigDojoError(f"no control moves the tracked bone {', '.join(map(repr, unmoved))}; "
                                f"pick controls that are its parents (or that its constraints follow){hint}")
@@ -524,44 +654,38 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
     driver_problems, notes = _driver_problems(obj, set(order), moving, seeds)
     problems += driver_problems
     n = len(order)
-    constraints: list[list[ConstraintSpec]] = []
-    arrays: dict[str, list] = {k: [] for k in ("parent_node", "parent_const", "has_parent", "offs_bone", "parent_arm", "hinge",
-                              "inherit_scale", "no_local_location", "basis", "lengths", "rest")}
+    arrays: dict[str, list] = {k: [] for k in ("parent_node", "has_parent", "offs_bone", "parent_arm", "hinge",
+                              "inherit_scale", "no_local_location", "lengths", "rest")}
     for name in order:
-        pb_eval, bone = ev.pose.bones[name], obj.data.bones[name]
+        bone = obj.data.bones[name]
         arm_mat = _m(bone.matrix_local)
         parent = bone.parent
         arrays["has_parent"].append(parent is not None)
         arrays["parent_node"].append(index_of.get(parent.name, -1) if parent else -1)
-        arrays["parent_const"].append(_m(ev.pose.bones[parent.name].matrix) if parent and parent.name not in index_of
-                                      else np.eye(4))
         parent_arm = _m(parent.matrix_local) if parent else np.eye(4)
         arrays["parent_arm"].append(parent_arm)
         arrays["offs_bone"].append(np.linalg.inv(parent_arm) @ arm_mat if parent else arm_mat)
         arrays["hinge"].append(not bone.use_inherit_rotation)
         arrays["inherit_scale"].append(INHERIT_SCALE[bone.inherit_scale])
         arrays["no_local_location"].append(not bone.use_local_location)
-        loc = np.zeros(3) if bone.use_connect else np.array(pb_eval.location)
-        arrays["basis"].append(km.compose(loc, _rotation_matrix(pb_eval), np.array(pb_eval.scale)))
         arrays["lengths"].append(bone.length)
         arrays["rest"].append(arm_mat)
-        stack = []
-        active = [c for c in pb_eval.constraints if _active(c)]
-        start = max([k for k, c in enumerate(active) if _full_override(c, obj)], default=0)
-        for con in active[start:]:
-            if con.type == 'IK':
-                continue  # solved with its chain (envs.kinematic.ik), after the chain's bones are evaluated
-            compiled = _constraint_spec(obj, ev, pb_eval, con, index_of)
-            if isinstance(compiled, Problem):
-                problems.append(compiled)
-            else:
-                stack.append(compiled)
-        constraints.append(stack)
+    state = _frame_state(obj, ev, order, index_of, node_chains)
+    problems += state.problems
+    constraints = state.constraints
+    animation = _sample_animation(obj, frames, order, index_of, node_chains, state) if frames else None
+    if animation is not None and animation.problems:
+        problems += animation.problems
     if problems and strict:
         raise NotExactError(
             f"the twin cannot reproduce {obj.name!r} for this selection:\n  " + "\n  ".join(map(str, problems)))
     notes += [f"left out: {p}" for p in problems]
-    ik_chains = [extract_ik.chain_spec(obj, ev, ch, index_of) for ch in node_chains]
+    ik_chains = state.ik_chains
+    if animation is not None and not animation.problems:
+        first, last = animation.arrays["anim_frame_start"], animation.arrays["anim_frame_start"] + \
+            len(animation.arrays["anim_basis"]) - 1
+        notes.append(f"animated: what the controls do not move plays frames {first}-{last} of the rig's "
+                     "animation (sampled from Blender)")
 
     limits = [_limits(obj.pose.bones[c]) for c in controls]
     rest_euler = np.array([km.matrix_to_euler(_rotation_matrix(ev.pose.bones[c])) for c in controls])
@@ -569,13 +693,13 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
     bounds = [extract_ik.location_bounds(obj.pose.bones[c]) for c in locations]
     nl = len(locations)
     spec = RigSpec(
-        rig_name=obj.name, object_matrix=_m(ev.matrix_world), node_names=order, controls=controls, tracked=tracked,
+        rig_name=obj.name, object_matrix=state.object_matrix, node_names=order, controls=controls, tracked=tracked,
         parent_node=np.array(arrays["parent_node"], dtype=np.int64),
-        parent_const=np.array(arrays["parent_const"]).reshape(n, 4, 4),
+        parent_const=state.parent_const.reshape(n, 4, 4),
         has_parent=np.array(arrays["has_parent"], dtype=bool),
         offs_bone=np.array(arrays["offs_bone"]), parent_arm=np.array(arrays["parent_arm"]),
         hinge=np.array(arrays["hinge"], dtype=bool), inherit_scale=np.array(arrays["inherit_scale"], dtype=np.int64),
-        no_local_location=np.array(arrays["no_local_location"], dtype=bool), basis=np.array(arrays["basis"]),
+        no_local_location=np.array(arrays["no_local_location"], dtype=bool), basis=state.basis.reshape(n, 4, 4),
         lengths=np.array(arrays["lengths"], dtype=np.float64), rest=np.array(arrays["rest"]),
         constraints=constraints, control_modes=[obj.pose.bones[c].rotation_mode for c in controls],
         control_lock=lock.reshape(len(controls), 3),
@@ -592,9 +716,10 @@ def extract_rig(rig, controls: list[str], tracked: list[str], strict: bool = Tru
         ik_chains=ik_chains,
         connected=np.array([bool(obj.data.bones[b].use_connect) and b not in (_loose or ()) for b in order],
                            dtype=np.bool_),
+        **(animation.arrays if animation is not None and not animation.problems else {}),
     )
     if _loose is None:  # once: connected heads that need no parent make a smaller twin
-        loose = _loose_heads(obj, spec)
+        loose = _loose_heads(obj, spec.without_animation())
         if loose:
-            return extract_rig(obj, controls, tracked, strict, locations, _loose=loose)
+            return extract_rig(obj, controls, tracked, strict, locations, _loose=loose, frames=frames)
     return spec

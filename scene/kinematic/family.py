@@ -20,14 +20,32 @@ def spec_from_config(config, frames: tuple[int, int] | None = None):
 
 
 def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, replace_action=None, config=None,
-         seed: int = 0, undo_push: bool = False, keys_on: str = "trained"):
+         seed: int = 0, undo_push: bool = False, keys_on: str = "trained", target: str = ""):
     """Roll the policy out, key the controls (or a Rigify limb's IK or FK side: ``keys_on``, the family's bake
-    option) into a new Action and verify it in Blender."""
+    option) into a new Action and verify it in Blender; ``target``: an object to reach instead of the trained
+    target (the family's other bake option)."""
     from .bake import bake_policy
 
     return bake_policy(policy_path, frames=frames, action_name=action_name, reduce_degrees=reduce_degrees,
                        replace_action=replace_action, config=config, seed=seed, undo_push=undo_push,
-                       keys_on=keys_on)
+                       keys_on=keys_on, target=target)
+
+
+def check_twin(config, spec, run_dir=None):
+    """Train only what verifies: the parity check of the task's rig, cached per selection
+    (``scene/kinematic/parity.py``); ``NotExactError`` when the twin is not exact."""
+    from .parity import check_twin as check
+
+    return check(config, spec, run_dir)
+
+
+def verify_notes(config) -> list[str]:
+    """What the sidebar's Verify says beside the parity report: the task's warnings (a region out of the
+    chain's reach); nothing when the task cannot be read yet (no target picked)."""
+    try:
+        return list(spec_from_config(config).warnings)
+    except RigDojoError:
+        return []
 
 
 def blender_loop(config, workers: int, address: str | None = None, frames=None):
@@ -51,11 +69,24 @@ def run_name(config) -> str:
 
 class Preview(BonePreview):
     """Plays preview frames on the rig: ``(C + L, 3)`` rows, the controls' Euler XYZ angles, then the location
-    controls' channels (``KinematicTask.preview_frame``); restores the bones' rotations and locations after."""
+    controls' channels (``KinematicTask.preview_frame``); restores the bones' rotations and locations after.
+    With pins, their poses are drawn as a ghost meanwhile (``ghost.py``)."""
 
     def __init__(self, config, spec):
         self.rig = spec.rig
         super().__init__(bpy.data.objects[config.rig.rig], list(spec.rig.controls) + list(spec.rig.location_controls))
+        self.ghost = None
+        if spec.pins is not None:
+            from ...envs.kinematic.family import configure
+            from ...envs.kinematic.tasks import make_task
+            from .ghost import GhostDrawer, ghost_geometry
+
+            self.ghost = GhostDrawer(*ghost_geometry(make_task(configure(spec, config), n_envs=1, seed=0)))
+
+    def restore(self, obj) -> None:
+        if self.ghost is not None:
+            self.ghost.remove()
+        super().restore(obj)
 
     def show(self, obj, frame) -> bool:
         if obj.type != 'ARMATURE' or len(frame) != len(self.bones) or not all(n in obj.pose.bones for n in self.bones):
@@ -79,11 +110,12 @@ def training_problem(settings) -> str | None:
     problem = armature_problem(settings)
     if problem:
         return problem
+    pinned = bool(settings.reference.pins or settings.reference.effector_pins.strip())
     if settings.task == 'grasp':
         if settings.target is None:
             return "Pick the mesh to grasp as the Target in Rig & Task"
-    elif settings.target is None and settings.region is None:
-        return "Pick a target object (or a region) in Rig & Task"
+    elif settings.target is None and settings.region is None and not pinned:
+        return "Pick a target object (or a region, or pins in Reference & Pins) in Rig & Task"
     return None
 
 
@@ -119,6 +151,50 @@ def draw_task(layout, context, settings) -> None:
 
 
 draw_advanced = None  # the rig tasks have no advanced task settings
+
+
+def reference_config(settings):
+    """The ``ReferenceConfig`` the sidebar's Reference & Pins settings hold (RigDojoError naming a bad field)."""
+    from ...envs.reference.settings import ReferenceConfig
+    from ...props_config import read_table
+
+    return ReferenceConfig(**read_table(settings.reference, ReferenceConfig, path="reference"))
+
+
+def draw_reference(layout, context, settings) -> None:
+    """The Reference & Pins panel: the pins Action and its pins as a list (frame, bones, weight), effector pins,
+    the style clip and the bone map."""
+    from ...envs.reference.settings import ReferenceConfig
+    from ...props_config import draw_settings, split_names
+    from .pins import pin_rows
+
+    ref = settings.reference
+    col = layout.column()
+    col.prop_search(ref, "pins", bpy.data, "actions")
+    draw_settings(col, ref, settings.task, advanced=False, cls=ReferenceConfig, skip=("pins", "style"))
+    col.prop_search(ref, "style", bpy.data, "actions")
+    col.prop(ref, "bone_map")
+    rig = settings.rig if settings.rig is not None and settings.rig.type == 'ARMATURE' else None
+    if rig is None or not (ref.pins or ref.effector_pins.strip()):
+        return
+    try:
+        config = reference_config(settings)
+        rows, problem = pin_rows(config, rig, split_names(settings.controls), settings.effector.strip())
+    except RigDojoError as exc:
+        rows, problem = [], str(exc)
+    box = layout.box()
+    box.label(text=f"{len(rows)} pin{'s' if len(rows) != 1 else ''}", icon='PINNED')
+    grid = box.grid_flow(row_major=True, columns=4, even_columns=False, align=True)
+    for text in ("Frame", "Bones", "Weight", "Kind"):
+        grid.label(text=text)
+    for row in rows:
+        grid.label(text=str(row["frame"]))
+        bones = ", ".join(row["bones"]) + (f" on {row['object']}" if row["object"] else "")
+        grid.label(text=bones)
+        grid.label(text=f"{row['weight']:.2g}")
+        grid.label(text="hard" if row["hard"] else "soft")
+    if problem:
+        box.label(text=problem, icon='ERROR')
 
 
 def draw_curriculum(layout, settings) -> None:

@@ -10,6 +10,7 @@ the rig in this process, keys the controls into a new Action and verifies it lik
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 import time
@@ -31,7 +32,9 @@ def loop_spec(config, frames: tuple[int, int] | None = None):
         raise RigDojoError(f"Blender in the loop moves rotation controls only; the location controls "
                            f"{', '.join(config.rig.location_controls)} are trained in the twin (leave out "
                            "--blender-workers and verify the selection)")
-    return task_from_config(config, frames=frames, strict=False)
+    spec = task_from_config(config, frames=frames, strict=False)
+    # the workers evaluate the rig as it is at their frame: the twin's per-frame animation is not theirs
+    return dataclasses.replace(spec, rig=spec.rig.without_animation())
 
 
 def worker_command() -> list[str]:

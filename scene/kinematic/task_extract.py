@@ -109,6 +109,7 @@ def extract_task(
     fingertips: list[str] | None = None,
     frames: tuple[int, int] | None = None,
     terms: list[TermConfig] | None = None,
+    reference=None,
     strict: bool = True,
     location_controls: list[str] | None = None,
     **options,
@@ -116,16 +117,28 @@ def extract_task(
     """Build the ``TaskSpec`` of a kinematic task from the current Blender scene.
 
     ``options`` are TaskSpec fields (episode_steps, max_delta, tolerance, look_axis,
-    palm_axis, curriculum, ...). Bad input raises ``RigDojoError``. ``strict=False`` keeps a selection the
-    twin cannot reproduce (its problems in ``spec.rig.notes``) for training with Blender in the loop.
+    palm_axis, curriculum, ...); ``reference`` a ``ReferenceConfig`` (pins, a style clip). Bad input raises
+    ``RigDojoError``. ``strict=False`` keeps a selection the twin cannot reproduce (its problems in
+    ``spec.rig.notes``) for training with Blender in the loop.
     """
+    from .pins import apply_start_pose, read_pins, read_style
+
     obj = get_armature(rig)
     scene = bpy.context.scene
     start, end = frames or (scene.frame_start, scene.frame_end)
     if end < start:
         raise RigDojoError(f"the frame range {start}-{end} is empty; the end must not be before the start")
     tracked = list(dict.fromkeys([effector, *(fingertips or []), *(tracked or [])]))
-    rig_spec = extract_rig(obj, controls, tracked, strict=strict, location_controls=location_controls)
+    # what the controls do not move plays its animation over the frames (sampled when the rig is animated)
+    rig_spec = extract_rig(obj, controls, tracked, strict=strict, location_controls=location_controls,
+                           frames=(start, end))
+    pins = style = None
+    if reference is not None:
+        pins = read_pins(reference, obj, rig_spec, (start, end), effector, float(options.get("tolerance", 0.02)))
+        style = read_style(reference, obj, rig_spec)
+        apply_start_pose(rig_spec, pins)
+        if pins is not None and end <= start:
+            raise RigDojoError(f"pins need a frame range of at least two frames (found {start}-{end})")
     if kind == "grasp":
         if not grasp_object:
             raise RigDojoError("a grasp needs an object to grip (--target MESH)")
@@ -136,16 +149,26 @@ def extract_task(
         tspec = region_spec(region)
     elif target:
         tspec = target_spec(target, range(start, end + 1))
+    elif pins is not None:  # with pins the goal is theirs; the target only matters to terms the user adds
+        anchor = pins.position[[k for k, kind_ in enumerate(pins.kinds) if kind_ == "effector"] or [0]][0]
+        tspec = TargetSpec(kind="fixed", position=np.array(anchor, dtype=np.float64), name="")
     else:
         raise RigDojoError("no target: pick a target object or a region object")
     if tspec.kind == "trajectory":
         options["episode_steps"] = len(tspec.trajectory)  # one step per frame of the animated target
+    if pins is not None:
+        options["episode_steps"] = end - start  # one step per frame, from the first frame to the last
     options["curriculum"] = [c if isinstance(c, CurriculumStage) else CurriculumStage(**c)
                              for c in options.get("curriculum", [])]
     options.setdefault("fps", scene.render.fps / scene.render.fps_base)
     spec = TaskSpec(kind=kind, rig=rig_spec, effector=effector, target=tspec,
-                    terms=list(terms) if terms is not None else default_terms(kind), **options)
+                    terms=list(terms) if terms is not None else default_terms(kind), pins=pins, style=style, **options)
     spec.validate()
+    from ...envs.kinematic.reach_check import reach_warning
+
+    warning = reach_warning(spec)
+    if warning:
+        spec.warnings.append(warning)
     return spec
 
 
@@ -170,7 +193,7 @@ def task_from_config(config, frames: tuple[int, int] | None = None, strict: bool
     else:
         kwargs = {"target": sel.target or None, "region": sel.region or None, "tracked": list(sel.tracked)}
     spec = extract_task(sel.rig, config.task, list(sel.controls), sel.effector, frames=frames,
-                        episode_steps=int(sel.episode_length), strict=strict,
+                        episode_steps=int(sel.episode_length), strict=strict, tolerance=float(sel.tolerance),
                         location_controls=list(sel.location_controls), location_range=float(sel.location_range),
-                        **kwargs)
+                        reference=config.reference, **kwargs)
     return configure(spec, config)

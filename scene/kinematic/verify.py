@@ -8,6 +8,7 @@ restored afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -19,7 +20,7 @@ from ...envs import kinematics as km
 from ...envs.kinematic.location import location_box
 from ...envs.kinematic.rig_spec import RigSpec
 from ...envs.kinematic.twin import RigTwin
-from ..pose import PoseBackup
+from ..pose import PoseBackup, frames_preserved
 from .extract import extract_rig, get_armature
 
 POSITION_TOLERANCE = 1e-4  # chain lengths
@@ -155,32 +156,43 @@ def blender_world_matrices(obj, names: list[str]) -> np.ndarray:
 
 
 def verify(rig, controls: list[str], tracked: list[str], samples: int = 32, seed: int = 0,
-           location_controls: list[str] | None = None, location_range: float | None = None) -> VerifyReport:
+           location_controls: list[str] | None = None, location_range: float | None = None,
+           spec: RigSpec | None = None) -> VerifyReport:
     """Compare the twin with Blender at ``samples`` random poses; see the module docstring.
 
     ``location_controls`` are posed inside their Limit Location box or at their current location
-    ± ``location_range`` chain lengths (default :data:`VERIFY_LOCATION_RANGE`).
+    ± ``location_range`` chain lengths (default :data:`VERIFY_LOCATION_RANGE`). ``spec``: the selection
+    already compiled (strictly) from the rig as it is now, e.g. by a training's extraction; then
+    ``controls``, ``tracked`` and ``location_controls`` are the spec's own.
     """
     obj = get_armature(rig)
     problems: list[str] = []
-    try:
-        spec = extract_rig(obj, controls, tracked, location_controls=location_controls)
-    except NotExactError as exc:
-        spec = extract_rig(obj, controls, tracked, strict=False, location_controls=location_controls)
-        problems = [n.removeprefix("left out: ") for n in spec.notes if n.startswith("left out: ")] or [str(exc)]
+    if spec is None:
+        try:
+            spec = extract_rig(obj, controls, tracked, location_controls=location_controls)
+        except NotExactError as exc:
+            spec = extract_rig(obj, controls, tracked, strict=False, location_controls=location_controls)
+            problems = [n.removeprefix("left out: ") for n in spec.notes if n.startswith("left out: ")] or [str(exc)]
     twin = RigTwin(spec)
     rng = np.random.default_rng(seed)
     angles = sample_controls(spec, samples, rng)
     rot3 = km.euler_xyz_to_matrix(angles)
     locations = sample_locations(spec, samples, rng, location_range)
-    predicted = twin.forward(rot3, control_loc=locations)
-    backup = PoseBackup(obj, list(dict.fromkeys(spec.controls + spec.location_controls)))
+    # an animated rig (spec.anim_frames): each pose at a random frame of its animation, in Blender and in the twin
+    frames = rng.integers(0, spec.anim_frames, size=samples) if spec.anim_frames else None
+    predicted = twin.forward(rot3, control_loc=locations, frame=frames)
+    backup = PoseBackup(obj, [pb.name for pb in obj.pose.bones] if frames is not None else
+                        list(dict.fromkeys(spec.controls + spec.location_controls)))
     try:
         actual = np.empty_like(predicted)
-        for k in range(samples):
-            set_control_rotations(obj, spec, rot3[k])
-            set_control_locations(obj, spec, locations[k])
-            actual[k] = blender_world_matrices(obj, spec.tracked)
+        # (frames restored only when changed: a frame change replays the animation over unkeyed pose changes)
+        with frames_preserved() if frames is not None else contextlib.nullcontext(bpy.context.scene) as scene:
+            for k in range(samples):
+                if frames is not None:
+                    scene.frame_set(spec.anim_frame_start + int(frames[k]))
+                set_control_rotations(obj, spec, rot3[k])
+                set_control_locations(obj, spec, locations[k])
+                actual[k] = blender_world_matrices(obj, spec.tracked)
     finally:
         backup.restore()
     # positions compared in armature-space units scaled to the chain (object scale included)

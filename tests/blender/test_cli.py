@@ -187,3 +187,25 @@ def test_same_config_same_result_in_process_and_on_the_command_line(workspace, t
     assert ours.keys() == theirs.keys()
     for key in ours:
         np.testing.assert_allclose(ours[key], theirs[key], rtol=0, atol=1e-5)
+
+
+def test_same_config_same_result_with_stable_baselines3_ppo(workspace, tmp_path):
+    """As above for ``sb3_ppo`` (Stable-Baselines3's PPO, which was ``ppo`` before ours)."""
+    from rig_dojo.agents.policy_file import load_policy
+    from rig_dojo.agents.session import TrainingSession
+    from rig_dojo.envs.kinematic.family import env_factory
+    from rig_dojo.scene.kinematic.task_extract import task_from_config
+
+    config = small_config(steps=1024, algo="sb3_ppo")
+    (tmp_path / "sb3.toml").write_text(config.to_toml())
+    proc = run_cli("train", workspace["scene"], "--config", tmp_path / "sb3.toml", "--out", tmp_path / "cli")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    bpy.ops.wm.open_mainfile(filepath=str(workspace["scene"]))
+    session = TrainingSession(config, env_factory(task_from_config(config)), tmp_path / "inproc")
+    session.start()
+    assert session.wait(300) == "finished", session.error
+    ours = load_policy(tmp_path / "inproc" / "final.rdpolicy")
+    theirs = load_policy(tmp_path / "cli" / "final.rdpolicy")
+    assert ours.trainer == theirs.trainer == "sb3_ppo" and "mlp_extractor.policy_net.0.weight" in ours.arrays
+    for key in ours.arrays:
+        np.testing.assert_allclose(ours.arrays[key], theirs.arrays[key], rtol=0, atol=1e-5)

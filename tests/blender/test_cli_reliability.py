@@ -156,7 +156,10 @@ def test_ctrl_c_saves_a_checkpoint_at_the_stop_step_and_final_policy_and_the_pri
             proc.kill()
     assert proc.returncode == 130, err[-2000:]
     meta = json.loads((run / "checkpoint.json").read_text())
-    assert meta["step"] >= seen and (run / "checkpoints" / meta["checkpoint"]).is_file()
+    # the stop step is the trainer's state at the stop: our PPO's last update, so at most the one rollout in progress
+    # (4 environments x 64 steps, not learnt from) before the last step shown
+    rollout = 4 * 64
+    assert meta["step"] > seen - rollout and (run / "checkpoints" / meta["checkpoint"]).is_file()
     from rig_dojo.agents.policy_file import load_policy
 
     assert load_policy(run / "final.rdpolicy").metadata["num_timesteps"] == meta["step"]

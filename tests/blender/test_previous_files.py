@@ -44,6 +44,7 @@ def test_spec_files_of_every_family_load(family, file):
 
 def test_a_previous_sb3_policy_and_its_task_spec_still_act(dojo_registered):
     policy = load_policy(DATA / "reach_ppo.rdpolicy")
+    assert policy.algo == "ppo" and policy.trainer == "sb3_ppo"  # Stable-Baselines3's network, from before ours
     spec = get_family("kinematic").hooks().load_spec(DATA / "reach_task.npz")
     env = env_factory(spec, policy.config)(policy.config, 4, 0)
     policy.check_compatible(env)

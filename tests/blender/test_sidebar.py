@@ -506,16 +506,16 @@ def test_an_error_in_the_training_shows_in_plain_words(factory, tmp_path, capfd)
 
     def failing(config, n_envs, seed):  # the real task, whose solver breaks after a few hundred steps
         task = real(config, n_envs, seed)
-        if n_envs > 1:
-            step, calls = task.step_wait, [0]
+        if n_envs > 1:  # the hook both ways of stepping go through (step_wait, step_arrays)
+            step, calls = task._step, [0]
 
-            def step_wait():
+            def failing_step(action):
                 calls[0] += 1
                 if calls[0] > 40:
                     raise RigDojoError("the twin's joint solver diverged at the wrist")
-                return step()
+                return step(action)
 
-            task.step_wait = step_wait
+            task._step = failing_step
         return task
 
     rest = pose(objs["rig"])

@@ -155,7 +155,12 @@ def test_camera_task_offers_solve_as_its_default_and_cem_and_only_there(factory)
     s.algo.name = 'dqn'
     assert s.discrete
     s.task = 'locomotion'  # dqn cannot train physics: back to the default, continuous actions
-    assert s.algo.name == 'ppo' and not s.discrete
+    # (PPO's locomotion tuning is Stable-Baselines3's: it brings sb3_ppo, agents/README.md)
+    assert s.algo.name == defaults_for("ppo", "locomotion").name == 'sb3_ppo' and not s.discrete
+    assert settings_to_config(s).algo == defaults_for("ppo", "locomotion")
+    s.task = 'reach'  # and back: the task's default, our PPO
+    assert s.algo.name == 'ppo' and settings_to_config(s).algo == defaults_for("ppo")
+    s.task = 'locomotion'
     assert settings_to_config(s).task == "locomotion"
 
 
@@ -177,6 +182,24 @@ def _camera_and_physics_config() -> TrainConfig:
     ph.reset_noise, ph.push, ph.jump_height = 0.02, 0.3, 0.2
     ph.obstacle_heights, ph.obstacle_distance = [0.03, 0.07, 0.1], 1.5
     return config
+
+
+def test_the_stored_algorithm_numbers_never_change_and_sb3_ppo_comes_after_them(factory, tmp_path):
+    """A .blend stores the algorithm as its enum item's number: the numbers files were saved with stay
+    (cem was 6 before sb3_ppo existed), and Stable-Baselines3's PPO survives a save and reload."""
+    from rig_dojo import props
+
+    numbers = {name: props._ALGORITHM_ITEMS[name][3] for name in props._ALGORITHM_ITEMS}
+    assert numbers == {"ppo": 0, "a2c": 1, "sac": 2, "td3": 3, "dqn": 4, "qlearning": 5, "cem": 6, "solve": 7,
+                       "sb3_ppo": 8}
+    s = bpy.context.scene.rig_dojo
+    s.algo.name = 'sb3_ppo'
+    assert settings_to_config(s).algo == defaults_for("sb3_ppo")
+    blend = tmp_path / "sb3.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    assert bpy.context.scene.rig_dojo.algo.name == 'sb3_ppo'
 
 
 def test_camera_and_physics_settings_round_trip_through_toml_and_the_blend(factory, tmp_path):

@@ -23,7 +23,7 @@ from rig_dojo.envs.kinematic.tasks import make_task
 
 pytestmark = pytest.mark.slow  # trains or runs the command line in subprocesses
 
-BUDGETS = {"ppo": 24_576, "a2c": 24_576, "sac": 3_000, "td3": 3_000, "dqn": 30_000, "qlearning": 40_000}
+BUDGETS = {"ppo": 24_576, "sb3_ppo": 24_576, "a2c": 24_576, "sac": 3_000, "td3": 3_000, "dqn": 30_000, "qlearning": 40_000}
 
 
 @pytest.fixture(scope="module")

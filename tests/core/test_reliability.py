@@ -17,7 +17,6 @@ import pickle
 import stat
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -79,44 +78,7 @@ def test_a_second_session_into_a_folder_in_use_is_refused_and_writes_nothing(tmp
         TrainingSession(long_ppo_config(), make_toy_env, tmp_path / "run").start()
 
 
-TWO_WRITERS = r'''
-import sys, time
-sys.path.insert(0, sys.argv[2])
-import torch
-torch.set_num_threads(1)
-from test_agents import make_toy_env, long_ppo_config
-from rig_dojo.agents.session import TrainingSession
-from rig_dojo.errors import RigDojoError
-config = long_ppo_config(total_steps=3_000)
-session = TrainingSession(config, make_toy_env, sys.argv[1])
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # both start together
-try:
-    session.start()
-except RigDojoError as exc:
-    print("REFUSED", exc)
-    sys.exit(2)
-print("STATE", session.wait())
-'''
-
-
-@pytest.mark.slow
-def test_two_processes_starting_together_on_one_folder_one_trains_one_is_refused(tmp_path):
-    run = tmp_path / "shared"
-    start_at = time.time() + 8.0  # after both have imported torch and SB3
-    procs = [subprocess.Popen([sys.executable, "-c", TWO_WRITERS, str(run), str(TESTS_DIR), str(start_at)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        results.append((proc.returncode, out, err))
-    codes = sorted(r[0] for r in results)
-    assert codes == [0, 2], results
-    refused = next(r for r in results if r[0] == 2)
-    assert "REFUSED" in refused[1] and ("another training is writing" in refused[1]
-                                         or "already holds a run" in refused[1]), refused
-    assert "STATE finished" in next(r for r in results if r[0] == 0)[1]
-    steps = [int(line.split(",")[0]) for line in (run / "metrics.csv").read_text().splitlines()[1:]]
-    assert steps == sorted(steps)  # one run's rows, not two interleaved
+# Two processes starting together on one folder: tests/training/test_run_folder_processes.py (slow)
 
 
 def test_claim_refuses_a_file_and_an_unwritable_place(tmp_path):
@@ -184,8 +146,9 @@ def test_a_damaged_pointer_falls_back_to_the_checkpoints_own_records(tmp_path):
 
 def test_no_readable_checkpoint_is_one_clear_error_naming_the_way_out(tmp_path):
     run = trained_run(tmp_path, steps=2048, every=1024)
-    for path in (run / "checkpoints").glob("step_*.zip"):
-        path.write_bytes(b"garbage")
+    for path in (run / "checkpoints").glob("step_*"):
+        if path.suffix in (".zip", ".npz"):
+            path.write_bytes(b"garbage")
     with pytest.raises(RigDojoError, match="no checkpoint can be read.*--config"):
         TrainingSession.continue_run(run, make_toy_env)
 
@@ -204,7 +167,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over_on_resume(tmp_path
 
 
 # -- checkpoints load no code ---------------------------------------------------------------------
-@pytest.mark.parametrize("algo", ["ppo", "a2c", "sac", "td3", "dqn", "qlearning"])
+@pytest.mark.parametrize("algo", ["ppo", "sb3_ppo", "a2c", "sac", "td3", "dqn", "qlearning"])
 def test_checkpoints_are_plain_arrays_and_restore_the_model(tmp_path, algo):
     config = toy_config(algo, n_envs=2, net_arch=[8])
     if algo in ("sac", "td3", "dqn"):
@@ -220,7 +183,15 @@ def test_checkpoints_are_plain_arrays_and_restore_the_model(tmp_path, algo):
     loaded = load_checkpoint(algo, path, make_toy_env(config, 2, seed=0), config)
     obs = np.random.default_rng(1).uniform(-1, 1, (16, 4)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
-    if algo != "qlearning":
+    if algo == "ppo":  # our PPO: Adam's state, the counters and the learning rate it adapted
+        ours, theirs = model.optimizer.state_dict()["state"], loaded.optimizer.state_dict()["state"]
+        assert ours.keys() == theirs.keys() and len(ours) > 0
+        for index in ours:
+            for key, value in ours[index].items():
+                np.testing.assert_allclose(np.asarray(value), np.asarray(theirs[index][key]), rtol=1e-6)
+        assert (loaded.num_timesteps, loaded.iterations, loaded.learning_rate) == \
+            (model.num_timesteps, model.iterations, model.learning_rate)
+    elif algo != "qlearning":
         for name, optimizer in _optimizers(model).items():
             ours, theirs = optimizer.state_dict()["state"], _optimizers(loaded)[name].state_dict()["state"]
             assert ours.keys() == theirs.keys()
@@ -255,7 +226,7 @@ def test_a_checkpoint_with_a_pickle_payload_is_refused_without_running_it(tmp_pa
     import torch
 
     marker = tmp_path / "pwned"
-    run = trained_run(tmp_path, steps=1024, every=1024)
+    run = trained_run(tmp_path, steps=1024, every=1024, algo="sb3_ppo")
     meta = json_load(run / "checkpoint.json")
     checkpoint = run / "checkpoints" / meta["checkpoint"]
     config = TrainConfig.load(run / "config.toml")
@@ -269,23 +240,23 @@ def test_a_checkpoint_with_a_pickle_payload_is_refused_without_running_it(tmp_pa
     with open(evil, "wb") as f:
         np.savez(f, **arrays)
     with pytest.raises(RigDojoError, match="refusing to load"):
-        load_checkpoint("ppo", evil, env, config)
+        load_checkpoint("sb3_ppo", evil, env, config)
 
     # SB3's own zip (run folders from before): a pickle hidden in a setting, as in issue 18, and in the weights
     model = build_model(config, env)
     legacy = tmp_path / "legacy.zip"
     model.save(legacy)
-    assert load_checkpoint("ppo", legacy, env, config) is not None  # a genuine one still resumes
+    assert load_checkpoint("sb3_ppo", legacy, env, config) is not None  # a genuine one still resumes
     in_data = tmp_path / "legacy_data.zip"
     _sb3_zip_with("data", pickle.dumps(Payload(marker)), legacy, in_data, key="observation_space")
     with pytest.raises(RigDojoError, match="holds pickled code"):
-        load_checkpoint("ppo", in_data, env, config)
+        load_checkpoint("sb3_ppo", in_data, env, config)
     buf = io.BytesIO()
     torch.save({"weight": Payload(marker)}, buf)
     in_weights = tmp_path / "legacy_weights.zip"
     _sb3_zip_with("policy.pth", buf.getvalue(), legacy, in_weights)
     with pytest.raises(RigDojoError, match="something other than weights"):
-        load_checkpoint("ppo", in_weights, env, config)
+        load_checkpoint("sb3_ppo", in_weights, env, config)
 
     # and through the run folder: --resume refuses it, nothing runs, nothing in the folder changes
     os.replace(in_data, checkpoint)
@@ -297,6 +268,58 @@ def test_a_checkpoint_with_a_pickle_payload_is_refused_without_running_it(tmp_pa
     assert not marker.exists()
 
 
+def test_our_ppo_checkpoint_with_a_pickle_or_a_bomb_is_refused_without_running_it(tmp_path):
+    import torch
+
+    marker = tmp_path / "pwned"
+    run = trained_run(tmp_path, steps=1024, every=512)
+    meta = json_load(run / "checkpoint.json")
+    checkpoint = run / "checkpoints" / meta["checkpoint"]
+    assert checkpoint.suffix == ".npz"
+    config = TrainConfig.load(run / "config.toml")
+    env = make_toy_env(config, config.algo.n_envs, 0)
+    with np.load(checkpoint, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    assert "model/actor.0.weight" in arrays and "meta" in arrays
+    evil = tmp_path / "evil.npz"
+    with open(evil, "wb") as f:
+        np.savez(f, **{**arrays, "model/actor.0.weight": np.array([Payload(marker)], dtype=object)})
+    raw = tmp_path / "raw.npz"
+    raw.write_bytes(pickle.dumps(Payload(marker)))
+    torch_file = tmp_path / "torch.npz"
+    torch.save({"payload": Payload(marker)}, torch_file)
+    bomb = tmp_path / "bomb.npz"
+    bomb.write_bytes(nested_bomb(64 << 20))  # 64 MB of zeros declared by a file of a few hundred KB
+    for path, message in ((evil, "refusing to load"), (raw, "not a valid npz"), (torch_file, "refusing to load"),
+                          (bomb, "inflate")):
+        with pytest.raises(RigDojoError, match=message):
+            load_checkpoint("ppo", path, env, config)
+    # and through the run folder: --resume refuses it, nothing runs, nothing in the folder changes
+    os.replace(evil, checkpoint)
+    before = folder_state(run)
+    with pytest.raises(RigDojoError, match="refusing to load"):
+        TrainingSession.continue_run(run, make_toy_env).start()
+    assert folder_state(run) == before
+    assert not marker.exists()
+
+
+def test_a_ppo_run_from_before_our_ppo_resumes_as_sb3_ppo(tmp_path):
+    """Before agents/ppo.py, ``ppo`` was Stable-Baselines3's PPO and its checkpoints were .zip: such a run
+    continues with Stable-Baselines3's PPO, and says so in its config.toml."""
+    run = trained_run(tmp_path, steps=1024, every=512, algo="sb3_ppo")
+    text = (run / "config.toml").read_text()
+    assert 'name = "sb3_ppo"' in text
+    (run / "config.toml").write_text(text.replace('name = "sb3_ppo"', 'name = "ppo"').replace(
+        "total_steps = 1024", "total_steps = 2048"))
+    session = TrainingSession.continue_run(run, make_toy_env)
+    session.start()
+    assert session.wait(60) == "finished", session.error
+    assert session.config.algo.name == "sb3_ppo" and session.resumed_from_step == 1024
+    assert TrainConfig.load(run / "config.toml").algo.name == "sb3_ppo"
+    assert json_load(run / "checkpoint.json")["checkpoint"].endswith(".zip")
+    assert policy_file.load_policy(run / "final.rdpolicy").trainer == "sb3_ppo"
+
+
 def test_pickle_globals_reads_names_without_unpickling(tmp_path):
     marker = tmp_path / "pwned"
     names = pickle_globals(pickle.dumps(Payload(marker)))
@@ -306,11 +329,11 @@ def test_pickle_globals_reads_names_without_unpickling(tmp_path):
 
 
 # -- sizes are checked before anything is allocated -------------------------------------------------
-def _policy_with_weights(tmp_path: Path, weights: bytes, edit=None) -> Path:
-    config = toy_config("ppo", n_envs=2, net_arch=[8])
+def _policy_with_weights(tmp_path: Path, weights: bytes, edit=None, algo: str = "ppo") -> Path:
+    config = toy_config(algo, n_envs=2, net_arch=[8])
     env = make_toy_env(config, 2, seed=0)
     good = tmp_path / "good.rdpolicy"
-    policy_file.save_policy(build_model(config, env), good, algo="ppo", config=config, env=env)
+    policy_file.save_policy(build_model(config, env), good, algo=algo, config=config, env=env)
     with zipfile.ZipFile(good) as zf:
         metadata = json.loads(zf.read("metadata.json"))
     if edit is not None:
@@ -375,7 +398,23 @@ def test_a_nested_bomb_policy_is_refused_using_under_100_mb(tmp_path):
     (lambda m: m.__setitem__("controls", "hand"), "controls"),
     (lambda m: m.__setitem__("task_action_space", {"type": "MultiDiscrete", "nvec": [0]}), "nvec"),
 ])
-def test_malformed_policy_metadata_is_one_error(tmp_path, edit, message):
+@pytest.mark.parametrize("algo", ["ppo", "sb3_ppo"])
+def test_malformed_policy_metadata_is_one_error(tmp_path, edit, message, algo):
+    weights = io.BytesIO()
+    np.savez(weights, x=np.zeros(3, dtype=np.float32))
+    crafted = _policy_with_weights(tmp_path, weights.getvalue(), edit, algo)
+    with pytest.raises(RigDojoError, match=message):
+        policy_file.load_policy(crafted)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda m: m["policy_kwargs"].__setitem__("obs_dim", 10**9), "obs_dim"),
+    (lambda m: m["policy_kwargs"]["action"].__setitem__("size", 7), "action layout"),
+    (lambda m: m["policy_kwargs"]["action"].__setitem__("low", ["os.system"] * 2), "action layout"),
+    (lambda m: m["policy_kwargs"].__setitem__("obs_clip", float("nan")), "obs_clip"),
+    (lambda m: m["policy_kwargs"].__setitem__("extra", 1), "'extra' is not a setting"),
+])
+def test_a_malformed_ppo_network_description_is_one_error(tmp_path, edit, message):
     weights = io.BytesIO()
     np.savez(weights, x=np.zeros(3, dtype=np.float32))
     crafted = _policy_with_weights(tmp_path, weights.getvalue(), edit)

@@ -1,0 +1,123 @@
+"""A rig-agnostic policy for chains: one small network shared by every joint token (no bpy).
+
+Observations are ``envs.kinematic.chains``' padded joint tokens (``tokens * features`` numbers, then the
+mask). :class:`ChainActorCritic` embeds every token with the same MLP, pools the real tokens (masked mean) into
+a context, and gives each token its action mean from [its embedding, the context]; the value reads the
+context. The weights do not depend on how many joints a rig has, so a policy trained on random chains runs on
+any chain of 2-8 bones. It has :class:`agents.ppo.ActorCritic`'s interface (``actor``, ``critic``,
+``sample``, ``mode``, ``log_prob_entropy``, ``predict``), so our PPO trains it (:func:`build_chain_ppo`);
+padded tokens get a mean of 0 and their actions are ignored by the task.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from .ppo import PPO, ActionLayout, ActorCritic, FastTanh, ObservationNormalizer
+
+NETWORK_KIND = "rig_dojo_chain"
+
+
+class _Tokens(nn.Module):
+    """Splits the flat observation into tokens ``(n, T, F)`` and mask ``(n, T)``."""
+
+    def __init__(self, tokens: int, features: int):
+        super().__init__()
+        self.tokens, self.features = tokens, features
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = obs.shape[0]
+        split = self.tokens * self.features
+        return obs[:, :split].reshape(n, self.tokens, self.features), obs[:, split:split + self.tokens]
+
+
+def _mlp(sizes: list[int], last_gain: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(FastTanh())
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            nn.init.orthogonal_(layer.weight, math.sqrt(2) if layer is not layers[-1] else last_gain)
+            nn.init.zeros_(layer.bias)
+    return nn.Sequential(*layers)
+
+
+class _Actor(nn.Module):
+    def __init__(self, split: _Tokens, embed: nn.Module, head: nn.Module):
+        super().__init__()
+        self.split, self.embed, self.head = split, embed, head
+
+    def context(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        tokens, mask = self.split(obs)
+        h = self.embed(tokens)  # (n, T, H)
+        m = mask.unsqueeze(-1)
+        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return h, pooled, mask
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        h, pooled, mask = self.context(obs)
+        both = torch.cat([h, pooled.unsqueeze(1).expand_as(h)], dim=-1)
+        return self.head(both).squeeze(-1) * mask
+
+
+class _Critic(nn.Module):
+    def __init__(self, actor: _Actor, embed: nn.Module, head: nn.Module):
+        super().__init__()
+        self.split, self.embed, self.head = actor.split, embed, head
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        tokens, mask = self.split(obs)
+        h = self.embed(tokens)
+        m = mask.unsqueeze(-1)
+        mean = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        peak = (h + (m - 1.0) * 1e4).max(1).values
+        return self.head(torch.cat([mean, peak], dim=-1))
+
+
+class ChainActorCritic(ActorCritic):
+    """Shared per-token actor and a pooled critic; ``ActorCritic``'s sampling and ``predict`` as they are."""
+
+    def __init__(self, tokens: int, features: int, hidden: int = 64, log_std_init: float = -1.0):
+        nn.Module.__init__(self)
+        self.tokens, self.features, self.hidden = int(tokens), int(features), int(hidden)
+        self.obs_dim = self.tokens * self.features + self.tokens
+        self.layout = ActionLayout(size=self.tokens, low=(-1.0,) * self.tokens, high=(1.0,) * self.tokens)
+        self.net_arch, self.activation_fn = [self.hidden, self.hidden], "Tanh"
+        self.obs_norm = ObservationNormalizer(self.obs_dim)  # never updated: the features are in fixed units
+        split = _Tokens(self.tokens, self.features)
+        self.actor = _Actor(split, _mlp([self.features, self.hidden, self.hidden], math.sqrt(2)),
+                            _mlp([2 * self.hidden, self.hidden, 1], 0.01))
+        self.critic = _Critic(self.actor, _mlp([self.features, self.hidden, self.hidden], math.sqrt(2)),
+                              _mlp([2 * self.hidden, self.hidden, 1], 1.0))
+        self.log_std = nn.Parameter(torch.full((self.tokens,), float(log_std_init)))
+        self.register_buffer("low", torch.full((self.tokens,), -1.0))
+        self.register_buffer("high", torch.full((self.tokens,), 1.0))
+
+    def description(self) -> dict[str, Any]:
+        return {"kind": NETWORK_KIND, "tokens": self.tokens, "features": self.features, "hidden": self.hidden}
+
+    @classmethod
+    def from_description(cls, desc: dict[str, Any]) -> ChainActorCritic:  # type: ignore[override]
+        return cls(int(desc["tokens"]), int(desc["features"]), int(desc["hidden"]))
+
+
+def build_chain_ppo(config: Any, env: Any, hidden: int = 64) -> PPO:
+    """Our PPO with :class:`ChainActorCritic` as its policy on ``env`` (chain tokens), observation
+    normalisation off (the tokens are in fixed units)."""
+    from ..envs.kinematic.chains import FEATURES, MAX_TOKENS
+    from .ppo import settings_from_config
+
+    settings = settings_from_config(config)
+    settings.normalize_observations = False
+    model = PPO(settings, env)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        model.policy = ChainActorCritic(MAX_TOKENS, FEATURES, hidden, settings.log_std_init)
+    model.optimizer = torch.optim.Adam(model.policy.parameters(), lr=settings.learning_rate, eps=1e-5)
+    return model
