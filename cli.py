@@ -762,6 +762,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .export_cli import add_export_parser
 
     add_export_parser(sub)
+    from .render_tune_cli import add_render_tune_parser
+
+    add_render_tune_parser(sub, scene_help)
     return parser
 
 

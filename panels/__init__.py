@@ -2,5 +2,5 @@
 
 from ..registration import submodule_registration
 
-submodules = ("main", "rig", "reference", "rewards", "training", "run", "bake", "sweep")
+submodules = ("main", "rig", "reference", "rewards", "training", "run", "bake", "sweep", "render_tune")
 register, unregister = submodule_registration(__package__, submodules)

@@ -1,0 +1,214 @@
+"""Tuning a shot's render settings: the loop, with the renderer passed in (no bpy here).
+
+``TuneRun`` drives any :class:`Renderer` (the Cycles one is ``scene.render_tune``):
+
+1. **Features** of every frame of the shot from cheap previews.
+2. **Sampled frames**: the ``sampled`` frames that differ most (farthest-point in feature space,
+   starting from the frame the denoiser finds hardest), and their high-sample references.
+3. **Training** (the bandit): round after round over the sampled frames in shot order, the
+   learner picks settings by Thompson sampling, the frame is rendered, its SSIM against the
+   reference and its render time update the models. Stops after ``rounds`` rounds or
+   ``minutes`` (after one full round at least).
+4. **Check** each sampled frame with the settings chosen for real (confident bound); a frame
+   measured under the target is an outcome like any other: the models learn it and the frame
+   is chosen again, up to ``repairs`` times.
+5. **Apply** to every frame of the shot, in order, keeping the previous frame's denoiser, bounces
+   and threshold where that is still good enough and about as cheap. ``verify=True`` also renders
+   every frame with its settings and against a reference, so the report measures all of them
+   (each render's time, not its quality, goes on into the time model for the next frame).
+
+``steps()`` yields a progress line after each render, so an operator can run it from a modal
+timer; ``run()`` drains it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ...errors import RigDojoError
+from .features import FrameFeatures
+from .learner import RenderSettingsLearner, y_to_ssim
+from .metrics import match_size, psnr, ssim
+from .report import FrameResult, TuneReport
+from .settings import ReferenceSettings, RenderSettings, SettingsSpace
+
+
+@dataclass
+class RenderOutcome:
+    """One render: the image (display-referred, ``(h, w, 3)``), wall-clock and CPU seconds."""
+
+    image: np.ndarray
+    seconds: float
+    cpu_seconds: float
+
+
+class Renderer(Protocol):
+    reference_settings: ReferenceSettings
+
+    def render(self, frame: int, settings: RenderSettings, seed: int | None = None) -> RenderOutcome: ...
+
+    def reference(self, frame: int) -> np.ndarray: ...
+
+    def features(self, frame: int) -> FrameFeatures: ...
+
+
+def check_target(target_ssim: float) -> None:
+    if not (isinstance(target_ssim, (int, float)) and 0.0 < target_ssim <= 1.0):
+        raise RigDojoError(f"target SSIM {target_ssim}: give a value in (0, 1], e.g. 0.98")
+    if target_ssim == 1.0:
+        raise RigDojoError("target SSIM 1 means identical to the reference, which only the reference itself "
+                           "reaches; give a value below 1, e.g. 0.98")
+
+
+def pick_frames(features: list[FrameFeatures], count: int) -> list[int]:
+    """``count`` frames that differ most: farthest-point in standardized feature space, from the hardest."""
+    if count >= len(features):
+        return [f.frame for f in features]
+    vectors = np.array([f.vector() for f in features])
+    spread = vectors.std(axis=0)
+    vectors = (vectors - vectors.mean(axis=0)) / np.where(spread > 1e-9, spread, 1.0)
+    first = int(np.argmax([f.denoised_disagreement for f in features]))
+    chosen = [first]
+    dist = np.linalg.norm(vectors - vectors[first], axis=1)
+    while len(chosen) < count:
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(vectors - vectors[nxt], axis=1))
+    return sorted(features[i].frame for i in chosen)
+
+
+class TuneRun:
+    """One tune of one shot (see the module docstring)."""
+
+    def __init__(self, renderer: Renderer, frames: list[int], target_ssim: float, *,
+                 space: SettingsSpace | None = None, sampled: int = 6, rounds: int = 6,
+                 minutes: float | None = None, repairs: int = 3, verify: bool = False, pixels: int = 128 * 96,
+                 seed: int = 0, confidence: float = 1.64):
+        check_target(target_ssim)
+        if not frames:
+            raise RigDojoError("no frames to tune")
+        if sampled < 1:
+            raise RigDojoError("sample at least one frame")
+        if minutes is not None and minutes <= 0:
+            raise RigDojoError(f"--minutes {minutes}: give a positive time budget")
+        self.renderer = renderer
+        self.frames = list(frames)
+        self.target = float(target_ssim)
+        self.space = space or SettingsSpace()
+        self.sampled_count = sampled
+        self.rounds = rounds
+        self.minutes = minutes
+        self.repairs = repairs
+        self.verify = verify
+        self.learner = RenderSettingsLearner(self.space, pixels=pixels, seed=seed, confidence=confidence)
+        self.features: dict[int, FrameFeatures] = {}
+        self.sampled: list[int] = []
+        self.history: list[dict] = []  # every training render: frame, settings, ssim, seconds
+        self.report: TuneReport | None = None
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    def run(self, progress=None) -> TuneReport:
+        for line in self.steps():
+            if progress is not None:
+                progress(line)
+        assert self.report is not None
+        return self.report
+
+    def steps(self) -> Iterator[str]:
+        began = time.monotonic()
+        renderer, learner = self.renderer, self.learner
+        for k, frame in enumerate(self.frames):
+            self.features[frame] = renderer.features(frame)
+            yield f"features of frame {frame} ({k + 1}/{len(self.frames)})"
+        self.sampled = pick_frames([self.features[f] for f in self.frames], self.sampled_count)
+        for k, frame in enumerate(self.sampled):
+            renderer.reference(frame)
+            yield f"reference of frame {frame} ({k + 1}/{len(self.sampled)})"
+        deadline = None if self.minutes is None else began + 60.0 * self.minutes
+        for r in range(self.rounds):
+            previous = None
+            for frame in self.sampled:
+                feats = self.features[frame]
+                index = learner.choose(feats, self.target, previous, explore=True)
+                settings = self.space.candidates[index]
+                quality = self._train_render(frame, settings)
+                previous = settings
+                yield f"round {r + 1}: frame {frame} {settings.short()} -> SSIM {quality:.4f}"
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        learner.calibrate_frames()
+        # the sampled frames with their settings for real; a miss is learned from and chosen again
+        checked: dict[int, tuple[RenderSettings, float, RenderOutcome]] = {}
+        for frame in self.sampled:
+            for _ in range(self.repairs + 1):
+                settings = self.space.candidates[learner.choose(self.features[frame], self.target)]
+                outcome = self.renderer.render(frame, settings)
+                reference = renderer.reference(frame)
+                quality = ssim(match_size(outcome.image, reference), reference)
+                learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds, self.target)
+                self.history.append({"frame": frame, "settings": settings, "ssim": quality,
+                                     "seconds": outcome.seconds, "cpu_seconds": outcome.cpu_seconds,
+                                     "phase": "check"})
+                checked[frame] = (settings, quality, outcome)
+                yield f"check frame {frame}: {settings.short()} -> SSIM {quality:.4f}"
+                if quality >= self.target:
+                    break
+        learner.calibrate_frames()  # again, with the checks' renders
+        results = []
+        previous = None
+        for frame in self.frames:
+            feats = self.features[frame]
+            unseen = frame not in self.sampled
+            index = learner.choose(feats, self.target, previous, unseen=unseen)
+            settings = self.space.candidates[index]
+            if frame in checked and checked[frame][1] >= self.target:
+                settings = checked[frame][0]  # measured good enough: keep what was checked
+                index = self.space.index(settings)
+            prediction = learner.predict(feats, unseen=unseen)
+            result = FrameResult(
+                frame=frame, settings=settings, predicted_ssim=float(y_to_ssim(prediction.y_mean[index])),
+                predicted_ssim_bound=float(y_to_ssim(prediction.y_mean[index]
+                                                     + learner.confidence * prediction.y_std[index])),
+                predicted_seconds=float(prediction.seconds[index]), sampled=frame in self.sampled)
+            if frame in checked and checked[frame][0] == settings:
+                _, quality, outcome = checked[frame]
+                self._measure(result, outcome, renderer.reference(frame))
+            elif self.verify:
+                outcome = renderer.render(frame, settings)
+                self._measure(result, outcome, renderer.reference(frame))
+                # its time (never its quality: the reference is for the report) updates the time model
+                learner.observe(feats, settings, None, outcome.cpu_seconds)
+                yield f"verify frame {frame}: {settings.short()} -> SSIM {result.measured_ssim:.4f}"
+            results.append(result)
+            previous = settings
+        self.report = TuneReport(
+            target_ssim=self.target, frames=results, sampled_frames=list(self.sampled),
+            training_renders=len(self.history), tuning_seconds=time.monotonic() - began,
+            reference=vars(renderer.reference_settings).copy(), learner=learner.summary(),
+            features=[self.features[f].to_dict() for f in self.frames])
+        yield "done"
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _train_render(self, frame: int, settings: RenderSettings) -> float:
+        outcome = self.renderer.render(frame, settings)
+        reference = self.renderer.reference(frame)
+        quality = ssim(match_size(outcome.image, reference), reference)
+        self.learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds, self.target)
+        self.history.append({"frame": frame, "settings": settings, "ssim": quality, "seconds": outcome.seconds,
+                             "cpu_seconds": outcome.cpu_seconds, "phase": "train"})
+        return quality
+
+    @staticmethod
+    def _measure(result: FrameResult, outcome: RenderOutcome, reference: np.ndarray) -> None:
+        image = match_size(outcome.image, reference)
+        result.measured_ssim = ssim(image, reference)
+        result.measured_psnr = psnr(image, reference)
+        result.seconds = outcome.seconds
+        result.cpu_seconds = outcome.cpu_seconds

@@ -1,0 +1,206 @@
+"""Render-settings tuning without Blender (issue 19): image metrics, frame features, the settings space,
+the learner's choice, the grid-search baseline and the comparison sheet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rig_dojo.envs.rendering.baselines import search_fixed
+from rig_dojo.envs.rendering.features import adaptive_min_samples, frame_features
+from rig_dojo.envs.rendering.learner import RenderSettingsLearner
+from rig_dojo.envs.rendering.metrics import (C1, gaussian_taps, luminance, match_size, psnr, quality_db, ssim,
+                                             ssim_from_db)
+from rig_dojo.envs.rendering.settings import CYCLES_DEFAULTS, ReferenceSettings, RenderSettings, SettingsSpace
+from rig_dojo.envs.rendering.sheet import side_by_side
+from rig_dojo.envs.rendering.tune import RenderOutcome, TuneRun, pick_frames
+from rig_dojo.errors import RigDojoError
+
+
+
+
+def test_ssim_is_one_for_identical_images_and_falls_with_noise():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0.2, 0.8, (40, 50, 3))
+    assert ssim(image, image) == pytest.approx(1.0)
+    scores = [ssim(np.clip(image + rng.normal(0, s, image.shape), 0, 1), image) for s in (0.01, 0.05, 0.2)]
+    assert 1.0 > scores[0] > scores[1] > scores[2] > 0.0
+
+
+def test_ssim_of_flat_images_is_the_luminance_term():
+    # flat windows have no variance: SSIM reduces to (2ab + C1) / (a^2 + b^2 + C1) exactly
+    a, b = 0.3, 0.5
+    expected = (2 * a * b + C1) / (a * a + b * b + C1)
+    assert ssim(np.full((20, 20), a), np.full((20, 20), b)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_ssim_uses_luminance_and_a_normalised_gaussian_window():
+    taps = gaussian_taps()
+    assert taps.size == 11 and taps.sum() == pytest.approx(1.0) and taps[5] == taps.max()
+    rgb = np.zeros((20, 20, 3))
+    rgb[..., 1] = 1.0
+    assert luminance(rgb)[0, 0] == pytest.approx(0.7152)
+    # a change only a colour channel sees, balanced to keep luminance, leaves luminance SSIM at 1
+    other = rgb.copy()
+    other[..., 0], other[..., 1] = 0.7152 / 0.2126 * 0.1, 0.9
+    assert ssim(other, rgb) == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(ValueError, match="smaller than"):
+        ssim(np.zeros((8, 8)), np.zeros((8, 8)))
+
+
+def test_a_smaller_render_is_compared_at_the_reference_size():
+    y, x = np.mgrid[0:36, 0:48]
+    reference = np.stack([x / 47.0, y / 35.0, np.full(x.shape, 0.5)], axis=-1)
+    half = reference[::2, ::2]
+    assert match_size(reference, reference) is reference
+    up = match_size(half, reference)
+    assert up.shape == reference.shape and np.abs(up - reference).max() < 0.05  # a smooth ramp survives
+    assert ssim(up, reference) > 0.99
+
+
+def test_psnr_and_the_quality_scale():
+    reference = np.zeros((10, 10, 3))
+    assert psnr(reference + 0.1, reference) == pytest.approx(20.0)
+    assert psnr(reference, reference) == float("inf")
+    assert quality_db(0.99) == pytest.approx(20.0)
+    assert ssim_from_db(quality_db(0.973)) == pytest.approx(0.973)
+
+
+def test_features_estimate_the_noise_and_predict_the_ssim_of_more_samples():
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:48, 0:64]
+    clean = 0.4 + 0.2 * np.sin(x / 5.0) * np.cos(y / 7.0)
+    sigma = 0.1  # per-sample noise
+
+    def render(n):
+        return clean + rng.normal(0, sigma / np.sqrt(n), clean.shape)
+
+    feats = frame_features(1, render(4), render(4), 4, clean, clean)
+    assert feats.noise == pytest.approx(sigma, rel=0.1)
+    predicted = feats.predicted_ssim([4, 16, 64])
+    measured = [ssim(render(n), clean) for n in (4, 16, 64)]
+    assert predicted == pytest.approx(measured, abs=0.05)  # the estimates of signal and noise are noisy themselves
+    assert predicted[0] < predicted[1] < predicted[2]
+    assert feats.denoised_disagreement == pytest.approx(1e-5)  # identical "denoised" previews
+
+
+def test_adaptive_sampling_follows_cycles_minimum_and_cap():
+    assert adaptive_min_samples(0.1) == 32 and adaptive_min_samples(0.01) == 64
+    rng = np.random.default_rng(2)
+    image = rng.uniform(0.3, 0.7, (30, 30))
+    feats = frame_features(1, image, image + 0.05, 4, image, image)
+    assert feats.mean_samples([16], [0.0])[0] == 16  # threshold 0: every pixel takes the cap
+    assert feats.mean_samples([8], [0.1])[0] == 8  # the cap wins below the minimum
+    assert 32 <= feats.mean_samples([1024], [0.1])[0] < 1024
+
+
+def test_settings_space_and_cycles_defaults():
+    space = SettingsSpace()
+    assert len(space) == len(set(space.candidates))
+    assert CYCLES_DEFAULTS == RenderSettings(4096, 0.01, 4, 4, 12, "accurate")
+    assert space.candidates[space.index(RenderSettings(16, 0.0, 2, 2, 4, "fast"))].short() == "16spp t- b2/2/4 dnf"
+    with pytest.raises(RigDojoError, match="denoiser"):
+        RenderSettings(denoiser="magic")
+    with pytest.raises(RigDojoError, match="unknown render setting"):
+        RenderSettings.from_dict({"samplez": 3})
+
+
+def test_the_learner_prefers_the_cheapest_settings_predicted_good_enough():
+    rng = np.random.default_rng(3)
+    image = rng.uniform(0.3, 0.7, (30, 40))
+    noisy = frame_features(1, image, np.clip(image + rng.normal(0, 0.2, image.shape), 0, 1), 4, image,
+                           np.clip(image + rng.normal(0, 0.05, image.shape), 0, 1))
+    clean = frame_features(2, image, image + rng.normal(0, 0.002, image.shape), 4, image, image)
+    learner = RenderSettingsLearner()
+    picks = {f.frame: learner.space.candidates[learner.choose(f, 0.98)] for f in (noisy, clean)}
+    assert picks[1] != picks[2]
+    costs = {frame: learner.predict(f).seconds[learner.space.index(picks[frame])]
+             for frame, f in ((1, noisy), (2, clean))}
+    assert costs[2] < costs[1]  # the clean frame gets a cheaper render
+    assert pick_frames([noisy, clean], 1) == [1]  # the frame the denoiser finds hardest comes first
+
+
+class _SamplesRenderer:
+    """A stand-in for Cycles: the image is a ramp plus noise that falls with the samples (no denoiser)."""
+
+    def __init__(self, noise_per_frame):
+        y, x = np.mgrid[0:24, 0:32]
+        self.clean = np.stack([x / 31.0, y / 23.0, np.full(x.shape, 0.5)], axis=-1)
+        self.noise = noise_per_frame
+        self.rng = np.random.default_rng(0)
+
+    def reference(self, frame):
+        return self.clean
+
+    def render(self, frame, settings, seed=None):
+        sigma = self.noise[frame] / np.sqrt(settings.samples)
+        image = self.clean + self.rng.normal(0.0, sigma, self.clean.shape)
+        return RenderOutcome(image, 0.0, 0.01 * settings.samples)
+
+
+def test_the_grid_search_finds_the_cheapest_setting_every_frame_passes():
+    renderer = _SamplesRenderer({1: 0.05, 2: 0.4})
+    families = (("off", (4, 4, 12), 0.0),)
+    found = search_fixed(renderer, [1, 2], 0.9, order=[2], samples=(1, 4, 16, 64, 256), families=families)
+    assert found.best is not None and found.best.denoiser == "off"
+    # the noisy frame 2 sets the samples for both: every smaller count failed it, and frame 1 passes too
+    smaller = [n for n in (1, 4, 16, 64, 256) if n < found.best.samples]
+    assert smaller and all(any(t["frame"] == 2 and t["settings"]["samples"] == n and t["ssim"] < 0.9
+                               for t in found.tried) for n in smaller)
+    assert all(t["ssim"] >= 0.9 for t in found.tried if t["settings"]["samples"] == found.best.samples)
+    assert found.cpu_seconds == pytest.approx(2 * 0.01 * found.best.samples)
+
+
+def test_the_comparison_sheet_tiles_captioned_images():
+    image = np.zeros((10, 12, 3))
+    image[0] = 1.0  # the bottom row (Blender's row 0) is white
+    sheet = side_by_side([[(image, "A"), (image, "B")]], zoom=2, title="T")
+    assert sheet.shape[2] == 4 and sheet.shape[1] == 2 * (12 * 2 + 4) + 4
+    white_rows = np.nonzero(np.all(sheet[:, 4:28, :3] == 1.0, axis=(1, 2)))[0]
+    assert white_rows.size == 2  # the zoomed white row, still at the bottom of its tile
+
+
+class _NoisyShot(_SamplesRenderer):
+    """The stand-in with features too: previews are the same noisy ramp at 4 samples."""
+
+    reference_settings = ReferenceSettings()
+
+    def features(self, frame):
+        raw = [self.render(frame, RenderSettings(4, 0.0, 4, 4, 12, "off")).image for _ in range(2)]
+        return frame_features(frame, raw[0], raw[1], 4, raw[0], raw[1])
+
+
+def test_a_shot_is_tuned_without_blender_and_noisier_frames_get_more_samples():
+    shot = _NoisyShot({1: 0.05, 2: 0.05, 3: 0.3, 4: 0.3})
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), adaptive_threshold=(0.0,),
+                          diffuse_bounces=(4,), glossy_bounces=(4,), transmission_bounces=(12,), denoiser=("off",))
+    report = TuneRun(shot, [1, 2, 3, 4], 0.9, space=space, sampled=2, rounds=6, pixels=32 * 24, seed=1).run()
+    choices = report.choices()
+    assert {frame <= 2 for frame in report.sampled_frames} == {True, False}  # one clean frame, one noisy one
+    assert choices[1].samples < choices[3].samples and choices[2].samples < choices[4].samples
+    for result in report.measured:  # the sampled frames were checked against their references
+        assert result.measured_ssim >= 0.9
+    assert report.below_target == []
+
+
+def test_frame_offsets_drift_along_the_shot_and_unseen_frames_get_wider_bounds_further_away():
+    import dataclasses
+
+    rng = np.random.default_rng(4)
+    image = rng.uniform(0.3, 0.7, (30, 40))
+    base = frame_features(1, image, np.clip(image + rng.normal(0, 0.1, image.shape), 0, 1), 4, image,
+                          np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1))
+    space = SettingsSpace(samples=(4, 8, 16, 32, 64), adaptive_threshold=(0.0,), diffuse_bounces=(4,),
+                          glossy_bounces=(4,), transmission_bounces=(12,), denoiser=("fast", "accurate"))
+    learner = RenderSettingsLearner(space)
+    for frame in (1, 7, 13, 19):  # the same features, but the shot gets harder: an offset drifting with the frame
+        feats = dataclasses.replace(base, frame=frame)
+        for settings in space.candidates:
+            q, _ = learner.rows(feats, settings)
+            y = q @ learner.quality.prior_mean + 0.02 * frame + rng.normal(0, 0.01)
+            learner.observe(feats, settings, 1.0 - 10.0 ** y, 0.1, target_ssim=0.98)
+    learner.calibrate_frames()
+    assert learner.interpolate_offsets
+    assert learner.frame_offset(10) == pytest.approx((learner.offsets[7] + learner.offsets[13]) / 2)
+    assert learner.offsets[19] - learner.offsets[1] == pytest.approx(0.36, abs=0.1)
+    assert learner.unseen_noise_at(8) < learner.unseen_noise_at(25)
