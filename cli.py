@@ -158,20 +158,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _config_from_args(args: argparse.Namespace):
     """The TrainConfig: --config TOML, else the settings stored in the .blend; then the flags."""
-    import bpy
-
-    from .agents.config import TrainConfig, defaults_for
+    from .agents.config import defaults_for
     from .envs.families import family_of
 
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise RigDojoError(f"{args.config}: no such config file")
-        config = TrainConfig.load(path)
-    else:
-        from .props import settings_to_config
+    from .headless import stored_or_given_config
 
-        config = settings_to_config(bpy.context.scene.rig_dojo)
+    config = stored_or_given_config(args.config)
     task_changed = bool(args.task) and args.task != config.task
     if task_changed:
         if family_of(args.task) is not family_of(config.task):

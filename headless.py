@@ -223,3 +223,15 @@ class TrainingFailed(Exception):
     """A run that started and then failed (exit code 1)."""
 
 
+def stored_or_given_config(config_path: str | None):
+    """The TrainConfig of ``--config`` (a TOML file), else the settings stored in the open .blend."""
+    from .agents.config import TrainConfig
+
+    if config_path:
+        path = Path(config_path)
+        if not path.is_file():
+            raise RigDojoError(f"{config_path}: no such config file")
+        return TrainConfig.load(path)
+    from .props import settings_to_config
+
+    return settings_to_config(bpy.context.scene.rig_dojo)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .errors import RigDojoError
-from .headless import open_scene, quiet_blender
+from .headless import open_scene, quiet_blender, stored_or_given_config
 
 
 def add_sweep_parser(sub, scene_help: str) -> None:
@@ -53,19 +53,7 @@ def add_sweep_parser(sub, scene_help: str) -> None:
 
 
 def _base_config(args: argparse.Namespace):
-    import bpy
-
-    from .agents.config import TrainConfig
-
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise RigDojoError(f"{args.config}: no such config file")
-        config = TrainConfig.load(path)
-    else:
-        from .props import settings_to_config
-
-        config = settings_to_config(bpy.context.scene.rig_dojo)
+    config = stored_or_given_config(args.config)
     if args.steps is not None:
         config.algo.total_steps = args.steps
     config.validate()
