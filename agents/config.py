@@ -352,8 +352,11 @@ def _tuned_where_unset(config: TrainConfig, given: Any) -> None:
         return  # a whole [algo] table (every file we write): nothing to fill
     from ..envs.families import family_of
 
-    name = given.get("name") or family_of(config.task).default_algorithm
-    tuned = defaults_for(name, config.task)
+    try:
+        name = given.get("name") or family_of(config.task).default_algorithm
+        tuned = defaults_for(name, config.task)
+    except RigDojoError:
+        return  # an unknown task or algorithm: validate() names the key
     for f in dataclasses.fields(AlgoConfig):
         if f.name not in given:
             setattr(config.algo, f.name, getattr(tuned, f.name))
