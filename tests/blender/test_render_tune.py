@@ -176,6 +176,7 @@ def test_the_command_refuses_bad_input_with_one_line(tiny_blend, tmp_path, args,
     assert sorted(p.name for p in tiny_blend.parent.iterdir()) == ["tiny.blend"]
 
 
+@pytest.mark.slow  # renders a whole tune through a subprocess (~7 s)
 def test_the_command_tunes_and_writes_a_report_and_a_keyed_copy(tiny_blend, tmp_path):
     before = tiny_blend.read_bytes()
     out = tmp_path / "out"
@@ -236,6 +237,7 @@ def test_the_render_tune_panel_draws(tiny, capfd):
         test_sidebar.PANELS = saved
 
 
+@pytest.mark.slow  # renders every frame to verify (~4 s)
 def test_the_tune_loop_respects_the_time_budget_and_verify_measures_every_frame(tiny):
     from rig_dojo.scene.render_tune import CyclesRenderer
 
