@@ -55,15 +55,7 @@ def build_scene() -> dict:
     scenes.add_marker("TargetMarker", target)
 
     human = scenes.build_rigify_human(fk_arms=True)
-    for name, limits in HUMAN_LIMITS.items():
-        pb = human.pose.bones[name]
-        for axis, lim in zip("xyz", limits):
-            if lim is None:
-                pb.lock_rotation["xyz".index(axis)] = True
-            else:
-                setattr(pb, f"use_ik_limit_{axis}", True)
-                setattr(pb, f"ik_min_{axis}", lim[0])
-                setattr(pb, f"ik_max_{axis}", lim[1])
+    scenes.limit_rotations(human, HUMAN_LIMITS)
     deform = [b.name for b in human.data.bones if b.use_deform and not b.name.startswith(("DEF-breast", "DEF-pelvis"))]
     scenes.add_bone_proxies(human, deform, radius=0.045, color=(0.75, 0.7, 0.65, 1.0))
     # the table and the cup within the left arm's reach under HUMAN_LIMITS: every point of CupRegion can be

@@ -179,15 +179,7 @@ def build_rigify_arm() -> None:
     scenes.empty_scene()
     with quiet_blender():  # Rigify prints its progress
         human = scenes.build_rigify_human(fk_arms=True)
-    for name, limits in HUMAN_LIMITS.items():
-        pb = human.pose.bones[name]
-        for axis, lim in zip("xyz", limits):
-            if lim is None:
-                pb.lock_rotation["xyz".index(axis)] = True
-            else:
-                setattr(pb, f"use_ik_limit_{axis}", True)
-                setattr(pb, f"ik_min_{axis}", lim[0])
-                setattr(pb, f"ik_max_{axis}", lim[1])
+    scenes.limit_rotations(human, HUMAN_LIMITS)
     # the hand hangs at about (0.72, 0.04, 1.26), the shoulder at (0.2, 0.03, 1.59); the arm is 0.63 long
     scenes.add_empty("HandRegion", (0.45, -0.2, 1.35), display="CUBE", size=0.1)
 

@@ -67,6 +67,20 @@ def build_chain(
     return obj
 
 
+def limit_rotations(obj: bpy.types.Object, limits: dict) -> None:
+    """Per pose bone, per axis: ``(min, max)`` radians as IK limits (``use_ik_limit_*``, which the twin reads as
+    joint limits), or None to lock that axis; e.g. ``{"forearm_fk.L": ((0.0, 2.5), None, None)}``."""
+    for name, per_axis in limits.items():
+        pb = obj.pose.bones[name]
+        for axis, lim in zip("xyz", per_axis):
+            if lim is None:
+                pb.lock_rotation["xyz".index(axis)] = True
+            else:
+                setattr(pb, f"use_ik_limit_{axis}", True)
+                setattr(pb, f"ik_min_{axis}", lim[0])
+                setattr(pb, f"ik_max_{axis}", lim[1])
+
+
 def add_empty(name: str, location=(0.0, 0.0, 0.0), display="SPHERE", size: float = 0.05) -> bpy.types.Object:
     obj = _link(bpy.data.objects.new(name, None))
     obj.empty_display_type = display
