@@ -276,6 +276,56 @@ def test_rigify_basic_quadruped_metarig_matches_blender():
     assert report["rest"] <= 1e-5 and report["pose"] <= 1e-4
 
 
+RIGIFY_QUADRUPED_FILE = r"""
+import bpy, os, sys
+from rig_dojo.scene.builders import scenes
+scenes.empty_scene(); scenes.enable_rigify()
+bpy.ops.object.armature_basic_quadruped_metarig_add()  # as the Add > Armature > Basic Quadruped menu makes it
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
+sys.stdout.flush(); os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_rigify_quadruped_metarig_stands_after_a_short_training_and_bakes_verified(tmp_path):
+    """A new user's path, end to end on the command line with the defaults: Rigify's basic quadruped
+    metarig (34 bones, quaternion rotations, no limits) is read as a creature, stands for whole 10 s
+    episodes after 57k steps of stand training (about 30 s; holding the rest pose falls in 2 of 4), and
+    its baked balance verifies in Blender."""
+    import subprocess
+    import sys
+
+    scene = tmp_path / "quadruped.blend"
+    made = run_python(RIGIFY_QUADRUPED_FILE, str(scene), timeout=300)
+    assert made.returncode == 0 and scene.exists(), made.stderr[-3000:]
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
+                              timeout=900, cwd=tmp_path)
+
+    run = tmp_path / "stand"
+    train = cli("train", scene, "--task", "stand", "--rig", "metarig", "--steps", "57344", "--seed", "0",
+                "--out", run)
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert "Traceback" not in train.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["task"] == "stand" and summary["rig"] == "metarig" and summary["steps"] >= 57344
+    physics = summary["physics"]
+    print(f"Rigify quadruped stand: success {summary['success_rate']:.0%} over {summary['episodes']} episodes; "
+          f"trained {physics['trained']}, zero actions {physics['zero_actions']}")
+    assert physics["trained"]["falls"] == 0 and physics["trained"]["seconds_up"] == pytest.approx(10.0)
+    assert physics["trained"]["seconds_up"] > physics["zero_actions"]["seconds_up"]
+    assert summary["success_rate"] >= 0.9
+
+    baked = tmp_path / "baked.blend"
+    bake = cli("bake", scene, "--policy", run / "final.rdpolicy", "--frames", "1-240", "--output", baked, "--json")
+    assert bake.returncode == 0, bake.stderr[-3000:]
+    report = json.loads(bake.stdout)
+    assert report["rig"] == "metarig" and not report["fell"] and tuple(report["frames"]) == (1, 240)
+    assert report["keys_written"] > 0 and report["relative_error"] <= 1e-4, report
+    assert baked.exists()
+
+
 # ---- reward terms (pure numpy) ---------------------------------------------------------------
 
 
