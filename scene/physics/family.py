@@ -171,3 +171,14 @@ def draw_report(layout, report: dict) -> None:
           ("Policy", "Seconds Up", "Distance", "Falls"),
           [(label, f"{physics[key]['seconds_up']:.2f}", f"{physics[key]['distance']:+.2f}",
             f"{physics[key]['falls']}") for key, label in names])
+
+
+def check_twin(config, spec, run_dir=None):
+    """Train only what verifies: the creature's rest pose and random poses, Blender against MuJoCo
+    (``scene.physics.verify.check_physics_twin``; NotExactError, exit 3, when they disagree)."""
+    from .verify import check_physics_twin
+
+    obj = bpy.data.objects.get(config.rig.rig)
+    if obj is None or obj.type != 'ARMATURE':
+        raise RigDojoError(f"no armature named {config.rig.rig!r}; pick the creature's armature (--rig)")
+    return check_physics_twin(obj, spec, root_motion=config.physics.root_motion)

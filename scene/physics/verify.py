@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bpy
 import numpy as np
@@ -100,3 +100,53 @@ def verify_physics_bake(obj, spec: PhysicsSpec, frames: Sequence[float] | np.nda
             err[i] = np.maximum(np.linalg.norm(bh - heads[i], axis=1), np.linalg.norm(bt - tails[i], axis=1))
     fi, bi = np.unravel_index(int(np.argmax(err)), err.shape)
     return PhysicsBakeCheck(float(err[fi, bi]), spec.bone_names[bi], float(frames[fi]), spec.size())
+
+
+TWIN_TOLERANCE = 1e-4  # worst bone head/tail distance, as a fraction of the creature's size
+TWIN_SAMPLES = 4
+
+
+@dataclass
+class PhysicsTwinCheck:
+    """The physics family's parity check before training (``scene.families.check_twin``): Blender's bone heads
+    and tails against the MuJoCo model's, at rest and at random poses."""
+
+    rig: str
+    samples: int
+    worst: float  # of the creature's size
+    seconds: float
+    outcome: str = "exact"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def line(self) -> str:
+        return (f"twin check: {self.rig} EXACT at rest and over {self.samples} random poses in {self.seconds:.2f} s; "
+                f"worst {self.worst:.2g} of the creature's size")
+
+
+def check_physics_twin(obj, spec: PhysicsSpec, root_motion: str = "bone",
+                       samples: int = TWIN_SAMPLES) -> PhysicsTwinCheck:
+    """Train only what verifies (DESIGN.md, rule 8) for a creature: the rest pose and ``samples`` random poses
+    posed in Blender and in MuJoCo; the rig's pose and transform are put back. Raises ``NotExactError`` (exit 3)
+    when a bone head or tail is further apart than ``TWIN_TOLERANCE`` of the creature's size."""
+    import time
+
+    from ...errors import NotExactError
+    from ..pose import PoseBackup, TransformBackup
+
+    began = time.perf_counter()
+    pose, transform = PoseBackup(obj, [pb.name for pb in obj.pose.bones]), TransformBackup(obj)
+    try:
+        rest = physics_rest_error(obj, spec)
+        posed = physics_pose_error(obj, spec, n_poses=samples, root_motion=root_motion)
+    finally:
+        pose.restore()
+        transform.restore()
+    size = float(spec.size()) or 1.0
+    worst = max(rest, posed) / size
+    if not np.isfinite(worst) or worst > TWIN_TOLERANCE:
+        raise NotExactError(f"{obj.name}: the physics twin does not reproduce Blender's bones (worst head/tail "
+                            f"{worst:.2g} of the creature's size at {'rest' if rest >= posed else 'a random pose'}, "
+                            f"tolerance {TWIN_TOLERANCE:g}); a constraint or driver on the bones moves them in "
+                            "Blender but not in the simulation: mute it, or report this rig")
+    return PhysicsTwinCheck(obj.name, samples, worst, time.perf_counter() - began)

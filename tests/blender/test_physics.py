@@ -375,3 +375,29 @@ def test_action_scale_is_a_physics_config_key(quadruped):
     loaded.physics.action_scale = 1.5
     with pytest.raises(RigDojoError, match="physics.action_scale"):
         loaded.validate()
+
+
+def test_training_checks_the_creature_against_blender_first_and_refuses_one_it_cannot_reproduce(quadruped):
+    """Train only what verifies (DESIGN.md rule 8) for the physics family: the rest pose and random poses,
+    Blender against MuJoCo, the rig's pose and transform put back; a constraint that moves a bone in Blender
+    but not in the simulation is refused with exit 3 and what to do."""
+    from rig_dojo.agents.config import TrainConfig
+    from rig_dojo.errors import NotExactError
+    from rig_dojo.scene.families import spec_for_training
+
+    config = TrainConfig(task="stand")
+    config.rig.rig = quadruped.name
+    pose = {pb.name: tuple(pb.rotation_quaternion) + tuple(pb.rotation_euler) + tuple(pb.location)
+            for pb in quadruped.pose.bones}
+    transform = tuple(quadruped.location) + tuple(quadruped.rotation_euler) + tuple(quadruped.scale)
+    spec, check = spec_for_training(config)
+    assert check.outcome == "exact" and check.worst <= 1e-4 and check.line.startswith("twin check: ")
+    assert {pb.name: tuple(pb.rotation_quaternion) + tuple(pb.rotation_euler) + tuple(pb.location)
+            for pb in quadruped.pose.bones} == pose
+    assert tuple(quadruped.location) + tuple(quadruped.rotation_euler) + tuple(quadruped.scale) == transform
+    bone = spec.bone_names[2]
+    lock = quadruped.pose.bones[bone].constraints.new("LIMIT_ROTATION")  # Blender holds it; MuJoCo does not
+    lock.use_limit_x = lock.use_limit_y = lock.use_limit_z = True
+    with pytest.raises(NotExactError, match="does not reproduce Blender's bones") as err:
+        spec_for_training(config)
+    assert err.value.exit_code == 3 and "\n" not in str(err.value)
