@@ -4,8 +4,7 @@ its bake verifies; the refusal offers this route."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from functools import partial
 
 import bpy
 import numpy as np
@@ -19,11 +18,10 @@ from rig_dojo.envs.kinematic.twin import RigTwin
 from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.kinematic.task_extract import task_from_config
 from rig_dojo.scene.kinematic.verify import set_control_rotations, verify
+import harness
 
 
-def run_cli(*args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+run_cli = partial(harness.run_cli, timeout=900)
 
 
 def driven_config(steps: int = 2048) -> TrainConfig:

@@ -10,8 +10,6 @@ files) are tested in tests/core/test_camera_solve.py.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import bpy
 import numpy as np
@@ -26,6 +24,7 @@ from rig_dojo.scene.builders.camera_shots import SHOTS, build_shot
 from rig_dojo.scene.camera.bake import bake_camera
 from rig_dojo.scene.camera.extract import extract_camera_shot
 from rig_dojo.scene.camera.verify import verify_camera_bake
+from harness import run_cli
 
 QUICK = dict(population=32, generations=14)  # the suite test's budget (the defaults run in the bench)
 
@@ -42,11 +41,6 @@ def solve(spec, population: int, generations: int, **task_kwargs):
         solver.step()
     path = solver.result()
     return task, path, evaluate_poses(task, path.positions, path.angles, path.lens)
-
-
-def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
 
 
 # --- building blocks ------------------------------------------------------------------------

@@ -14,27 +14,12 @@ import pytest
 
 import bpy
 
-from rig_dojo.agents.config import TrainConfig, defaults_for
+from rig_dojo.agents.config import TrainConfig
 from rig_dojo.scene.builders import scenes
+from harness import run_cli, small_config
 
 
 pytestmark = pytest.mark.slow  # trains or runs the command line in subprocesses
-
-def run_cli(*args, cwd=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
-
-
-def small_config(steps: int = 2048, algo: str = "ppo") -> TrainConfig:
-    config = TrainConfig()
-    config.task = "reach"
-    config.algo = defaults_for(algo)
-    config.algo.total_steps, config.algo.n_envs, config.algo.n_steps, config.algo.batch_size = steps, 4, 64, 64
-    config.algo.n_epochs = 2
-    config.rig.rig, config.rig.controls, config.rig.effector = "Arm", ["upper_arm", "forearm", "hand"], "hand"
-    config.rig.region, config.rig.episode_length = "Region", 20
-    config.output.checkpoint_every = 1024
-    return config
 
 
 @pytest.fixture(scope="module")

@@ -25,25 +25,8 @@ import bpy
 import pytest
 
 from rig_dojo import cli
-from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.scene.builders import scenes
-
-
-def small_config(steps: int = 2048, every: int = 1024) -> TrainConfig:
-    config = TrainConfig()
-    config.task = "reach"
-    config.algo = defaults_for("ppo")
-    config.algo.total_steps, config.algo.n_envs, config.algo.n_steps, config.algo.batch_size = steps, 4, 64, 64
-    config.algo.n_epochs = 2
-    config.rig.rig, config.rig.controls, config.rig.effector = "Arm", ["upper_arm", "forearm", "hand"], "hand"
-    config.rig.region, config.rig.episode_length = "Region", 20
-    config.output.checkpoint_every = every
-    return config
-
-
-def run_cli(*args, cwd=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+from harness import run_cli, small_config
 
 
 def start_cli(*args, cwd=None):
@@ -91,7 +74,7 @@ def workspace(tmp_path_factory, dojo_registered):
     scene = folder / "scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(scene))
     (folder / "run.toml").write_text(small_config().to_toml())
-    (folder / "long.toml").write_text(small_config(steps=400_000, every=10**9).to_toml())
+    (folder / "long.toml").write_text(small_config(steps=400_000, checkpoint_every=10**9).to_toml())
     run = folder / "run"
     proc = run_cli("train", scene, "--config", folder / "run.toml", "--out", run)
     assert proc.returncode == 0, proc.stderr[-3000:]

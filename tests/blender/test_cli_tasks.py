@@ -19,15 +19,11 @@ import pytest
 
 from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.errors import RigDojoError
+from harness import run_cli
 
 pytestmark = pytest.mark.slow  # trains or runs the command line in subprocesses
 
 SHOT_FRAMES = 24
-
-
-def run_cli(*args, cwd=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
 
 
 def physics_config(task: str = "stand", steps: int = 512) -> TrainConfig:

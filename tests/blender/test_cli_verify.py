@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import bpy
@@ -13,11 +11,7 @@ import pytest
 from rig_dojo.scene.builders import scenes
 
 import rigs
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *args], capture_output=True, text=True,
-                          timeout=600, cwd=cwd)
+from harness import run_cli
 
 
 @pytest.fixture

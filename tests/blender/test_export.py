@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -24,19 +22,13 @@ from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.envs.families import env_factory
 from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.families import spec_from_config
+from harness import run_cli
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 pytestmark = pytest.mark.slow  # trains and runs the command line in subprocesses
 
 DATA = Path(__file__).resolve().parent / "data"
-
-
-def run_cli(*args, env=None, timeout=600):
-    import os
-
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def arm_config(algo: str = "ppo", steps: int = 2048) -> TrainConfig:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import bpy
@@ -26,13 +25,12 @@ from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.kinematic import parity
 from rig_dojo.scene.kinematic.extract import extract_rig
 from rig_dojo.scene.kinematic.verify import verify
+import harness
 
 ARM = ["upper_arm", "forearm", "hand"]
 
 
-def run_cli(*args, cwd=None, timeout=900):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+run_cli = partial(harness.run_cli, timeout=900)
 
 
 def one_line_error(proc, *fragments, code=2):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 
 import bpy
 import numpy as np
@@ -22,14 +23,13 @@ from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.kinematic import extract
 from rig_dojo.scene.kinematic.extract import extract_rig
 from rig_dojo.scene.kinematic.verify import POSITION_TOLERANCE, ROTATION_TOLERANCE, verify
+import harness
 
 ARM_IK = {"location_controls": ["hand_ik.L", "upper_arm_ik_target.L"], "tracked": ["DEF-hand.L"]}
 LEG_IK = {"location_controls": ["foot_ik.L", "thigh_ik_target.L"], "tracked": ["DEF-foot.L"]}
 
 
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *args], capture_output=True, text=True,
-                          timeout=900, cwd=cwd)
+run_cli = partial(harness.run_cli, timeout=900)
 
 
 def assert_exact(report):

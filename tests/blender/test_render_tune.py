@@ -19,13 +19,9 @@ import pytest
 from rig_dojo.envs.rendering.settings import RenderSettings
 from rig_dojo.envs.rendering.tune import TuneRun
 from rig_dojo.errors import RigDojoError
+from harness import run_cli
 
 FAST = {"threads": 1, "reference_samples": 32, "sampled": 2, "rounds": 2}
-
-
-def run_cli(*args, cwd=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture
@@ -44,8 +40,6 @@ def tiny_blend(tmp_path_factory, dojo_registered):
     path = tmp_path_factory.mktemp("render_tune") / "tiny.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     return path
-
-
 
 
 def test_a_tiny_shot_is_tuned_end_to_end(tiny):

@@ -10,34 +10,23 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import bpy
 import pytest
 
-from rig_dojo.agents.config import TrainConfig, defaults_for
+from rig_dojo.agents.config import TrainConfig
 from rig_dojo.agents.curve import read_png_size
 from rig_dojo.cli import main
 from rig_dojo.scene.builders import scenes
+import harness
+from harness import small_config
 
 pytest.importorskip("ray", reason="sweeps need ray[tune] (./dojo setup installs it)")
 
 
-def run_cli(*args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "rig_dojo", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def small_config(steps: int, checkpoint_every: int = 20_000) -> TrainConfig:
-    config = TrainConfig()
-    config.task = "reach"
-    config.algo = defaults_for("ppo")
-    config.algo.total_steps, config.algo.n_envs, config.algo.n_steps, config.algo.batch_size = steps, 4, 64, 64
-    config.algo.n_epochs = 2
-    config.rig.rig, config.rig.controls, config.rig.effector = "Arm", ["upper_arm", "forearm", "hand"], "hand"
-    config.rig.region, config.rig.episode_length = "Region", 20
-    config.output.checkpoint_every = checkpoint_every
-    return config
+run_cli = partial(harness.run_cli, timeout=900)
 
 
 @pytest.fixture
@@ -50,7 +39,7 @@ def scene(factory, tmp_path):
 
 def config_file(folder: Path, steps: int, checkpoint_every: int = 20_000) -> Path:
     path = folder / "run.toml"
-    path.write_text(small_config(steps, checkpoint_every).to_toml())
+    path.write_text(small_config(steps, checkpoint_every=checkpoint_every).to_toml())
     return path
 
 
