@@ -260,13 +260,18 @@ class BackgroundRun:
     def _restore_metrics(self, step: int) -> None:
         """Keep the metrics.csv rows up to the checkpoint's ``step`` (resume repeats what came after) and put
         them back on the curve."""
+        kept = self._trim_metrics(step)
+        self.mailbox.extend_history([CurvePoint(int(float(r[0])), float(r[1]), float(r[2]), float(r[3])) for r in kept])
+
+    def _trim_metrics(self, step: int) -> list[list[str]]:
+        """Drop the metrics.csv rows after ``step`` (and rows a kill cut short); the rows kept."""
         path = self.run_dir / "metrics.csv"
         if not path.exists():
-            return
+            return []
         with path.open(newline="") as f:
             rows = list(csv.reader(f))
         if not rows:
-            return
+            return []
         def intact(row: list[str]) -> bool:  # a kill can cut the last row short
             try:
                 return len(row) == len(rows[0]) and all(math.isfinite(float(row[i])) or row[i] == "nan"
@@ -278,4 +283,4 @@ class BackgroundRun:
         header, kept = rows[0], [r for r in rows[1:] if intact(r) and int(float(r[0])) <= step]
         text = "\n".join(",".join(r) for r in [header, *kept]) + "\n"
         write_atomic(path, text.encode())
-        self.mailbox.extend_history([CurvePoint(int(float(r[0])), float(r[1]), float(r[2]), float(r[3])) for r in kept])
+        return kept

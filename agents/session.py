@@ -187,6 +187,12 @@ class TrainingSession(BackgroundRun):
                 else:
                     self.model.learn(total_timesteps=remaining, callback=_SessionCallback(self),
                                      reset_num_timesteps=False, tb_log_name="train")
+            if self._lean and self._stop_event.is_set() and self._metrics_file is not None:
+                # our PPO stops at its last update (the rollout in progress is not learnt from): rows written
+                # during that rollout are past the stop step, so they go, as a resume would drop them
+                self._metrics_file.close()
+                self._metrics_file = None
+                self._trim_metrics(int(self.model.num_timesteps))
             self._save_checkpoint()
             self._save_policy()
             final = "stopped" if self._stop_event.is_set() else "finished"
