@@ -257,6 +257,16 @@ class BackgroundRun:
     def _wall_time(self) -> float:
         return self._wall_base + (time.monotonic() - self._run_start) - self._paused_total
 
+    def _eta_seconds(self, step: int, steps_per_second: float) -> float:
+        """Seconds left: the sooner of the step budget at this speed and the time budget (NaN with neither)."""
+        algo = self.config.algo
+        etas = []
+        if algo.total_steps > 0 and steps_per_second > 0:
+            etas.append(max(0, algo.total_steps - step) / steps_per_second)
+        if algo.minutes > 0:
+            etas.append(max(0.0, algo.minutes * 60.0 - self._wall_time()))
+        return min(etas) if etas else float("nan")
+
     def _restore_metrics(self, step: int) -> None:
         """Keep the metrics.csv rows up to the checkpoint's ``step`` (resume repeats what came after) and put
         them back on the curve."""

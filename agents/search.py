@@ -143,16 +143,12 @@ class GenerationSession(BackgroundRun):
             self._last_sps = (self.step - then_step) / (now - then)
             self._window = (now, self.step)
         algo, sps = self.config.algo, self._last_sps
-        etas = []
-        if algo.total_steps > 0 and sps > 0:
-            etas.append(max(0, algo.total_steps - self.step) / sps)
-        if algo.minutes > 0:
-            etas.append(max(0.0, algo.minutes * 60.0 - self._wall_time()))
+        eta = self._eta_seconds(self.step, sps)
         mean_return, success, terms, extra = self._numbers(now, preview)
         snapshot = Snapshot(
             state=self.state, step=self.step, total_steps=algo.total_steps, episodes=self.episodes,
             mean_return=mean_return, success_rate=success, term_means=MappingProxyType(dict(terms)),
-            curriculum_stage=0, steps_per_second=sps, eta_seconds=min(etas) if etas else float("nan"),
+            curriculum_stage=0, steps_per_second=sps, eta_seconds=eta,
             wall_time=self._wall_time(), control_names=self.control_names, preview=self._preview,
             preview_step=self._preview_step)
         self.mailbox.put(snapshot, CurvePoint(self.step, snapshot.wall_time, mean_return, success))

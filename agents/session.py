@@ -342,11 +342,7 @@ class TrainingSession(BackgroundRun):
             self._last_sps = (step - then_step) / (now - then)
         sps = self._last_sps
         algo = self.config.algo
-        etas = []
-        if algo.total_steps > 0 and sps > 0:
-            etas.append(max(0, algo.total_steps - step) / sps)
-        if algo.minutes > 0:
-            etas.append(max(0.0, algo.minutes * 60.0 - self._wall_time()))
+        eta = self._eta_seconds(step, sps)
         terms: dict[str, float] = {}
         if self._terms:
             names = sorted({name for episode in self._terms for name in episode})
@@ -357,7 +353,7 @@ class TrainingSession(BackgroundRun):
             mean_return=float(np.mean(self._returns)) if self._returns else nan,
             success_rate=float(np.mean(self._successes)) if self._successes else nan,
             term_means=MappingProxyType(terms), curriculum_stage=int(self.env.curriculum_stage),
-            steps_per_second=sps, eta_seconds=min(etas) if etas else nan, wall_time=self._wall_time(),
+            steps_per_second=sps, eta_seconds=eta, wall_time=self._wall_time(),
             control_names=self.control_names, preview=self._preview, preview_step=self._preview_step)
         point = CurvePoint(step, snapshot.wall_time, snapshot.mean_return, snapshot.success_rate)
         self.mailbox.put(snapshot, point)
