@@ -395,10 +395,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         if args.out:
             _check_run_folder(args.out)
-        if args.init_from and not Path(args.init_from).is_file():
-            raise RigDojoError(f"{args.init_from}: no such policy file")
+        if args.init_from:
+            from .agents.library import resolve
+
+            resolve(args.init_from)  # library:NAME or a file: one line when there is none
         open_scene(args.scene)
         config = _config_from_args(args)
+        if args.init_from:
+            config.algo.start_from = args.init_from  # recorded in the run's config.toml
+            config.validate()
         run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
     _apply_switches(config.rig.rig, args.switch)
     if args.blender_workers is not None:
@@ -603,6 +608,14 @@ def _cmd_export_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from .agents.library import pretrain
+
+    path = pretrain(args.name, Path(args.out) if args.out else None, report=lambda line: print(line, flush=True))
+    print(f"wrote {path} and {path.with_suffix('.json').name} ({path.stat().st_size / 1024:.0f} KB)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -636,6 +649,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     demo.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test, not a good result)")
     demo.set_defaults(run=_cmd_demo)
+
+    from .agents.library import ENTRIES
+
+    pre = sub.add_parser("pretrain", help="rebuild a policy of the shipped library (./dojo pretrain NAME)",
+                         description="Train a library policy as its recipe says and write it (default: the "
+                                     "library/ folder of this install).")
+    pre.add_argument("name", choices=sorted(ENTRIES), help="; ".join(f"{e.name}: {e.summary}" for e in ENTRIES.values()))
+    pre.add_argument("--out", help="write into this folder instead of library/")
+    pre.set_defaults(run=_cmd_pretrain)
 
     train = sub.add_parser("train", help="train a policy headless",
                            description="Train with --config run.toml or the settings stored in the .blend; "
@@ -672,7 +694,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_whole(0, MAX_SEED), help=f"random seed, 0..{MAX_SEED}")
     train.add_argument("--out", help="run folder (default: rig_dojo_runs/ beside the .blend)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its checkpoint")
-    train.add_argument("--init-from", metavar="POLICY", help="fine-tune from another run's .rdpolicy")
+    train.add_argument("--init-from", metavar="POLICY", help="start from a pre-trained policy: library:reach (shipped "
+                       "with Rig Dojo; any chain of 2-8 bones) or another run's .rdpolicy")
     train.add_argument("--switch", action="append", metavar='BONE["PROP"]=VALUE', help=SWITCH_HELP)
     train.add_argument("--blender-workers", type=int, metavar="N",
                        help="Blender in the loop: N Blender processes step the rig (for a selection the twin "

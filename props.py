@@ -375,7 +375,7 @@ def _algo_changed(self, _context):
 def apply_algo(group, algo: AlgoConfig) -> None:
     with updates_suspended():
         group.name = algo.name
-        write_table(group, algo, AlgoConfig, skip=("name",))
+        write_table(group, algo, AlgoConfig, skip=("name", "start_from"))  # where a run starts is not a tuning
 
 
 # Fixed numbers keep the stored value stable whichever items a task shows (a .blend stores the number): an

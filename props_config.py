@@ -111,6 +111,8 @@ def property_for(f: dataclasses.Field, hint: Any, default: Any, update: Callable
         return PointerProperty(type=bpy.types.Object, **common)
     if ui.kind == "dir":
         return StringProperty(subtype='DIR_PATH', options=RELATIVE_PATH, default=default, **common)
+    if ui.kind == "file":
+        return StringProperty(subtype='FILE_PATH', options=RELATIVE_PATH, default=default, **common)
     if ui.kind in ("names", "objects", "numbers"):
         text = join_names(default) if ui.kind != "numbers" else ", ".join(repr(v) for v in default)
         return StringProperty(default=text, **common)

@@ -17,9 +17,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import RigDojoError
 from .ppo import PPO, ActionLayout, ActorCritic, FastTanh, ObservationNormalizer
 
 NETWORK_KIND = "rig_dojo_chain"
+HIDDEN = 64  # every chain network (and the library's) is this wide; algo.net_arch sizes the per-rig MLP only
 
 
 class _Tokens(nn.Module):
@@ -30,9 +32,13 @@ class _Tokens(nn.Module):
         self.tokens, self.features = tokens, features
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens and mask, cut to the longest real chain in the batch (padding past it is never computed:
+        one rig's batch of 5 joints costs 5 tokens, not 24)."""
         n = obs.shape[0]
         split = self.tokens * self.features
-        return obs[:, :split].reshape(n, self.tokens, self.features), obs[:, split:split + self.tokens]
+        mask = obs[:, split:split + self.tokens]
+        used = int((mask > 0).any(0).nonzero().max()) + 1 if n and bool((mask > 0).any()) else 1
+        return obs[:, :split].reshape(n, self.tokens, self.features)[:, :used], mask[:, :used]
 
 
 def _mlp(sizes: list[int], last_gain: float) -> nn.Sequential:
@@ -63,7 +69,8 @@ class _Actor(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         h, pooled, mask = self.context(obs)
         both = torch.cat([h, pooled.unsqueeze(1).expand_as(h)], dim=-1)
-        return self.head(both).squeeze(-1) * mask
+        out = self.head(both).squeeze(-1) * mask
+        return nn.functional.pad(out, (0, self.split.tokens - out.shape[1]))  # padded tokens: mean 0
 
 
 class _Critic(nn.Module):
@@ -83,7 +90,7 @@ class _Critic(nn.Module):
 class ChainActorCritic(ActorCritic):
     """Shared per-token actor and a pooled critic; ``ActorCritic``'s sampling and ``predict`` as they are."""
 
-    def __init__(self, tokens: int, features: int, hidden: int = 64, log_std_init: float = -1.0):
+    def __init__(self, tokens: int, features: int, hidden: int = HIDDEN, log_std_init: float = -1.0):
         nn.Module.__init__(self)
         self.tokens, self.features, self.hidden = int(tokens), int(features), int(hidden)
         self.obs_dim = self.tokens * self.features + self.tokens
@@ -99,6 +106,16 @@ class ChainActorCritic(ActorCritic):
         self.register_buffer("low", torch.full((self.tokens,), -1.0))
         self.register_buffer("high", torch.full((self.tokens,), 1.0))
 
+    @classmethod
+    def for_space(cls, observation_space: Any, layout: ActionLayout, log_std_init: float = -1.0) -> ChainActorCritic:
+        """The network for a task's chain-token observation (sizes from ``envs.kinematic.chains``)."""
+        from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, OBS_SIZE
+
+        if tuple(observation_space.shape or ()) != (OBS_SIZE,) or layout.discrete or layout.size != MAX_TOKENS:
+            raise RigDojoError(f"the rig-agnostic network reads {OBS_SIZE} token features and acts on {MAX_TOKENS} "
+                               "joints; this task does not fit")
+        return cls(MAX_TOKENS, FEATURES, HIDDEN, log_std_init)
+
     def description(self) -> dict[str, Any]:
         return {"kind": NETWORK_KIND, "tokens": self.tokens, "features": self.features, "hidden": self.hidden}
 
@@ -107,17 +124,12 @@ class ChainActorCritic(ActorCritic):
         return cls(int(desc["tokens"]), int(desc["features"]), int(desc["hidden"]))
 
 
-def build_chain_ppo(config: Any, env: Any, hidden: int = 64) -> PPO:
-    """Our PPO with :class:`ChainActorCritic` as its policy on ``env`` (chain tokens), observation
-    normalisation off (the tokens are in fixed units)."""
-    from ..envs.kinematic.chains import FEATURES, MAX_TOKENS
+def build_chain_ppo(config: Any, env: Any) -> PPO:
+    """Our PPO on ``env`` (chain tokens: a task with ``policy_network = "chain"``, which makes PPO build a
+    :class:`ChainActorCritic` with observation normalisation off)."""
     from .ppo import settings_from_config
 
-    settings = settings_from_config(config)
-    settings.normalize_observations = False
-    model = PPO(settings, env)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(settings.seed)
-        model.policy = ChainActorCritic(MAX_TOKENS, FEATURES, hidden, settings.log_std_init)
-    model.optimizer = torch.optim.Adam(model.policy.parameters(), lr=settings.learning_rate, eps=1e-5)
-    return model
+    if getattr(env, "policy_network", "") != "chain":
+        raise RigDojoError("the rig-agnostic network needs a task observed as joint tokens (rig.observation = "
+                           "\"chain\")")
+    return PPO(settings_from_config(config), env)

@@ -20,6 +20,7 @@ for the task: what the sidebar starts from)::
     location_controls = []           # bones whose location the policy moves (IK targets, poles, a root)
     location_range = 0.0             # chain lengths each way a location control may move where the rig has
                                      # no Limit Location (0: the rig's Limit Location constraints only)
+    observation = "full"             # full | chain (rig-agnostic joint tokens: what the policy library reads)
 
     [[rewards]]
     name = "distance"
@@ -40,6 +41,7 @@ for the task: what the sidebar starts from)::
     n_epochs = 10
     net_arch = [64, 64]
     seed = 0
+    start_from = ""                  # "" (scratch) | "library:reach" | a .rdpolicy to fine-tune from
     extra = {}                       # algorithm-specific keyword arguments
 
     [curriculum]
@@ -190,6 +192,11 @@ class RigSelection:
                                     description="How far a location control may move each way, in chain lengths, "
                                                 "where the rig has no Limit Location constraint (0: only the rig's "
                                                 "constraints)")
+    observation: str = setting("full", label="Observation", advanced=True, choices=(
+        ("full", "This Rig", "The rig's joints and the task's vectors: the quickest to learn from scratch"),
+        ("chain", "Any Chain", "One token per joint in units of the chain (reach on a chain of 2-8 bones): what "
+                               "the policy library reads, so a policy transfers between rigs")),
+        description="What the policy sees (starting from the library sets Any Chain)")
 
 
 @dataclass
@@ -231,6 +238,9 @@ class AlgoConfig:
                                   description="Hidden layer sizes, comma-separated (e.g. 64, 64)")
     seed: int = setting(0, label="Seed", min=0,
                         description="Random seed: the same seed and settings give the same run")
+    start_from: str = setting("", label="Start From", kind="file",
+                              description="Empty: train from scratch; library:NAME: a pre-trained policy shipped with "
+                                          "Rig Dojo (library:reach); or a .rdpolicy file to fine-tune from")
     extra: dict[str, Any] = setting(default_factory=dict, label="Extra", kind="json",
                                     description="Algorithm-specific options as a JSON object (e.g. {\"gae_lambda\": "
                                                 "0.95})")
@@ -468,6 +478,12 @@ class TrainConfig:
             raise RigDojoError("set algo.total_steps or algo.minutes (a time budget) to a value greater than 0")
         if algo.total_steps < 0 or algo.minutes < 0:
             raise RigDojoError("algo.total_steps and algo.minutes must not be negative")
+        if self.rig.observation not in ("full", "chain"):
+            raise RigDojoError(f"rig.observation: {self.rig.observation!r} is not 'full' or 'chain'")
+        if algo.start_from.startswith("library:"):
+            from .library import entry
+
+            entry(algo.start_from)  # an unknown name says which the library has
         if any(n <= 0 for n in algo.net_arch):
             raise RigDojoError(f"algo.net_arch: layer sizes must be greater than 0 (found {algo.net_arch})")
         _check_bounds(self)

@@ -110,9 +110,21 @@ def compatibility_problems(metadata: dict[str, Any], env: Any) -> list[str]:
             have_act["type"], have_act.get("shape"), have_act.get("nvec"), have_act.get("n")):
         problems.append(f"policy acts with {space_text(want_act)}, task takes {space_text(have_act)}")
     want_controls, have_controls = list(metadata["controls"]), list(env.control_names)
-    if want_controls != have_controls:
+    if is_rig_agnostic(metadata):  # joint tokens: any chain's controls (the task refuses chains that do not fit)
+        if getattr(env, "policy_network", "") != "chain":
+            problems.append("policy reads rig-agnostic joint tokens; the task is not observed as a chain "
+                            "(rig.observation = \"chain\")")
+    elif want_controls != have_controls:
         problems.append(f"policy controls {','.join(want_controls)}; task controls {','.join(have_controls)}")
     return problems
+
+
+def is_rig_agnostic(metadata: dict[str, Any]) -> bool:
+    """Whether a policy file holds the rig-agnostic chain network (``agents/chain_policy.py``)."""
+    from .chain_policy import NETWORK_KIND
+
+    kwargs = metadata.get("policy_kwargs")
+    return isinstance(kwargs, dict) and kwargs.get("kind") == NETWORK_KIND
 
 
 def check_compatible(metadata: dict[str, Any], env: Any, source: str = "policy") -> None:
@@ -382,7 +394,8 @@ def legacy_algo(metadata: dict[str, Any]) -> str:
     from .ppo import NETWORK_KIND
 
     kwargs = metadata.get("policy_kwargs") or {}
-    return "ppo" if isinstance(kwargs, dict) and kwargs.get("kind") == NETWORK_KIND else "sb3_ppo"
+    ours = isinstance(kwargs, dict) and kwargs.get("kind") == NETWORK_KIND
+    return "ppo" if ours or is_rig_agnostic(metadata) else "sb3_ppo"
 
 
 def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str) -> Any:
@@ -390,10 +403,12 @@ def _rebuild(metadata: dict[str, Any], arrays: dict[str, np.ndarray], name: str)
 
     algo = legacy_algo(metadata)
     if algo == "ppo":  # our PPO: the network rebuilds from its description (checked by check_metadata)
+        from .chain_policy import ChainActorCritic
         from .ppo import ActorCritic
 
         try:
-            network = ActorCritic.from_description(metadata["policy_kwargs"])
+            builder = ChainActorCritic if is_rig_agnostic(metadata) else ActorCritic
+            network = builder.from_description(metadata["policy_kwargs"])
         except (KeyError, TypeError, ValueError) as exc:
             raise RigDojoError(f"{name}: metadata.json does not describe a PPO network ({exc})") from None
         _load_state(network, arrays, name)

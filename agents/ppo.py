@@ -395,8 +395,14 @@ class PPO:
         self.n_envs = int(env.num_envs)
         with torch.random.fork_rng(devices=[]):  # the same seed builds the same network, whatever ran before
             torch.manual_seed(s.seed)
-            self.policy = ActorCritic(int(self.observation_space.shape[0]), self.layout, s.net_arch,
-                                      s.activation_fn, s.log_std_init, s.obs_clip)
+            if getattr(env, "policy_network", "") == "chain":  # rig-agnostic joint tokens (agents/chain_policy.py)
+                from .chain_policy import ChainActorCritic
+
+                s.normalize_observations = False  # the tokens come in fixed units; a library network reads them so
+                self.policy = ChainActorCritic.for_space(self.observation_space, self.layout, s.log_std_init)
+            else:
+                self.policy = ActorCritic(int(self.observation_space.shape[0]), self.layout, s.net_arch,
+                                          s.activation_fn, s.log_std_init, s.obs_clip)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=s.learning_rate, eps=1e-5)
         self.generator = torch.Generator().manual_seed(s.seed)
         self.learning_rate = s.learning_rate

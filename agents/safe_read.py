@@ -202,6 +202,10 @@ def check_ppo_network(desc: Any, obs_space: dict[str, Any], act_space: dict[str,
     bad = f"{name}: metadata.json's PPO network"
     if not isinstance(desc, dict):
         raise RigDojoError(f"{bad} is not a table of settings; the file is damaged or not made by Rig Dojo")
+    from .chain_policy import NETWORK_KIND as CHAIN_KIND
+
+    if desc.get("kind") == CHAIN_KIND:
+        return check_chain_network(desc, obs_space, act_space, bad)
     unknown = sorted(set(desc) - {"kind", "obs_dim", "net_arch", "activation_fn", "obs_clip", "action"})
     if unknown:
         raise RigDojoError(f"{bad}: {str(unknown[0])[:40]!r} is not a setting Rig Dojo writes; refusing to build "
@@ -230,6 +234,25 @@ def check_ppo_network(desc: Any, obs_space: dict[str, Any], act_space: dict[str,
         if nvec != want or action["size"] != len(want) or low != [] or high != []:
             raise RigDojoError(f"{bad}: its action layout does not match the action space")
     return [layers]
+
+
+def check_chain_network(desc: dict[str, Any], obs_space: dict[str, Any], act_space: dict[str, Any],
+                        bad: str) -> list[list[int]]:
+    """The rig-agnostic chain network's description (``agents.chain_policy``): exactly the token layout this
+    Rig Dojo reads; returns a layer list large enough to size its weights."""
+    from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, OBS_SIZE
+    from .chain_policy import HIDDEN
+
+    if set(desc) != {"kind", "tokens", "features", "hidden"}:
+        raise RigDojoError(f"{bad}: a chain network is described by kind, tokens, features and hidden only")
+    if (desc["tokens"], desc["features"], desc["hidden"]) != (MAX_TOKENS, FEATURES, HIDDEN):
+        raise RigDojoError(f"{bad}: a chain network of {str(desc['tokens'])[:20]} tokens x "
+                           f"{str(desc['features'])[:20]} features x {str(desc['hidden'])[:20]} units; this Rig Dojo "
+                           f"reads {MAX_TOKENS} x {FEATURES} x {HIDDEN} (a policy from another version)")
+    if space_size(obs_space) != OBS_SIZE or act_space.get("type") != "Box" or space_size(act_space) != MAX_TOKENS:
+        raise RigDojoError(f"{bad}: its spaces are not the chain tokens' ({OBS_SIZE} observations, {MAX_TOKENS} "
+                           "actions)")
+    return [[4 * HIDDEN] * 4]
 
 
 def policy_weight_budget(obs_size: int, act_size: int, nets: list[list[int]], *, networks: int = 8) -> int:

@@ -11,7 +11,7 @@ one dataclass (DESIGN.md, rule 4). Nothing here imports bpy.
 - ``"bone"``: a bone name picked from the rig (or the group's ``bone_source`` object);
 - ``"names"``: a list of names edited as comma-separated text; ``"objects"``: the same for object names
   (each must exist when a config is imported); ``"numbers"``: the same for numbers;
-- ``"dir"``: a folder path;
+- ``"dir"``: a folder path; ``"file"``: a file path (or a name the setting documents, e.g. ``library:reach``);
 - ``"vector"``: a fixed-size list of floats (``size``); ``"json"``: a table edited as a JSON object.
 """
 

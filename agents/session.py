@@ -118,6 +118,12 @@ class TrainingSession(BackgroundRun):
         if self._resume_meta is not None and algo.name == "ppo" and self._resume_meta["checkpoint"].endswith(".zip"):
             algo.name = "sb3_ppo"  # a run from before our own PPO: "ppo" was Stable-Baselines3's (a .zip checkpoint)
         check_settings(config)
+        start = None
+        source = self.init_from or algo.start_from
+        if self._resume_meta is None and source:
+            from .library import open_start
+
+            start = open_start(source, config)  # a library policy makes the run observe joint tokens
         use_training_threads()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config.save(self.run_dir / "config.toml")
@@ -140,12 +146,9 @@ class TrainingSession(BackgroundRun):
         else:
             self.model = build_model(config, self.env, tensorboard_log=tensorboard)
             self._wall_base = 0.0
-            if self.init_from is not None:
-                from .policy_file import load_policy
-
-                policy = load_policy(self.init_from)
-                policy.check_compatible(self.env)
-                policy.apply_to(self.model, algo.name)
+            if start is not None:
+                start.check_compatible(self.env)
+                start.apply_to(self.model, algo.name)
         self._advance_to_stage(self.preview_env, self.env.curriculum_stage)
         if algo.minutes > 0:
             budget = algo.minutes * 60.0

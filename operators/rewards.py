@@ -156,6 +156,47 @@ class RIGDOJO_OT_algo_defaults(bpy.types.Operator):
         return {'FINISHED'}
 
 
-classes = (RIGDOJO_OT_reward_add, RIGDOJO_OT_reward_remove, RIGDOJO_OT_reward_move, RIGDOJO_OT_reward_defaults,
+def _start_items(_self, _context):
+    from ..agents.library import ENTRIES, PREFIX
+
+    items = [("SCRATCH", "Scratch", "Random weights: train from the beginning")]
+    items += [(PREFIX + e.name, f"Library: {e.name.capitalize()}", f"Pre-trained, shipped with Rig Dojo: {e.summary}")
+              for e in ENTRIES.values()]
+    _start_items.keep = items  # Blender needs the strings kept alive
+    return items
+
+
+class RIGDOJO_OT_start_from(bpy.types.Operator):
+    """Start training from scratch or from a pre-trained policy of the library (a .rdpolicy file: type its path)"""
+
+    bl_idname = "rig_dojo.start_from"
+    bl_label = "Start From"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    source: bpy.props.EnumProperty(name="Start From", items=_start_items)  # type: ignore[valid-type]
+
+    def execute(self, context):
+        settings = context.scene.rig_dojo
+        if self.source == "SCRATCH":
+            settings.algo.start_from = ""
+            if settings.observation == "chain":
+                settings.observation = "full"
+            return {'FINISHED'}
+        from ..agents.library import entry
+
+        item = entry(self.source)
+        if settings.task != item.task:
+            self.report({'ERROR'}, f"{self.source} starts {item.task} tasks; this task is {settings.task}")
+            return {'CANCELLED'}
+        settings.algo.start_from = self.source
+        settings.observation = item.observation
+        if settings.algo.name != "ppo":
+            from ..props import apply_algo, tuned_algo
+
+            apply_algo(settings.algo, tuned_algo("ppo", settings.task))  # the library's networks are our PPO's
+        return {'FINISHED'}
+
+
+classes = (RIGDOJO_OT_start_from, RIGDOJO_OT_reward_add, RIGDOJO_OT_reward_remove, RIGDOJO_OT_reward_move, RIGDOJO_OT_reward_defaults,
            RIGDOJO_OT_curriculum_stage_add, RIGDOJO_OT_curriculum_stage_remove, RIGDOJO_OT_algo_defaults)
 register, unregister = bpy.utils.register_classes_factory(classes)

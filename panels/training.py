@@ -27,6 +27,10 @@ class VIEW3D_PT_rig_dojo_training(DojoSubPanel, bpy.types.Panel):
         else:
             layout.prop(algo, "n_envs")
         layout.prop(algo, "seed")
+        if not search:
+            row = layout.row(align=True)
+            row.prop(algo, "start_from")
+            row.operator_menu_enum("rig_dojo.start_from", "source", text="", icon='ASSET_MANAGER')
 
 
 class VIEW3D_PT_rig_dojo_training_advanced(bpy.types.Panel):

@@ -18,7 +18,16 @@ feature                   size  meaning (positions in the chain root's rest fram
 ``distance``              1     |target - effector|
 ``depth``                 1     the joint's bone index / (MAX_BONES - 1)
 ``remaining``             1     rest length from the joint's bone to the tip, in chain lengths
+``has_limit``             1     1 when the rig limits this axis
+``bone_length``           1     the joint's bone length in chain lengths
+``axis_is_x``, ``_z``     2     which of its bone's local axes this joint turns about
+``step``                  1     the joint's share of a damped-least-squares IK step to the target, in units of
+                                the task's full action (joints at a limit and pushing out take no share)
 ========================  ====  ========================================================================
+
+``step`` is the classic IK answer (``J^T (J J^T + lambda^2 I)^-1 e`` over the levers, re-solved without the joints
+that a limit stops); a policy that copies it already reaches, so pretraining starts from a sound controller and
+learning adds what IK does not know: the task's other terms (smooth, inside the limits, keep away, pins).
 
 Tokens are padded to :data:`MAX_TOKENS` (``MAX_BONES`` bones x 3 axes) with a mask, so one flat
 observation (``MAX_TOKENS * FEATURES`` features, then the mask) fits any chain of 2-8 bones, and the
@@ -47,13 +56,22 @@ from .task_spec import TargetSpec, TaskSpec
 
 MAX_BONES = 8
 MAX_TOKENS = MAX_BONES * 3
-FEATURES = 26
+FEATURES = 27
+STEP_DAMPING = 0.05  # lambda of the damped-least-squares step, chain lengths
+STEP_CLIP = 4.0  # the step feature, in full actions, is clipped to +-this
 FEATURE_NAMES = ("value", "low", "high", "axis_x", "axis_y", "axis_z", "joint_x", "joint_y", "joint_z",
                  "lever_x", "lever_y", "lever_z", "to_effector_x", "to_effector_y", "to_effector_z",
                  "to_target_x", "to_target_y", "to_target_z", "gain", "distance", "depth", "remaining",
-                 "has_limit", "bone_length", "axis_is_x", "axis_is_z")
+                 "has_limit", "bone_length", "axis_is_x", "axis_is_z", "step")
 assert len(FEATURE_NAMES) == FEATURES
 OBS_SIZE = MAX_TOKENS * FEATURES + MAX_TOKENS
+
+
+TOKEN_LAYOUT = [
+    {"name": "tokens", "start": 0, "size": MAX_TOKENS * FEATURES,
+     "meaning": f"{MAX_TOKENS} joint tokens of {FEATURES} features ({', '.join(FEATURE_NAMES)}): the rig's joints "
+                "in action order, then zeros"},
+    {"name": "mask", "start": MAX_TOKENS * FEATURES, "size": MAX_TOKENS, "meaning": "1 for a joint, 0 for padding"}]
 
 
 def chain_problems(spec: TaskSpec) -> list[str]:
@@ -70,20 +88,54 @@ def chain_problems(spec: TaskSpec) -> list[str]:
         problems.append(f"it drives chains of 2-{MAX_BONES} bones; this one has {len(rig.controls)}")
     index = rig.control_index
     for k in range(1, len(index)):
-        if rig.parent_node[index[k]] != index[k - 1]:
-            problems.append(f"it drives one chain, parent to child; {rig.controls[k]} is not the child of "
+        if not _descends(rig.parent_node, int(index[k]), int(index[k - 1])):
+            problems.append(f"it drives one chain, parent to child; {rig.controls[k]} does not hang from "
                             f"{rig.controls[k - 1]}")
             break
-    if rig.controls and (spec.effector_point != "tail" or spec.effector != rig.controls[-1]):
-        problems.append(f"it reaches with the last bone's tail; the effector is {spec.effector} "
-                        f"({spec.effector_point})")
-    if spec.observation != "full":
-        problems.append("it reads the full observation; this task uses the compact one")
+    if spec.effector in rig.controls[:-1]:
+        problems.append(f"it reaches with the chain's end; the effector {spec.effector} is in the middle of the chain "
+                        f"(the last control is {rig.controls[-1]})")
+    if spec.observation == "compact":
+        problems.append("it reads joint tokens; this task uses the compact observation")
     return problems
+
+
+def _descends(parent: np.ndarray, node: int, ancestor: int) -> bool:
+    """Whether ``ancestor`` is above ``node`` in the hierarchy (helper bones between them allowed: Rigify's
+    hand_fk hangs from forearm_fk through an MCH bone)."""
+    node = int(parent[node])
+    for _ in range(len(parent)):
+        if node < 0:
+            return False
+        if node == ancestor:
+            return True
+        node = int(parent[node])
+    return False
+
+
+def ik_step(lever: np.ndarray, gap: np.ndarray, value: np.ndarray, damping: float = STEP_DAMPING,
+            passes: int = 3) -> np.ndarray:
+    """Damped-least-squares joint step ``(n, J)`` (radians) that moves the effector by ``gap`` ``(n, 3)``, from the
+    joints' levers ``(n, J, 3)``; joints at a limit (``|value| > 0.98``, the feature in [-1, 1]) whose step pushes
+    further out are left out and the step re-solved, up to ``passes`` times."""
+    active = np.ones(value.shape, dtype=bool)
+    step = np.zeros(value.shape)
+    eye = np.eye(3) * damping ** 2
+    for _ in range(passes):
+        levers = lever * active[..., None]
+        jj = np.einsum("nji,njk->nik", levers, levers) + eye
+        step = np.einsum("nji,ni->nj", levers, np.linalg.solve(jj, gap[..., None])[..., 0])
+        blocked = active & (((value > 0.98) & (step > 0)) | ((value < -0.98) & (step < 0)))
+        if not blocked.any():
+            break
+        active &= ~blocked
+    return step
 
 
 class ChainReachTask(ReachTask):
     """Reach on one chain, observed and driven as padded per-joint tokens (module docstring)."""
+
+    policy_network = "chain"  # our PPO builds agents.chain_policy.ChainActorCritic for it
 
     def __init__(self, spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discrete: bool = False):
         problems = chain_problems(spec)
@@ -164,6 +216,8 @@ class ChainReachTask(ReachTask):
         out[:, :, 15:18] = gap
         out[:, :, 18] = np.sum(lever * gap, axis=-1)
         out[:, :, 19] = np.linalg.norm(gap, axis=-1)
+        out[:, :, 26] = ik_step(lever, gap[:, 0], out[:, :, 0]) / self.spec.max_delta
+        np.clip(out[:, :, 26], -STEP_CLIP, STEP_CLIP, out=out[:, :, 26])
         return out
 
     def _observe(self) -> np.ndarray:
@@ -177,11 +231,8 @@ class ChainReachTask(ReachTask):
 
     def policy_layout(self) -> dict:
         layout = super().policy_layout()
-        layout["observation"] = [
-            {"name": "tokens", "start": 0, "size": MAX_TOKENS * FEATURES,
-             "meaning": f"{MAX_TOKENS} joint tokens of {FEATURES} features ({', '.join(FEATURE_NAMES)}); the "
-                        f"first {self.n_joints} are this rig's joints in action order, the rest zero"},
-            {"name": "mask", "start": MAX_TOKENS * FEATURES, "size": MAX_TOKENS, "meaning": "1 for a joint, 0 for padding"}]
+        layout["observation"] = [dict(TOKEN_LAYOUT[0], meaning=TOKEN_LAYOUT[0]["meaning"] + f" (this rig: the "
+                                      f"first {self.n_joints})"), TOKEN_LAYOUT[1]]
         return layout
 
 
@@ -264,6 +315,8 @@ class ChainMix:
     """Several :class:`ChainReachTask` (different rigs) stepped as one batch of ``sum(n_envs)`` environments:
     the arrays interface our PPO takes (``reset``, ``step_arrays``, ``stagger_episodes``)."""
 
+    policy_network = "chain"
+
     def __init__(self, tasks: list[ChainReachTask]):
         self.tasks = tasks
         self.num_envs = sum(t.num_envs for t in tasks)
@@ -273,6 +326,14 @@ class ChainMix:
 
     def reset(self) -> np.ndarray:
         return np.concatenate([t.reset() for t in self.tasks])
+
+    def signature(self) -> dict:
+        """Any chain: the observation and action sizes, no control names (a library policy's)."""
+        return {"observation_shape": [OBS_SIZE], "action_space": {"type": "Box", "shape": [MAX_TOKENS]},
+                "controls": [], "task": "reach", "observation": "chain"}
+
+    def policy_layout(self) -> dict:
+        return {"observation": TOKEN_LAYOUT, "joints": [], "rig_agnostic": True}
 
     def stagger_episodes(self) -> None:
         for t in self.tasks:

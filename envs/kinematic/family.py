@@ -38,7 +38,9 @@ def configure(spec: TaskSpec, config) -> TaskSpec:
     timed = spec.target.kind == "trajectory" or spec.pins is not None
     episode = spec.episode_steps if timed else int(config.rig.episode_length)
     terms = reference_terms(spec, terms_from_config(config))
+    observation = "chain" if config.rig.observation == "chain" else spec.observation
     return dataclasses.replace(spec, terms=terms, episode_steps=episode, pin_guide=bool(config.reference.guide),
+                               observation=observation,
                                discount=float(config.algo.gamma),
                                tolerance=float(config.rig.tolerance), curriculum=curriculum,
                                curriculum_threshold=float(config.curriculum.threshold),

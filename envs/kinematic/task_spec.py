@@ -72,7 +72,8 @@ class TaskSpec:
     object_center: np.ndarray = field(default_factory=lambda: np.zeros(3))
     sphere_obstacles: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     fps: float = 24.0
-    observation: str = "full"  # "compact": joints and one 3-vector to the goal (small enough for tabular learning)
+    observation: str = "full"  # "compact": joints and one 3-vector to the goal (small enough for tabular learning);
+    # "chain": rig-agnostic joint tokens (envs/kinematic/chains.py), what the policy library reads
     location_range: float = 0.0  # chain lengths each way a location control without Limit Location may move
     warnings: list[str] = field(default_factory=list)  # said at extraction, not errors (a region out of reach)
     pins: PinSet | None = None  # keyed poses / effector positions the motion must pass through (envs/reference)
@@ -104,8 +105,8 @@ class TaskSpec:
                                    + (f"; not tracked: {', '.join(missing)}" if missing else ""))
             if len(self.object_points) == 0:
                 raise RigDojoError("the grasp object has no faces to grip; pick a mesh with faces")
-        if self.observation not in ("full", "compact"):
-            raise RigDojoError(f"unknown observation mode {self.observation!r}; use 'full' or 'compact'")
+        if self.observation not in ("full", "compact", "chain"):
+            raise RigDojoError(f"unknown observation mode {self.observation!r}; use 'full', 'compact' or 'chain'")
         from .location import check_bounds
 
         check_bounds(self.rig, self.location_range)

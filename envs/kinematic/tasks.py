@@ -13,7 +13,12 @@ TASKS: dict[str, type[KinematicTask]] = {"reach": ReachTask, "aim": AimTask, "gr
 
 
 def make_task(spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discrete: bool = False) -> KinematicTask:
-    """Build the batched environment for ``spec``."""
+    """Build the batched environment for ``spec`` (observed as joint tokens, ``envs/kinematic/chains.py``, when
+    ``spec.observation`` is ``"chain"``)."""
+    if spec.observation == "chain":
+        from .chains import ChainReachTask
+
+        return ChainReachTask(spec, n_envs=n_envs, seed=seed, discrete=discrete)
     try:
         cls = TASKS[spec.kind]
     except KeyError:

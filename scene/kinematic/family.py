@@ -148,6 +148,8 @@ def draw_task(layout, context, settings) -> None:
     col.prop(settings, "episode_length")
     col.prop(settings, "tolerance")
     col.prop(settings, "discrete")
+    if settings.task == "reach":
+        col.prop(settings, "observation")
 
 
 draw_advanced = None  # the rig tasks have no advanced task settings

@@ -1,0 +1,229 @@
+"""The policy library: pre-trained starting points shipped with Rig Dojo, and how each is made (no bpy).
+
+``algo.start_from = "library:reach"`` (``--init-from library:reach``, the sidebar's *Start From*) starts a run
+from a shipped policy instead of random weights. A library policy reads rig-agnostic observations
+(``envs/kinematic/chains.py``: one token per joint in units of the chain), so it drives rigs it never saw; the
+run's task is observed the same way (``rig.observation = "chain"``, set when the run starts from it).
+
+Each entry is a weights-only ``.rdpolicy`` (the safe policy format: a zip of metadata.json and weights.npz, never
+unpickled) in ``library/`` beside this package, with a JSON recipe beside it: what it was trained on, how,
+for how many steps, from which seed. ``./dojo pretrain NAME`` (``python -m rig_dojo pretrain NAME``) rebuilds it.
+
+How ``reach`` is made (:func:`pretrain_reach`): behaviour cloning with DAgger on random chains. Every joint
+token carries the joint's share of a damped-least-squares IK step to the target (``step``); the network is
+taught to act as that step, clipped to a full action, on the states its own actions lead to (the first rounds
+follow the teacher, later rounds the network, each labelled by the teacher). Supervised, so it takes a minute,
+where PPO on the same random chains needed millions of steps and still transferred to under half of unseen
+chains (``agents/README.md``, "Rig-agnostic reach"). Fine-tuning on the user's rig with our PPO then adds what
+IK does not know: the task's other reward terms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import RigDojoError
+
+PREFIX = "library:"
+LIBRARY_DIR = Path(__file__).resolve().parent.parent / "library"
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    name: str
+    task: str  # the task a run must have to start from it
+    observation: str  # the run's rig.observation
+    summary: str  # one line for the sidebar and --help
+    make: Callable[..., tuple[Any, dict]]  # its recipe: ``make(report=...) -> (network, record)``
+
+    @property
+    def path(self) -> Path:
+        return LIBRARY_DIR / f"{self.name}.rdpolicy"
+
+    @property
+    def recipe_path(self) -> Path:
+        return LIBRARY_DIR / f"{self.name}.json"
+
+
+
+
+def entry(source: str) -> LibraryEntry:
+    """The entry ``library:NAME`` names; RigDojoError listing the library when it has no such entry."""
+    name = source[len(PREFIX):] if source.startswith(PREFIX) else source
+    try:
+        return ENTRIES[name]
+    except KeyError:
+        raise RigDojoError(f"{source!r} is not in the policy library; it has "
+                           f"{', '.join(PREFIX + n for n in ENTRIES)}") from None
+
+
+def resolve(source: str | Path) -> Path:
+    """The policy file a start names: ``library:NAME`` or a path (RigDojoError when there is no such file)."""
+    text = str(source)
+    if text.startswith(PREFIX):
+        item = entry(text)
+        if not item.path.is_file():
+            raise RigDojoError(f"the library file {item.path.name} is missing from this install; rebuild it with "
+                               f"./dojo pretrain {item.name}")
+        return item.path
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise RigDojoError(f"{text}: no such policy file (start from scratch, {PREFIX}NAME or a .rdpolicy)")
+    return path
+
+
+def open_start(source: str | Path, config: Any, name: str = "start") -> Any:
+    """Load the policy a run starts from and fit ``config`` to it: a rig-agnostic policy makes the run observe
+    joint tokens (``config.rig.observation = "chain"``). Returns the loaded ``PolicyFile``."""
+    from .chain_policy import NETWORK_KIND
+    from .policy_file import load_policy
+
+    text = str(source)
+    if text.startswith(PREFIX):
+        item = entry(text)
+        if config.task != item.task:
+            raise RigDojoError(f"{text} starts {item.task} tasks; this run's task is {config.task}")
+    policy = load_policy(resolve(source))
+    kind = (policy.metadata.get("policy_kwargs") or {}).get("kind")
+    if kind == NETWORK_KIND:
+        config.rig.observation = "chain"
+    elif config.rig.observation == "chain":
+        raise RigDojoError(f"{Path(text).name} reads this rig's own observation; set rig.observation = \"full\" "
+                           "to fine-tune it")
+    return policy
+
+
+# ---- pretraining -------------------------------------------------------------------------------------------
+@dataclass
+class ReachRecipe:
+    """How ``library:reach`` is trained (recorded beside the file; ``./dojo pretrain reach`` repeats it)."""
+
+    seed: int = 0
+    chains: int = 48  # random chains of 2-8 bones (envs.kinematic.chains.random_chain_spec)
+    envs_per_chain: int = 32
+    rounds: int = 8  # DAgger rounds: each rolls every chain for one episode and trains on all data so far
+    teacher_rounds: int = 2  # the first rounds act as the teacher; the rest as the network (labelled by the teacher)
+    action_noise: float = 0.1  # added to the acting policy's actions, so states off the teacher's path are seen
+    updates_per_round: int = 400
+    minibatch: int = 4096
+    learning_rate: float = 1e-3
+    max_samples: int = 1_500_000  # the newest samples kept
+    log_std: float = -1.6  # the stored policy's exploration (std 0.2 of a full action) for fine-tuning
+
+
+def teacher_actions(obs: np.ndarray) -> np.ndarray:
+    """The IK teacher: each token's ``step`` feature clipped to a full action (padding stays 0)."""
+    from ..envs.kinematic.chains import FEATURE_NAMES, FEATURES, MAX_TOKENS
+
+    tokens = obs[:, :MAX_TOKENS * FEATURES].reshape(len(obs), MAX_TOKENS, FEATURES)
+    return np.clip(tokens[:, :, FEATURE_NAMES.index("step")], -1.0, 1.0).astype(np.float32)
+
+
+def pretrain_reach(recipe: ReachRecipe | None = None, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
+    """Train the library's reach network (:class:`agents.chain_policy.ChainActorCritic`) by DAgger on random
+    chains; returns ``(network, record)`` where ``record`` holds the recipe, samples and seconds."""
+    import torch
+
+    from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, ChainReachTask, random_chain_spec
+    from .chain_policy import ChainActorCritic
+
+    recipe = recipe or ReachRecipe()
+    say = report or (lambda _text: None)
+    began = time.perf_counter()
+    rng = np.random.default_rng(recipe.seed)
+    tasks = [ChainReachTask(random_chain_spec(rng), recipe.envs_per_chain, seed=recipe.seed + i)
+             for i in range(recipe.chains)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed)
+        net = ChainActorCritic(MAX_TOKENS, FEATURES)
+    generator = torch.Generator().manual_seed(recipe.seed)
+    optimizer = torch.optim.Adam(net.actor.parameters(), lr=recipe.learning_rate)
+    observations: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    split = MAX_TOKENS * FEATURES
+    loss_value = float("nan")
+    for round_ in range(recipe.rounds):
+        for task in tasks:
+            task.reset()
+            obs = task._observe()
+            for _ in range(task.episode_steps):
+                teacher = teacher_actions(obs)
+                observations.append(obs.astype(np.float32))
+                labels.append(teacher)
+                if round_ < recipe.teacher_rounds:
+                    act = teacher
+                else:
+                    with torch.no_grad():
+                        act = net.actor(torch.as_tensor(obs, dtype=torch.float32)).clamp(-1, 1).numpy()
+                act = np.clip(act + rng.normal(0.0, recipe.action_noise, act.shape), -1.0, 1.0)
+                task._step(act)
+                obs = task._observe()
+        while sum(len(o) for o in observations) > recipe.max_samples:
+            observations.pop(0)
+            labels.pop(0)
+        x = torch.as_tensor(np.concatenate(observations))
+        y = torch.as_tensor(np.concatenate(labels))
+        for _ in range(recipe.updates_per_round):
+            rows = torch.randint(0, len(x), (recipe.minibatch,), generator=generator)
+            mask = x[rows, split:]
+            error = (net.actor(x[rows]) - y[rows]) ** 2 * mask
+            loss = error.sum() / mask.sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_value = float(loss)
+        say(f"round {round_ + 1}/{recipe.rounds}: {len(x):,d} samples, loss {loss_value:.5f}, "
+            f"{time.perf_counter() - began:.0f} s")
+    with torch.no_grad():
+        net.log_std.fill_(recipe.log_std)
+    record = {"recipe": dataclasses.asdict(recipe), "samples": int(len(x)), "loss": loss_value,
+              "seconds": round(time.perf_counter() - began, 1),
+              "method": "DAgger behaviour cloning of the damped-least-squares IK step on random chains"}
+    return net, record
+
+
+def write_entry(name: str, network: Any, record: dict, out_dir: Path | None = None) -> Path:
+    """Write ``network`` as library entry ``name`` (``.rdpolicy`` + ``.json`` recipe) into ``out_dir``."""
+    from ..envs.kinematic.chains import ChainMix, ChainReachTask, random_chain_spec
+    from .config import TrainConfig, defaults_for
+    from .policy_file import save_policy
+
+    item = entry(name)
+    out_dir = Path(out_dir) if out_dir is not None else LIBRARY_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = TrainConfig()
+    config.task = item.task
+    config.algo = defaults_for("ppo")
+    config.algo.seed = int(record["recipe"]["seed"])
+    config.rig.observation = item.observation
+    env = ChainMix([ChainReachTask(random_chain_spec(np.random.default_rng(0)), 1, seed=0)])
+
+    class _Model:  # what save_policy reads of a trainer
+        policy, action_space, num_timesteps = network, env.action_space, int(record["samples"])
+
+    path = out_dir / f"{item.name}.rdpolicy"
+    sha = save_policy(_Model(), path, algo="ppo", config=config, env=env)
+    (out_dir / f"{item.name}.json").write_text(json.dumps({**record, "name": item.name, "task": item.task,
+                                                           "summary": item.summary, "sha256": sha}, indent=1) + "\n")
+    return path
+
+
+def pretrain(name: str, out_dir: Path | None = None, report: Callable[[str], None] | None = None) -> Path:
+    """Rebuild library entry ``name`` (``./dojo pretrain NAME``)."""
+    item = entry(name)
+    network, record = item.make(report=report)
+    return write_entry(item.name, network, record, out_dir)
+
+
+ENTRIES: dict[str, LibraryEntry] = {
+    "reach": LibraryEntry("reach", "reach", "chain",
+                          "reach with any chain of 2-8 bones turned by rotation (an arm, a leg, a tail, a neck)",
+                          pretrain_reach),
+}
