@@ -178,7 +178,7 @@ def pretrain_reach(recipe: ReachRecipe | None = None, report: Callable[[str], No
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            loss_value = float(loss)
+            loss_value = float(loss.detach())
         say(f"round {round_ + 1}/{recipe.rounds}: {len(x):,d} samples, loss {loss_value:.5f}, "
             f"{time.perf_counter() - began:.0f} s")
     with torch.no_grad():

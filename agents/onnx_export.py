@@ -155,6 +155,28 @@ def _ours(g: _Graph, network: Any, x: str) -> tuple[str, Any]:
     return g.op("Identity", [_clamp(g, out, np.array(layout.low), np.array(layout.high))], output="action"), "box"
 
 
+def _chain(g: _Graph, network: Any, x: str) -> tuple[str, Any]:
+    """The rig-agnostic chain network (``agents.chain_policy.ChainActorCritic``): the token MLP on every token,
+    the masked mean as context, the head per token, padded tokens 0, clamped to [-1, 1]. A game engine feeds
+    the tokens as the sidecar's layout describes them (``envs/kinematic/chains.py``)."""
+    tokens, features, hidden = network.tokens, network.features, network.hidden
+    ints = lambda stem, values: g.const(stem, np.array(values, np.int64))  # noqa: E731
+    flat = g.op("Slice", [x, ints("starts", [0]), ints("ends", [tokens * features]), ints("axes", [1])], "tokens")
+    mask = g.op("Slice", [x, ints("starts", [tokens * features]), ints("ends", [tokens * features + tokens]),
+                          ints("axes", [1])], "mask")
+    h = _layers(g, g.op("Reshape", [flat, ints("shape", [-1, features])], "token_rows"), list(network.actor.embed))
+    h = g.op("Reshape", [h, ints("shape", [-1, tokens, hidden])], "embedded")
+    m = g.op("Unsqueeze", [mask, ints("axes", [2])], "mask3")
+    total = g.op("ReduceSum", [g.op("Mul", [h, m]), ints("axes", [1])], "pooled_sum", keepdims=1)
+    count = g.op("Max", [g.op("ReduceSum", [m, ints("axes", [1])], "count", keepdims=1), g.const("one", _f32(1.0))])
+    pooled = g.op("Expand", [g.op("Div", [total, count], "pooled"), g.op("Shape", [h])], "context")
+    both = g.op("Reshape", [g.op("Concat", [h, pooled], "both", axis=2), ints("shape", [-1, 2 * hidden])], "rows")
+    out = g.op("Reshape", [_layers(g, both, list(network.actor.head)), ints("shape", [-1, tokens])], "per_token")
+    out = g.op("Mul", [out, mask], "masked")
+    layout = network.layout
+    return g.op("Identity", [_clamp(g, out, np.array(layout.low), np.array(layout.high))], output="action"), "box"
+
+
 def _sb3_on_policy(g: _Graph, policy: Any, x: str, action_space: Any) -> tuple[str, Any]:
     """SB3's ActorCriticPolicy (PPO, A2C): flatten, policy MLP, action net; the mode of its distribution."""
     from gymnasium import spaces
@@ -199,7 +221,9 @@ def build_model(policy: Any) -> Any:
     action_space = space_from_description(policy.metadata["action_space"])
     g = _Graph(onnx)
     x = "observation"
-    if algo == "ppo":
+    if algo == "ppo" and hasattr(policy.network, "tokens"):  # the rig-agnostic chain network
+        out, kind = _chain(g, policy.network, x)
+    elif algo == "ppo":
         out, kind = _ours(g, policy.network, x)
     elif algo in ("sb3_ppo", "a2c"):
         out, kind = _sb3_on_policy(g, policy.network, x, action_space)

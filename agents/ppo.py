@@ -188,7 +188,9 @@ class _TanhFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        y = torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+        # |x| > 15 is tanh = +-1 in float32; clamping keeps sigmoid's exp out of subnormal floats, which cost
+        # ~50x on x86 CPUs (a saturated network's predict took 150 ms instead of 3 ms)
+        y = torch.sigmoid(x.clamp(-15.0, 15.0) * 2.0).mul_(2.0).sub_(1.0)
         ctx.save_for_backward(y)
         return y
 

@@ -144,7 +144,8 @@ class ChainReachTask(ReachTask):
         if problems:
             raise RigDojoError("the rig-agnostic reach does not fit this rig: " + "; ".join(problems))
         rig = spec.rig
-        tracked = list(dict.fromkeys(list(rig.controls) + list(rig.tracked)))  # every control's pose is read
+        self.reported_tracked = list(rig.tracked)  # what rollouts report (a bake checks these in Blender)
+        tracked = list(dict.fromkeys(list(rig.tracked) + list(rig.controls)))  # every control's pose is read
         spec = dataclasses.replace(spec, rig=dataclasses.replace(rig, tracked=tracked))
         super().__init__(spec, n_envs, seed, discrete=False)
         if self.n_joints > MAX_TOKENS:

@@ -70,7 +70,7 @@ def rollout_channels(policy, task: KinematicTask, steps: int) -> tuple[np.ndarra
     n_locations, 3)``, tracked tail positions)."""
     task.fixed_start = True  # an animated rig plays from the rollout's first frame (the bake's start)
     task._reset_envs(np.arange(task.num_envs))
-    names = task.spec.rig.tracked
+    names = getattr(task, "reported_tracked", task.spec.rig.tracked)  # the user's tracked bones, in their order
     angles, locations, points = [], [], []
     for step in range(steps + 1):
         if step:

@@ -1,0 +1,121 @@
+"""The policy library (agents/library.py): the shipped reach policy, its recipe, starting a run from it, and
+what is refused (no bpy: random chains as plain RigSpec data)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from rig_dojo.agents.config import TrainConfig, defaults_for
+from rig_dojo.agents.library import ENTRIES, ReachRecipe, entry, open_start, pretrain_reach, resolve, teacher_actions, \
+    write_entry
+from rig_dojo.agents.policy_file import compatibility_problems, load_policy
+from rig_dojo.envs.kinematic.chains import MAX_TOKENS, OBS_SIZE, ChainReachTask, random_chain_spec
+from rig_dojo.errors import RigDojoError
+
+
+def _success(act, task: ChainReachTask) -> float:
+    task.reset()
+    obs = task._observe()
+    info = {}
+    for _ in range(task.episode_steps):
+        _, _, info = task._step(np.asarray(act(obs)))
+        obs = task._observe()
+    return float(np.mean(info["success"]))
+
+
+def test_the_shipped_reach_policy_is_small_safe_and_recorded():
+    item = entry("library:reach")
+    assert item.path.is_file() and item.recipe_path.is_file()
+    size = item.path.stat().st_size
+    assert size < 256 * 1024, f"library:reach is {size} bytes"
+    with zipfile.ZipFile(item.path) as zf:  # weights-only: metadata.json and an npz, nothing pickled
+        assert sorted(zf.namelist()) == ["metadata.json", "weights.npz"]
+    recipe = json.loads(item.recipe_path.read_text())
+    assert recipe["sha256"] == hashlib.sha256(item.path.read_bytes()).hexdigest()  # the recipe is of this file
+    assert recipe["recipe"]["seed"] == ReachRecipe().seed and recipe["samples"] > 0 and "method" in recipe
+    policy = load_policy(item.path)
+    assert policy.metadata["policy_kwargs"]["kind"] == "rig_dojo_chain" and policy.metadata["controls"] == []
+
+
+def test_the_library_reaches_on_chains_it_never_saw_as_its_ik_teacher_does():
+    """Zero-shot on chains drawn from another seed than the pretraining's (3, 5 and 7 bones, random lengths,
+    rolls, locked axes and limits). Some random targets are out of a chain's reach, so the bar is the IK
+    teacher's own success on the same episodes."""
+    policy = load_policy(entry("reach").path)
+    rng = np.random.default_rng(2024)
+    rates = []
+    for bones in (3, 5, 7):
+        spec = random_chain_spec(rng, bones)
+        learned = _success(lambda obs: policy.predict(obs)[0], ChainReachTask(spec, 64, seed=5))
+        teacher = _success(teacher_actions, ChainReachTask(spec, 64, seed=5))
+        rates.append(learned)
+        assert learned >= teacher - 0.15, (bones, learned, teacher)
+    assert np.mean(rates) >= 0.5, rates
+
+
+def test_pretraining_writes_a_loadable_entry_with_its_recipe(tmp_path):
+    tiny = ReachRecipe(chains=3, envs_per_chain=8, rounds=2, teacher_rounds=1, updates_per_round=60, minibatch=512)
+    lines = []
+    network, record = pretrain_reach(tiny, report=lines.append)
+    path = write_entry("reach", network, record, tmp_path)
+    assert len(lines) == 2 and "round 2/2" in lines[1]
+    assert record["loss"] < 0.05, record  # it learns the teacher's step (tiny budget, loose bound)
+    policy = load_policy(path)
+    assert json.loads((tmp_path / "reach.json").read_text())["recipe"]["chains"] == 3
+    obs = np.zeros((2, OBS_SIZE), dtype=np.float32)
+    obs[:, -MAX_TOKENS:-MAX_TOKENS + 4] = 1.0
+    actions, _ = policy.predict(obs)
+    assert actions.shape == (2, MAX_TOKENS) and not actions[:, 4:].any()  # padded joints get no action
+
+
+def test_a_start_fits_the_run_to_it_and_refuses_what_does_not_fit(tmp_path):
+    config = TrainConfig()
+    config.algo = defaults_for("ppo")
+    policy = open_start("library:reach", config)
+    assert config.rig.observation == "chain"  # the run observes joint tokens, as the library policy reads
+    spec = random_chain_spec(np.random.default_rng(1), 4)
+    assert compatibility_problems(policy.metadata, ChainReachTask(spec, 2, seed=0)) == []
+    with pytest.raises(RigDojoError, match="not in the policy library; it has library:reach"):
+        open_start("library:walk", TrainConfig())
+    aim = TrainConfig()
+    aim.task = "aim"
+    with pytest.raises(RigDojoError, match="library:reach starts reach tasks; this run's task is aim"):
+        open_start("library:reach", aim)
+    with pytest.raises(RigDojoError, match="no such policy file"):
+        resolve(tmp_path / "missing.rdpolicy")
+    bad = TrainConfig()
+    bad.algo.start_from = "library:nope"
+    with pytest.raises(RigDojoError, match="not in the policy library"):
+        bad.validate()
+
+
+def test_a_library_without_its_file_says_how_to_rebuild_it(monkeypatch, tmp_path):
+    import rig_dojo.agents.library as library
+
+    monkeypatch.setattr(library, "LIBRARY_DIR", tmp_path)
+    with pytest.raises(RigDojoError, match="missing from this install; rebuild it with ./dojo pretrain reach"):
+        resolve("library:reach")
+    assert set(ENTRIES) == {"reach"}
+
+
+def test_the_chain_network_exports_to_onnx_and_matches_torch(tmp_path):
+    ort = pytest.importorskip("onnxruntime")  # the export extra: installed by ./dojo setup
+    from rig_dojo.agents.onnx_export import export_onnx
+
+    policy = load_policy(entry("reach").path)
+    out = tmp_path / "reach.onnx"
+    export_onnx(policy, out)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(96, OBS_SIZE)).astype(np.float32)
+    obs[:, -MAX_TOKENS:] = 0.0
+    for row, joints in enumerate(rng.integers(2, MAX_TOKENS + 1, 96)):
+        obs[row, -MAX_TOKENS:-MAX_TOKENS + joints] = 1.0
+        obs[row, joints * 27:MAX_TOKENS * 27] = 0.0  # padding holds zeros, as the task writes it
+    want, _ = policy.network.predict(obs, deterministic=True)
+    got = ort.InferenceSession(str(out)).run(None, {"observation": obs})[0]
+    assert np.abs(want - got).max() < 1e-5
