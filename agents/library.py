@@ -106,13 +106,13 @@ class ReachRecipe:
     """How ``library:reach`` is trained (recorded beside the file; ``./dojo pretrain reach`` repeats it)."""
 
     seed: int = 0
-    chains: int = 48  # random chains of 2-8 bones (envs.kinematic.chains.random_chain_spec)
+    chains: int = 32  # random chains of 2-8 bones (envs.kinematic.chains.random_chain_spec)
     envs_per_chain: int = 32
-    rounds: int = 8  # DAgger rounds: each rolls every chain for one episode and trains on all data so far
-    teacher_rounds: int = 2  # the first rounds act as the teacher; the rest as the network (labelled by the teacher)
+    rounds: int = 5  # DAgger rounds: each rolls every chain for one episode and trains on all data so far
+    teacher_rounds: int = 1  # the first rounds act as the teacher; the rest as the network (labelled by the teacher)
     action_noise: float = 0.1  # added to the acting policy's actions, so states off the teacher's path are seen
-    updates_per_round: int = 400
-    minibatch: int = 4096
+    updates_per_round: int = 300
+    minibatch: int = 2048
     learning_rate: float = 1e-3
     max_samples: int = 1_500_000  # the newest samples kept
     log_std: float = -1.6  # the stored policy's exploration (std 0.2 of a full action) for fine-tuning

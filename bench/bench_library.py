@@ -1,88 +1,142 @@
-"""Rig-agnostic reach (``envs/kinematic/chains.py``, ``agents/chain_policy.py``): pretraining on random chains,
-then zero-shot success on chains it never saw.
+"""The policy library on rigs it never saw: zero-shot success, and time to 95% started from ``library:reach``
+against from scratch, same machine, same run.
 
     ./dojo bench library
-    RIG_DOJO_BENCH_LIBRARY_STEPS=4000000      # pretraining env-steps (default 4 M)
+    RIG_DOJO_BENCH_LIBRARY_RIGS=odd,rigify,quadruped    # which rigs (default: all three)
+    RIG_DOJO_BENCH_SECONDS=180                          # each run's time limit
 
-Pretraining: 16 random chains (2-8 bones, random lengths, bends, rolls, locked axes, limits) x 32
-environments, our PPO with the shared per-joint network, seed 0, 64-step episodes, success = the tip within
-0.02 chain lengths of a random target in a box of +-0.2 chain lengths at the episode's end. Every 500 k steps
-the deterministic policy is evaluated (64 episodes) on three unseen chains (3, 5 and 7 bones, drawn from
-another seed). The machine may be shared: compare env-steps, not seconds.
+Rigs (built here with bpy; the library was pretrained on random chains only): **odd** - a 5-bone chain with
+rolls, unconnected offsets, pose scale, a hinge, mixed rotation modes, on a rotated, non-uniformly scaled object
+(``tests/blender/rigs.py``); **rigify** - the bundled Rigify's generated human, left FK arm with the demo's
+natural limits, targets in a box in front of the hand (as ``./dojo bench train``); **quadruped** - Rigify's
+basic quadruped metarig as its operator builds it, the left hind leg (thigh, shin, foot, toe), targets in a box
+between the hoof and the hip. Targets: random in the box, success = the effector within 2% of the chain length
+at the episode's end, deterministic evaluation on 64 fresh episodes.
 
-Not measured here (not built yet): time to 95% fine-tuned from the pretrained network vs from scratch. Nothing
-here ships a library file or wires ``--init-from library:reach``: this measures whether the representation
-transfers (see agents/README.md, "Rig-agnostic reach").
+*From scratch*: our PPO with the reach defaults on the rig's own observation (``rig.observation = "full"``),
+evaluated about every second of training (``bench_train.time_to_target``). *From the library*: the same
+defaults, ``rig.observation = "chain"``, the network loaded from ``library/reach.rdpolicy``, evaluated
+before any training and then as from scratch. Both times are wall clock from building the trainer, including
+the evaluations. The machine may be shared: both routes are measured back to back in the same run.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
-import torch
+import bpy
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "blender"))
 
-def _chain_tasks(seed: int, bones: list[int | None], n_envs: int):
-    from rig_dojo.envs.kinematic.chains import ChainReachTask, random_chain_spec
+import bench_train  # noqa: E402
+from rig_dojo.agents.algorithms import build_model  # noqa: E402
+from rig_dojo.agents.config import TrainConfig, defaults_for  # noqa: E402
+from rig_dojo.agents.evaluate import evaluate  # noqa: E402
+from rig_dojo.agents.library import entry  # noqa: E402
+from rig_dojo.agents.policy_file import load_policy  # noqa: E402
+from rig_dojo.agents.threads import use_training_threads  # noqa: E402
+from rig_dojo.envs.families import env_factory  # noqa: E402
+from rig_dojo.scene.builders import scenes  # noqa: E402
+from rig_dojo.scene.families import spec_from_config  # noqa: E402
 
-    rng = np.random.default_rng(seed)
-    specs = [random_chain_spec(rng, b) for b in bones]
-    return specs, [ChainReachTask(s, n_envs, seed=seed + i) for i, s in enumerate(specs)]
-
-
-def success(policy, task, episodes: int = 64) -> float:
-    """Deterministic success rate of ``policy`` on ``episodes`` fresh episodes of ``task`` (its n_envs)."""
-    task.reset()
-    obs = task._observe()
-    info = {}
-    for _ in range(task.episode_steps):
-        actions, _ = policy.predict(obs, deterministic=True)
-        _, _, info = task._step(np.asarray(actions))
-        obs = task._observe()
-    return float(np.mean(info["success"]))
+LIMIT = float(os.environ.get("RIG_DOJO_BENCH_SECONDS", 180))
+TARGET = 0.95
 
 
-def pretrain(steps: int, seed: int = 0, rigs: int = 16, per_rig: int = 32, report=None):
-    """The pretrained model (our PPO with the chain network) after ``steps`` env-steps on random chains."""
-    from rig_dojo.agents.chain_policy import build_chain_ppo
-    from rig_dojo.agents.config import TrainConfig, defaults_for
-    from rig_dojo.envs.kinematic.chains import ChainMix
+def _region(obj, controls: list[str], effector: str) -> None:
+    pb, world = obj.pose.bones, obj.matrix_world
+    root, tip = world @ pb[controls[0]].head, world @ pb[effector].tail
+    length = sum((world @ pb[c].tail - world @ pb[c].head).length for c in controls)
+    scenes.add_empty("Region", tuple(tip + (root - tip) * 0.3), display="CUBE", size=0.12 * length)
 
+
+def _config(rig: str, controls: list[str], effector: str) -> TrainConfig:
     config = TrainConfig()
-    config.algo = defaults_for("ppo")
-    config.algo.seed = seed
-    config.algo.extra = {"log_std_init": -1.0}
-    _, tasks = _chain_tasks(seed, [None] * rigs, per_rig)
-    model = build_chain_ppo(config, ChainMix(tasks))
-    last = [0]
+    config.task = "reach"
+    config.algo = defaults_for("ppo", "reach")
+    config.rig.rig, config.rig.controls, config.rig.effector, config.rig.region = rig, controls, effector, "Region"
+    return config
 
-    def every(m):
-        if report is not None and m.num_timesteps - last[0] >= 500_000:
-            last[0] = m.num_timesteps
-            report(m)
-        return True
 
-    model.learn(steps, on_iteration=every)
-    return model
+def build_odd() -> TrainConfig:
+    from rigs import build_odd_chain
+
+    scenes.empty_scene()
+    bones = ["b0", "b1", "b2", "b3", "b4"]
+    _region(build_odd_chain(), bones, "b4")
+    return _config("Odd", bones, "b4")
+
+
+def build_rigify() -> TrainConfig:
+    bench_train.build_rigify_arm()  # enables Rigify (once per process)
+    return bench_train.rigify_config()
+
+
+def build_quadruped() -> TrainConfig:
+    scenes.empty_scene()
+    scenes.enable_rigify()
+    bpy.ops.object.armature_basic_quadruped_metarig_add()
+    meta = bpy.context.active_object
+    bones = ["thigh.L", "shin.L", "foot.L", "toe.L"]
+    _region(meta, bones, "toe.L")
+    return _config(meta.name, bones, "toe.L")
+
+
+RIGS = {"odd": build_odd, "rigify": build_rigify, "quadruped": build_quadruped}
+
+
+def from_library(config: TrainConfig, make_env) -> dict:
+    """Time to ``TARGET`` starting from the library (evaluated before training, then about every second)."""
+    began = time.perf_counter()
+    library = load_policy(entry("reach").path)
+    env = make_env(config, config.algo.n_envs, config.algo.seed)
+    model = build_model(config, env)
+    library.check_compatible(env)
+    library.apply_to(model, "ppo")
+    zero = evaluate(model, make_env, config, episodes=64)
+    if zero.success_rate >= TARGET:
+        return {"zero_shot": zero.success_rate, "reached": (time.perf_counter() - began, 0), "steps": 0}
+    state = {"last": 0.0, "reached": None, "eval": 0.0}
+
+    def on_iteration(m) -> bool:
+        wall = time.perf_counter() - began
+        if wall - state["last"] < bench_train.EVAL_SECONDS:
+            return wall < LIMIT
+        state["last"] = wall
+        result = evaluate(m, make_env, config, episodes=64)
+        if result.success_rate >= TARGET:
+            state["reached"] = (time.perf_counter() - began, m.num_timesteps)
+            return False
+        return wall < LIMIT
+
+    model.learn(config.algo.total_steps, on_iteration=on_iteration)
+    return {"zero_shot": zero.success_rate, "reached": state["reached"], "steps": int(model.num_timesteps)}
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    steps = int(os.environ.get("RIG_DOJO_BENCH_LIBRARY_STEPS", 4_000_000))
-    specs, unseen = _chain_tasks(12345, [3, 5, 7], 64)
-    print(f"pretraining {steps:,d} env-steps on 16 random chains; unseen: "
-          + ", ".join(f"{len(s.rig.controls)} bones / {int((~s.rig.control_lock).sum())} joints" for s in specs),
-          flush=True)
-    began = time.perf_counter()
-
-    def report(m):
-        rates = [success(m.policy, t) for t in unseen]
-        print(f"  {m.num_timesteps:>10,d} steps {time.perf_counter() - began:7.0f} s  zero-shot "
-              + " ".join(f"{r:.0%}" for r in rates), flush=True)
-
-    model = pretrain(steps, report=report)
-    rates = [success(model.policy, t) for t in unseen]
-    print(f"pretrained in {time.perf_counter() - began:.0f} s ({model.num_timesteps:,d} steps): zero-shot success on "
-          f"the unseen chains {' '.join(f'{r:.0%}' for r in rates)} (mean {np.mean(rates):.0%}; goal >= 50%)")
+    use_training_threads()
+    names = [n.strip() for n in os.environ.get("RIG_DOJO_BENCH_LIBRARY_RIGS", ",".join(RIGS)).split(",") if n.strip()]
+    rows = []
+    for name in names:
+        config = RIGS[name]()
+        scratch_cfg = config
+        chain_cfg = TrainConfig.from_toml(config.to_toml())
+        chain_cfg.rig.observation = "chain"
+        lib = from_library(chain_cfg, env_factory(spec_from_config(chain_cfg), chain_cfg))
+        scratch = bench_train.time_to_target(scratch_cfg, env_factory(spec_from_config(scratch_cfg), scratch_cfg),
+                                             LIMIT, label=name)
+        lib_s = lib["reached"][0] if lib["reached"] else float("inf")
+        scratch_s = scratch["reached"][0] if scratch["reached"] else float("inf")
+        ratio = scratch_s / lib_s if lib["reached"] else 0.0
+        bound = ">= " if not scratch["reached"] else ""
+        print(f"{name}: zero-shot {lib['zero_shot']:.0%}; to {TARGET:.0%}: from the library {lib_s:.1f} s "
+              f"({lib['steps']:,d} steps), from scratch {scratch_s:.1f} s "
+              f"({scratch['steps']:,d} steps); {bound}{ratio:.1f}x faster (goal >= 5x)", flush=True)
+        rows.append((name, lib["zero_shot"], lib_s, scratch_s, ratio))
+    print("rig        zero-shot  library s  scratch s  ratio")
+    for name, zero, lib_s, scratch_s, ratio in rows:
+        print(f"{name:10s} {zero:9.0%} {lib_s:10.1f} {scratch_s:10.1f} {ratio:6.1f}x")
