@@ -134,6 +134,9 @@ def pretrain_reach(recipe: ReachRecipe | None = None, report: Callable[[str], No
     from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, ChainReachTask, random_chain_spec
     from .chain_policy import ChainActorCritic
 
+    from .threads import use_training_threads
+
+    use_training_threads()  # torch's threads beside the twin (on 2 cores: 1; two spinning threads under load: 5x slower)
     recipe = recipe or ReachRecipe()
     say = report or (lambda _text: None)
     began = time.perf_counter()
@@ -170,8 +173,14 @@ def pretrain_reach(recipe: ReachRecipe | None = None, report: Callable[[str], No
             labels.pop(0)
         x = torch.as_tensor(np.concatenate(observations))
         y = torch.as_tensor(np.concatenate(labels))
+        # minibatches of one chain length at a time: the network computes tokens up to the longest chain in a
+        # batch, so a mixed batch would pay for 24 tokens every time
+        joints = x[:, split:].sum(1).round().long()
+        buckets = [torch.nonzero(joints == j).squeeze(1) for j in torch.unique(joints).tolist()]
+        weights = torch.tensor([len(b) for b in buckets], dtype=torch.float64)
         for _ in range(recipe.updates_per_round):
-            rows = torch.randint(0, len(x), (recipe.minibatch,), generator=generator)
+            bucket = buckets[int(torch.multinomial(weights, 1, generator=generator))]
+            rows = bucket[torch.randint(0, len(bucket), (recipe.minibatch,), generator=generator)]
             mask = x[rows, split:]
             error = (net.actor(x[rows]) - y[rows]) ** 2 * mask
             loss = error.sum() / mask.sum()

@@ -59,6 +59,19 @@ BVH = textwrap.dedent("""\
     """)
 
 
+@pytest.fixture(autouse=True)
+def training_threads():
+    """Torch's threads as training sets them (agents.threads), for the evaluations run in this process."""
+    import torch
+
+    from rig_dojo.agents.threads import use_training_threads
+
+    before = torch.get_num_threads()
+    use_training_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 def add_region(obj, controls: list[str], effector: str, name: str = "Region") -> None:
     """A box of targets between the rest tip and the chain's root (reachable by bending), 12% of the chain."""
     pb, world = obj.pose.bones, obj.matrix_world

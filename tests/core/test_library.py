@@ -18,6 +18,20 @@ from rig_dojo.envs.kinematic.chains import MAX_TOKENS, OBS_SIZE, ChainReachTask,
 from rig_dojo.errors import RigDojoError
 
 
+@pytest.fixture(autouse=True)
+def training_threads():
+    """Torch's threads as training sets them (agents.threads): the default of one per core spins against the
+    twin and other processes (5x slower on a busy 2-core machine)."""
+    import torch
+
+    from rig_dojo.agents.threads import use_training_threads
+
+    before = torch.get_num_threads()
+    use_training_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 def _success(act, task: ChainReachTask) -> float:
     task.reset()
     obs = task._observe()
