@@ -109,8 +109,10 @@ def quadruped_blend(path: Path) -> Path:
 @pytest.mark.slow
 def test_the_library_reaches_zero_shot_on_rigs_it_never_saw(factory, rigify_blend, tmp_path):
     rates = {}
-    build_odd_chain()  # rolls, unconnected offsets, pose scale, a hinge, a rotated and squashed object
-    add_region(bpy.data.objects["Odd"], ["b0", "b1", "b2", "b3", "b4"], "b4")
+    odd = build_odd_chain()  # rolls, unconnected offsets, pose scale, a hinge, a rotated and squashed object
+    scenes.limit_rotations(odd, {"b0": ((-1.2, 1.2), (-0.4, 0.4), (-1.0, 1.0)), "b2": ((-1.5, 0.3), None, None),
+                                 "b4": (None, (-0.3, 0.3), (-0.9, 0.9))})  # limits of its own (IK limits, locks)
+    add_region(odd, ["b0", "b1", "b2", "b3", "b4"], "b4")
     rates["odd chain"] = zero_shot(chain_config("Odd", ["b0", "b1", "b2", "b3", "b4"], "b4"))
 
     bpy.ops.wm.open_mainfile(filepath=str(quadruped_blend(tmp_path / "quadruped.blend")))
