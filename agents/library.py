@@ -9,7 +9,7 @@ Each entry is a weights-only ``.rdpolicy`` (the safe policy format: a zip of met
 unpickled) in ``library/`` beside this package, with a JSON recipe beside it: what it was trained on, how,
 for how many steps, from which seed. ``./dojo pretrain NAME`` (``python -m rig_dojo pretrain NAME``) rebuilds it.
 
-How ``reach`` is made (:func:`pretrain_reach`): behaviour cloning with DAgger on random chains. Every joint
+How ``reach`` and ``aim`` are made (:func:`pretrain_chains`): behaviour cloning with DAgger on random chains. Every joint
 token carries the joint's share of a damped-least-squares IK step to the target (``step``); the network is
 taught to act as that step, clipped to a full action, on the states its own actions lead to (the first rounds
 follow the teacher, later rounds the network, each labelled by the teacher). Supervised, so it takes a minute,
@@ -102,9 +102,11 @@ def open_start(source: str | Path, config: Any, name: str = "start") -> Any:
 
 # ---- pretraining -------------------------------------------------------------------------------------------
 @dataclass
-class ReachRecipe:
-    """How ``library:reach`` is trained (recorded beside the file; ``./dojo pretrain reach`` repeats it)."""
+class ChainRecipe:
+    """How a joint-token entry (``library:reach``, ``library:aim``) is trained (recorded beside the file;
+    ``./dojo pretrain NAME`` repeats it)."""
 
+    task: str = "reach"  # the random chains' task (envs.kinematic.chains.random_chain_spec)
     seed: int = 0
     chains: int = 32  # random chains of 2-8 bones (envs.kinematic.chains.random_chain_spec)
     envs_per_chain: int = 32
@@ -126,23 +128,35 @@ def teacher_actions(obs: np.ndarray) -> np.ndarray:
     return np.clip(tokens[:, :, FEATURE_NAMES.index("step")], -1.0, 1.0).astype(np.float32)
 
 
-def pretrain_reach(recipe: ReachRecipe | None = None, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
-    """Train the library's reach network (:class:`agents.chain_policy.ChainActorCritic`) by DAgger on random
-    chains; returns ``(network, record)`` where ``record`` holds the recipe, samples and seconds."""
+ReachRecipe = ChainRecipe
+
+
+def pretrain_reach(recipe: ChainRecipe | None = None, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
+    """The reach entry: :func:`pretrain_chains` on random reach chains."""
+    return pretrain_chains(recipe or ChainRecipe(task="reach"), report)
+
+
+def pretrain_aim(recipe: ChainRecipe | None = None, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
+    """The aim entry: :func:`pretrain_chains` on random chains aiming one of the last bone's axes."""
+    return pretrain_chains(recipe or ChainRecipe(task="aim", seed=1), report)
+
+
+def pretrain_chains(recipe: ChainRecipe, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
+    """Train a library network (:class:`agents.chain_policy.ChainActorCritic`) by DAgger on random chains of
+    ``recipe.task``; returns ``(network, record)`` where ``record`` holds the recipe, samples and seconds."""
     import torch
 
-    from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, ChainReachTask, random_chain_spec
+    from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, make_chain_task, random_chain_spec
     from .chain_policy import ChainActorCritic
 
     from .threads import use_training_threads
 
     use_training_threads()  # torch's threads beside the twin (on 2 cores: 1; two spinning threads under load: 5x slower)
-    recipe = recipe or ReachRecipe()
     say = report or (lambda _text: None)
     began = time.perf_counter()
     rng = np.random.default_rng(recipe.seed)
-    tasks = [ChainReachTask(random_chain_spec(rng), recipe.envs_per_chain, seed=recipe.seed + i)
-             for i in range(recipe.chains)]
+    tasks = [make_chain_task(dataclasses.replace(random_chain_spec(rng, kind=recipe.task), observation="chain"),
+                             recipe.envs_per_chain, seed=recipe.seed + i) for i in range(recipe.chains)]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
         net = ChainActorCritic(MAX_TOKENS, FEATURES)
@@ -194,13 +208,13 @@ def pretrain_reach(recipe: ReachRecipe | None = None, report: Callable[[str], No
         net.log_std.fill_(recipe.log_std)
     record = {"recipe": dataclasses.asdict(recipe), "samples": int(len(x)), "loss": loss_value,
               "seconds": round(time.perf_counter() - began, 1),
-              "method": "DAgger behaviour cloning of the damped-least-squares IK step on random chains"}
+              "method": f"DAgger behaviour cloning of the damped-least-squares IK step on random {recipe.task} chains"}
     return net, record
 
 
 def write_entry(name: str, network: Any, record: dict, out_dir: Path | None = None) -> Path:
     """Write ``network`` as library entry ``name`` (``.rdpolicy`` + ``.json`` recipe) into ``out_dir``."""
-    from ..envs.kinematic.chains import ChainMix, ChainReachTask, random_chain_spec
+    from ..envs.kinematic.chains import ChainMix, make_chain_task, random_chain_spec
     from .config import TrainConfig, defaults_for
     from .policy_file import save_policy
 
@@ -209,10 +223,11 @@ def write_entry(name: str, network: Any, record: dict, out_dir: Path | None = No
     out_dir.mkdir(parents=True, exist_ok=True)
     config = TrainConfig()
     config.task = item.task
-    config.algo = defaults_for("ppo")
+    config.algo = defaults_for("ppo", item.task)
     config.algo.seed = int(record["recipe"]["seed"])
     config.rig.observation = item.observation
-    env = ChainMix([ChainReachTask(random_chain_spec(np.random.default_rng(0)), 1, seed=0)])
+    spec = dataclasses.replace(random_chain_spec(np.random.default_rng(0), kind=item.task), observation="chain")
+    env = ChainMix([make_chain_task(spec, 1, seed=0)])
 
     class _Model:  # what save_policy reads of a trainer
         policy, action_space, num_timesteps = network, env.action_space, int(record["samples"])
@@ -235,4 +250,7 @@ ENTRIES: dict[str, LibraryEntry] = {
     "reach": LibraryEntry("reach", "reach", "chain",
                           "reach with any chain of 2-8 bones turned by rotation (an arm, a leg, a tail, a neck)",
                           pretrain_reach),
+    "aim": LibraryEntry("aim", "aim", "chain",
+                        "aim one axis of a chain's last bone at a target (a head on its neck, eyes, a hand-held light)",
+                        pretrain_aim),
 }

@@ -50,6 +50,7 @@ from ...errors import RigDojoError
 from ...rewards import TermConfig
 from .. import kinematics as km
 from ..rotations import euler_to_matrix
+from .aim import AimTask
 from .reach import ReachTask
 from .rig_spec import RigSpec
 from .task_spec import TargetSpec, TaskSpec
@@ -74,12 +75,15 @@ TOKEN_LAYOUT = [
     {"name": "mask", "start": MAX_TOKENS * FEATURES, "size": MAX_TOKENS, "meaning": "1 for a joint, 0 for padding"}]
 
 
+CHAIN_TASKS = ("reach", "aim")  # the tasks a chain of joint tokens drives (make_chain_task)
+
+
 def chain_problems(spec: TaskSpec) -> list[str]:
     """Why the rig-agnostic reach cannot drive this task (empty: it can)."""
     rig = spec.rig
     problems = []
-    if spec.kind != "reach":
-        problems.append(f"it reaches; this task is {spec.kind}")
+    if spec.kind not in CHAIN_TASKS:
+        problems.append(f"it reaches or aims; this task is {spec.kind}")
     if rig.location_controls:
         problems.append(f"it turns joints; this rig moves locations ({', '.join(rig.location_controls)})")
     if rig.ik_chains:
@@ -198,18 +202,21 @@ class ChainReachTask(ReachTask):
     def _to_root(self, v: np.ndarray) -> np.ndarray:
         return v @ self._root_rot  # world -> the root's rest frame (its rotation's transpose)
 
+    def _goal(self, axes: np.ndarray, joint: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the joints must change, in the root's frame: ``(lever, to_effector, gap)`` — how the controlled
+        vector moves per radian of each joint ``(n, J, 3)``, the effector from each joint ``(n, J, 3)``, and what is
+        left to close ``(n, 1, 3)``. Reach: the tip's position and target - tip."""
+        eff_r, target_r = self._to_root(self.effector_pos()), self._to_root(self.target)
+        to_eff = eff_r[:, None] - joint
+        return np.cross(axes, to_eff), to_eff, (target_r - eff_r)[:, None]
+
     def tokens(self) -> np.ndarray:
         """``(n, J, FEATURES)``: the joints' features now (module docstring)."""
         axes, heads = self._joint_axes()
-        eff = self.effector_pos()  # rig-normalised world offsets
-        target = self.target
         axes = self._to_root(axes)
         joint = self._to_root(self.normalise(heads))
-        eff_r, target_r = self._to_root(eff), self._to_root(target)
-        to_eff = eff_r[:, None] - joint
-        lever = np.cross(axes, to_eff)
-        gap = (target_r - eff_r)[:, None]
-        n, J = len(eff), self.n_joints
+        lever, to_eff, gap = self._goal(axes, joint)
+        n, J = len(joint), self.n_joints
         out = np.broadcast_to(self._static, (n, J, FEATURES)).copy()
         mid, half = (self.q_high + self.q_low) / 2, (self.q_high - self.q_low) / 2
         out[:, :, 0] = (self.q - mid) / half
@@ -235,6 +242,25 @@ class ChainReachTask(ReachTask):
         layout["observation"] = [dict(TOKEN_LAYOUT[0], meaning=TOKEN_LAYOUT[0]["meaning"] + f" (this rig: the "
                                       f"first {self.n_joints})"), TOKEN_LAYOUT[1]]
         return layout
+
+
+class ChainAimTask(ChainReachTask, AimTask):
+    """Aim on one chain as joint tokens: the controlled vector is the effector's aiming axis (unit), the gap the
+    unit direction to the target minus it; a joint's lever is ``axis x aim`` (how the aim turns per radian)."""
+
+    def _goal(self, axes: np.ndarray, joint: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        origin, direction = self.look()
+        origin_r, aim = self._to_root(origin), self._to_root(direction)
+        to_target = self._to_root(self.target) - origin_r
+        want = to_target / np.maximum(np.linalg.norm(to_target, axis=1, keepdims=True), 1e-9)
+        lever = np.cross(axes, aim[:, None])
+        return lever, origin_r[:, None] - joint, (want - aim)[:, None]
+
+
+def make_chain_task(spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discrete: bool = False):
+    """The joint-token task for ``spec`` (``spec.observation == "chain"``): reach or aim."""
+    cls = ChainAimTask if spec.kind == "aim" else ChainReachTask
+    return cls(spec, n_envs=n_envs, seed=seed, discrete=discrete)
 
 
 # ---- random chains ---------------------------------------------------------------------------
@@ -279,10 +305,11 @@ def chain_rig(lengths, bends, rolls, root: np.ndarray, free: np.ndarray, low: np
 
 
 def random_chain_spec(rng: np.random.Generator, bones: int | None = None, *, episode_steps: int = 64,
-                      region_half: float = 0.2, name: str = "Chain") -> TaskSpec:
-    """A reach task on a random chain: 2-8 bones (or ``bones``), random lengths, rest bends, rolls, locked axes
-    (at least one free per bone, three or more in all) and limits, targets in a box around a random reachable
-    pose's tip (``region_half`` chain lengths each way)."""
+                      region_half: float = 0.2, name: str = "Chain", kind: str = "reach") -> TaskSpec:
+    """A reach (or aim) task on a random chain: 2-8 bones (or ``bones``), random lengths, rest bends, rolls,
+    locked axes (at least one free per bone, three or more in all) and limits, targets in a box around a random
+    reachable pose's tip (``region_half`` chain lengths each way); aim: a random aiming axis of the last bone and
+    the box 1-2 chain lengths along it."""
     B = int(bones if bones is not None else rng.integers(2, MAX_BONES + 1))
     lengths = rng.uniform(0.3, 1.0, B)
     bends = rng.uniform(-0.5, 0.5, (B, 3)) * np.array([1.0, 0.0, 1.0])
@@ -303,13 +330,18 @@ def random_chain_spec(rng: np.random.Generator, bones: int | None = None, *, epi
     world = RigTwin(rig).forward(km.euler_xyz_to_matrix(pose[None]))[0, 0]
     unit = float(lengths.sum())
     tip = world[:3, 3] + world[:3, 1] * lengths[-1]
+    look_axis = "Y"
+    if kind == "aim":
+        look_axis = str(rng.choice(["X", "Y", "Z", "-X", "-Y", "-Z"]))
+        column, sign = {"X": 0, "Y": 1, "Z": 2}[look_axis[-1]], (-1.0 if look_axis[0] == "-" else 1.0)
+        tip = world[:3, 3] + world[:3, column] * sign * unit * rng.uniform(1.0, 2.0)
     target = TargetSpec(kind="region", position=tip, region_center=tip, region_half=np.full(3, region_half * unit),
                         region_rot=np.eye(3), name="Region")
     from . import default_terms
 
-    terms: list[TermConfig] = default_terms("reach")
-    return TaskSpec(kind="reach", rig=rig, effector=rig.controls[-1], target=target, terms=terms,
-                    episode_steps=episode_steps)
+    terms: list[TermConfig] = default_terms(kind)
+    return TaskSpec(kind=kind, rig=rig, effector=rig.controls[-1], target=target, terms=terms,
+                    episode_steps=episode_steps, look_axis=look_axis)
 
 
 class ChainMix:
@@ -331,7 +363,7 @@ class ChainMix:
     def signature(self) -> dict:
         """Any chain: the observation and action sizes, no control names (a library policy's)."""
         return {"observation_shape": [OBS_SIZE], "action_space": {"type": "Box", "shape": [MAX_TOKENS]},
-                "controls": [], "task": "reach", "observation": "chain"}
+                "controls": [], "task": self.tasks[0].spec.kind, "observation": "chain"}
 
     def policy_layout(self) -> dict:
         return {"observation": TOKEN_LAYOUT, "joints": [], "rig_agnostic": True}

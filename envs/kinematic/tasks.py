@@ -16,9 +16,9 @@ def make_task(spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discret
     """Build the batched environment for ``spec`` (observed as joint tokens, ``envs/kinematic/chains.py``, when
     ``spec.observation`` is ``"chain"``)."""
     if spec.observation == "chain":
-        from .chains import ChainReachTask
+        from .chains import make_chain_task
 
-        return ChainReachTask(spec, n_envs=n_envs, seed=seed, discrete=discrete)
+        return make_chain_task(spec, n_envs=n_envs, seed=seed, discrete=discrete)
     try:
         cls = TASKS[spec.kind]
     except KeyError:

@@ -148,7 +148,9 @@ def draw_task(layout, context, settings) -> None:
     col.prop(settings, "episode_length")
     col.prop(settings, "tolerance")
     col.prop(settings, "discrete")
-    if settings.task == "reach":
+    from ...envs.kinematic.chains import CHAIN_TASKS
+
+    if settings.task in CHAIN_TASKS:  # the tasks a library policy (joint tokens) can drive
         col.prop(settings, "observation")
 
 

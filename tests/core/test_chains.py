@@ -122,8 +122,8 @@ def test_a_rig_that_does_not_fit_is_refused_naming_what_differs():
                      -np.ones((9, 3)), np.ones((9, 3)), np.ones((9, 3), bool))
     with pytest.raises(RigDojoError, match="chains of 2-8 bones; this one has 9"):
         ChainReachTask(dataclasses.replace(nine, rig=long, effector="bone8"), n_envs=1)
-    with pytest.raises(RigDojoError, match="it reaches; this task is aim"):
-        ChainReachTask(dataclasses.replace(nine, kind="aim"), n_envs=1)
+    with pytest.raises(RigDojoError, match="it reaches or aims; this task is grasp"):
+        ChainReachTask(dataclasses.replace(nine, kind="grasp"), n_envs=1)
     with pytest.raises(RigDojoError, match="reaches with the chain's end; the effector bone3 is in the middle"):
         ChainReachTask(dataclasses.replace(nine, rig=dataclasses.replace(rig, tracked=["bone3", "bone7"]),
                                            effector="bone3"), n_envs=1)

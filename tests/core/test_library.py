@@ -3,6 +3,7 @@ what is refused (no bpy: random chains as plain RigSpec data)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import zipfile
@@ -14,7 +15,7 @@ from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.agents.library import ENTRIES, ReachRecipe, entry, open_start, pretrain_reach, resolve, teacher_actions, \
     write_entry
 from rig_dojo.agents.policy_file import compatibility_problems, load_policy
-from rig_dojo.envs.kinematic.chains import MAX_TOKENS, OBS_SIZE, ChainReachTask, random_chain_spec
+from rig_dojo.envs.kinematic.chains import MAX_TOKENS, OBS_SIZE, ChainReachTask, make_chain_task, random_chain_spec
 from rig_dojo.errors import RigDojoError
 
 
@@ -42,8 +43,9 @@ def _success(act, task: ChainReachTask) -> float:
     return float(np.mean(info["success"]))
 
 
-def test_the_shipped_reach_policy_is_small_safe_and_recorded():
-    item = entry("library:reach")
+@pytest.mark.parametrize("name", ["reach", "aim"])
+def test_the_shipped_policies_are_small_safe_and_recorded(name):
+    item = entry(f"library:{name}")
     assert item.path.is_file() and item.recipe_path.is_file()
     size = item.path.stat().st_size
     assert size < 256 * 1024, f"library:reach is {size} bytes"
@@ -51,7 +53,7 @@ def test_the_shipped_reach_policy_is_small_safe_and_recorded():
         assert sorted(zf.namelist()) == ["metadata.json", "weights.npz"]
     recipe = json.loads(item.recipe_path.read_text())
     assert recipe["sha256"] == hashlib.sha256(item.path.read_bytes()).hexdigest()  # the recipe is of this file
-    assert recipe["recipe"]["seed"] == ReachRecipe().seed and recipe["samples"] > 0 and "method" in recipe
+    assert recipe["recipe"]["task"] == name and recipe["samples"] > 0 and "method" in recipe
     policy = load_policy(item.path)
     assert policy.metadata["policy_kwargs"]["kind"] == "rig_dojo_chain" and policy.metadata["controls"] == []
 
@@ -70,6 +72,18 @@ def test_the_library_reaches_on_chains_it_never_saw_as_its_ik_teacher_does():
         rates.append(learned)
         assert learned >= teacher - 0.15, (bones, learned, teacher)
     assert np.mean(rates) >= 0.5, rates
+
+
+def test_the_aim_entry_aims_chains_it_never_saw():
+    """library:aim on random chains aiming one of the last bone's axes (drawn from another seed than its
+    pretraining's): as good as its IK teacher, and at least 90%."""
+    policy = load_policy(entry("library:aim").path)
+    rng = np.random.default_rng(77)
+    for bones in (2, 4, 6):
+        spec = dataclasses.replace(random_chain_spec(rng, bones, kind="aim"), observation="chain")
+        learned = _success(lambda obs: policy.predict(obs)[0], make_chain_task(spec, 64, seed=3))
+        teacher = _success(teacher_actions, make_chain_task(spec, 64, seed=3))
+        assert learned >= min(teacher, 0.9) - 0.05, (bones, spec.look_axis, learned, teacher)
 
 
 def test_pretraining_writes_a_loadable_entry_with_its_recipe(tmp_path):
@@ -94,12 +108,16 @@ def test_a_start_fits_the_run_to_it_and_refuses_what_does_not_fit(tmp_path):
     assert config.rig.observation == "chain"  # the run observes joint tokens, as the library policy reads
     spec = random_chain_spec(np.random.default_rng(1), 4)
     assert compatibility_problems(policy.metadata, ChainReachTask(spec, 2, seed=0)) == []
-    with pytest.raises(RigDojoError, match="not in the policy library; it has library:reach"):
+    with pytest.raises(RigDojoError, match="not in the policy library; it has library:reach, library:aim"):
         open_start("library:walk", TrainConfig())
     aim = TrainConfig()
     aim.task = "aim"
     with pytest.raises(RigDojoError, match="library:reach starts reach tasks; this run's task is aim"):
         open_start("library:reach", aim)
+    grasp = TrainConfig()
+    grasp.task = "grasp"
+    with pytest.raises(RigDojoError, match="library:aim starts aim tasks; this run's task is grasp"):
+        open_start("library:aim", grasp)
     with pytest.raises(RigDojoError, match="no such policy file"):
         resolve(tmp_path / "missing.rdpolicy")
     bad = TrainConfig()
@@ -114,7 +132,7 @@ def test_a_library_without_its_file_says_how_to_rebuild_it(monkeypatch, tmp_path
     monkeypatch.setattr(library, "LIBRARY_DIR", tmp_path)
     with pytest.raises(RigDojoError, match="missing from this install; rebuild it with ./dojo pretrain reach"):
         resolve("library:reach")
-    assert set(ENTRIES) == {"reach"}
+    assert set(ENTRIES) == {"reach", "aim"}
 
 
 def test_the_chain_network_exports_to_onnx_and_matches_torch(tmp_path):
