@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "blender"))
 
 import bench_train  # noqa: E402
+from rigs import add_region  # noqa: E402
 from rig_dojo.agents.algorithms import build_model  # noqa: E402
 from rig_dojo.agents.config import TrainConfig, defaults_for  # noqa: E402
 from rig_dojo.agents.evaluate import evaluate  # noqa: E402
@@ -46,13 +47,6 @@ from rig_dojo.scene.families import spec_from_config  # noqa: E402
 
 LIMIT = float(os.environ.get("RIG_DOJO_BENCH_SECONDS", 180))
 TARGET = 0.95
-
-
-def _region(obj, controls: list[str], effector: str) -> None:
-    pb, world = obj.pose.bones, obj.matrix_world
-    root, tip = world @ pb[controls[0]].head, world @ pb[effector].tail
-    length = sum((world @ pb[c].tail - world @ pb[c].head).length for c in controls)
-    scenes.add_empty("Region", tuple(tip + (root - tip) * 0.3), display="CUBE", size=0.12 * length)
 
 
 def _config(rig: str, controls: list[str], effector: str) -> TrainConfig:
@@ -68,7 +62,7 @@ def build_odd() -> TrainConfig:
 
     scenes.empty_scene()
     bones = ["b0", "b1", "b2", "b3", "b4"]
-    _region(build_odd_chain(), bones, "b4")
+    add_region(build_odd_chain(), bones, "b4")
     return _config("Odd", bones, "b4")
 
 
@@ -83,7 +77,7 @@ def build_quadruped() -> TrainConfig:
     bpy.ops.object.armature_basic_quadruped_metarig_add()
     meta = bpy.context.active_object
     bones = ["thigh.L", "shin.L", "foot.L", "toe.L"]
-    _region(meta, bones, "toe.L")
+    add_region(meta, bones, "toe.L")
     return _config(meta.name, bones, "toe.L")
 
 

@@ -156,14 +156,17 @@ class RIGDOJO_OT_algo_defaults(bpy.types.Operator):
         return {'FINISHED'}
 
 
+_START_ITEMS: list[tuple[str, str, str]] = []  # Blender needs an enum's item strings kept alive
+
+
 def _start_items(_self, _context):
     from ..agents.library import ENTRIES, PREFIX
 
-    items = [("SCRATCH", "Scratch", "Random weights: train from the beginning")]
-    items += [(PREFIX + e.name, f"Library: {e.name.capitalize()}", f"Pre-trained, shipped with Rig Dojo: {e.summary}")
-              for e in ENTRIES.values()]
-    _start_items.keep = items  # Blender needs the strings kept alive
-    return items
+    if not _START_ITEMS:
+        _START_ITEMS.append(("SCRATCH", "Scratch", "Random weights: train from the beginning"))
+        _START_ITEMS.extend((PREFIX + e.name, f"Library: {e.name.capitalize()}",
+                             f"Pre-trained, shipped with Rig Dojo: {e.summary}") for e in ENTRIES.values())
+    return _START_ITEMS
 
 
 class RIGDOJO_OT_start_from(bpy.types.Operator):

@@ -214,3 +214,11 @@ def add_driver(arm, bone: str, path: str, index: int, var_type: str, target_bone
         t.data_path = data_path
     drv.expression = "v * 0.5"
     return fc
+
+
+def add_region(obj, controls: list[str], effector: str, name: str = "Region") -> None:
+    """A box of targets between the rest tip and the chain's root (reachable by bending), 12% of the chain."""
+    pb, world = obj.pose.bones, obj.matrix_world
+    root, tip = world @ pb[controls[0]].head, world @ pb[effector].tail
+    length = sum((world @ pb[c].tail - world @ pb[c].head).length for c in controls)
+    scenes.add_empty(name, tuple(tip + (root - tip) * 0.3), display="CUBE", size=0.12 * length)

@@ -22,7 +22,7 @@ from rig_dojo.envs.families import env_factory
 from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.families import spec_from_config
 from harness import run_cli, run_python
-from rigs import build_odd_chain
+from rigs import add_region, build_odd_chain
 
 QUADRUPED_LEGS = {"hind": ["thigh.L", "shin.L", "foot.L", "toe.L"], "front": ["front_thigh.L", "front_shin.L",
                                                                           "front_foot.L"]}
@@ -70,14 +70,6 @@ def training_threads():
     use_training_threads()
     yield
     torch.set_num_threads(before)
-
-
-def add_region(obj, controls: list[str], effector: str, name: str = "Region") -> None:
-    """A box of targets between the rest tip and the chain's root (reachable by bending), 12% of the chain."""
-    pb, world = obj.pose.bones, obj.matrix_world
-    root, tip = world @ pb[controls[0]].head, world @ pb[effector].tail
-    length = sum((world @ pb[c].tail - world @ pb[c].head).length for c in controls)
-    scenes.add_empty(name, tuple(tip + (root - tip) * 0.3), display="CUBE", size=0.12 * length)
 
 
 def chain_config(rig: str, controls: list[str], effector: str) -> TrainConfig:
