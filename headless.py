@@ -162,9 +162,11 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     wall = time.monotonic() - began
     snapshot = session.latest()
     steps = snapshot.step if snapshot else config.algo.total_steps
+    end_note = getattr(session, "end_note", None)  # a search that converged before its budget says so
     summary, result, extra = write_run_summary(config, make_env, run_dir, steps=int(steps), wall=wall,
                                                episodes=episodes, report=report, evaluation=evaluation,
-                                               resumed_from_step=int(getattr(session, "resumed_from_step", 0)))
+                                               resumed_from_step=int(getattr(session, "resumed_from_step", 0)),
+                                               extra_fields={"ended_early": end_note} if end_note else None)
     episodes = result.episodes  # a family that evaluates its one deterministic move says 1
     if not quiet:
         verb = getattr(hooks, "DONE_VERB", "trained")
@@ -177,6 +179,8 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
         line = report_line(config.task, extra)
         if line:
             print(line)
+        if end_note:
+            print(f"note: {end_note}")
         print(f"run folder: {run_dir}")
     return summary
 

@@ -135,6 +135,7 @@ class BackgroundRun:
         self._resume_meta: dict[str, Any] | None = None
         self._restart = False  # continue_run found no checkpoint: the run starts over in its folder
         self.resume_notes: list[str] = []  # what continue_run skipped or decided, for the user
+        self.end_note: str | None = None  # why a run ended before its budget (a search that converged)
         self.episodes = 0
         self.resumed_from_step = 0
 

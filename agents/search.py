@@ -83,6 +83,11 @@ class GenerationSession(BackgroundRun):
     def _converged(self) -> bool:
         return False
 
+    def _convergence_note(self) -> str:
+        """What the user is told when the search ends early by converging (``end_note``)."""
+        return (f"the search stopped improving and ended early at step {self.step:,d}"
+                + (f" of {self.config.algo.total_steps:,d}" if self.config.algo.total_steps > 0 else ""))
+
     def _progress(self) -> float:
         algo = self.config.algo
         parts = [p for p in (self._count_fraction(),) if p is not None]
@@ -120,6 +125,8 @@ class GenerationSession(BackgroundRun):
                     self._publish(now)
                 if self.step - self._last_checkpoint_step >= self.config.output.checkpoint_every:
                     self._save_checkpoint()
+            if not self._stop_event.is_set() and self._converged():
+                self.end_note = self._convergence_note()  # the command line and summary.json say why it ended
             self._save_checkpoint()
             self._save_policy()
             self._set_state("stopped" if self._stop_event.is_set() else "finished")

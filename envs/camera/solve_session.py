@@ -191,6 +191,12 @@ class ShotSolveSession(GenerationSession):
     def _converged(self) -> bool:
         return self._stall >= PATIENCE
 
+    def _convergence_note(self) -> str:
+        total = self.config.algo.total_steps
+        return (f"the best path did not improve for {PATIENCE} generation{'s' if PATIENCE != 1 else ''}: the solve "
+                f"converged at step "
+                f"{self.step:,d}" + (f" of {total:,d}" if total > 0 else ""))
+
     def _generation(self) -> None:
         before = self.solver.best_cost
         self.solver.step()

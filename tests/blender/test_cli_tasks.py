@@ -150,7 +150,9 @@ def test_camera_train_writes_summary_with_baselines(workspace):
         assert (run / name).is_file(), name
     summary = json.loads((run / "summary.json").read_text())
     assert summary["task"] == "camera" and summary["algo"] == "solve" and summary["camera"] == "ShotCam"
-    assert summary["steps"] >= 6000 and summary["wall_seconds"] > 0 and summary["steps_per_second"] > 0
+    # the budget, unless the solve converged first (then summary.json and the command line say so)
+    assert summary["steps"] >= 6000 or "converged" in summary.get("ended_early", ""), summary
+    assert summary["wall_seconds"] > 0 and summary["steps_per_second"] > 0
     for key in ("framing_error", "occlusion", "jerk"):
         assert np.isfinite(summary[key])
     shot = summary["shot"]

@@ -158,6 +158,23 @@ def solved(tmp_path_factory):
     return spec, config, run, session
 
 
+def test_a_solve_that_converges_before_its_budget_says_so(tmp_path, monkeypatch):
+    import rig_dojo.envs.camera.solve_session as solve_session
+    from rig_dojo.agents.session import make_session
+    from rig_dojo.envs.camera.family import env_factory
+
+    monkeypatch.setattr(solve_session, "PATIENCE", 1)  # the first generation without a better path ends it
+    config = TrainConfig(task="camera")
+    config.algo = defaults_for("solve")
+    config.algo.total_steps = 10**9
+    session = make_session(config, env_factory(hand_made_shot()), tmp_path / "run")
+    session.start()
+    assert session.wait(300) == "finished", session.error
+    assert session.latest().step < 10**9
+    assert session.end_note.startswith("the best path did not improve for 1 generation: the solve converged at "
+                                       f"step {session.latest().step:,d} of 1,000,000,000"), session.end_note
+
+
 def test_a_solve_writes_a_run_folder_and_a_solved_path_without_pickle(solved):
     from rig_dojo.agents.policy_file import load_policy
 
