@@ -55,6 +55,9 @@ class VIEW3D_PT_rig_dojo_run(DojoSubPanel, bpy.types.Panel):
             box.alert = True
             wrapped(box, context, f"The training failed: {run.error}", icon='CANCEL')
             box.label(text="The full traceback is in the system console")
+        end_note = getattr(run.session, "end_note", None)  # a search that converged before its budget
+        if end_note and run.ended:
+            wrapped(layout, context, end_note[0].upper() + end_note[1:], icon='CHECKMARK')
         layout.label(text=f"Run folder: {run.run_dir}", icon='FILE_FOLDER')
 
 

@@ -200,7 +200,9 @@ def test_starts_that_do_not_fit_are_refused_in_one_line(factory, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_sidebar_starts_from_the_library_and_trains(factory, tmp_path):
+def test_the_sidebar_starts_from_the_library_and_trains(factory, tmp_path, capfd):
+    from test_sidebar import draw_panels
+
     from rig_dojo.scene.builders.scenes import build_demo_scene
 
     objs = build_demo_scene()
@@ -210,6 +212,7 @@ def test_the_sidebar_starts_from_the_library_and_trains(factory, tmp_path):
     s.run_dir = str(tmp_path / "run")
     assert bpy.ops.rig_dojo.start_from(source="library:reach") == {'FINISHED'}
     assert (s.algo.start_from, s.observation, s.algo.name) == ("library:reach", "chain", "ppo")
+    assert "VIEW3D_PT_rig_dojo_training" in draw_panels(capfd)  # Start From and its menu draw cleanly
     s.algo.name = "sac"  # picking another algorithm keeps where the run starts (not a tuning)
     assert s.algo.start_from == "library:reach"
     s.algo.name = "ppo"
@@ -228,6 +231,7 @@ def test_the_sidebar_starts_from_the_library_and_trains(factory, tmp_path):
     assert bpy.ops.rig_dojo.evaluate() == {'FINISHED'}
     _path, evaluation = live.results["evaluation"]
     assert evaluation.success_rate >= 0.95, evaluation
+    draw_panels(capfd)
     assert bpy.ops.rig_dojo.start_from(source="SCRATCH") == {'FINISHED'}
     assert (s.algo.start_from, s.observation) == ("", "full")
     s.task = "aim"
