@@ -45,6 +45,11 @@ from .config import TrainConfig
 from .files import write_atomic_with
 from .run_folder import record_checkpoint
 
+# our PPO's KL target when a run starts from a trained policy (the library, a .rdpolicy) and algo.extra does not
+# set one: the default 0.02 moved the library's reach from 0.0004 to 0.007-0.008 chain lengths of final error in
+# 15 s on the demo arm; 0.002 kept 0.0017-0.0020 (agents/README.md, "Rig-agnostic reach and the policy library")
+FINE_TUNE_KL = 0.002
+
 
 def preview_rollout(env: Any, act: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """One deterministic episode of ``env``'s environment 0 as frozen ``(T, k, 3)`` preview frames: the task's
@@ -124,6 +129,14 @@ class TrainingSession(BackgroundRun):
             from .library import open_start
 
             start = open_start(source, config)  # a library policy makes the run observe joint tokens
+            if algo.name == "ppo":  # fine-tuning: a small trust region keeps what the start already does well
+                from .config import defaults_for
+
+                tuned = defaults_for("ppo", config.task).extra.get("desired_kl")
+                if algo.extra.get("desired_kl", tuned) == tuned and tuned != FINE_TUNE_KL:  # not the user's own
+                    algo.extra["desired_kl"] = FINE_TUNE_KL
+                    self.resume_notes.append(f"starting from {Path(str(source)).name}: algo.extra.desired_kl = "
+                                             f"{FINE_TUNE_KL} (a fine-tune's small steps; set it to change that)")
         use_training_threads()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config.save(self.run_dir / "config.toml")

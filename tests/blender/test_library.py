@@ -164,6 +164,8 @@ def test_the_command_line_fine_tunes_from_the_library_and_bakes(factory, tmp_pat
     assert summary["success_rate"] >= 0.95, summary
     config = TrainConfig.load(run / "config.toml")
     assert (config.rig.observation, config.algo.start_from) == ("chain", "library:reach")
+    assert config.algo.extra["desired_kl"] == 0.002 and "desired_kl = 0.002" in proc.stderr  # a fine-tune's steps
+    assert summary["final_error"] < 0.01, summary  # the library's precision kept (zero-shot: ~0.0004)
     assert load_policy(run / "final.rdpolicy").metadata["policy_kwargs"]["kind"] == "rig_dojo_chain"
     before = blend.read_bytes()
     baked = tmp_path / "baked.blend"
