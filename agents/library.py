@@ -52,8 +52,6 @@ class LibraryEntry:
         return LIBRARY_DIR / f"{self.name}.json"
 
 
-
-
 def entry(source: str) -> LibraryEntry:
     """The entry ``library:NAME`` names; RigDojoError listing the library when it has no such entry."""
     name = source[len(PREFIX):] if source.startswith(PREFIX) else source
@@ -79,11 +77,10 @@ def resolve(source: str | Path) -> Path:
     return path
 
 
-def open_start(source: str | Path, config: Any, name: str = "start") -> Any:
+def open_start(source: str | Path, config: Any) -> Any:
     """Load the policy a run starts from and fit ``config`` to it: a rig-agnostic policy makes the run observe
     joint tokens (``config.rig.observation = "chain"``). Returns the loaded ``PolicyFile``."""
-    from .chain_policy import NETWORK_KIND
-    from .policy_file import load_policy
+    from .policy_file import is_rig_agnostic, load_policy
 
     text = str(source)
     if text.startswith(PREFIX):
@@ -91,8 +88,7 @@ def open_start(source: str | Path, config: Any, name: str = "start") -> Any:
         if config.task != item.task:
             raise RigDojoError(f"{text} starts {item.task} tasks; this run's task is {config.task}")
     policy = load_policy(resolve(source))
-    kind = (policy.metadata.get("policy_kwargs") or {}).get("kind")
-    if kind == NETWORK_KIND:
+    if is_rig_agnostic(policy.metadata):
         config.rig.observation = "chain"
     elif config.rig.observation == "chain":
         raise RigDojoError(f"{Path(text).name} reads this rig's own observation; set rig.observation = \"full\" "
@@ -128,9 +124,6 @@ def teacher_actions(obs: np.ndarray) -> np.ndarray:
     return np.clip(tokens[:, :, FEATURE_NAMES.index("step")], -1.0, 1.0).astype(np.float32)
 
 
-ReachRecipe = ChainRecipe
-
-
 def pretrain_reach(recipe: ChainRecipe | None = None, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
     """The reach entry: :func:`pretrain_chains` on random reach chains."""
     return pretrain_chains(recipe or ChainRecipe(task="reach"), report)
@@ -148,7 +141,6 @@ def pretrain_chains(recipe: ChainRecipe, report: Callable[[str], None] | None = 
 
     from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, make_chain_task, random_chain_spec
     from .chain_policy import ChainActorCritic
-
     from .threads import use_training_threads
 
     use_training_threads()  # torch's threads beside the twin (on 2 cores: 1; two spinning threads under load: 5x slower)

@@ -44,6 +44,16 @@ def _effector_distance(state: RewardState) -> np.ndarray:
     return np.sqrt(_sq_norm(d))
 
 
+# the length kernel's scale, shared by the terms that reward closing a distance (distance, grasp_contact)
+LENGTH_SCALE = Param("scale", "float", 0.1, min=1e-6, max=100.0,
+                     description="Length (rig units) over which the exp reward falls to 1/e")
+
+
+def _length_reward(d: np.ndarray, shape: str, scale: float) -> np.ndarray:
+    """``-d`` (linear) or ``exp(-d / scale)`` (exp), element-wise."""
+    return np.exp(-d / scale) if shape == "exp" else -d
+
+
 # --- reaching --------------------------------------------------------------------------
 
 
@@ -54,15 +64,11 @@ def _effector_distance(state: RewardState) -> np.ndarray:
     params=[
         Param("shape", "choice", "linear", choices=("linear", "exp"),
               description="linear: -distance; exp: exp(-distance / scale), in (0, 1]"),
-        Param("scale", "float", 0.1, min=1e-6, max=100.0,
-              description="Length (rig units) over which the exp reward falls to 1/e"),
+        LENGTH_SCALE,
     ],
 )
 def distance(state: RewardState, shape: str, scale: float) -> np.ndarray:
-    d = _effector_distance(state)
-    if shape == "exp":
-        return np.exp(-d / scale)
-    return -d
+    return _length_reward(_effector_distance(state), shape, scale)
 
 
 @reward_term(
@@ -194,16 +200,12 @@ def look_at(state: RewardState, shape: str, scale: float) -> np.ndarray:
     params=[
         Param("shape", "choice", "linear", choices=("linear", "exp"),
               description="linear: minus the mean distance; exp: the mean of exp(-distance / scale), in (0, 1]"),
-        Param("scale", "float", 0.1, min=1e-6, max=100.0,
-              description="Length (rig units) over which the exp reward falls to 1/e"),
+        LENGTH_SCALE,
     ],
 )
 def grasp_contact(state: RewardState, shape: str, scale: float) -> np.ndarray:
     gap = state.fingertip_pos - state.contact_points
-    d = np.sqrt(np.einsum("nkc,nkc->nk", gap, gap))
-    if shape == "exp":
-        return np.exp(-d / scale).mean(axis=1)
-    return -d.mean(axis=1)
+    return _length_reward(np.sqrt(np.einsum("nkc,nkc->nk", gap, gap)), shape, scale).mean(axis=1)
 
 
 @reward_term(

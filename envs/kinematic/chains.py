@@ -362,7 +362,9 @@ class ChainMix:
 
     def signature(self) -> dict:
         """Any chain: the observation and action sizes, no control names (a library policy's)."""
-        return {"observation_shape": [OBS_SIZE], "action_space": {"type": "Box", "shape": [MAX_TOKENS]},
+        from ..base import _describe_space
+
+        return {"observation_shape": [OBS_SIZE], "action_space": _describe_space(self.action_space),
                 "controls": [], "task": self.tasks[0].spec.kind, "observation": "chain"}
 
     def policy_layout(self) -> dict:

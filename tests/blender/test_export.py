@@ -18,11 +18,11 @@ import bpy
 
 from rig_dojo.agents import policy_file
 from rig_dojo.agents.algorithms import build_model
-from rig_dojo.agents.config import TrainConfig, defaults_for
+from rig_dojo.agents.config import OutputConfig, TrainConfig
 from rig_dojo.envs.families import env_factory
 from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.families import spec_from_config
-from harness import run_cli
+from harness import run_cli, small_config
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -32,13 +32,10 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def arm_config(algo: str = "ppo", steps: int = 2048) -> TrainConfig:
-    config = TrainConfig()
-    config.task = "reach"
-    config.algo = defaults_for(algo)
-    config.algo.total_steps, config.algo.n_envs, config.algo.n_steps, config.algo.batch_size = steps, 16, 32, 256
-    config.algo.n_epochs = 2
-    config.rig.rig, config.rig.controls, config.rig.effector = "Arm", ["upper_arm", "forearm", "hand"], "hand"
-    config.rig.region, config.rig.episode_length = "Region", 20
+    """harness.small_config with 16 environments of 32-step rollouts (and discrete actions where the algorithm
+    needs them), checkpoints at the default interval."""
+    config = small_config(steps, algo, checkpoint_every=OutputConfig().checkpoint_every)
+    config.algo.n_envs, config.algo.n_steps, config.algo.batch_size = 16, 32, 256
     config.rig.discrete = algo in ("qlearning", "dqn")
     return config
 

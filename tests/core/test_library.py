@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rig_dojo.agents.config import TrainConfig, defaults_for
-from rig_dojo.agents.library import ENTRIES, ReachRecipe, entry, open_start, pretrain_reach, resolve, teacher_actions, \
+from rig_dojo.agents.library import ENTRIES, ChainRecipe, entry, open_start, pretrain_reach, resolve, teacher_actions, \
     write_entry
 from rig_dojo.agents.policy_file import compatibility_problems, load_policy
 from rig_dojo.envs.kinematic.chains import MAX_TOKENS, OBS_SIZE, ChainReachTask, make_chain_task, random_chain_spec
@@ -87,7 +87,7 @@ def test_the_aim_entry_aims_chains_it_never_saw():
 
 
 def test_pretraining_writes_a_loadable_entry_with_its_recipe(tmp_path):
-    tiny = ReachRecipe(chains=3, envs_per_chain=8, rounds=2, teacher_rounds=1, updates_per_round=60, minibatch=512)
+    tiny = ChainRecipe(chains=3, envs_per_chain=8, rounds=2, teacher_rounds=1, updates_per_round=60, minibatch=512)
     lines = []
     network, record = pretrain_reach(tiny, report=lines.append)
     path = write_entry("reach", network, record, tmp_path)
