@@ -40,6 +40,11 @@ class PhysicsRewardState(RewardState):
         obstacle_top: ``(n,)`` height of the obstacle under/ahead of the creature (0 without).
         lowest_over_obstacle: ``(n,)`` the lowest body point within the obstacle's footprint, minus its top
             (positive: clear; ``inf`` when nothing is over it).
+        qdot: ``(n, J)`` hinge velocities (rad/s).
+        ref_q, ref_qdot: ``(n, J)`` the reference clip's hinge angles and velocities at this step (tracking).
+        ref_points, track_points: ``(n, E, 3)`` the reference's and the creature's end-effector points (sizes).
+        ref_root, root: ``(n, 3)`` the reference's and the creature's root position (sizes);
+        ref_root_vel, root_vel: ``(n, 3)`` their velocities (sizes per second).
     """
 
     up: np.ndarray | None = None
@@ -58,6 +63,15 @@ class PhysicsRewardState(RewardState):
     target_speed: float = 1.0
     obstacle_top: np.ndarray | None = None
     lowest_over_obstacle: np.ndarray | None = None
+    qdot: np.ndarray | None = None
+    ref_q: np.ndarray | None = None
+    ref_qdot: np.ndarray | None = None
+    ref_points: np.ndarray | None = None
+    track_points: np.ndarray | None = None
+    ref_root: np.ndarray | None = None
+    root: np.ndarray | None = None
+    ref_root_vel: np.ndarray | None = None
+    root_vel: np.ndarray | None = None
 
 
 def _need(state: RewardState, *names: str) -> None:
@@ -147,6 +161,58 @@ def obstacle_clearance(state: RewardState) -> np.ndarray:
     _need(state, "lowest_over_obstacle")
     low = np.where(np.isfinite(state.lowest_over_obstacle), state.lowest_over_obstacle, 0.0)
     return np.minimum(low, 0.0)
+
+
+# ---- tracking a reference clip (DeepMimic's terms: Peng et al. 2018, eq. 4-8; each in (0, 1]) ------------
+def _need_reference(state: RewardState, *names: str) -> None:
+    missing = [n for n in names if getattr(state, n, None) is None]
+    if missing:
+        raise RigDojoError("reward terms tracking a reference need the physics task track (--task track "
+                           "--reference ACTION); disable them for this task")
+
+
+def _scale_param(default: float, what: str) -> Param:
+    return Param("scale", "float", default, min=1e-3, max=1e4,
+                 description=f"How sharply the reward falls with the {what} (exp(-scale x error²))")
+
+
+@reward_term("track_pose", "How close the joint angles are to the reference's: exp(-scale x sum of squared errors)",
+             params=[_scale_param(2.0, "joint angle error (radians)")])
+def track_pose(state: RewardState, scale: float) -> np.ndarray:
+    _need_reference(state, "ref_q")
+    return np.exp(-scale * np.sum((state.q - state.ref_q) ** 2, axis=1))
+
+
+@reward_term("track_velocity", "How close the joint velocities are to the reference's: exp(-scale x sum of squared "
+             "errors)", params=[_scale_param(0.1, "joint velocity error (rad/s)")])
+def track_velocity(state: RewardState, scale: float) -> np.ndarray:
+    _need_reference(state, "ref_qdot", "qdot")
+    return np.exp(-scale * np.sum((state.qdot - state.ref_qdot) ** 2, axis=1))
+
+
+@reward_term("track_end", "How close the end effectors (feet, hands, head) are to the reference's, measured from "
+             "the root: exp(-scale x sum of squared distances in sizes)", params=[_scale_param(40.0, "end-effector distance (sizes)")])
+def track_end(state: RewardState, scale: float) -> np.ndarray:
+    _need_reference(state, "ref_points", "track_points")
+    d = state.track_points - state.ref_points
+    return np.exp(-scale * np.einsum("nek,nek->n", d, d))
+
+
+@reward_term("track_root", "How close the root is to the reference's root: exp(-scale x squared distance in sizes)",
+             params=[_scale_param(10.0, "root distance (sizes)")])
+def track_root(state: RewardState, scale: float) -> np.ndarray:
+    _need_reference(state, "ref_root", "root")
+    d = state.root - state.ref_root
+    return np.exp(-scale * np.einsum("nk,nk->n", d, d))
+
+
+@reward_term("track_root_velocity", "How close the root's velocity is to the reference root's: exp(-scale x squared "
+             "difference in sizes/s); unlike track_root it does not fade once the creature falls behind",
+             params=[_scale_param(2.0, "root velocity error (sizes/s)")])
+def track_root_velocity(state: RewardState, scale: float) -> np.ndarray:
+    _need_reference(state, "ref_root_vel", "root_vel")
+    d = state.root_vel - state.ref_root_vel
+    return np.exp(-scale * np.einsum("nk,nk->n", d, d))
 
 
 __all__ = ["PhysicsRewardState"]

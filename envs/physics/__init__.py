@@ -22,6 +22,10 @@ DEFAULT_TERMS: dict[str, list[TermConfig]] = {
              TermConfig("alive_bonus", 0.2), TermConfig("joint_torque", 0.01)],
     "obstacles": [TermConfig("forward_speed", 2.0), TermConfig("heading", 0.5), TermConfig("alive_bonus", 0.5),
                   TermConfig("upright", 0.5), TermConfig("obstacle_clearance", 5.0), TermConfig("joint_torque", 0.01)],
+    # DeepMimic's weights (Peng et al. 2018): pose 0.65, velocity 0.1, end effectors 0.15, root 0.1 (here split
+    # into position 0.05 and velocity 0.1: a position term alone fades once the creature falls behind the clip)
+    "track": [TermConfig("track_pose", 0.65), TermConfig("track_velocity", 0.1), TermConfig("track_end", 0.15),
+              TermConfig("track_root", 0.05), TermConfig("track_root_velocity", 0.1)],
 }
 
 
@@ -38,6 +42,8 @@ FAMILY = Family(
         Task("jump", "Jump", "Physics: jump up and land upright (MuJoCo)", "body sizes below the jump height"),
         Task("obstacles", "Obstacles", "Physics: get over obstacles that grow as the creature succeeds (MuJoCo)",
              "body sizes short of the obstacle"),
+        Task("track", "Track Reference", "Physics: follow a reference clip (an Action or a BVH file) and keep it "
+             "physically valid (MuJoCo)", "degrees of mean joint error"),
     ),
     default_terms=default_terms,
     core="rig_dojo.envs.physics.family",

@@ -29,6 +29,7 @@ def physics_clip(policy, spec: PhysicsSpec, config, n_steps: int | None = None, 
     """One deterministic rollout of ``policy`` (None: zero actions, the rest pose held) in the
     physics twin, recorded for the bake (``envs.physics.task.PhysicsClip``); stops when it falls."""
     task = make_task(spec, config, 1, seed)
+    task.random_start = False  # a tracking clip starts at the reference's first frame
     if policy is None:
         return task, record_clip(task, None, n_steps=n_steps, seed=seed)
     if hasattr(policy, "check_compatible"):

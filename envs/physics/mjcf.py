@@ -80,12 +80,19 @@ class PhysicsSpec:
     platform_half: np.ndarray = field(default_factory=lambda: np.zeros(3))
     platform_matrices: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 4)))  # (F,4,4) unit-scale world
     notes: list[str] = field(default_factory=list)
+    # a reference clip to track (the track task): per frame the root bone's world frame and every bone's local
+    # Euler XYZ rotation, sampled from an Action or a motion file by the edge (scene.physics.reference)
+    reference_name: str = ""
+    reference_frames: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (F,)
+    reference_root: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 4)))  # (F,4,4) unit-scale world
+    reference_euler: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)))  # (F,B,3)
 
     _ARRAYS = ("object_matrix", "parent", "rest", "lengths", "radius", "density", "strength", "lock",
                "limit_low", "limit_high", "has_limit", "box_centers", "box_half", "box_rot", "platform_half",
-               "platform_matrices")
+               "platform_matrices", "reference_frames", "reference_root", "reference_euler")
     _VALUES = ("rig_name", "bone_names", "rotation_modes", "friction", "ground_height", "default_limit", "fps",
-               "frame_start", "box_names", "platform_name", "notes")
+               "frame_start", "box_names", "platform_name", "notes", "reference_name")
+    _OPTIONAL = ("reference_frames", "reference_root", "reference_euler")  # absent from files before tracking
 
     # ---- derived ------------------------------------------------------------------
     @property
@@ -188,7 +195,7 @@ class PhysicsSpec:
         if meta.pop("version", None) != PHYSICS_SPEC_VERSION:
             raise RigDojoError(f"{path} is a physics spec of another version; extract it again from the .blend")
         try:
-            return cls(**meta, **{k: data[k] for k in cls._ARRAYS})
+            return cls(**meta, **{k: data[k] for k in cls._ARRAYS if k in data or k not in cls._OPTIONAL})
         except (ValueError, KeyError, TypeError) as exc:
             raise RigDojoError(f"{path} is not a Rig Dojo physics spec file ({exc}); extract it again") from None
 

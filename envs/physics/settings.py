@@ -17,6 +17,7 @@ RADIUS_SOURCES = (("length", "Length", "Capsule radius proportional to the bone'
 ROOT_MOTION = (("bone", "Root Bone", "Bake the creature's travel to the root bone's location and rotation"),
                ("object", "Object", "Bake the creature's travel to the armature object's location and rotation"))
 _WALKING = ("locomotion", "obstacles")
+_TRACK = ("track",)
 
 
 @dataclass
@@ -78,6 +79,23 @@ class PhysicsConfig:
                                   description="How far from rest toward a joint limit a full action asks the servo "
                                               "to go; 0 uses the task's default (0.5 for walking)")
 
+    reference: str = setting("", label="Reference", cli=True, tasks=_TRACK,
+                             description="The clip to track: an Action on the rig (its name) or a BVH file (a path "
+                                         "ending in .bvh), mapped to the rig by bone names")
+    reference_loop: bool = setting(True, label="Loop Reference", tasks=_TRACK,
+                                   description="Play the clip again from its first frame when it ends, carrying on "
+                                               "from where the last cycle took the root (a walk or trot cycle); off: "
+                                               "hold its last frame")
+    reference_map: dict[str, str] = setting(default_factory=dict, label="Bone Map", kind="json", advanced=True,
+                                            tasks=_TRACK,
+                                            description="Clip bone -> rig bone as a JSON object, over the automatic "
+                                                        "map (identical names, Rigify's DEF-/ORG-/_fk names); an empty "
+                                                        "value leaves a bone out")
+    track_tolerance: float = setting(5.0, label="Track Tolerance", min=1e-3, soft_max=45.0, precision=1,
+                                     advanced=True, tasks=_TRACK,
+                                     description="Mean joint angle error (degrees) within which a step counts as "
+                                                 "tracking the reference")
+
     def validate(self, config=None) -> None:
         """RigDojoError naming the key for values that parse but make no sense."""
         from ...errors import RigDojoError
@@ -91,7 +109,7 @@ class PhysicsConfig:
             if not value >= 0:
                 raise RigDojoError(f"physics.{key} must not be negative (found {value:g})")
         for key in ("radius_ratio", "episode_seconds", "target_speed", "fall_height", "max_tilt_degrees",
-                    "jump_height", "obstacle_distance"):
+                    "jump_height", "obstacle_distance", "track_tolerance"):
             value = getattr(self, key)
             if not value > 0:
                 raise RigDojoError(f"physics.{key} must be greater than 0 (found {value:g})")
@@ -104,6 +122,12 @@ class PhysicsConfig:
                 or not all(math.isfinite(v) for v in self.direction):
             raise RigDojoError(f"physics.direction must be a horizontal 3D vector like [0.0, -1.0, 0.0] "
                                f"(found {self.direction})")
+        for key, value in self.reference_map.items():
+            if not isinstance(value, str):
+                raise RigDojoError(f"physics.reference_map[{key!r}]: give a bone name (a string), not {value!r}")
+        if config is not None and getattr(config, "task", "") == "track" and not self.reference.strip():
+            raise RigDojoError("the track task needs a reference clip: --reference ACTION (an Action on the rig) or "
+                               "--reference FILE.bvh (physics.reference in TOML, Reference in the sidebar)")
         if not self.obstacle_heights or any(not h > 0 for h in self.obstacle_heights):
             raise RigDojoError(f"physics.obstacle_heights must be a non-empty list of heights > 0 "
                                f"(found {self.obstacle_heights})")

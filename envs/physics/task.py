@@ -365,6 +365,11 @@ PHYSICS_TASKS: dict[str, type[PhysicsTask]] = {
 }
 
 
+from .tracking import TrackTask  # noqa: E402  (it builds on PhysicsTask)
+
+PHYSICS_TASKS["track"] = TrackTask
+
+
 def make_physics_task(spec: PhysicsSpec, kind: str = "stand", n_envs: int = 16, seed: int | None = None,
                       config: PhysicsConfig | None = None, **kwargs) -> PhysicsTask:
     """Build the physics task ``kind`` for ``spec`` (``kwargs``: ``terms``, ``curriculum_threshold``,

@@ -110,3 +110,55 @@ def build_quadruped(name: str = "Quadruped", location=(0.0, 0.0, 0.0)) -> bpy.ty
     obj.pose.bones["tail"]["rig_dojo_radius"] = 0.03
     obj.pose.bones["tail"].lock_rotation = (True, True, True)
     return obj
+
+
+def _key_cycle(obj, name: str, root: str, legs: dict[str, float], thigh: str, shin: str, shin_bend: float,
+               cycle_frames: int, amplitude: float, speed: float, start: int) -> bpy.types.Action:
+    """Key one looping gait cycle into a new Action ``name`` (fake user; the rig's own Action put back and its
+    pose left at rest): each leg's thigh swings ``amplitude`` radians about X with its phase, its shin bends
+    by ``shin_bend`` radians while the thigh swings forward (lifting the foot), and the root bone travels
+    forward (world -Y) at ``speed`` units per second. The last frame repeats the first pose."""
+    import math
+
+    anim_data = obj.animation_data_create()
+    previous = anim_data.action
+    anim_data.action = None
+    fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
+    to_local = obj.data.bones[root].matrix_local.to_3x3().inverted()
+    for i in range(cycle_frames + 1):
+        frame = start + i
+        w = 2 * math.pi * i / cycle_frames
+        pb = obj.pose.bones[root]
+        pb.location = to_local @ Vector((0.0, -speed * i / fps, 0.0))
+        pb.keyframe_insert("location", frame=frame)
+        for leg, offset in legs.items():
+            # a positive X turn swings a leg that hangs down backwards: it swings forward while the angle falls
+            obj.pose.bones[thigh.format(leg)].rotation_euler = (amplitude * math.sin(w + offset), 0.0, 0.0)
+            obj.pose.bones[shin.format(leg)].rotation_euler = (shin_bend * max(0.0, -math.cos(w + offset)), 0.0, 0.0)
+            obj.pose.bones[thigh.format(leg)].keyframe_insert("rotation_euler", frame=frame)
+            obj.pose.bones[shin.format(leg)].keyframe_insert("rotation_euler", frame=frame)
+    action = anim_data.action
+    action.name = name
+    action.use_fake_user = True
+    anim_data.action = previous
+    for pb in obj.pose.bones:
+        pb.location, pb.rotation_euler = (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    return action
+
+
+def key_trot(obj, name: str = "Trot", cycle_frames: int = 20, amplitude: float = 0.2, speed: float = 0.6,
+             start: int = 1) -> bpy.types.Action:
+    """A looping trot on :func:`build_quadruped`'s creature: legs in diagonal pairs (see :func:`_key_cycle`)."""
+    import math
+
+    legs = {"front_L": 0.0, "back_R": 0.0, "front_R": math.pi, "back_L": math.pi}
+    return _key_cycle(obj, name, "torso", legs, "{}_thigh", "{}_shin", 0.25, cycle_frames, amplitude, speed, start)
+
+
+def key_walk(obj, name: str = "Walk", cycle_frames: int = 30, amplitude: float = 0.3, speed: float = 0.6,
+             start: int = 1) -> bpy.types.Action:
+    """A looping walk on :func:`build_biped`'s creature: the legs half a cycle apart (see :func:`_key_cycle`)."""
+    import math
+
+    return _key_cycle(obj, name, "pelvis", {"L": 0.0, "R": math.pi}, "thigh.{}", "shin.{}", -0.6, cycle_frames,
+                      amplitude, speed, start)

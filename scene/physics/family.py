@@ -35,11 +35,16 @@ def spec_from_config(config, frames: tuple[int, int] | None = None):
     if not config.rig.rig:
         raise RigDojoError("no rig chosen; set rig.rig (the armature object) or --rig")
     ph = config.physics
-    return extract_physics(config.rig.rig, root=ph.root or None, bones=list(config.rig.controls) or None,
+    spec = extract_physics(config.rig.rig, root=ph.root or None, bones=list(config.rig.controls) or None,
                            density=float(ph.density), strength=float(ph.strength), friction=float(ph.friction),
                            radius_source=ph.radius_source, radius_ratio=float(ph.radius_ratio),
                            obstacles=list(ph.obstacles) or None, platform=ph.platform or None,
                            frame_range=(int(frames[0]), int(frames[1])) if frames is not None else None)
+    if config.task == "track":
+        from .reference import attach_reference
+
+        spec = attach_reference(spec, config)
+    return spec
 
 
 @dataclass

@@ -1,0 +1,187 @@
+"""Tracking a reference clip in physics (``--task track``): an Action or a BVH file read into the creature's
+spec, the task's reference states, refusals, and training that keeps the clip upright better than the raw
+keys played in physics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import bpy
+import numpy as np
+import pytest
+from harness import run_cli
+
+from rig_dojo.agents.config import TrainConfig
+from rig_dojo.envs.base import GymView
+from rig_dojo.envs.physics.mjcf import PhysicsSpec
+from rig_dojo.envs.physics.task import make_physics_task
+from rig_dojo.envs.physics.tracking import track_report
+from rig_dojo.errors import RigDojoError
+from rig_dojo.scene.builders import creatures
+from rig_dojo.scene.physics.family import spec_from_config
+
+
+def track_config(rig: str, reference: str, **physics) -> TrainConfig:
+    config = TrainConfig(task="track")
+    config.rig.rig = rig
+    config.physics.reference = reference
+    for key, value in physics.items():
+        setattr(config.physics, key, value)
+    return config
+
+
+@pytest.fixture
+def trotting(factory):
+    quad = creatures.build_quadruped()
+    creatures.key_trot(quad)
+    return quad
+
+
+def _bvh(names: dict[str, str], frames: int = 31, speed: float = 60.0, fps: float = 24.0) -> str:
+    """A walk cycle in BVH (Y up, centimetres) on a skeleton shaped like ``creatures.build_biped``'s, its
+    joints named ``names[biped bone]``: thighs swing half a cycle apart, the hips travel forward (+Z)."""
+    def joint(key, offset, children, depth, end=None):
+        pad = "  " * depth
+        kind = "ROOT" if depth == 0 else "JOINT"
+        chan = "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation" if depth == 0 else \
+            "CHANNELS 3 Zrotation Xrotation Yrotation"
+        out = [f"{pad}{kind} {names[key]}", f"{pad}{{", f"{pad}  OFFSET {offset[0]} {offset[1]} {offset[2]}",
+               f"{pad}  {chan}"]
+        for child in children:
+            out += child(depth + 1)
+        if end is not None:
+            out += [f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {end[0]} {end[1]} {end[2]}", f"{pad}  }}"]
+        return out + [f"{pad}}}"]
+
+    def leg(side, x):
+        foot = lambda d: joint(f"foot.{side}", (0, -40, 3), [], d, end=(0, -5, 16))  # noqa: E731
+        shin = lambda d: joint(f"shin.{side}", (0, -40, -3), [foot], d)  # noqa: E731
+        return lambda d: joint(f"thigh.{side}", (x, 0, 0), [shin], d)
+
+    head = lambda d: joint("head", (0, 30, 0), [], d, end=(0, 15, 0))  # noqa: E731
+    spine = lambda d: joint("spine", (0, 15, 0), [head], d)  # noqa: E731
+    lines = ["HIERARCHY"] + joint("pelvis", (0, 90, 0), [spine, leg("L", 10), leg("R", -10)], 0)
+    lines += ["MOTION", f"Frames: {frames}", f"Frame Time: {1.0 / fps:.6f}"]
+    order = ["pelvis", "spine", "head", "thigh.L", "shin.L", "foot.L", "thigh.R", "shin.R", "foot.R"]
+    for i in range(frames):
+        w = 2 * math.pi * i / (frames - 1)
+        rot = {f"thigh.{s}": 17.0 * math.sin(w + p) for s, p in (("L", 0.0), ("R", math.pi))}
+        rot.update({f"shin.{s}": -34.0 * max(0.0, -math.cos(w + p)) for s, p in (("L", 0.0), ("R", math.pi))})
+        values = [0.0, 90.0, speed * i / fps]
+        for bone in order:
+            values += [0.0, rot.get(bone, 0.0), 0.0]
+        lines.append(" ".join(f"{v:.4f}" for v in values))
+    return "\n".join(lines) + "\n"
+
+
+BVH_NAMES = {"pelvis": "Hips", "spine": "Spine", "head": "Head", "thigh.L": "LeftUpLeg", "shin.L": "LeftLeg",
+             "foot.L": "LeftFoot", "thigh.R": "RightUpLeg", "shin.R": "RightLeg", "foot.R": "RightFoot"}
+
+
+# ---- the reference as the twin's states ------------------------------------------------------
+
+
+def test_an_action_becomes_the_creatures_reference_states(trotting, tmp_path):
+    spec = spec_from_config(track_config(trotting.name, "Trot"))
+    action = bpy.data.actions["Trot"]
+    assert spec.reference_name == "Trot" and len(spec.reference_frames) == 21
+    assert trotting.animation_data.action is None  # sampling put the rig's own (no) Action back
+    # the hinge angles are the Action's: front_L_thigh's X at frame 6 is the keyed 0.2 sin(2π 5/20)
+    task = make_physics_task(spec, "track", n_envs=2, seed=0, config=track_config(trotting.name, "Trot").physics)
+    j = [k for k, (b, a) in enumerate(zip(task.twin.layout.joint_bone, task.twin.layout.joint_axis))
+         if spec.bone_names[b] == "front_L_thigh" and a == 0][0]
+    assert task.ref_q[5, j] == pytest.approx(0.2 * math.sin(2 * math.pi * 5 / 20), abs=1e-6)
+    # one cycle carries the root forward (-Y) by what the keys moved it: 0.6 units/s over 20 frames
+    fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
+    assert task.cycle_shift[:2] == pytest.approx([0.0, -0.6 * 20 / fps], abs=1e-6)
+    ref = task.reference_at(np.array([25, 45]))
+    assert ref["root"][1, 1] - ref["root"][0, 1] == pytest.approx(-0.6 * 20 / fps, abs=1e-6)
+    assert np.allclose(ref["q"][0], task.ref_q[5]) and np.allclose(ref["q"][1], task.ref_q[5])
+    # reference-state initialisation: every environment starts in the clip's pose at its own frame
+    task.config.reset_noise = 0.0
+    task.reset()
+    assert np.allclose(task.twin.q, task.ref_q[task.phase0], atol=1e-9)
+    # the reference travels with the spec's file (workers train without Blender)
+    loaded = PhysicsSpec.load(spec.save(tmp_path / "creature.npz"))
+    assert loaded.reference_name == "Trot" and np.array_equal(loaded.reference_euler, spec.reference_euler)
+    assert action.users >= 1 and action.use_fake_user  # the user's Action is kept
+
+
+def test_the_track_task_passes_the_env_checkers(trotting):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    config = track_config(trotting.name, "Trot")
+    spec = spec_from_config(config)
+    check_env(GymView(make_physics_task(spec, "track", n_envs=1, seed=0, config=config.physics)),
+              skip_render_check=True)
+    sb3_check_env(GymView(make_physics_task(spec, "track", n_envs=1, seed=0, config=config.physics)))
+
+
+def test_zero_actions_play_the_raw_keys_and_the_report_measures_them(trotting):
+    config = track_config(trotting.name, "Trot")
+    task = make_physics_task(spec_from_config(config), "track", n_envs=2, seed=0, config=config.physics)
+    report = track_report(task, steps=40)
+    # the servos follow the keys closely while the creature stands (that is what zero actions mean)
+    assert report["falls"] == 0 and report["joint_error_degrees"] < 5.0, report
+    assert report["foot_sliding_cm"] >= 0.0 and report["reference_travel_sizes"] > 0.5, report
+    # an action bends every joint away from the keys: the error grows
+    bent = track_report(task, act=lambda obs: np.full((2, task.n_joints), 0.8), steps=40)
+    assert bent["joint_error_degrees"] > report["joint_error_degrees"] + 2.0, (bent, report)
+
+
+def test_a_bvh_file_is_mapped_and_retargeted(factory, tmp_path):
+    biped = creatures.build_biped()
+    path = tmp_path / "walk.bvh"
+    path.write_text(_bvh(BVH_NAMES))
+    before = (set(bpy.data.objects), set(bpy.data.actions), set(bpy.data.armatures))
+    config = track_config(biped.name, str(path), reference_map={v: k for k, v in BVH_NAMES.items()})
+    spec = spec_from_config(config)
+    assert (set(bpy.data.objects), set(bpy.data.actions), set(bpy.data.armatures)) == before  # import removed
+    assert spec.reference_name == "walk" and len(spec.reference_frames) == 31
+    k = spec.bone_names.index("thigh.L")
+    swing = np.degrees(spec.reference_euler[:, k, 0])
+    assert swing.max() == pytest.approx(17.0, abs=0.5) and swing.min() == pytest.approx(-17.0, abs=0.5)
+    knee = np.degrees(spec.reference_euler[:, spec.bone_names.index("shin.R"), 0])
+    assert knee.min() == pytest.approx(-34.0, abs=0.5)
+    # the hips travel forward (-Y in Blender) by 0.6 m/s scaled to the biped's size, and stay level
+    travel = spec.reference_root[-1, :3, 3] - spec.reference_root[0, :3, 3]
+    assert travel[1] < -0.5 and abs(travel[0]) < 1e-6 and abs(travel[2]) < 1e-6
+    task = make_physics_task(spec, "track", n_envs=2, seed=0, config=config.physics)
+    assert track_report(task, steps=10)["joint_error_degrees"] < 5.0
+
+
+def test_a_bvh_whose_bones_match_nothing_is_refused(factory, tmp_path):
+    biped = creatures.build_biped()
+    path = tmp_path / "walk.bvh"
+    path.write_text(_bvh({bone: f"Bip01_{i}" for i, bone in enumerate(BVH_NAMES)}))
+    before = set(bpy.data.objects)
+    with pytest.raises(RigDojoError, match="no bone of walk.bvh matches a bone of 'Biped'"):
+        spec_from_config(track_config(biped.name, str(path)))
+    assert set(bpy.data.objects) == before
+    (tmp_path / "junk.bvh").write_text("not a motion file\n")
+    with pytest.raises(RigDojoError, match="not a BVH file Blender can read"):
+        spec_from_config(track_config(biped.name, str(tmp_path / "junk.bvh")))
+    assert set(bpy.data.objects) == before
+
+
+def test_bad_references_are_refused(trotting):
+    with pytest.raises(RigDojoError, match="no Action named 'Trott'; closest: Trot"):
+        spec_from_config(track_config(trotting.name, "Trott"))
+    short = bpy.data.actions.new("Blink")
+    trotting.animation_data.action = short
+    trotting.pose.bones["front_L_thigh"].keyframe_insert("rotation_euler", frame=5)
+    trotting.animation_data.action = None
+    with pytest.raises(RigDojoError, match="shorter than one control step"):
+        spec_from_config(track_config(trotting.name, "Blink"))
+    other = bpy.data.actions.new("Elsewhere")
+    trotting.animation_data.action = other
+    trotting.pose.bones["front_L_thigh"].keyframe_insert("rotation_euler", frame=1)
+    trotting.pose.bones["front_L_thigh"].keyframe_insert("rotation_euler", frame=9)
+    trotting.animation_data.action = None
+    with pytest.raises(RigDojoError, match="physics.reference_map.*no bone 'Ghost'"):
+        spec_from_config(track_config(trotting.name, "Elsewhere", reference_map={"Ghost": "torso"}))
+    with pytest.raises(RigDojoError, match="the track task needs a reference clip"):
+        track_config(trotting.name, "").validate()
