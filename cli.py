@@ -411,9 +411,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.init_from:
             config.algo.start_from = args.init_from  # recorded in the run's config.toml
             config.validate()
-        if args.zero_shot and not config.algo.start_from:
-            raise RigDojoError("--zero-shot uses a start policy as it is; name one with --init-from library:reach "
-                               "(or a .rdpolicy)")
+        if args.zero_shot:
+            from .agents.session import runs_without_training
+
+            if not runs_without_training(config.algo.name):
+                raise RigDojoError(f"--zero-shot: the {config.algo.name} search has no run without training; run it "
+                                   "without --zero-shot")
+            if not config.algo.start_from:
+                raise RigDojoError("--zero-shot uses a start policy as it is; name one with --init-from "
+                                   "library:reach (or a .rdpolicy)")
         run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
     _apply_switches(config.rig.rig, args.switch)
     if args.blender_workers is not None:

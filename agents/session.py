@@ -481,6 +481,12 @@ def session_class(algo: str) -> type[BackgroundRun]:
     return hooks.SESSION if hooks is not None else TrainingSession
 
 
+def runs_without_training(algo: str) -> bool:
+    """Whether ``algo``'s session can write a start as a run with no training (``zero_shot``): TrainingSession's
+    algorithms; a search (cem, the camera's shot solver) has no such run."""
+    return issubclass(session_class(algo), TrainingSession)
+
+
 def make_session(config: TrainConfig | None, make_env: Callable[[TrainConfig, int, int], Any],
                  run_dir: str | Path | None = None, *, resume: bool = False, init_from: str | Path | None = None,
                  **kwargs: Any) -> BackgroundRun:

@@ -12,7 +12,6 @@ import traceback
 import bpy
 
 from .. import deps, live
-from ..agents.config import SEARCH_ALGORITHMS
 from ..envs.families import family_of
 from ..errors import RigDojoError
 from .train import rig_problem, start_training
@@ -20,9 +19,11 @@ from .train import rig_problem, start_training
 
 def start_problem(settings) -> str | None:
     """Why the Start From policy cannot be used without training now (a poll message), or None."""
+    from ..agents.session import runs_without_training
+
     if live.is_training():
         return "A training is running; stop it first"
-    if not settings.algo.start_from or settings.algo.name in SEARCH_ALGORITHMS:
+    if not settings.algo.start_from or not runs_without_training(settings.algo.name):
         return "Pick where a run starts first (Training > Start From: the library or a .rdpolicy)"
     problem = rig_problem(settings)
     if problem:

@@ -132,6 +132,13 @@ def test_the_sidebar_uses_the_library_without_training_and_bakes_it(factory, rig
     rig = bpy.data.objects["rig"]
     assert rig.animation_data is None or rig.animation_data.action is None
 
+    s = bpy.context.scene.rig_dojo  # the task changed after Start From: refused in one line, nothing written
+    s.task, s.run_dir = "aim", str(tmp_path / "refused")
+    assert s.algo.start_from == "library:reach"
+    with pytest.raises(RuntimeError, match="library:reach starts reach tasks; this run's task is aim"):
+        bpy.ops.rig_dojo.use_without_training()
+    assert not (tmp_path / "refused").exists() and not live.is_training()
+
 
 @pytest.mark.slow
 def test_library_starts_that_do_not_fit_are_refused_in_one_line_without_training(factory, tmp_path):
