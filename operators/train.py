@@ -33,8 +33,9 @@ def start_training(settings, zero_shot: bool = False) -> live.LiveRun:
     # that is not exact is refused with the reason (NotExactError), DESIGN.md rule 8
     spec, check = spec_for_training(config)
     preview = edge.Preview(config, spec)
-    session = make_session(config, family.hooks().env_factory(spec), run_dir,
-                           **({"zero_shot": True} if zero_shot else {}))
+    make_env = family.hooks().env_factory(spec)
+    session = make_session(config, make_env, run_dir, zero_shot=True) if zero_shot else \
+        make_session(config, make_env, run_dir)
     session.start()
     record_twin_check(check, run_dir)
     live.results["train_notes"] = [check.line] if check is not None else []

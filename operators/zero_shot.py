@@ -8,6 +8,7 @@ the last run, so the Bake and Evaluate panels take it like any trained run; noth
 
 import time
 import traceback
+from typing import Any
 
 import bpy
 
@@ -33,7 +34,7 @@ def start_problem(settings) -> str | None:
     return None
 
 
-def use_without_training(settings) -> tuple[live.LiveRun, dict, object]:
+def use_without_training(settings) -> tuple[live.LiveRun, dict, Any]:
     """Write the zero-shot run and evaluate it; returns the run, its summary and the evaluation."""
     from ..agents.run_summary import write_run_summary
     from ..agents.policy_file import load_policy
