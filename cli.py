@@ -447,8 +447,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         policy = shlex.quote(str(run_dir.resolve() / "final.rdpolicy"))
         resume = resume_command(run_dir, args.scene, bpy.data.filepath or None)
-        bake = resume.split(" train ", 1)[0] + " bake" + (f" {shlex.quote(str(Path(args.scene).resolve()))}"
-                                                          if args.scene else "")
+        bake = (f"python -m rig_dojo bake {shlex.quote(str(Path(args.scene).resolve()))}" if args.scene else
+                f"blender -b {shlex.quote(bpy.data.filepath) if bpy.data.filepath else 'SCENE.blend'} -c rig_dojo bake")
         print(f"bake it: {bake} --policy {policy} --frames START-END --save\nfine-tune it: {resume} --steps N")
     return 0
 
@@ -501,11 +501,10 @@ def _family_dests() -> list[str]:
 
 
 def _policy_and_task(args: argparse.Namespace):
+    from .agents.library import refuse_unbound
     from .agents.policy_file import load_policy
     from .envs.families import env_factory
     from .scene.families import spec_from_config
-
-    from .agents.library import refuse_unbound
 
     refuse_unbound(args.policy)  # a library policy names no rig: a zero-shot run binds it to one
     open_scene(args.scene)
@@ -562,13 +561,12 @@ def _cmd_bake(args: argparse.Namespace) -> int:
 
     import bpy
 
+    from .agents.library import refuse_unbound
     from .scene.families import bake_task_policy
 
     if not args.save and not args.output:
         raise RigDojoError("say where the baked file goes: --save (overwrite SCENE.blend) or --output NEW.blend")
     frames = args.frames if isinstance(args.frames, tuple) else _frames(args.frames)
-    from .agents.library import refuse_unbound
-
     refuse_unbound(args.policy)  # a library policy names no rig: a zero-shot run binds it to one
     if not Path(args.policy).is_file():
         raise RigDojoError(f"{args.policy}: no such policy file")
