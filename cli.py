@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import math
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -372,6 +373,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .scene.families import record_twin_check, spec_for_training
 
     budget: dict = {}
+    if args.zero_shot:  # a new run that trains nothing: no budget, no Blender in the loop
+        given = [flag for flag in ("--resume", "--steps", "--minutes", "--blender-workers")
+                 if getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None]
+        if given:
+            raise RigDojoError(f"--zero-shot writes a new run that trains nothing; not with {', '.join(given)} "
+                               "(fine-tune the zero-shot run afterwards with --resume RUN --steps N)")
     if args.resume:
         run_dir = Path(args.resume)
         if not (run_dir / "config.toml").is_file():
@@ -404,6 +411,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.init_from:
             config.algo.start_from = args.init_from  # recorded in the run's config.toml
             config.validate()
+        if args.zero_shot:
+            from .agents.session import runs_without_training
+
+            if not runs_without_training(config.algo.name):
+                raise RigDojoError(f"--zero-shot: the {config.algo.name} search has no run without training; run it "
+                                   "without --zero-shot")
+            if not config.algo.start_from:
+                raise RigDojoError("--zero-shot uses a start policy as it is; name one with --init-from "
+                                   "library:reach (or a .rdpolicy)")
         run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
     _apply_switches(config.rig.rig, args.switch)
     if args.blender_workers is not None:
@@ -422,8 +438,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     run_training(config, make_env, run_dir, resume=bool(args.resume), init_from=args.init_from,
                  report=lambda policy, cfg: training_report(policy, spec, cfg), scene_path=args.scene,
                  evaluation=lambda policy, cfg, episodes: evaluate_policy(policy, spec, cfg, make_env, episodes),
-                 resume_budget=budget or None)
+                 resume_budget=budget or None, zero_shot=args.zero_shot)
     record_twin_check(check, run_dir)
+    if args.zero_shot:
+        import bpy
+
+        from .agents.run_folder import resume_command
+
+        policy = shlex.quote(str(run_dir.resolve() / "final.rdpolicy"))
+        resume = resume_command(run_dir, args.scene, bpy.data.filepath or None)
+        bake = (f"python -m rig_dojo bake {shlex.quote(str(Path(args.scene).resolve()))}" if args.scene else
+                f"blender -b {shlex.quote(bpy.data.filepath) if bpy.data.filepath else 'SCENE.blend'} -c rig_dojo bake")
+        print(f"bake it: {bake} --policy {policy} --frames START-END --save\nfine-tune it: {resume} --steps N")
     return 0
 
 
@@ -475,10 +501,12 @@ def _family_dests() -> list[str]:
 
 
 def _policy_and_task(args: argparse.Namespace):
+    from .agents.library import refuse_unbound
     from .agents.policy_file import load_policy
     from .envs.families import env_factory
     from .scene.families import spec_from_config
 
+    refuse_unbound(args.policy)  # a library policy names no rig: a zero-shot run binds it to one
     open_scene(args.scene)
     policy = load_policy(args.policy)
     config = policy.config
@@ -533,11 +561,13 @@ def _cmd_bake(args: argparse.Namespace) -> int:
 
     import bpy
 
+    from .agents.library import refuse_unbound
     from .scene.families import bake_task_policy
 
     if not args.save and not args.output:
         raise RigDojoError("say where the baked file goes: --save (overwrite SCENE.blend) or --output NEW.blend")
     frames = args.frames if isinstance(args.frames, tuple) else _frames(args.frames)
+    refuse_unbound(args.policy)  # a library policy names no rig: a zero-shot run binds it to one
     if not Path(args.policy).is_file():
         raise RigDojoError(f"{args.policy}: no such policy file")
     # where the result goes is checked before any work: a folder, a missing or read-only place, the input
@@ -696,6 +726,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its checkpoint")
     train.add_argument("--init-from", metavar="POLICY", help="start from a pre-trained policy: library:reach (shipped "
                        "with Rig Dojo; any chain of 2-8 bones) or another run's .rdpolicy")
+    train.add_argument("--zero-shot", action="store_true",
+                       help="train nothing: write a run whose policy is the start (--init-from, or algo.start_from) "
+                            "as it is, evaluated on this rig; bake or evaluate it like any run, fine-tune it later "
+                            "with --resume RUN --steps N")
     train.add_argument("--switch", action="append", metavar='BONE["PROP"]=VALUE', help=SWITCH_HELP)
     train.add_argument("--blender-workers", type=int, metavar="N",
                        help="Blender in the loop: N Blender processes step the rig (for a selection the twin "

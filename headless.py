@@ -108,7 +108,7 @@ def progress_line(snapshot, total: int, tty: bool, success_label: str = "success
 
 def run_training(config, make_env, run_dir: Path | None, resume: bool = False, init_from: str | None = None,
                  quiet: bool = False, episodes: int = 64, report=None, scene_path: str | None = None,
-                 evaluation=None, resume_budget: dict | None = None) -> dict:
+                 evaluation=None, resume_budget: dict | None = None, zero_shot: bool = False) -> dict:
     """Train (or continue) in a background session, show progress, evaluate, write summary.json.
 
     ``report(policy, config) -> dict``: the task's own numbers, merged into summary.json (the
@@ -118,6 +118,8 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     ``envs.families.evaluate_policy``, which asks the family).
     ``resume_budget``: ``{"total_steps": N, "minutes": M}`` replacing a resumed run's budget (saved to its
     config.toml once the run folder is locked). ``scene_path``: the .blend, for the printed resume command.
+    ``zero_shot``: train nothing; the start policy as it is becomes the run's final.rdpolicy, evaluated on the task
+    (``TrainingSession(zero_shot=True)``).
     """
     import time
 
@@ -132,7 +134,8 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
         session.config.validate()
         config = session.config
     else:
-        session = make_session(config, make_env, run_dir, init_from=init_from)
+        session = make_session(config, make_env, run_dir, init_from=init_from,
+                               **({"zero_shot": True} if zero_shot else {}))
     run_dir = session.run_dir
     tty = sys.stdout.isatty() and not quiet
     began = time.monotonic()
@@ -163,18 +166,23 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     snapshot = session.latest()
     steps = snapshot.step if snapshot else config.algo.total_steps
     end_note = getattr(session, "end_note", None)  # a search that converged before its budget says so
+    fields = {"ended_early": end_note} if end_note else {}
+    if zero_shot:
+        fields["zero_shot"] = config.algo.start_from or str(init_from)
     summary, result, extra = write_run_summary(config, make_env, run_dir, steps=int(steps), wall=wall,
                                                episodes=episodes, report=report, evaluation=evaluation,
                                                resumed_from_step=int(getattr(session, "resumed_from_step", 0)),
-                                               extra_fields={"ended_early": end_note} if end_note else None)
+                                               extra_fields=fields or None)
     episodes = result.episodes  # a family that evaluates its one deterministic move says 1
     if not quiet:
         verb = getattr(hooks, "DONE_VERB", "trained")
+        done = f"{verb} {steps:,d} steps in {wall:.1f} s" if not zero_shot else \
+            f"zero-shot: {fields['zero_shot']} as it is, no training"
         if extra and evaluation_in_report(config.task):  # the report line says what success and error are
-            print(f"{verb} {steps:,d} steps in {wall:.1f} s")
+            print(done)
         else:
             units = task_info(config.task).error_units
-            print(f"{verb} {steps:,d} steps in {wall:.1f} s; deterministic evaluation over {episodes} episodes: "
+            print(f"{done}; deterministic evaluation over {episodes} episodes: "
                   f"success {result.success_rate:.0%}, final error {result.final_error:.4f} {units}")
         line = report_line(config.task, extra)
         if line:

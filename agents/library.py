@@ -96,6 +96,29 @@ def open_start(source: str | Path, config: Any) -> Any:
     return policy
 
 
+def refuse_unbound(source: str | Path) -> None:
+    """RigDojoError when ``source`` (a bake's or an evaluation's ``--policy``) is a library entry or another
+    rig-agnostic policy that names no rig: it has no task to act in until a run binds it to one (a run without
+    training: ``train --init-from library:reach --zero-shot``)."""
+    from .policy_file import is_rig_agnostic, load_policy
+
+    text = str(source)
+    if not text.startswith(PREFIX):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            return  # the caller says there is no such file
+        policy = load_policy(path)
+        if not is_rig_agnostic(policy.metadata) or policy.config.rig.rig:
+            return
+    name = text if text.startswith(PREFIX) else Path(text).name
+    start = text if text.startswith(PREFIX) else str(Path(text).expanduser().resolve())
+    start = next((PREFIX + e.name for e in ENTRIES.values() if e.path.resolve() == Path(start).resolve()), start)
+    raise RigDojoError(f"{name} is not bound to a rig (a library policy drives any chain); make a run of it on "
+                       f"yours without training, then bake or evaluate that run's final.rdpolicy: python -m "
+                       f"rig_dojo train SCENE.blend --init-from {start} --zero-shot --rig RIG --controls BONES "
+                       "--effector BONE --target OBJECT")
+
+
 # ---- pretraining -------------------------------------------------------------------------------------------
 @dataclass
 class ChainRecipe:

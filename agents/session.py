@@ -87,13 +87,17 @@ class TrainingSession(BackgroundRun):
     :param preview_fraction: most of the training time preview rollouts may take
     :param recent_episodes: how many recent episodes mean_return and success_rate cover
     :param curriculum_window: episodes at a stage before the curriculum is asked to advance
+    :param zero_shot: train nothing: the start (``init_from`` or ``algo.start_from``, required) as it is, on
+        this task; the run folder is written as after any run (config.toml, a checkpoint at step 0 that
+        ``--resume`` fine-tunes from, final.rdpolicy), so bake, evaluate and export take it unchanged
     """
 
     def __init__(self, config: TrainConfig, make_env: Callable[[TrainConfig, int, int], Any],
                  run_dir: str | Path | None = None, *, init_from: str | Path | None = None,
                  snapshot_interval: float = 0.5, preview_interval: float = 0.5, preview_fraction: float = 0.1,
-                 recent_episodes: int = 100, curriculum_window: int = 50):
+                 recent_episodes: int = 100, curriculum_window: int = 50, zero_shot: bool = False):
         super().__init__(config, make_env, run_dir, init_from)
+        self.zero_shot = bool(zero_shot)
         self.snapshot_interval = float(snapshot_interval)
         self.preview_interval = float(preview_interval)
         self.preview_fraction = float(preview_fraction)
@@ -125,6 +129,9 @@ class TrainingSession(BackgroundRun):
         check_settings(config)
         start = None
         source = self.init_from or algo.start_from
+        if self.zero_shot and (self._resume_meta is not None or not source):
+            raise RigDojoError("a run without training uses a start policy as it is: name one (library:reach, a "
+                               ".rdpolicy) as where the run starts")
         if self._resume_meta is None and source:
             from .library import open_start
 
@@ -196,7 +203,7 @@ class TrainingSession(BackgroundRun):
             self._last_sps = float("nan")
             done = int(self.model.num_timesteps)
             remaining = (algo.total_steps - done) if algo.total_steps > 0 else 10**15
-            if remaining > 0 and not self._time_up():
+            if remaining > 0 and not self.zero_shot and not self._time_up():
                 if self._lean:
                     self.model.learn(total_timesteps=remaining, callback=self._on_step_arrays,
                                      on_iteration=self._on_iteration, reset_num_timesteps=False)
@@ -472,6 +479,12 @@ def session_class(algo: str) -> type[BackgroundRun]:
 
     hooks = algorithm_hooks(algo)
     return hooks.SESSION if hooks is not None else TrainingSession
+
+
+def runs_without_training(algo: str) -> bool:
+    """Whether ``algo``'s session can write a start as a run with no training (``zero_shot``): TrainingSession's
+    algorithms; a search (cem, the camera's shot solver) has no such run."""
+    return issubclass(session_class(algo), TrainingSession)
 
 
 def make_session(config: TrainConfig | None, make_env: Callable[[TrainConfig, int, int], Any],

@@ -2,5 +2,5 @@
 
 from ..registration import submodule_registration
 
-submodules = ("install_deps", "config_io", "rig", "rewards", "train", "bake", "export", "sweep", "render_tune")
+submodules = ("install_deps", "config_io", "rig", "rewards", "train", "zero_shot", "bake", "export", "sweep", "render_tune")
 register, unregister = submodule_registration(__package__, submodules)

@@ -15,8 +15,9 @@ def rig_problem(settings) -> str | None:
     return family_of(settings.task).edge_hooks().training_problem(settings)
 
 
-def start_training(settings) -> live.LiveRun:
-    """Read the task from the scene, start a training session and the live preview timer."""
+def start_training(settings, zero_shot: bool = False) -> live.LiveRun:
+    """Read the task from the scene, start a training session and the live preview timer (``zero_shot``: a run
+    that trains nothing, the start as it is: ``operators/zero_shot.py``)."""
     from ..agents.session import make_session
     from ..scene.families import record_twin_check, spec_for_training
 
@@ -32,7 +33,9 @@ def start_training(settings) -> live.LiveRun:
     # that is not exact is refused with the reason (NotExactError), DESIGN.md rule 8
     spec, check = spec_for_training(config)
     preview = edge.Preview(config, spec)
-    session = make_session(config, family.hooks().env_factory(spec), run_dir)
+    make_env = family.hooks().env_factory(spec)
+    session = make_session(config, make_env, run_dir, zero_shot=True) if zero_shot else \
+        make_session(config, make_env, run_dir)
     session.start()
     record_twin_check(check, run_dir)
     live.results["train_notes"] = [check.line] if check is not None else []

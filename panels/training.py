@@ -31,6 +31,8 @@ class VIEW3D_PT_rig_dojo_training(DojoSubPanel, bpy.types.Panel):
             row = layout.row(align=True)
             row.prop(algo, "start_from")
             row.operator_menu_enum("rig_dojo.start_from", "source", text="", icon='ASSET_MANAGER')
+            if algo.start_from:  # the start as it is, on this rig: a run with no training (operators/zero_shot.py)
+                layout.operator("rig_dojo.use_without_training", icon='IMPORT')
 
 
 class VIEW3D_PT_rig_dojo_training_advanced(bpy.types.Panel):

@@ -151,3 +151,38 @@ def test_the_chain_network_exports_to_onnx_and_matches_torch(tmp_path):
     want, _ = policy.network.predict(obs, deterministic=True)
     got = ort.InferenceSession(str(out)).run(None, {"observation": obs})[0]
     assert np.abs(want - got).max() < 1e-5
+
+
+def test_a_zero_shot_run_writes_the_start_as_a_run_without_training_and_resumes_into_a_fine_tune(tmp_path):
+    from rig_dojo.agents.session import TrainingSession
+    from rig_dojo.agents.run_folder import find_resume_point
+
+    spec = dataclasses.replace(random_chain_spec(np.random.default_rng(5), 4), observation="chain")
+
+    def make_env(_config, n_envs, seed):
+        return make_chain_task(spec, n_envs, seed=seed)
+
+    config = TrainConfig()
+    config.algo = defaults_for("ppo")
+    config.algo.n_envs, config.algo.total_steps = 16, 2048
+    run = tmp_path / "run"
+    session = TrainingSession(config, make_env, run, init_from="library:reach", zero_shot=True)
+    session.start()
+    assert session.wait(60) == "finished", session.error
+    assert session.latest().step == 0  # nothing trained
+    written = load_policy(run / "final.rdpolicy")
+    shipped = load_policy(entry("reach").path)
+    obs = make_env(config, 8, 3).reset()
+    assert np.array_equal(written.predict(obs)[0], shipped.predict(obs)[0])  # the library's weights, as shipped
+    saved = TrainConfig.load(run / "config.toml")
+    assert saved.rig.observation == "chain" and saved.algo.extra["desired_kl"] == 0.002
+    assert find_resume_point(run).meta["step"] == 0  # a checkpoint at step 0: --resume fine-tunes from it
+    resumed = TrainingSession.continue_run(run, make_env)
+    resumed.start()
+    assert resumed.wait(120) == "finished", resumed.error
+    assert resumed.latest().step >= 2048
+
+    nothing = TrainConfig()
+    nothing.algo = defaults_for("ppo")
+    with pytest.raises(RigDojoError, match="a run without training uses a start policy"):
+        TrainingSession(nothing, make_env, tmp_path / "none", zero_shot=True).start()
