@@ -29,7 +29,7 @@ def physics_clip(policy, spec: PhysicsSpec, config, n_steps: int | None = None, 
     """One deterministic rollout of ``policy`` (None: zero actions, the rest pose held) in the
     physics twin, recorded for the bake (``envs.physics.task.PhysicsClip``); stops when it falls."""
     task = make_task(spec, config, 1, seed)
-    task.random_start = False  # a tracking clip starts at the reference's first frame
+    task.random_start = task.shoves = False  # a tracking clip starts at the reference's first frame, unshoved
     if policy is None:
         return task, record_clip(task, None, n_steps=n_steps, seed=seed)
     if hasattr(policy, "check_compatible"):
@@ -51,6 +51,15 @@ def report(policy, spec: PhysicsSpec, config, seeds: tuple[int, ...] = (10_000, 
         out[name] = {"seconds_up": float(np.mean(up)), "distance": float(np.mean(dist)), "falls": falls}
     out["episode_seconds"] = float(config.physics.episode_seconds)
     out["episodes"] = len(seeds)
+    if config.task == "track":  # how the clip is tracked, against the raw keys played in physics
+        from .tracking import track_report
+
+        def measure(pol):
+            task = make_task(spec, config, len(seeds), seeds[0])
+            act = None if pol is None else (lambda obs: pol.predict(obs, deterministic=True)[0])
+            return track_report(task, act)
+
+        out["track"] = {"trained": measure(policy), "raw_keys": measure(None)}
     return {"physics": out}
 
 
@@ -58,7 +67,13 @@ def report_line(report: dict) -> str:
     ph = report["physics"]
     parts = [f"{name} {ph[name]['seconds_up']:.2f} s up, {ph[name]['distance']:+.2f} sizes"
              for name in ("trained", "zero_actions")]
-    return f"over {ph['episodes']} episodes of {ph['episode_seconds']:g} s: " + ", ".join(parts)
+    line = f"over {ph['episodes']} episodes of {ph['episode_seconds']:g} s: " + ", ".join(parts)
+    if "track" in ph:
+        line += "; tracking the reference: " + "; ".join(
+            f"{name.replace('_', ' ')} {r['joint_error_degrees']:.2f}° joint error, {r['end_error_cm']:.1f} cm end "
+            f"effectors, {r['foot_sliding_cm']:.2f} cm foot sliding per contact, {r['falls']} of {r['episodes']} fell"
+            for name, r in ph["track"].items())
+    return line
 
 
 def summary_fields(report: dict) -> dict:

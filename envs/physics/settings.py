@@ -91,6 +91,10 @@ class PhysicsConfig:
                                             description="Clip bone -> rig bone as a JSON object, over the automatic "
                                                         "map (identical names, Rigify's DEF-/ORG-/_fk names); an empty "
                                                         "value leaves a bone out")
+    shove: float = setting(0.5, label="Shoves", min=0.0, soft_max=3.0, precision=2, advanced=True, tasks=_TRACK,
+                           description="While training, shove the creature's root sideways at this speed (sizes per "
+                                       "second) about every two seconds, so the tracked motion survives a push "
+                                       "(0: no shoves)")
     track_tolerance: float = setting(5.0, label="Track Tolerance", min=1e-3, soft_max=45.0, precision=1,
                                      advanced=True, tasks=_TRACK,
                                      description="Mean joint angle error (degrees) within which a step counts as "
@@ -104,7 +108,7 @@ class PhysicsConfig:
         if not self.density > 0:
             raise RigDojoError(f"physics.density must be greater than 0 kg/m³ (found {self.density:g}): "
                                "a body without mass cannot be simulated; e.g. 1000 (water)")
-        for key in ("strength", "friction", "push", "reset_noise"):
+        for key in ("strength", "friction", "push", "reset_noise", "shove"):
             value = getattr(self, key)
             if not value >= 0:
                 raise RigDojoError(f"physics.{key} must not be negative (found {value:g})")

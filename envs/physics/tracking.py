@@ -12,6 +12,8 @@ frame and every hinge's angle (locked axes and angles past a limit are dropped: 
   and velocity; the bake and the report start at its first frame (:attr:`TrackTask.random_start`).
 * **Looping clips** (``physics.reference_loop``) play again from the first frame, the root carried on by
   what one cycle moved it (a walk cycle walks on); the clip's last frame is taken to be its first again.
+* **Shoves** while training (``physics.shove``, sizes per second, about every two seconds): DeepMimic's
+  perturbations, so the policy learns to recover and the motion survives a push.
 * **Early termination** on a fall (the physics tasks' tilt and height rule).
 * **Observations**: the physics tasks' own, then the clip's phase (sine, cosine), the reference's next
   hinge angles (scaled to [-1, 1] over the limits) and the reference root's offset in the root's frame.
@@ -82,6 +84,7 @@ class TrackTask(PhysicsTask):
     def __init__(self, spec: PhysicsSpec, config=None, n_envs: int = 16, seed: int | None = None, **kwargs):
         super().__init__(spec, config, n_envs, seed, **kwargs)
         self.random_start = True
+        self.shoves = True  # off for the bake and the report
         self.loop = bool(self.config.reference_loop)
         self.tolerance = np.radians(self.config.track_tolerance)
         self._build_reference()
@@ -183,6 +186,15 @@ class TrackTask(PhysicsTask):
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0) * self.action_scale
         return np.clip(ref + a * (self.q_high - self.q_low) / 2, self.q_low, self.q_high)
 
+    def _step(self, action: np.ndarray):
+        if self.shoves and self.config.shove > 0:  # a shove about every two seconds, in a random horizontal direction
+            hit = np.flatnonzero(self.rng.random(self.num_envs) < 0.5 / self.fps)
+            if len(hit):
+                angle = self.rng.uniform(0.0, 2 * np.pi, len(hit))
+                for i, a in zip(hit, angle):
+                    self.twin.datas[i].qvel[:2] += self.config.shove * self.unit * np.array([np.cos(a), np.sin(a)])
+        return super()._step(action)
+
     def _physics_state(self):
         state = super()._physics_state()
         twin, unit = self.twin, self.unit
@@ -226,7 +238,17 @@ class TrackTask(PhysicsTask):
         return sig
 
 
-def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: float = 100.0) -> dict:
+def push(task: PhysicsTask, velocity) -> None:
+    """Add ``velocity`` (world, sizes per second) to every environment's root: an impulse, as a shove."""
+    v = np.asarray(velocity, dtype=np.float64) * task.unit
+    for d in task.twin.datas:
+        d.qvel[:3] += v
+        mujoco.mj_forward(task.twin.model, d)
+    task.twin._gather(range(task.num_envs))
+
+
+def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: float = 100.0,
+                 push_at: int | None = None, push_velocity=(0.0, 0.0, 0.0)) -> dict:
     """Roll every environment of ``task`` out from the clip's first frame and measure how it tracks.
 
     ``act(obs) -> actions`` (None: zero actions, the raw keys played in physics). Over the steps before a
@@ -234,9 +256,10 @@ def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: f
     taking a scene unit as a metre, and sizes), the root's distance from the reference root (cm), foot
     sliding (cm per contact step: the horizontal travel of end-effector points on the ground from one step
     to the next), the distance travelled against the reference's (sizes); the number of environments that
-    fell and the seconds they stayed up.
+    fell and the seconds they stayed up. ``push_at``: the step at which every root is shoved by
+    ``push_velocity`` (world, sizes per second; :func:`push`).
     """
-    task.random_start = False
+    task.random_start = task.shoves = False
     steps = task.episode_steps if steps is None else int(steps)
     obs = task.reset()
     n = task.num_envs
@@ -248,7 +271,10 @@ def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: f
     start_root = task.twin.qpos[:, :3].copy()
     travel = np.zeros(n)
     ref_travel = 0.0
-    for _ in range(steps):
+    for step in range(steps):
+        if push_at is not None and step == push_at:
+            push(task, push_velocity)
+            obs = task._observe()
         action = np.zeros((n, task.n_joints)) if act is None else np.asarray(act(obs))
         _, fallen, _ = task._step(action)
         state = task._state
@@ -273,7 +299,7 @@ def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: f
         obs = task._observe()
         if not alive.any():
             break
-    task.random_start = True
+    task.random_start = task.shoves = True
 
     def mean(parts):
         return float(np.concatenate(parts).mean()) if parts else float("nan")
@@ -285,4 +311,4 @@ def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: f
             "seconds_up": float(up_steps.mean() / task.fps), "seconds": float(steps / task.fps)}
 
 
-__all__ = ["TrackTask", "reference_hinges", "track_report"]
+__all__ = ["TrackTask", "push", "reference_hinges", "track_report"]

@@ -124,6 +124,8 @@ def training_problem(settings) -> str | None:
     root = settings.physics.root.strip()
     if root and root not in rig.data.bones:
         return f"{rig.name} has no bone {root!r}; pick the Root Bone again in Rig & Task"
+    if settings.task == "track" and not settings.physics.reference.strip():
+        return "Pick the Reference to track in Rig & Task: an Action on the rig or a .bvh file"
     return None
 
 
@@ -139,6 +141,12 @@ def draw_task(layout, context, settings) -> None:
         col.prop_search(ph, "root", rig.data, "bones")
     else:
         col.prop(ph, "root")
+
+    if settings.task == "track":
+        col = layout.column()
+        col.prop_search(ph, "reference", bpy.data, "actions", text="Reference")
+        col.label(text="An Action on the rig, or type a .bvh file's path", icon='INFO')
+        col.prop(ph, "reference_loop")
 
     col = layout.column()
     col.prop(ph, "density")
@@ -176,6 +184,12 @@ def draw_report(layout, report: dict) -> None:
           ("Policy", "Seconds Up", "Distance", "Falls"),
           [(label, f"{physics[key]['seconds_up']:.2f}", f"{physics[key]['distance']:+.2f}",
             f"{physics[key]['falls']}") for key, label in names])
+    if "track" in physics:
+        track = physics["track"]
+        table(layout, "Tracking the reference:", ("Policy", "Joint Error", "End Effectors", "Foot Sliding", "Falls"),
+              [(label, f"{track[key]['joint_error_degrees']:.2f}°", f"{track[key]['end_error_cm']:.1f} cm",
+                f"{track[key]['foot_sliding_cm']:.2f} cm", f"{track[key]['falls']}")
+               for key, label in (("trained", "Trained"), ("raw_keys", "Raw Keys"))])
 
 
 def check_twin(config, spec, run_dir=None):

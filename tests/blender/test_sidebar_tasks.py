@@ -24,7 +24,7 @@ from rig_dojo.errors import RigDojoError
 from rig_dojo.props import config_to_settings, settings_to_config
 
 SHOT_FRAMES = 24
-PHYSICS_TASKS = ("stand", "locomotion", "jump", "obstacles")
+PHYSICS_TASKS = ("stand", "locomotion", "jump", "obstacles", "track")
 # every Dojo panel: test_sidebar's list and the Rig & Task panel's Advanced child (camera and physics only)
 PANELS = (*test_sidebar.PANELS, "VIEW3D_PT_rig_dojo_rig_advanced")
 
@@ -328,6 +328,11 @@ def test_poll_refuses_a_camera_task_without_camera_or_subject_and_physics_withou
         bpy.ops.rig_dojo.train()
     s.physics.root = ""
     assert bpy.ops.rig_dojo.train.poll()
+    s.task = 'track'  # tracking needs its clip
+    with pytest.raises(RuntimeError, match="Pick the Reference to track"):
+        bpy.ops.rig_dojo.train()
+    s.task = 'stand'
+    assert bpy.ops.rig_dojo.train.poll()
     with pytest.raises(RuntimeError, match="Verify checks the rig twin"):
         bpy.ops.rig_dojo.verify()
 
@@ -485,3 +490,30 @@ def test_a_camera_trained_by_ppo_previews_its_move_and_is_restored(factory, tmp_
     np.testing.assert_allclose(world(cam)[:3, :3], camera_rotation(shown[1]), atol=1e-5)
     bpy.ops.rig_dojo.stop()
     assert transform(cam) == rest_channels
+
+
+def test_tracking_a_keyed_walk_trains_stops_bakes_and_reports_against_the_raw_keys(factory, tmp_path, capfd):
+    from rig_dojo.scene.builders.creatures import key_walk
+
+    biped = physics_scene(tmp_path, task="track")
+    key_walk(biped)
+    s = bpy.context.scene.rig_dojo
+    s.physics.reference = "Walk"
+    assert set(draw_panels(capfd)) == set(PANELS)  # the Reference field and its Loop toggle
+    rest_pose = joint_pose(biped)
+    assert bpy.ops.rig_dojo.train() == {'FINISHED'}
+    run = live.current()
+    assert run.kind == "physics"
+    tick_until(lambda: run.preview is not None, 90.0)
+    assert bpy.ops.rig_dojo.stop() == {'FINISHED'}
+    assert np.array_equal(joint_pose(biped), rest_pose)
+    assert 'reference = "Walk"' in (run.run_dir / "config.toml").read_text()
+    s.bake.use_scene_range = False
+    s.bake.frame_start, s.bake.frame_end = 1, 12
+    assert bpy.ops.rig_dojo.bake() == {'FINISHED'}
+    assert float(re.search(r"\(([-+0-9.e]+) of the creature's size", live.results["bake"]).group(1)) <= 1e-4
+    assert bpy.data.actions["Walk"].use_fake_user  # the reference is still there, untouched
+    assert bpy.ops.rig_dojo.evaluate() == {'FINISHED'}
+    _, task, extra = live.results["task_report"]
+    assert task == "track" and {"trained", "raw_keys"} <= set(extra["physics"]["track"])
+    draw_panels(capfd)  # the tracking table in Evaluate

@@ -185,3 +185,59 @@ def test_bad_references_are_refused(trotting):
         spec_from_config(track_config(trotting.name, "Elsewhere", reference_map={"Ghost": "torso"}))
     with pytest.raises(RigDojoError, match="the track task needs a reference clip"):
         track_config(trotting.name, "").validate()
+
+
+# ---- the command line: train, report, bake, refusals ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trot_blend(tmp_path_factory, dojo_registered):
+    folder = tmp_path_factory.mktemp("track_cli")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.scene.frame_start, bpy.context.scene.frame_end = 1, 40
+    creatures.key_trot(creatures.build_quadruped())
+    path = folder / "trot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    return path
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_the_command_line_trains_reports_and_bakes_a_tracking_run(trot_blend, tmp_path):
+    before = _digest(trot_blend)
+    run = tmp_path / "run"
+    proc = run_cli("train", trot_blend, "--task", "track", "--rig", "Quadruped", "--reference", "Trot",
+                   "--steps", "4096", "--out", run, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "tracking the reference: trained" in proc.stdout and "raw keys" in proc.stdout, proc.stdout
+    summary = json.loads((run / "summary.json").read_text())
+    track = summary["report"]["physics"]["track"] if "report" in summary else summary["physics"]["track"]
+    for name in ("trained", "raw_keys"):
+        assert {"joint_error_degrees", "end_error_cm", "foot_sliding_cm", "falls"} <= set(track[name])
+        assert np.isfinite(track[name]["joint_error_degrees"])
+    assert 'reference = "Trot"' in (run / "config.toml").read_text()
+    out = tmp_path / "baked.blend"
+    baked = run_cli("bake", trot_blend, "--policy", run / "final.rdpolicy", "--frames", "1-30", "--output", out,
+                    cwd=tmp_path)
+    assert baked.returncode == 0, baked.stdout + baked.stderr
+    assert "verified in Blender" in baked.stdout
+    assert _digest(trot_blend) == before  # the user's file is untouched; the bake went to --output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args,message", [
+    (["--reference", "Ghost"], "no Action named 'Ghost'"),
+    ([], "the track task needs a reference clip"),
+    (["--reference", "missing.bvh"], "no file 'missing.bvh'"),
+])
+def test_bad_track_input_exits_2_with_one_line(trot_blend, tmp_path, args, message):
+    before = _digest(trot_blend)
+    proc = run_cli("train", trot_blend, "--task", "track", "--rig", "Quadruped", *args, "--steps", "64",
+                   "--out", tmp_path / "run", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists() and _digest(trot_blend) == before
