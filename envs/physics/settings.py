@@ -91,10 +91,10 @@ class PhysicsConfig:
                                             description="Clip bone -> rig bone as a JSON object, over the automatic "
                                                         "map (identical names, Rigify's DEF-/ORG-/_fk names); an empty "
                                                         "value leaves a bone out")
-    shove: float = setting(0.5, label="Shoves", min=0.0, soft_max=3.0, precision=2, advanced=True, tasks=_TRACK,
-                           description="While training, shove the creature's root sideways at this speed (sizes per "
-                                       "second) about every two seconds, so the tracked motion survives a push "
-                                       "(0: no shoves)")
+    shove: float = setting(1.0, label="Shoves", min=0.0, soft_max=3.0, precision=2, advanced=True, tasks=_TRACK,
+                           description="While training, shove the creature's root in a random horizontal direction "
+                                       "at half to all of this speed (sizes per second) about every two seconds, so "
+                                       "the tracked motion survives a push (0: no shoves)")
     track_tolerance: float = setting(5.0, label="Track Tolerance", min=1e-3, soft_max=45.0, precision=1,
                                      advanced=True, tasks=_TRACK,
                                      description="Mean joint angle error (degrees) within which a step counts as "
@@ -129,9 +129,6 @@ class PhysicsConfig:
         for key, value in self.reference_map.items():
             if not isinstance(value, str):
                 raise RigDojoError(f"physics.reference_map[{key!r}]: give a bone name (a string), not {value!r}")
-        if config is not None and getattr(config, "task", "") == "track" and not self.reference.strip():
-            raise RigDojoError("the track task needs a reference clip: --reference ACTION (an Action on the rig) or "
-                               "--reference FILE.bvh (physics.reference in TOML, Reference in the sidebar)")
         if not self.obstacle_heights or any(not h > 0 for h in self.obstacle_heights):
             raise RigDojoError(f"physics.obstacle_heights must be a non-empty list of heights > 0 "
                                f"(found {self.obstacle_heights})")

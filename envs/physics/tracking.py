@@ -191,8 +191,9 @@ class TrackTask(PhysicsTask):
             hit = np.flatnonzero(self.rng.random(self.num_envs) < 0.5 / self.fps)
             if len(hit):
                 angle = self.rng.uniform(0.0, 2 * np.pi, len(hit))
-                for i, a in zip(hit, angle):
-                    self.twin.datas[i].qvel[:2] += self.config.shove * self.unit * np.array([np.cos(a), np.sin(a)])
+                speed = self.rng.uniform(0.5, 1.0, len(hit)) * self.config.shove * self.unit
+                for i, a, v in zip(hit, angle, speed):
+                    self.twin.datas[i].qvel[:2] += v * np.array([np.cos(a), np.sin(a)])
         return super()._step(action)
 
     def _physics_state(self):

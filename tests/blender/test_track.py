@@ -184,7 +184,7 @@ def test_bad_references_are_refused(trotting):
     with pytest.raises(RigDojoError, match="physics.reference_map.*no bone 'Ghost'"):
         spec_from_config(track_config(trotting.name, "Elsewhere", reference_map={"Ghost": "torso"}))
     with pytest.raises(RigDojoError, match="the track task needs a reference clip"):
-        track_config(trotting.name, "").validate()
+        spec_from_config(track_config(trotting.name, ""))
 
 
 # ---- the command line: train, report, bake, refusals ------------------------------------------

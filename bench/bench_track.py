@@ -1,0 +1,184 @@
+"""Tracking a keyed clip in physics (``--task track``): time to train, tracking measures against the raw keys
+played in physics, a push test, and a contact sheet of reference against tracked.
+
+    ./dojo bench track                                   # the quadruped's trot, then the biped's walk
+    RIG_DOJO_BENCH_TRACK=trot ./dojo bench track         # one of them
+    RIG_DOJO_BENCH_TRACK_MINUTES=20                      # each creature's training limit (default 20)
+
+Creatures and clips are built with bpy (``scene.builders.creatures``): the splayed quadruped with a keyed
+looping trot (20 frames a cycle, 0.6 units/s), the biped with a keyed looping walk (30 frames, 0.6 units/s).
+Training is our PPO with the task's defaults, exactly what ``python -m rig_dojo train SCENE --task track
+--reference CLIP`` uses; every ~30 s of training the policy is measured (``track_report``: 8 deterministic
+10 s episodes from the clip's first frame, time counted). **Target**: mean joint error <= 5°, no fall in
+10 s, and at least 80% of the reference's travel (the raw keys of the trot keep their joints within 2° and
+do not fall, but shuffle in place: travel is what shows the clip was made to work). **Push test**: a
+sideways shove of 1 size/s at 5 s, 8 episodes; falls counted, trained against the raw keys.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+LIMIT_MINUTES = float(os.environ.get("RIG_DOJO_BENCH_TRACK_MINUTES", 20))
+EVERY_SECONDS = 30.0
+PUSH = (1.0, 0.0, 0.0)  # sizes per second, sideways (the creatures face -Y)
+CLIPS = {"trot": ("Quadruped", "Trot"), "walk": ("Biped", "Walk")}
+
+
+def build(kind: str):
+    """A fresh scene with the creature and its keyed clip; the config the command line would build."""
+    import bpy
+
+    from rig_dojo.agents.config import TrainConfig, defaults_for
+    from rig_dojo.scene.builders import creatures
+    from rig_dojo.scene.physics.family import spec_from_config
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if kind == "trot":
+        obj = creatures.build_quadruped()
+        creatures.key_trot(obj)
+    else:
+        obj = creatures.build_biped()
+        creatures.key_walk(obj)
+    rig, clip = CLIPS[kind]
+    config = TrainConfig(task="track")
+    config.algo = defaults_for("ppo", "track")
+    config.rig.rig, config.physics.reference = rig, clip
+    return obj, config, spec_from_config(config)
+
+
+def measure(spec, config, policy=None, push_at=None) -> dict:
+    from rig_dojo.envs.physics.family import make_task
+    from rig_dojo.envs.physics.tracking import track_report
+
+    task = make_task(spec, config, 8, 1234)
+    act = None if policy is None else (lambda obs: policy.predict(obs, deterministic=True)[0])
+    return track_report(task, act, push_at=push_at, push_velocity=PUSH)
+
+
+def reached(r: dict) -> bool:
+    return r["joint_error_degrees"] <= 5.0 and r["falls"] == 0 and \
+        r["travel_sizes"] >= 0.8 * r["reference_travel_sizes"]
+
+
+def line(name: str, r: dict) -> str:
+    return (f"{name:9s} joint {r['joint_error_degrees']:5.2f}°  end {r['end_error_cm']:5.1f} cm "
+            f"({r['end_error_sizes']:.3f} sizes)  root {r['root_error_cm']:6.1f} cm  sliding {r['foot_sliding_cm']:4.2f} "
+            f"cm/contact  travel {r['travel_sizes']:4.2f}/{r['reference_travel_sizes']:4.2f} sizes  falls "
+            f"{r['falls']}/{r['episodes']}  up {r['seconds_up']:4.1f} s")
+
+
+def train(spec, config, limit_s: float):
+    from rig_dojo.agents.algorithms import build_model
+    from rig_dojo.agents.threads import use_training_threads
+    from rig_dojo.envs.physics.family import env_factory
+
+    use_training_threads()
+    make_env = env_factory(spec)
+    model = build_model(config, make_env(config, config.algo.n_envs, config.algo.seed))
+    state = {"t0": time.perf_counter(), "eval": 0.0, "last": 0.0, "reached": None}
+
+    def on_iteration(m) -> bool:
+        wall = time.perf_counter() - state["t0"]
+        if wall - state["eval"] - state["last"] < EVERY_SECONDS:
+            return wall < limit_s
+        state["last"] = wall - state["eval"]
+        began = time.perf_counter()
+        r = measure(spec, config, m)
+        state["eval"] += time.perf_counter() - began
+        wall = time.perf_counter() - state["t0"]
+        print(f"  {wall:6.0f} s {m.num_timesteps:>10,} steps  " + line("", r), flush=True)
+        if reached(r):
+            state["reached"] = (wall, m.num_timesteps)
+            return False
+        return wall < limit_s
+
+    model.learn(10**10, on_iteration=on_iteration)
+    wall = time.perf_counter() - state["t0"]
+    return model, state["reached"], wall, model.num_timesteps / max(wall - state["eval"], 1e-9)
+
+
+def contact_sheet(obj, spec, config, policy, path: Path, frames: int = 48, tiles: int = 6,
+                  size=(200, 150)) -> Path:
+    """Two rows of Workbench frames: the reference clip played on the rig (top) and the tracked motion baked
+    from the physics twin (bottom), at the same frames."""
+    import bpy
+
+    from rig_dojo.envs.physics.family import physics_clip
+    from rig_dojo.scene.physics.bake import bake_physics
+
+    scene = bpy.context.scene
+    for k, name in enumerate(spec.bone_names):  # armatures do not render: a cylinder per bone
+        bpy.ops.mesh.primitive_cylinder_add(vertices=12, radius=spec.radius[k], depth=spec.lengths[k])
+        cyl = bpy.context.active_object
+        cyl.parent, cyl.parent_type, cyl.parent_bone = obj, 'BONE', name
+        cyl.matrix_parent_inverse.identity()
+        cyl.location, cyl.rotation_euler = (0.0, -spec.lengths[k] / 2, 0.0), (math.pi / 2, 0.0, 0.0)
+    bpy.ops.mesh.primitive_plane_add(size=20.0)
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    scene.collection.objects.link(cam)
+    size_world = spec.size()
+    travel = float(np.linalg.norm(spec.reference_root[-1, :2, 3] - spec.reference_root[0, :2, 3])) \
+        * frames / max(len(spec.reference_frames) - 1, 1)
+    centre = spec.reference_root[0, :3, 3] + np.array([0.0, -travel / 2, 0.0])
+    cam.location = tuple(centre + np.array([3.2, 0.0, 0.9]) * max(size_world, travel / 2))
+    cam.rotation_euler = (math.radians(78), 0.0, math.radians(90))
+    scene.camera = cam
+    scene.render.engine = 'BLENDER_WORKBENCH'
+    scene.render.resolution_x, scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    picks = np.linspace(1, frames, tiles).round().astype(int)
+    rows = []
+    reference = bpy.data.actions[config.physics.reference]
+    _, clip = physics_clip(policy, spec, config, n_steps=frames - 1)
+    for action in ("reference", "tracked"):
+        if action == "reference":
+            obj.animation_data_create().action = reference
+        else:
+            bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
+        images = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for f in picks:
+                scene.frame_set(int(f))
+                scene.render.filepath = str(Path(tmp) / f"f{f:04d}.png")
+                bpy.ops.render.render(write_still=True)
+                img = bpy.data.images.load(scene.render.filepath)
+                px = np.empty(img.size[0] * img.size[1] * 4, dtype=np.float32)
+                img.pixels.foreach_get(px)
+                images.append(px.reshape(img.size[1], img.size[0], 4))
+                bpy.data.images.remove(img)
+        rows.append(np.concatenate(images, axis=1))
+    sheet = np.concatenate(rows[::-1], axis=0)  # Blender's pixels are bottom-up: the reference on top
+    out = bpy.data.images.new("track_sheet", sheet.shape[1], sheet.shape[0], alpha=True)
+    out.pixels.foreach_set(sheet.ravel())
+    out.filepath_raw, out.file_format = str(path), 'PNG'
+    out.save()
+    return path
+
+
+def main() -> None:
+    kinds = [k for k in os.environ.get("RIG_DOJO_BENCH_TRACK", "trot,walk").split(",") if k]
+    for kind in kinds:
+        obj, config, spec = build(kind)
+        a = config.algo
+        print(f"{kind}: {spec.rig_name}, {spec.n_bones} bones, clip {spec.reference_name!r} of "
+              f"{len(spec.reference_frames)} frames; ppo n_envs {a.n_envs} n_steps {a.n_steps} batch {a.batch_size} "
+              f"epochs {a.n_epochs}; limit {LIMIT_MINUTES:g} min", flush=True)
+        raw = measure(spec, config)
+        model, got, wall, sps = train(spec, config, LIMIT_MINUTES * 60)
+        trained = measure(spec, config, model)
+        print(f"  time to target: {f'{got[0]:.0f} s ({got[1]:,} steps)' if got else f'not reached in {wall:.0f} s'}; "
+              f"training {sps:,.0f} env-steps/s", flush=True)
+        print("  " + line("raw keys", raw))
+        print("  " + line("trained", trained))
+        pushed_raw, pushed = measure(spec, config, None, push_at=150), measure(spec, config, model, push_at=150)
+        print(f"  push test (a sideways shove of {PUSH[0]:g} size/s at 5 s): raw keys {pushed_raw['falls']}/8 fell, "
+              f"trained {pushed['falls']}/8 fell", flush=True)
+        path = contact_sheet(obj, spec, config, model, Path(tempfile.gettempdir()) / f"rig_dojo_track_{kind}.png")
+        print(f"  contact sheet (top: the keyed reference, bottom: tracked in physics and baked): {path}", flush=True)
