@@ -100,8 +100,7 @@ class TrackTask(PhysicsTask):
         f = len(q)
         roots = np.asarray(spec.reference_root, dtype=np.float64)
         qpos = np.tile(self.rest_qpos, (f, 1))
-        lift = self.rest_qpos[2] - twin.model.qpos0[2]  # what standing the rest pose on the ground lifted it
-        qpos[:, :3] = roots[:, :3, 3] + [0.0, 0.0, lift]
+        qpos[:, :3] = roots[:, :3, 3]  # put on the ground below, once the clip's lowest point is known
         qpos[:, 3:7] = matrix_to_quaternion(roots[:, :3, :3])
         for i in range(1, f):  # one hemisphere, so differences and blends stay short
             if qpos[i, 3:7] @ qpos[i - 1, 3:7] < 0:
@@ -135,7 +134,18 @@ class TrackTask(PhysicsTask):
             data.qpos[:] = qpos[i]
             mujoco.mj_kinematics(m, data)
             xpos[i], xmat[i] = data.xpos[twin.body_ids], data.xmat[twin.body_ids]
-        _, tails = bone_points(spec, xpos, xmat)
+        heads, tails = bone_points(spec, xpos, xmat)
+        # on the ground: the clip's lowest capsule point over all its frames touches it (keys often float
+        # or sink by a foot's thickness; a BVH's root height is only scaled); said when it moved
+        r = spec.radius * spec.scale
+        lowest = min(float((heads[..., 2] - r).min()), float((tails[..., 2] - r).min()))
+        shift = self.ground + 0.002 * self.unit - lowest
+        if abs(shift) > 0.01 * self.unit:
+            self.reference_notes.append(f"the reference was {abs(shift) / self.unit:.2f} creature sizes "
+                                        f"{'above' if shift < 0 else 'below'} the ground at its lowest; it is "
+                                        "tracked standing on it")
+        qpos[:, 2] += shift
+        tails = tails + [0.0, 0.0, shift]
         self.ref_ends = tails[:, self.end_bones]
         self.ref_q = q
 

@@ -113,11 +113,14 @@ def build_quadruped(name: str = "Quadruped", location=(0.0, 0.0, 0.0)) -> bpy.ty
 
 
 def _key_cycle(obj, name: str, root: str, legs: dict[str, float], thigh: str, shin: str, shin_bend: float,
-               cycle_frames: int, amplitude: float, speed: float, start: int) -> bpy.types.Action:
+               cycle_frames: int, amplitude: float, speed: float, start: int, foot: str = "",
+               foot_flat: float = 0.0) -> bpy.types.Action:
     """Key one looping gait cycle into a new Action ``name`` (fake user; the rig's own Action put back and its
     pose left at rest): each leg's thigh swings ``amplitude`` radians about X with its phase, its shin bends
     by ``shin_bend`` radians while the thigh swings forward (lifting the foot), and the root bone travels
-    forward (world -Y) at ``speed`` units per second. The last frame repeats the first pose."""
+    forward (world -Y) at ``speed`` units per second; with ``foot``, the foot turns by ``foot_flat`` radians
+    less the thigh's and the shin's turns, so it stays level with the ground. The last frame repeats the
+    first pose."""
     import math
 
     anim_data = obj.animation_data_create()
@@ -133,10 +136,14 @@ def _key_cycle(obj, name: str, root: str, legs: dict[str, float], thigh: str, sh
         pb.keyframe_insert("location", frame=frame)
         for leg, offset in legs.items():
             # a positive X turn swings a leg that hangs down backwards: it swings forward while the angle falls
-            obj.pose.bones[thigh.format(leg)].rotation_euler = (amplitude * math.sin(w + offset), 0.0, 0.0)
-            obj.pose.bones[shin.format(leg)].rotation_euler = (shin_bend * max(0.0, -math.cos(w + offset)), 0.0, 0.0)
+            swing, bend = amplitude * math.sin(w + offset), shin_bend * max(0.0, -math.cos(w + offset))
+            obj.pose.bones[thigh.format(leg)].rotation_euler = (swing, 0.0, 0.0)
+            obj.pose.bones[shin.format(leg)].rotation_euler = (bend, 0.0, 0.0)
             obj.pose.bones[thigh.format(leg)].keyframe_insert("rotation_euler", frame=frame)
             obj.pose.bones[shin.format(leg)].keyframe_insert("rotation_euler", frame=frame)
+            if foot:
+                obj.pose.bones[foot.format(leg)].rotation_euler = (foot_flat - swing - bend, 0.0, 0.0)
+                obj.pose.bones[foot.format(leg)].keyframe_insert("rotation_euler", frame=frame)
     action = anim_data.action
     action.name = name
     action.use_fake_user = True
@@ -157,8 +164,9 @@ def key_trot(obj, name: str = "Trot", cycle_frames: int = 20, amplitude: float =
 
 def key_walk(obj, name: str = "Walk", cycle_frames: int = 30, amplitude: float = 0.3, speed: float = 0.6,
              start: int = 1) -> bpy.types.Action:
-    """A looping walk on :func:`build_biped`'s creature: the legs half a cycle apart (see :func:`_key_cycle`)."""
+    """A looping walk on :func:`build_biped`'s creature: the legs half a cycle apart, the feet kept level (the
+    biped's rest pose stands on its toes: its foot bones slope 0.3 radians down; see :func:`_key_cycle`)."""
     import math
 
     return _key_cycle(obj, name, "pelvis", {"L": 0.0, "R": math.pi}, "thigh.{}", "shin.{}", -0.6, cycle_frames,
-                      amplitude, speed, start)
+                      amplitude, speed, start, foot="foot.{}", foot_flat=-math.atan2(0.05, 0.16))
