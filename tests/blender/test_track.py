@@ -241,3 +241,32 @@ def test_bad_track_input_exits_2_with_one_line(trot_blend, tmp_path, args, messa
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert not (tmp_path / "run").exists() and _digest(trot_blend) == before
+
+
+@pytest.mark.slow
+def test_a_minute_of_training_tracks_the_trot_better_than_the_raw_keys(trotting):
+    """The raw keys played in physics keep their joints but shuffle in place; a minute of our PPO with the
+    track defaults makes the trot carry the creature along the clip's path."""
+    from rig_dojo.agents.algorithms import build_model
+    from rig_dojo.agents.config import defaults_for
+    from rig_dojo.agents.threads import use_training_threads
+    from rig_dojo.envs.physics.family import env_factory, make_task
+
+    config = track_config(trotting.name, "Trot")
+    config.algo = defaults_for("ppo", "track")
+    spec = spec_from_config(config)
+    use_training_threads()
+    make_env = env_factory(spec)
+    model = build_model(config, make_env(config, config.algo.n_envs, 0))
+    model.learn(400_000)
+
+    def measure(act):
+        return track_report(make_task(spec, config, 8, 1234), act)
+
+    raw = measure(None)
+    trained = measure(lambda obs: model.predict(obs, deterministic=True)[0])
+    print(f"raw keys {raw}\ntrained {trained}")
+    assert trained["falls"] == 0 and trained["joint_error_degrees"] <= 5.0, trained
+    assert trained["root_error_cm"] < 0.5 * raw["root_error_cm"], (trained, raw)
+    assert trained["end_error_cm"] < 0.85 * raw["end_error_cm"], (trained, raw)
+    assert trained["travel_sizes"] > 2.0 * raw["travel_sizes"], (trained, raw)
