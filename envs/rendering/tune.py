@@ -12,8 +12,15 @@
 4. **Check** each sampled frame with the settings chosen for real (confident bound); a frame
    measured under the target is an outcome like any other: the models learn it and the frame
    is chosen again, up to ``repairs`` times.
-5. **Apply** to every frame of the shot, in order, keeping the previous frame's denoiser, bounces
-   and threshold where that is still good enough and about as cheap. ``verify=True`` also renders
+5. **Bridge** each pair of neighbouring sampled frames: the cheapest setting measured passing on
+   one is rendered on the other (at most two renders a pair), so that a setting measured passing
+   on both is known for the frames between them.
+6. **Apply** to every frame of the shot, in order (``_final_choice``): a sampled frame gets the
+   cheapest setting *measured* at the target on it (every training, check and bridge render
+   counts; the model only where none passed); a frame between sampled frames gets the cheapest
+   setting measured passing on both its neighbouring sampled frames, or the model's choice where
+   that is cheaper and its cautious bound meets the target (the model keeps the previous frame's
+   denoiser, bounces and threshold where that is still good enough and about as cheap). ``verify=True`` also renders
    every frame with its settings and against a reference, so the report measures all of them
    (each render's time, not its quality, goes on into the time model for the next frame).
 
@@ -32,7 +39,7 @@ import numpy as np
 
 from ...errors import RigDojoError
 from .features import FrameFeatures
-from .learner import RenderSettingsLearner, y_to_ssim
+from .learner import RenderSettingsLearner, ssim_to_y, y_to_ssim
 from .metrics import match_size, psnr, ssim
 from .report import FrameResult, TuneReport
 from .settings import ReferenceSettings, RenderSettings, SettingsSpace
@@ -109,6 +116,9 @@ class TuneRun:
         self.features: dict[int, FrameFeatures] = {}
         self.sampled: list[int] = []
         self.history: list[dict] = []  # every training render: frame, settings, ssim, seconds
+        # sampled frame -> settings -> SSIM measured against the reference (the lowest of repeats)
+        self.measured: dict[int, dict[RenderSettings, float]] = {}
+        self._outcomes: dict[tuple[int, RenderSettings], RenderOutcome] = {}
         self.report: TuneReport | None = None
 
     # --- the loop ----------------------------------------------------------------------------------
@@ -144,41 +154,39 @@ class TuneRun:
                 break
         learner.calibrate_frames()
         # the sampled frames with their settings for real; a miss is learned from and chosen again
-        checked: dict[int, tuple[RenderSettings, float, RenderOutcome]] = {}
         for frame in self.sampled:
             for _ in range(self.repairs + 1):
                 settings = self.space.candidates[learner.choose(self.features[frame], self.target)]
-                outcome = self.renderer.render(frame, settings)
-                reference = renderer.reference(frame)
-                quality = ssim(match_size(outcome.image, reference), reference)
-                learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds, self.target)
-                self.history.append({"frame": frame, "settings": settings, "ssim": quality,
-                                     "seconds": outcome.seconds, "cpu_seconds": outcome.cpu_seconds,
-                                     "phase": "check"})
-                checked[frame] = (settings, quality, outcome)
+                quality = self._check_render(frame, settings, "check")
                 yield f"check frame {frame}: {settings.short()} -> SSIM {quality:.4f}"
                 if quality >= self.target:
                     break
         learner.calibrate_frames()  # again, with the checks' renders
+        # bridges: a setting measured passing on both sampled frames of a pair caps the frames between them
+        for a, b in zip(self.sampled, self.sampled[1:]):
+            for settings in self._bridge_candidates(a, b):
+                for frame in (a, b):
+                    if settings not in self.measured.get(frame, {}):
+                        quality = self._check_render(frame, settings, "bridge")
+                        yield f"bridge {a}-{b}: frame {frame} {settings.short()} -> SSIM {quality:.4f}"
+                if all(self.measured[f][settings] >= self.target for f in (a, b)):
+                    break
+        learner.calibrate_frames()
         results = []
         previous = None
         for frame in self.frames:
             feats = self.features[frame]
             unseen = frame not in self.sampled
-            index = learner.choose(feats, self.target, previous, unseen=unseen)
+            index = self._final_choice(frame, previous)
             settings = self.space.candidates[index]
-            if frame in checked and checked[frame][1] >= self.target:
-                settings = checked[frame][0]  # measured good enough: keep what was checked
-                index = self.space.index(settings)
             prediction = learner.predict(feats, unseen=unseen)
             result = FrameResult(
                 frame=frame, settings=settings, predicted_ssim=float(y_to_ssim(prediction.y_mean[index])),
                 predicted_ssim_bound=float(y_to_ssim(prediction.y_mean[index]
                                                      + learner.confidence * prediction.y_std[index])),
                 predicted_seconds=float(prediction.seconds[index]), sampled=frame in self.sampled)
-            if frame in checked and checked[frame][0] == settings:
-                _, quality, outcome = checked[frame]
-                self._measure(result, outcome, renderer.reference(frame))
+            if (frame, settings) in self._outcomes:
+                self._measure(result, self._outcomes[(frame, settings)], renderer.reference(frame))
             elif self.verify:
                 outcome = renderer.render(frame, settings)
                 self._measure(result, outcome, renderer.reference(frame))
@@ -197,13 +205,92 @@ class TuneRun:
     # --- helpers ---------------------------------------------------------------------------------
 
     def _train_render(self, frame: int, settings: RenderSettings) -> float:
+        return self._check_render(frame, settings, "train")
+
+    def _check_render(self, frame: int, settings: RenderSettings, phase: str) -> float:
+        """Render a sampled ``frame`` with ``settings`` against its reference; the models learn it and it is
+        recorded in ``measured`` (the lowest SSIM if rendered again) and ``history``."""
         outcome = self.renderer.render(frame, settings)
         reference = self.renderer.reference(frame)
         quality = ssim(match_size(outcome.image, reference), reference)
         self.learner.observe(self.features[frame], settings, quality, outcome.cpu_seconds, self.target)
         self.history.append({"frame": frame, "settings": settings, "ssim": quality, "seconds": outcome.seconds,
-                             "cpu_seconds": outcome.cpu_seconds, "phase": "train"})
+                             "cpu_seconds": outcome.cpu_seconds, "phase": phase})
+        seen = self.measured.setdefault(frame, {})
+        if settings not in seen or quality <= seen[settings]:
+            seen[settings] = quality
+            self._outcomes[(frame, settings)] = outcome
         return quality
+
+    # --- the choice from measurements ---------------------------------------------------------------
+
+    def passing(self, frame: int) -> list[RenderSettings]:
+        """The settings measured at or above the target on sampled ``frame`` (against its reference)."""
+        return [s for s, q in self.measured.get(frame, {}).items() if q >= self.target]
+
+    def neighbours(self, frame: int) -> list[int]:
+        """The nearest sampled frame on each side of ``frame`` (one beyond either end of them)."""
+        before = [f for f in self.sampled if f < frame]
+        after = [f for f in self.sampled if f > frame]
+        return ([max(before)] if before else []) + ([min(after)] if after else [])
+
+    def safe(self, frame: int) -> list[RenderSettings]:
+        """For a frame that was not sampled: the settings measured passing on both its neighbouring sampled
+        frames (on the one at either end of the shot)."""
+        sides = [set(self.passing(f)) for f in self.neighbours(frame)]
+        if not sides:
+            return []
+        return sorted(set.intersection(*sides), key=self.space.index)
+
+    def _cheapest(self, frame: int, options: list[RenderSettings]) -> RenderSettings | None:
+        """The option predicted cheapest to render ``frame`` with (the time model)."""
+        if not options:
+            return None
+        seconds = self.learner.predict(self.features[frame]).seconds
+        return min(options, key=lambda s: (seconds[self.space.index(s)], self.space.index(s)))
+
+    def _bridge_candidates(self, a: int, b: int) -> list[RenderSettings]:
+        """Settings worth measuring on both sampled frames ``a`` and ``b``: the cheapest measured passing on
+        each, where it is cheaper (over both frames) than the cheapest already passing on both and was not
+        measured under the target on the other."""
+        both = set(self.passing(a)) & set(self.passing(b))
+
+        def cost(s: RenderSettings) -> float:
+            i = self.space.index(s)
+            return sum(float(self.learner.predict(self.features[f]).seconds[i]) for f in (a, b))
+
+        current = min((cost(s) for s in both), default=float("inf"))
+        def untried(s: RenderSettings) -> bool:  # not yet measured under the target on either frame
+            return all(self.measured.get(f, {}).get(s, 1.0) >= self.target for f in (a, b))
+
+        options = {self._cheapest(a, self.passing(a)), self._cheapest(b, self.passing(b))} - {None}
+        return sorted((s for s in options if cost(s) < current and untried(s)), key=cost)
+
+    def _final_choice(self, frame: int, previous: RenderSettings | None) -> int:
+        """The candidate ``frame`` is rendered with.
+
+        A sampled frame: the cheapest setting measured at the target on it (a measurement beats the model);
+        the model's confident choice if none was. A frame between sampled frames: the model's confident
+        choice (``learner.choose`` with the wider bound of unseen frames) only where it is cheaper than the
+        cheapest setting measured passing on both neighbouring sampled frames (``safe``), which is the choice
+        otherwise (and where the model is not confident of any candidate).
+        """
+        learner, feats = self.learner, self.features[frame]
+        if frame in self.sampled:
+            measured = self._cheapest(frame, self.passing(frame))
+            if measured is not None:
+                return self.space.index(measured)
+            return learner.choose(feats, self.target, previous)
+        index = learner.choose(feats, self.target, previous, unseen=True)
+        cap = self._cheapest(frame, self.safe(frame))
+        if cap is None:
+            return index
+        prediction = learner.predict(feats, unseen=True)
+        confident = prediction.y_mean[index] + learner.confidence * prediction.y_std[index] <= ssim_to_y(self.target)
+        capped = self.space.index(cap)
+        if confident and prediction.seconds[index] < prediction.seconds[capped]:
+            return index
+        return capped
 
     @staticmethod
     def _measure(result: FrameResult, outcome: RenderOutcome, reference: np.ndarray) -> None:

@@ -204,3 +204,73 @@ def test_frame_offsets_drift_along_the_shot_and_unseen_frames_get_wider_bounds_f
     assert learner.frame_offset(10) == pytest.approx((learner.offsets[7] + learner.offsets[13]) / 2)
     assert learner.offsets[19] - learner.offsets[1] == pytest.approx(0.36, abs=0.1)
     assert learner.unseen_noise_at(8) < learner.unseen_noise_at(25)
+
+
+def test_the_tuner_and_the_grid_search_offer_the_same_finer_sample_steps():
+    from rig_dojo.envs.rendering.baselines import GRID_SAMPLES
+
+    assert SettingsSpace().samples == GRID_SAMPLES
+    assert {3, 5, 12, 20} <= set(GRID_SAMPLES)
+
+
+def _unrun_tune(frames, sampled, space):
+    """A TuneRun over a stand-in shot with features but no renders yet (its selection rules tested alone)."""
+    shot = _NoisyShot({f: 0.1 for f in frames})
+    run = TuneRun(shot, frames, 0.9, space=space, sampled=len(sampled), pixels=32 * 24)
+    run.features = {f: shot.features(f) for f in frames}
+    run.sampled = list(sampled)
+    return run
+
+
+_SAMPLES_ONLY = dict(adaptive_threshold=(0.0,), diffuse_bounces=(4,), glossy_bounces=(4,),
+                     transmission_bounces=(12,), denoiser=("off",))
+
+
+def test_a_sampled_frame_gets_the_cheapest_setting_measured_at_the_target():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 64, 256), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    run = _unrun_tune([1, 2, 3], [2], space)
+    run.measured = {2: {n[2]: 0.85, n[4]: 0.91, n[16]: 0.97, n[256]: 0.999}}
+    # the untrained model is far from confident; the measurements decide
+    assert run.passing(2) == [n[4], n[16], n[256]]
+    assert space.candidates[run._final_choice(2, None)] == n[4]
+    run.measured[2][n[4]] = 0.89  # measured just under: the next cheapest that passed
+    assert space.candidates[run._final_choice(2, None)] == n[16]
+
+
+def test_a_frame_between_sampled_frames_is_never_dearer_than_a_setting_measured_passing_on_both():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 64, 256), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    run = _unrun_tune([1, 2, 3, 4, 5, 6], [2, 5], space)
+    run.measured = {2: {n[4]: 0.93, n[16]: 0.97, n[64]: 0.99}, 5: {n[4]: 0.88, n[16]: 0.95, n[64]: 0.99}}
+    assert run.neighbours(3) == [2, 5] and run.neighbours(1) == [2] and run.neighbours(6) == [5]
+    assert run.safe(3) == [n[16], n[64]]      # 4 samples failed frame 5
+    assert run.safe(1) == [n[4], n[16], n[64]]  # before the first sampled frame: its one neighbour
+    seconds = run.learner.predict(run.features[3]).seconds
+    for frame, cap in ((3, n[16]), (4, n[16]), (1, n[4]), (6, n[16])):
+        chosen = run._final_choice(frame, None)
+        assert seconds[chosen] <= seconds[space.index(cap)] + 1e-12, frame
+    assert space.candidates[run._final_choice(3, None)] == n[16]  # the untrained model is not confident
+    # the bridges try the cheapest passing setting of each side on the other where it is cheaper than what
+    # passes both: 4 samples (frame 2's) failed frame 5 and 16 (frame 5's) passes both, nothing is left
+    assert run._bridge_candidates(2, 5) == []
+    del run.measured[5][n[4]]  # not yet measured on frame 5: worth a render there
+    assert run._bridge_candidates(2, 5) == [n[4]]
+
+
+def test_a_tuned_shot_follows_its_measurements_and_bridges_neighbouring_sampled_frames():
+    shot = _NoisyShot({1: 0.05, 2: 0.05, 3: 0.1, 4: 0.2, 5: 0.3, 6: 0.3})
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), **_SAMPLES_ONLY)
+    run = TuneRun(shot, [1, 2, 3, 4, 5, 6], 0.9, space=space, sampled=3, rounds=4, pixels=32 * 24, seed=2)
+    report = run.run()
+    choices = report.choices()
+    for frame in run.sampled:  # measured passing, and nothing measured passing on it was cheaper
+        assert choices[frame] in run.passing(frame)
+        assert choices[frame].samples == min(s.samples for s in run.passing(frame))
+    for frame in set(run.frames) - set(run.sampled):
+        safe = run.safe(frame)
+        assert safe, f"the bridges left frame {frame} without a setting measured passing on both neighbours"
+        assert choices[frame].samples <= min(s.samples for s in safe)
+    assert any(h["phase"] == "bridge" for h in run.history) or all(
+        run.safe(f) for f in run.frames)
+    assert report.below_target == []
