@@ -266,14 +266,15 @@ class RenderSettingsLearner:
         return Prediction(mean + self.frame_offset(features.frame), std, seconds)
 
     def choose(self, features: FrameFeatures, target_ssim: float, previous: RenderSettings | None = None,
-               explore: bool = False, unseen: bool = False) -> int:
+               explore: bool = False, unseen: bool = False, exclude=()) -> int:
         """Index of the candidate to render this frame with.
 
         ``explore``: Thompson sampling (weights drawn from the posterior, bound at the noise
         level only); else the cheapest candidate whose confident bound meets the target, or
         the previous frame's choice when it qualifies and costs within ``switch_tolerance``.
         If nothing qualifies, the candidate with the best bound. ``unseen``: a frame the quality model
-        was not fitted on (a wider bound, see ``calibrate_frames``).
+        was not fitted on (a wider bound, see ``calibrate_frames``). ``exclude``: candidate indices never
+        chosen (say, measured under the target on this frame already), unless that leaves none.
         """
         q, t = self.designs(features)
         y_target = float(ssim_to_y(target_ssim))
@@ -284,6 +285,9 @@ class RenderSettingsLearner:
         else:
             mean, std = self.quality.predict(q, self.unseen_noise_at(features.frame) if unseen else None)
             bound = mean + self.frame_offset(features.frame) + self.confidence * std
+        if len(exclude) and len(exclude) < len(bound):
+            bound = bound.copy()
+            bound[np.asarray(list(exclude), dtype=np.int64)] = np.inf
         ok = bound <= y_target
         if not ok.any():
             return int(np.argmin(bound))

@@ -11,17 +11,21 @@
    ``minutes`` (after one full round at least).
 4. **Check** each sampled frame with the settings chosen for real (confident bound); a frame
    measured under the target is an outcome like any other: the models learn it and the frame
-   is chosen again, up to ``repairs`` times.
-5. **Bridge** each pair of neighbouring sampled frames: the cheapest setting measured passing on
+   is chosen again (never a setting it already missed with), up to ``repairs`` times.
+5. **Descend** on each sampled frame: its cheapest setting measured passing is rendered with the
+   next smaller sample count of the space, and again while that passes (up to ``descents`` times),
+   as the grid search does for the fixed setting.
+6. **Bridge** each pair of neighbouring sampled frames: the cheapest setting measured passing on
    one is rendered on the other (at most two renders a pair), so that a setting measured passing
    on both is known for the frames between them.
-6. **Apply** to every frame of the shot, in order (``_final_choice``): a sampled frame gets the
-   cheapest setting *measured* at the target on it (every training, check and bridge render
-   counts; the model only where none passed); a frame between sampled frames gets the cheapest
+7. **Apply** to every frame of the shot, in order (``_final_choice``): a sampled frame gets the
+   cheapest setting *measured* at the target on it (every training, check, descend and bridge render
+   counts; the one measured best where none passed); a frame between sampled frames gets the cheapest
    setting measured passing on both its neighbouring sampled frames, or the model's choice where
    that is cheaper and its cautious bound meets the target (the model keeps the previous frame's
-   denoiser, bounces and threshold where that is still good enough and about as cheap). ``verify=True`` also renders
-   every frame with its settings and against a reference, so the report measures all of them
+   denoiser, bounces and threshold where that is still good enough and about as cheap).
+   ``verify=True`` also renders every frame with its settings and against a reference, so the
+   report measures all of them
    (each render's time, not its quality, goes on into the time model for the next frame).
 
 ``steps()`` yields a progress line after each render, so an operator can run it from a modal
@@ -30,6 +34,7 @@ timer; ``run()`` drains it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,7 +99,8 @@ class TuneRun:
 
     def __init__(self, renderer: Renderer, frames: list[int], target_ssim: float, *,
                  space: SettingsSpace | None = None, sampled: int = 6, rounds: int = 6,
-                 minutes: float | None = None, repairs: int = 3, verify: bool = False, pixels: int = 128 * 96,
+                 minutes: float | None = None, repairs: int = 3, descents: int = 3, verify: bool = False,
+                 pixels: int = 128 * 96,
                  seed: int = 0, confidence: float = 1.64):
         check_target(target_ssim)
         if not frames:
@@ -111,6 +117,7 @@ class TuneRun:
         self.rounds = rounds
         self.minutes = minutes
         self.repairs = repairs
+        self.descents = descents
         self.verify = verify
         self.learner = RenderSettingsLearner(self.space, pixels=pixels, seed=seed, confidence=confidence)
         self.features: dict[int, FrameFeatures] = {}
@@ -156,11 +163,26 @@ class TuneRun:
         # the sampled frames with their settings for real; a miss is learned from and chosen again
         for frame in self.sampled:
             for _ in range(self.repairs + 1):
-                settings = self.space.candidates[learner.choose(self.features[frame], self.target)]
+                missed = [self.space.index(s) for s, q in self.measured.get(frame, {}).items() if q < self.target]
+                settings = self.space.candidates[learner.choose(self.features[frame], self.target, exclude=missed)]
                 quality = self._check_render(frame, settings, "check")
                 yield f"check frame {frame}: {settings.short()} -> SSIM {quality:.4f}"
                 if quality >= self.target:
                     break
+        # descend: fewer samples in the family of each sampled frame's cheapest passing setting, while it passes
+        for frame in self.sampled:
+            best = self._cheapest(frame, self.passing(frame))
+            for _ in range(self.descents if best is not None else 0):
+                lower = self._fewer_samples(best)
+                if lower is None:
+                    break
+                quality = self.measured[frame].get(lower)
+                if quality is None:
+                    quality = self._check_render(frame, lower, "descend")
+                    yield f"descend frame {frame}: {lower.short()} -> SSIM {quality:.4f}"
+                if quality < self.target:
+                    break
+                best = lower
         learner.calibrate_frames()  # again, with the checks' renders
         # bridges: a setting measured passing on both sampled frames of a pair caps the frames between them
         for a, b in zip(self.sampled, self.sampled[1:]):
@@ -249,6 +271,11 @@ class TuneRun:
         seconds = self.learner.predict(self.features[frame]).seconds
         return min(options, key=lambda s: (seconds[self.space.index(s)], self.space.index(s)))
 
+    def _fewer_samples(self, settings: RenderSettings) -> RenderSettings | None:
+        """``settings`` with the next smaller sample count of the space (None at the smallest)."""
+        fewer = [n for n in self.space.samples if n < settings.samples]
+        return dataclasses.replace(settings, samples=max(fewer)) if fewer else None
+
     def _bridge_candidates(self, a: int, b: int) -> list[RenderSettings]:
         """Settings worth measuring on both sampled frames ``a`` and ``b``: the cheapest measured passing on
         each, where it is cheaper (over both frames) than the cheapest already passing on both and was not
@@ -270,7 +297,7 @@ class TuneRun:
         """The candidate ``frame`` is rendered with.
 
         A sampled frame: the cheapest setting measured at the target on it (a measurement beats the model);
-        the model's confident choice if none was. A frame between sampled frames: the model's confident
+        the one measured best if none reached it. A frame between sampled frames: the model's confident
         choice (``learner.choose`` with the wider bound of unseen frames) only where it is cheaper than the
         cheapest setting measured passing on both neighbouring sampled frames (``safe``), which is the choice
         otherwise (and where the model is not confident of any candidate).
@@ -278,6 +305,9 @@ class TuneRun:
         learner, feats = self.learner, self.features[frame]
         if frame in self.sampled:
             measured = self._cheapest(frame, self.passing(frame))
+            if measured is None:  # nothing reached the target: the best measured (it is in the report)
+                measured = max(self.measured[frame].items(), key=lambda item: item[1])[0] \
+                    if self.measured.get(frame) else None
             if measured is not None:
                 return self.space.index(measured)
             return learner.choose(feats, self.target, previous)

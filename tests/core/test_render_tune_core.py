@@ -267,6 +267,10 @@ def test_a_tuned_shot_follows_its_measurements_and_bridges_neighbouring_sampled_
     for frame in run.sampled:  # measured passing, and nothing measured passing on it was cheaper
         assert choices[frame] in run.passing(frame)
         assert choices[frame].samples == min(s.samples for s in run.passing(frame))
+        # the descent stopped at a miss one step down (or at the fewest samples, or after 3 renders)
+        fewer = run._fewer_samples(choices[frame])
+        descents = [h for h in run.history if h["phase"] == "descend" and h["frame"] == frame]
+        assert fewer is None or run.measured[frame].get(fewer, 1.0) < 0.9 or len(descents) == 3
     for frame in set(run.frames) - set(run.sampled):
         safe = run.safe(frame)
         assert safe, f"the bridges left frame {frame} without a setting measured passing on both neighbours"
