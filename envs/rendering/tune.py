@@ -17,11 +17,15 @@
    as the grid search does for the fixed setting.
 6. **Bridge** each pair of neighbouring sampled frames: the cheapest setting measured passing on
    one is rendered on the other (at most two renders a pair), so that a setting measured passing
-   on both is known for the frames between them.
+   on both is known for the frames between them. How much one setting's quality differs between
+   neighbouring sampled frames sets the margin a frame between them needs (``_estimate_margin``:
+   ``unseen_confidence`` times the RMS difference); a sampled frame where nothing measured passes
+   with it gets more samples in its cheapest passing family until one does (up to ``descents``
+   renders), and a second round of bridges looks for settings passing with that margin on both.
 7. **Apply** to every frame of the shot, in order (``_final_choice``): a sampled frame gets the
    cheapest setting *measured* at the target on it (every training, check, descend and bridge render
    counts; the one measured best where none passed); a frame between sampled frames gets the cheapest
-   setting measured passing on both its neighbouring sampled frames, or the model's choice where
+   setting measured passing with the margin on both its neighbouring sampled frames, or the model's choice where
    that is cheaper and its cautious bound meets the target (the model keeps the previous frame's
    denoiser, bounces and threshold where that is still good enough and about as cheap).
    ``verify=True`` also renders every frame with its settings and against a reference, so the
@@ -48,6 +52,9 @@ from .learner import RenderSettingsLearner, ssim_to_y, y_to_ssim
 from .metrics import match_size, psnr, ssim
 from .report import FrameResult, TuneReport
 from .settings import ReferenceSettings, RenderSettings, SettingsSpace
+
+
+NEAR = 0.3  # log10 units of 1 - SSIM: the renders near the target that set the margin of unseen frames
 
 
 @dataclass
@@ -101,7 +108,7 @@ class TuneRun:
                  space: SettingsSpace | None = None, sampled: int = 6, rounds: int = 6,
                  minutes: float | None = None, repairs: int = 3, descents: int = 3, verify: bool = False,
                  pixels: int = 128 * 96,
-                 seed: int = 0, confidence: float = 1.64):
+                 seed: int = 0, confidence: float = 1.64, unseen_confidence: float = 2.0):
         check_target(target_ssim)
         if not frames:
             raise RigDojoError("no frames to tune")
@@ -123,6 +130,8 @@ class TuneRun:
         self.features: dict[int, FrameFeatures] = {}
         self.sampled: list[int] = []
         self.history: list[dict] = []  # every training render: frame, settings, ssim, seconds
+        self.unseen_confidence = unseen_confidence
+        self.unseen_margin: float | None = None  # log10 units (``_estimate_margin``), after the first bridges
         # sampled frame -> settings -> SSIM measured against the reference (the lowest of repeats)
         self.measured: dict[int, dict[RenderSettings, float]] = {}
         self._outcomes: dict[tuple[int, RenderSettings], RenderOutcome] = {}
@@ -184,15 +193,13 @@ class TuneRun:
                     break
                 best = lower
         learner.calibrate_frames()  # again, with the checks' renders
-        # bridges: a setting measured passing on both sampled frames of a pair caps the frames between them
-        for a, b in zip(self.sampled, self.sampled[1:]):
-            for settings in self._bridge_candidates(a, b):
-                for frame in (a, b):
-                    if settings not in self.measured.get(frame, {}):
-                        quality = self._check_render(frame, settings, "bridge")
-                        yield f"bridge {a}-{b}: frame {frame} {settings.short()} -> SSIM {quality:.4f}"
-                if all(self.measured[f][settings] >= self.target for f in (a, b)):
-                    break
+        # bridges: a setting measured passing on both sampled frames of a pair caps the frames between them;
+        # first at the target, then (with how much one setting's SSIM differs between neighbours measured) at
+        # the margin unseen frames need
+        yield from self._bridges(0.0)
+        self.unseen_margin = self._estimate_margin()
+        yield from self._ascend(self.unseen_margin)
+        yield from self._bridges(self.unseen_margin)
         learner.calibrate_frames()
         results = []
         previous = None
@@ -220,7 +227,8 @@ class TuneRun:
         self.report = TuneReport(
             target_ssim=self.target, frames=results, sampled_frames=list(self.sampled),
             training_renders=len(self.history), tuning_seconds=time.monotonic() - began,
-            reference=vars(renderer.reference_settings).copy(), learner=learner.summary(),
+            reference=vars(renderer.reference_settings).copy(),
+            learner={**learner.summary(), "unseen_margin": self.unseen_margin},
             features=[self.features[f].to_dict() for f in self.frames])
         yield "done"
 
@@ -246,9 +254,67 @@ class TuneRun:
 
     # --- the choice from measurements ---------------------------------------------------------------
 
-    def passing(self, frame: int) -> list[RenderSettings]:
-        """The settings measured at or above the target on sampled ``frame`` (against its reference)."""
-        return [s for s, q in self.measured.get(frame, {}).items() if q >= self.target]
+    def passing(self, frame: int, margin: float = 0.0) -> list[RenderSettings]:
+        """The settings measured at or above the target on sampled ``frame`` (against its reference);
+        ``margin`` (log10 units of 1 - SSIM) above it."""
+        floor = self._floor(margin)
+        return [s for s, q in self.measured.get(frame, {}).items() if q >= floor]
+
+    def _floor(self, margin: float) -> float:
+        """The SSIM ``margin`` log10 units of (1 - SSIM) better than the target (the target at 0)."""
+        return self.target if margin <= 0 else float(y_to_ssim(ssim_to_y(self.target) - margin))
+
+    def _estimate_margin(self) -> float:
+        """How far above the target a setting must measure on both neighbouring sampled frames to be trusted
+        on the frames between them: ``unseen_confidence`` times the RMS difference of ``y = log10(1 - SSIM)``
+        of one setting measured on two neighbouring sampled frames (an unseen frame differs from its
+        neighbour by about as much: the scene moves and the render noise differs). With fewer than two
+        such differences, the quality model's spread of one render (times sqrt 2) stands in. Only settings
+        measured within ``NEAR`` of the target on one of the two count."""
+        diffs: list[float] = []
+        y_target = float(ssim_to_y(self.target))
+        for a, b in zip(self.sampled, self.sampled[1:]):
+            on_a, on_b = self.measured.get(a, {}), self.measured.get(b, {})
+            for s in set(on_a) & set(on_b):
+                ya, yb = float(ssim_to_y(on_a[s])), float(ssim_to_y(on_b[s]))
+                if min(abs(ya - y_target), abs(yb - y_target)) <= NEAR:  # where the choice is made
+                    diffs.append(ya - yb)
+        spread = float(np.sqrt(np.mean(np.square(diffs)))) if len(diffs) >= 2 else \
+            float(np.sqrt(2.0) * self.learner.quality.noise)
+        return self.unseen_confidence * spread
+
+    def _ascend(self, margin: float) -> Iterator[str]:
+        """On each sampled frame where no setting was measured passing with ``margin``: more samples in the
+        family of its cheapest passing setting until one does (up to ``descents`` renders)."""
+        floor = self._floor(margin)
+        for frame in self.sampled:
+            current = self._cheapest(frame, self.passing(frame))
+            if current is None or self.passing(frame, margin):
+                continue
+            for _ in range(self.descents):
+                more = [n for n in self.space.samples if n > current.samples]
+                if not more:
+                    break
+                current = dataclasses.replace(current, samples=min(more))
+                quality = self.measured[frame].get(current)
+                if quality is None:
+                    quality = self._check_render(frame, current, "ascend")
+                    yield f"ascend frame {frame}: {current.short()} -> SSIM {quality:.4f}"
+                if quality >= floor:
+                    break
+
+    def _bridges(self, margin: float) -> Iterator[str]:
+        """For each pair of neighbouring sampled frames, measure on each the cheapest setting passing with
+        ``margin`` on the other (``_bridge_candidates``) until one passes with it on both."""
+        floor = self._floor(margin)
+        for a, b in zip(self.sampled, self.sampled[1:]):
+            for settings in self._bridge_candidates(a, b, margin):
+                for frame in (a, b):
+                    if settings not in self.measured.get(frame, {}):
+                        quality = self._check_render(frame, settings, "bridge")
+                        yield f"bridge {a}-{b}: frame {frame} {settings.short()} -> SSIM {quality:.4f}"
+                if all(self.measured[f][settings] >= floor for f in (a, b)):
+                    break
 
     def neighbours(self, frame: int) -> list[int]:
         """The nearest sampled frame on each side of ``frame`` (one beyond either end of them)."""
@@ -257,9 +323,9 @@ class TuneRun:
         return ([max(before)] if before else []) + ([min(after)] if after else [])
 
     def safe(self, frame: int) -> list[RenderSettings]:
-        """For a frame that was not sampled: the settings measured passing on both its neighbouring sampled
-        frames (on the one at either end of the shot)."""
-        sides = [set(self.passing(f)) for f in self.neighbours(frame)]
+        """For a frame that was not sampled: the settings measured passing with ``unseen_margin`` on both its
+        neighbouring sampled frames (on the one at either end of the shot)."""
+        sides = [set(self.passing(f, self.unseen_margin or 0.0)) for f in self.neighbours(frame)]
         if not sides:
             return []
         return sorted(set.intersection(*sides), key=self.space.index)
@@ -276,21 +342,22 @@ class TuneRun:
         fewer = [n for n in self.space.samples if n < settings.samples]
         return dataclasses.replace(settings, samples=max(fewer)) if fewer else None
 
-    def _bridge_candidates(self, a: int, b: int) -> list[RenderSettings]:
-        """Settings worth measuring on both sampled frames ``a`` and ``b``: the cheapest measured passing on
-        each, where it is cheaper (over both frames) than the cheapest already passing on both and was not
-        measured under the target on the other."""
-        both = set(self.passing(a)) & set(self.passing(b))
+    def _bridge_candidates(self, a: int, b: int, margin: float = 0.0) -> list[RenderSettings]:
+        """Settings worth measuring on both sampled frames ``a`` and ``b``: the cheapest measured passing (with
+        ``margin``) on each, where it is cheaper (over both frames) than the cheapest already passing on both
+        and was not measured under that on the other."""
+        floor = self._floor(margin)
+        both = set(self.passing(a, margin)) & set(self.passing(b, margin))
 
         def cost(s: RenderSettings) -> float:
             i = self.space.index(s)
             return sum(float(self.learner.predict(self.features[f]).seconds[i]) for f in (a, b))
 
-        current = min((cost(s) for s in both), default=float("inf"))
-        def untried(s: RenderSettings) -> bool:  # not yet measured under the target on either frame
-            return all(self.measured.get(f, {}).get(s, 1.0) >= self.target for f in (a, b))
+        def untried(s: RenderSettings) -> bool:  # not yet measured under the floor on either frame
+            return all(self.measured.get(f, {}).get(s, 1.0) >= floor for f in (a, b))
 
-        options = {self._cheapest(a, self.passing(a)), self._cheapest(b, self.passing(b))} - {None}
+        current = min((cost(s) for s in both), default=float("inf"))
+        options = {self._cheapest(a, self.passing(a, margin)), self._cheapest(b, self.passing(b, margin))} - {None}
         return sorted((s for s in options if cost(s) < current and untried(s)), key=cost)
 
     def _final_choice(self, frame: int, previous: RenderSettings | None) -> int:
