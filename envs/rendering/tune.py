@@ -12,9 +12,13 @@
 4. **Check** each sampled frame with the settings chosen for real (confident bound); a frame
    measured under the target is an outcome like any other: the models learn it and the frame
    is chosen again (never a setting it already missed with), up to ``repairs`` times.
-5. **Descend** on each sampled frame: its cheapest setting measured passing is rendered with the
-   next smaller sample count of the space, and again while that passes (up to ``descents`` times),
-   as the grid search does for the fixed setting.
+   A sampled frame where nothing passed after the repairs is **rescued**: every bounce of the space and
+   the accurate denoiser, from the fewest samples up about 4x at a time, until one passes (the light a
+   truncated path loses is a bias no sample count makes up; 1-bounce settings of a corner lit by a
+   bounce never reach the target).
+5. **Descend** on each sampled frame: fewer samples in the family of its cheapest setting measured
+   passing, by bisection over the space's sample counts down to the largest count measured failing
+   (up to ``descents`` renders).
 6. **Bridge** each pair of neighbouring sampled frames: the cheapest setting measured passing on
    one is rendered on the other (at most two renders a pair), so that a setting measured passing
    on both is known for the frames between them. How much one setting's quality differs between
@@ -28,9 +32,17 @@
    setting measured passing with the margin on both its neighbouring sampled frames, or the model's choice where
    that is cheaper and its cautious bound meets the target (the model keeps the previous frame's
    denoiser, bounces and threshold where that is still good enough and about as cheap).
+   The report's predicted quality of a frame that was not sampled is the worse of the model's and of what
+   its settings measured on the neighbouring sampled frames, the bound lowered by the frame's margin.
    ``verify=True`` also renders every frame with its settings and against a reference, so the
    report measures all of them
    (each render's time, not its quality, goes on into the time model for the next frame).
+
+Which renders are measured is ranked by a fixed work estimate (``by_work``, the default; the learner's
+``WORK_WEIGHTS``), not by measured CPU seconds, so one shot and seed measure the same renders however loaded
+the machine is; the final choice among measured settings uses the time model fitted on measured CPU seconds.
+The frames before the first and after the last sampled frame need a margin that grows with their distance
+(``margin_at``).
 
 ``steps()`` yields a progress line after each render, so an operator can run it from a modal
 timer; ``run()`` drains it.
@@ -55,6 +67,7 @@ from .settings import ReferenceSettings, RenderSettings, SettingsSpace
 
 
 NEAR = 0.3  # log10 units of 1 - SSIM: the renders near the target that set the margin of unseen frames
+RESCUE_STRIDE = 3  # a rescue climbs the sample counts of the space three steps at a time (about 4x)
 
 
 @dataclass
@@ -108,7 +121,7 @@ class TuneRun:
                  space: SettingsSpace | None = None, sampled: int = 6, rounds: int = 6,
                  minutes: float | None = None, repairs: int = 3, descents: int = 3, verify: bool = False,
                  pixels: int = 128 * 96,
-                 seed: int = 0, confidence: float = 1.64, unseen_confidence: float = 2.0):
+                 seed: int = 0, confidence: float = 1.64, unseen_confidence: float = 2.0, by_work: bool = True):
         check_target(target_ssim)
         if not frames:
             raise RigDojoError("no frames to tune")
@@ -126,6 +139,9 @@ class TuneRun:
         self.repairs = repairs
         self.descents = descents
         self.verify = verify
+        # rank the renders to measure by the fixed work estimate (reproducible under load); the final choice
+        # among measured settings is by the time model (measured CPU seconds) either way
+        self.by_work = by_work
         self.learner = RenderSettingsLearner(self.space, pixels=pixels, seed=seed, confidence=confidence)
         self.features: dict[int, FrameFeatures] = {}
         self.sampled: list[int] = []
@@ -161,7 +177,7 @@ class TuneRun:
             previous = None
             for frame in self.sampled:
                 feats = self.features[frame]
-                index = learner.choose(feats, self.target, previous, explore=True)
+                index = learner.choose(feats, self.target, previous, explore=True, by_work=self.by_work)
                 settings = self.space.candidates[index]
                 quality = self._train_render(frame, settings)
                 previous = settings
@@ -173,32 +189,25 @@ class TuneRun:
         for frame in self.sampled:
             for _ in range(self.repairs + 1):
                 missed = [self.space.index(s) for s, q in self.measured.get(frame, {}).items() if q < self.target]
-                settings = self.space.candidates[learner.choose(self.features[frame], self.target, exclude=missed)]
+                settings = self.space.candidates[learner.choose(self.features[frame], self.target, exclude=missed,
+                                                                 by_work=self.by_work)]
                 quality = self._check_render(frame, settings, "check")
                 yield f"check frame {frame}: {settings.short()} -> SSIM {quality:.4f}"
                 if quality >= self.target:
                     break
-        # descend: fewer samples in the family of each sampled frame's cheapest passing setting, while it passes
+            # nothing measured passing yet (say, too few bounces for the light of a dark corner, which no number
+            # of samples makes up): more samples with every bounce the space allows, until one passes
+            yield from self._rescue(frame)
+        # descend: fewer samples in the family of each sampled frame's cheapest passing setting (a bisection)
         for frame in self.sampled:
-            best = self._cheapest(frame, self.passing(frame))
-            for _ in range(self.descents if best is not None else 0):
-                lower = self._fewer_samples(best)
-                if lower is None:
-                    break
-                quality = self.measured[frame].get(lower)
-                if quality is None:
-                    quality = self._check_render(frame, lower, "descend")
-                    yield f"descend frame {frame}: {lower.short()} -> SSIM {quality:.4f}"
-                if quality < self.target:
-                    break
-                best = lower
+            yield from self._descend(frame)
         learner.calibrate_frames()  # again, with the checks' renders
         # bridges: a setting measured passing on both sampled frames of a pair caps the frames between them;
         # first at the target, then (with how much one setting's SSIM differs between neighbours measured) at
         # the margin unseen frames need
         yield from self._bridges(0.0)
         self.unseen_margin = self._estimate_margin()
-        yield from self._ascend(self.unseen_margin)
+        yield from self._ascend()
         yield from self._bridges(self.unseen_margin)
         learner.calibrate_frames()
         results = []
@@ -209,10 +218,13 @@ class TuneRun:
             index = self._final_choice(frame, previous)
             settings = self.space.candidates[index]
             prediction = learner.predict(feats, unseen=unseen)
+            if unseen:  # only predicted: conservatively (the margin of unseen frames, what neighbours measured)
+                predicted, bound = self.predicted_quality(frame, settings)
+            else:
+                predicted = float(y_to_ssim(prediction.y_mean[index]))
+                bound = float(y_to_ssim(prediction.y_mean[index] + learner.confidence * prediction.y_std[index]))
             result = FrameResult(
-                frame=frame, settings=settings, predicted_ssim=float(y_to_ssim(prediction.y_mean[index])),
-                predicted_ssim_bound=float(y_to_ssim(prediction.y_mean[index]
-                                                     + learner.confidence * prediction.y_std[index])),
+                frame=frame, settings=settings, predicted_ssim=predicted, predicted_ssim_bound=bound,
                 predicted_seconds=float(prediction.seconds[index]), sampled=frame in self.sampled)
             if (frame, settings) in self._outcomes:
                 self._measure(result, self._outcomes[(frame, settings)], renderer.reference(frame))
@@ -283,12 +295,14 @@ class TuneRun:
             float(np.sqrt(2.0) * self.learner.quality.noise)
         return self.unseen_confidence * spread
 
-    def _ascend(self, margin: float) -> Iterator[str]:
-        """On each sampled frame where no setting was measured passing with ``margin``: more samples in the
-        family of its cheapest passing setting until one does (up to ``descents`` renders)."""
-        floor = self._floor(margin)
+    def _ascend(self) -> Iterator[str]:
+        """On each sampled frame where no setting was measured passing with the margin its unseen neighbours
+        need (``_needed_margin``): more samples in the family of its cheapest passing setting until one does
+        (up to ``descents`` renders)."""
         for frame in self.sampled:
-            current = self._cheapest(frame, self.passing(frame))
+            margin = self._needed_margin(frame)
+            floor = self._floor(margin)
+            current = self._cheapest(frame, self.passing(frame), by_work=self.by_work)
             if current is None or self.passing(frame, margin):
                 continue
             for _ in range(self.descents):
@@ -323,19 +337,96 @@ class TuneRun:
         return ([max(before)] if before else []) + ([min(after)] if after else [])
 
     def safe(self, frame: int) -> list[RenderSettings]:
-        """For a frame that was not sampled: the settings measured passing with ``unseen_margin`` on both its
-        neighbouring sampled frames (on the one at either end of the shot)."""
-        sides = [set(self.passing(f, self.unseen_margin or 0.0)) for f in self.neighbours(frame)]
+        """For a frame that was not sampled: the settings measured passing with its margin (``margin_at``) on
+        both its neighbouring sampled frames (on the one at either end of the shot)."""
+        margin = self.margin_at(frame)
+        sides = [set(self.passing(f, margin)) for f in self.neighbours(frame)]
         if not sides:
             return []
         return sorted(set.intersection(*sides), key=self.space.index)
 
-    def _cheapest(self, frame: int, options: list[RenderSettings]) -> RenderSettings | None:
-        """The option predicted cheapest to render ``frame`` with (the time model)."""
+    def _cheapest(self, frame: int, options: list[RenderSettings], by_work: bool = False) -> RenderSettings | None:
+        """The option predicted cheapest to render ``frame`` with (the time model; ``by_work``: the fixed work
+        estimate)."""
         if not options:
             return None
-        seconds = self.learner.predict(self.features[frame]).seconds
+        seconds = self.learner.predict(self.features[frame], by_work=by_work).seconds
         return min(options, key=lambda s: (seconds[self.space.index(s)], self.space.index(s)))
+
+    def _descend(self, frame: int) -> Iterator[str]:
+        """Fewer samples for sampled ``frame`` in the family of its cheapest passing setting: a bisection over the
+        sample counts of the space between that setting's and the largest count measured failing in the family
+        (or the fewest), up to ``descents`` renders. A check or a rescue often lands far above what the frame
+        needs (quality flattens with samples, the model is cautious); one step down at a time rarely gets back."""
+        best = self._cheapest(frame, self.passing(frame), by_work=self.by_work)
+        if best is None:
+            return
+        counts = sorted(self.space.samples)
+        seen = self.measured[frame]
+        family = dataclasses.replace(best, samples=0)
+        hi = counts.index(best.samples)
+        lo = max((counts.index(s.samples) for s, q in seen.items()
+                  if dataclasses.replace(s, samples=0) == family and s.samples < best.samples and q < self.target),
+                 default=-1)
+        renders = 0
+        while hi - lo > 1 and renders < self.descents:
+            mid = (lo + hi) // 2
+            settings = dataclasses.replace(best, samples=counts[mid])
+            quality = seen.get(settings)
+            if quality is None:
+                quality = self._check_render(frame, settings, "descend")
+                renders += 1
+                yield f"descend frame {frame}: {settings.short()} -> SSIM {quality:.4f}"
+            if quality >= self.target:
+                hi = mid
+            else:
+                lo = mid
+
+    def _rescue(self, frame: int) -> Iterator[str]:
+        """A sampled ``frame`` where nothing was measured passing: its best measured setting with every bounce
+        of the space and the accurate denoiser (where the space has them), from the fewest samples up in steps
+        of about 4x, until one passes (the descent then looks for fewer samples). A truncated light path is a
+        bias that no sample count makes up; the reference has every bounce."""
+        seen = self.measured.get(frame, {})
+        if not seen or any(q >= self.target for q in seen.values()):
+            return
+        best = max(seen.items(), key=lambda item: item[1])[0]
+        space = self.space
+        family = dataclasses.replace(
+            best, diffuse_bounces=max(space.diffuse_bounces), glossy_bounces=max(space.glossy_bounces),
+            transmission_bounces=max(space.transmission_bounces),
+            denoiser="accurate" if "accurate" in space.denoiser else best.denoiser)
+        counts = sorted(space.samples)
+        ladder = counts[::RESCUE_STRIDE] + ([counts[-1]] if (len(counts) - 1) % RESCUE_STRIDE else [])
+        for n in ladder:
+            settings = dataclasses.replace(family, samples=n)
+            quality = seen.get(settings)
+            if quality is None:
+                quality = self._check_render(frame, settings, "rescue")
+                yield f"rescue frame {frame}: {settings.short()} -> SSIM {quality:.4f}"
+            if quality >= self.target:
+                return
+
+    def margin_at(self, frame: int) -> float:
+        """The margin (log10 units) an unseen ``frame`` needs on its neighbouring sampled frames:
+        ``unseen_margin`` between two sampled frames (measured as their difference, over a wider distance than
+        any frame between them has to the nearer one), growing as the square root of the distance beyond the
+        mean spacing of the sampled frames for a frame before the first or after the last of them (one
+        neighbour to go by, possibly further away than any two neighbours were apart)."""
+        margin = self.unseen_margin or 0.0
+        if frame in self.sampled or not self.sampled or margin <= 0:
+            return margin
+        if self.sampled[0] < frame < self.sampled[-1]:
+            return margin
+        spacing = float(np.mean(np.diff(self.sampled))) if len(self.sampled) > 1 else 1.0
+        gap = float(min(abs(frame - f) for f in self.sampled))
+        return margin * float(np.sqrt(max(1.0, gap / max(spacing, 1.0))))
+
+    def _needed_margin(self, sampled_frame: int) -> float:
+        """The widest margin an unseen frame that has ``sampled_frame`` as a neighbour needs."""
+        needs = [self.margin_at(f) for f in self.frames
+                 if f not in self.sampled and sampled_frame in self.neighbours(f)]
+        return max(needs, default=self.unseen_margin or 0.0)
 
     def _fewer_samples(self, settings: RenderSettings) -> RenderSettings | None:
         """``settings`` with the next smaller sample count of the space (None at the smallest)."""
@@ -351,13 +442,15 @@ class TuneRun:
 
         def cost(s: RenderSettings) -> float:
             i = self.space.index(s)
-            return sum(float(self.learner.predict(self.features[f]).seconds[i]) for f in (a, b))
+            return sum(float(self.learner.predict(self.features[f], by_work=self.by_work).seconds[i])
+                       for f in (a, b))
 
         def untried(s: RenderSettings) -> bool:  # not yet measured under the floor on either frame
             return all(self.measured.get(f, {}).get(s, 1.0) >= floor for f in (a, b))
 
         current = min((cost(s) for s in both), default=float("inf"))
-        options = {self._cheapest(a, self.passing(a, margin)), self._cheapest(b, self.passing(b, margin))} - {None}
+        options = {self._cheapest(a, self.passing(a, margin), by_work=self.by_work),
+                   self._cheapest(b, self.passing(b, margin), by_work=self.by_work)} - {None}
         return sorted((s for s in options if cost(s) < current and untried(s)), key=cost)
 
     def _final_choice(self, frame: int, previous: RenderSettings | None) -> int:
@@ -378,16 +471,35 @@ class TuneRun:
             if measured is not None:
                 return self.space.index(measured)
             return learner.choose(feats, self.target, previous)
-        index = learner.choose(feats, self.target, previous, unseen=True)
+        # the model's choice must meet the target with the frame's margin on top of its own cautious bound
+        floor = self._floor(self.margin_at(frame))
+        index = learner.choose(feats, floor, previous, unseen=True)
         cap = self._cheapest(frame, self.safe(frame))
         if cap is None:
             return index
         prediction = learner.predict(feats, unseen=True)
-        confident = prediction.y_mean[index] + learner.confidence * prediction.y_std[index] <= ssim_to_y(self.target)
+        confident = prediction.y_mean[index] + learner.confidence * prediction.y_std[index] <= ssim_to_y(floor)
         capped = self.space.index(cap)
         if confident and prediction.seconds[index] < prediction.seconds[capped]:
             return index
         return capped
+
+    def predicted_quality(self, frame: int, settings: RenderSettings) -> tuple[float, float]:
+        """(predicted SSIM, its cautious lower bound) of an unseen ``frame`` rendered with ``settings``: the
+        worse of the model's and of what ``settings`` measured on the neighbouring sampled frames, each bound
+        lowered by the frame's margin (``margin_at``), since nothing was measured on the frame itself."""
+        learner = self.learner
+        index = self.space.index(settings)
+        prediction = learner.predict(self.features[frame], unseen=True)
+        margin = self.margin_at(frame)
+        mean = float(prediction.y_mean[index])
+        bound = mean + learner.confidence * float(prediction.y_std[index]) + margin
+        measured = [self.measured[f][settings] for f in self.neighbours(frame)
+                    if settings in self.measured.get(f, {})]
+        if measured:
+            worst = max(float(ssim_to_y(q)) for q in measured)
+            mean, bound = max(mean, worst), max(bound, worst + margin)
+        return float(y_to_ssim(mean)), float(y_to_ssim(bound))
 
     @staticmethod
     def _measure(result: FrameResult, outcome: RenderOutcome, reference: np.ndarray) -> None:

@@ -308,3 +308,90 @@ def test_frames_between_sampled_frames_need_a_margin_as_wide_as_neighbours_diffe
     run.unseen_margin = 0.1
     assert run.safe(2) == [n[16], n[256]] and run.safe(5) == [n[16]]
     assert run._floor(0.0) == 0.9 and run._floor(0.1) == pytest.approx(at(-1.1))
+
+
+class _DarkCorner(_NoisyShot):
+    """The stand-in where one diffuse bounce loses light (a bias no sample count makes up), and whose render
+    times are as uneven as a loaded machine's (``load``: a generator of its own, never the image noise's)."""
+
+    def __init__(self, noise_per_frame, load_seed=0):
+        super().__init__(noise_per_frame)
+        self.load = np.random.default_rng(load_seed)
+
+    def render(self, frame, settings, seed=None):
+        outcome = super().render(frame, settings, seed)
+        if settings.diffuse_bounces < 4:
+            outcome.image = outcome.image * 0.6
+        outcome.cpu_seconds *= float(self.load.uniform(0.5, 3.0))
+        return outcome
+
+
+_BOUNCES = dict(adaptive_threshold=(0.0,), diffuse_bounces=(1, 4), glossy_bounces=(4,), transmission_bounces=(12,),
+                denoiser=("off",))
+
+
+def test_a_sampled_frame_nothing_passed_on_is_rescued_with_every_bounce():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), **_BOUNCES)
+    shot = _DarkCorner({1: 0.1, 2: 0.1})
+    run = TuneRun(shot, [1, 2], 0.9, space=space, sampled=1, pixels=32 * 24)
+    run.features = {f: shot.features(f) for f in (1, 2)}
+    run.sampled = [2]
+    one_bounce = RenderSettings(512, 0.0, 1, 4, 12, "off")
+    assert run._check_render(2, one_bounce, "check") < 0.9  # the most samples: still short of the light
+    lines = list(run._rescue(2))
+    rescued = [h["settings"] for h in run.history if h["phase"] == "rescue"]
+    assert len(lines) == len(rescued) >= 1
+    assert all(s.diffuse_bounces == 4 for s in rescued)  # every bounce the space has
+    assert [s.samples for s in rescued] == [1, 8, 64, 512][:len(rescued)]  # about 4x a step, from the fewest
+    assert run.passing(2) == [rescued[-1]]  # it stopped at the first that passed
+    assert list(run._rescue(2)) == []  # a frame with a passing setting needs no rescue
+
+
+def test_the_descent_bisects_down_to_the_largest_count_measured_failing():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    run = _unrun_tune([1, 2], [1], space)
+    run.measured = {1: {n[512]: 0.99, n[2]: 0.5}}
+    list(run._descend(1))
+    tried = [h["settings"].samples for h in run.history if h["phase"] == "descend"]
+    # between 2 (failing) and 512 (passing): the middle count first, then halves of what is left
+    assert tried[0] == 32 and len(tried) <= run.descents
+    passing = min(s.samples for s in run.passing(1))
+    failing = max(s.samples for s, q in run.measured[1].items() if q < 0.9 and s.samples < passing)
+    assert passing <= 32 and (len(tried) == run.descents or
+                              space.samples.index(passing) - space.samples.index(failing) == 1)
+
+
+def test_which_renders_are_measured_does_not_depend_on_how_loaded_the_machine_was():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), adaptive_threshold=(0.0,),
+                          diffuse_bounces=(1, 2, 4), glossy_bounces=(1, 4), transmission_bounces=(12,),
+                          denoiser=("off", "fast"))
+
+    def measured(load_seed, by_work):  # the same shot and seed; render times drawn differently (a busy machine)
+        shot = _DarkCorner({1: 0.1, 2: 0.3, 3: 0.3, 4: 0.1}, load_seed=load_seed)
+        run = TuneRun(shot, [1, 2, 3, 4], 0.9, space=space, sampled=2, rounds=3, repairs=0, pixels=32 * 24, seed=1,
+                      by_work=by_work)
+        report = run.run()
+        assert report.below_target == []  # every sampled frame ends measured at the target
+        assert all(report.choices()[frame].diffuse_bounces == 4 for frame in run.sampled)
+        return [(h["frame"], h["settings"], h["phase"]) for h in run.history]
+
+    assert measured(0, True) == measured(1, True) == measured(2, True)
+    # ranked by the time model fitted on the uneven times instead, the renders measured differ
+    assert not measured(0, False) == measured(1, False) == measured(2, False)
+
+
+def test_frames_beyond_the_sampled_ones_need_a_wider_margin_and_are_predicted_conservatively():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 64, 256), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    frames = list(range(1, 21))
+    run = _unrun_tune(frames, [8, 10, 12], space)  # spacing 2; frame 1 is 7 frames before the first
+    run.unseen_margin = 0.2
+    assert run.margin_at(9) == run.margin_at(11) == 0.2
+    assert run.margin_at(7) == pytest.approx(0.2)  # within one spacing of the first sampled frame
+    assert run.margin_at(1) == pytest.approx(0.2 * np.sqrt(7 / 2)) and run.margin_at(20) > run.margin_at(14)
+    assert run._needed_margin(8) == pytest.approx(run.margin_at(1)) and run._needed_margin(10) == 0.2
+    # measured 0.95 and 0.97 on the neighbours of frame 9: predicted no better than the worse, bounded below it
+    run.measured = {8: {n[16]: 0.95}, 10: {n[16]: 0.97}, 12: {}}
+    mean, bound = run.predicted_quality(9, n[16])
+    assert mean <= 0.95 + 1e-12 and bound <= 1.0 - 10.0 ** (np.log10(0.05) + 0.2) + 1e-12
