@@ -7,7 +7,9 @@ CPU with 2 threads) and the target SSIM (``RIG_DOJO_BENCH_TARGET``, default 0.98
 1. **tune**: ``TuneRun`` (previews of all 24 frames, references of 6 sampled frames, the bandit's
    training renders, the checks), timed;
 2. **best fixed setting**: grid search on the same sampled frames and references
-   (``rendering.baselines.search_fixed``);
+   (``rendering.baselines.search_fixed``), over the same sample counts as the tuner
+   (``settings.SAMPLE_STEPS``) and the grid's families plus every family (denoiser, bounces,
+   threshold) the tuner chose for a frame;
 3. **all 24 frames**, interleaved per frame so load on the machine hits every method alike: a
    reference, Cycles' defaults, the best fixed setting, the adaptive settings; SSIM of each
    against the reference, wall-clock and CPU seconds of each render.
@@ -38,7 +40,7 @@ def _bench_shot(name: str, target: float, out: Path) -> dict:
     import bpy
 
     from rig_dojo.agents.curve import write_png
-    from rig_dojo.envs.rendering.baselines import search_fixed
+    from rig_dojo.envs.rendering.baselines import GRID_FAMILIES, search_fixed
     from rig_dojo.envs.rendering.metrics import ssim
     from rig_dojo.envs.rendering.settings import CYCLES_DEFAULTS
     from rig_dojo.envs.rendering.sheet import side_by_side
@@ -58,7 +60,11 @@ def _bench_shot(name: str, target: float, out: Path) -> dict:
         tune_cpu = sum(h["cpu_seconds"] for h in run.history)
         began = time.perf_counter()
         hardest = sorted(run.sampled, key=lambda f: -run.features[f].denoised_disagreement)
-        fixed = search_fixed(renderer, run.sampled, target, order=hardest)
+        # the grid's families, and those the tuner chose (so the fixed setting may use what adaptive uses)
+        chosen = [(s.denoiser, (s.diffuse_bounces, s.glossy_bounces, s.transmission_bounces), s.adaptive_threshold)
+                  for s in report.choices().values()]
+        families = tuple(dict.fromkeys(GRID_FAMILIES + tuple(chosen)))
+        fixed = search_fixed(renderer, run.sampled, target, order=hardest, families=families)
         search_seconds = time.perf_counter() - began
         _note(f"{name}: grid search {fixed.renders} renders, {search_seconds:.0f} s, best fixed "
               f"{fixed.best.short() if fixed.best else None}")

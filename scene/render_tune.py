@@ -43,6 +43,9 @@ REPORT_PROPERTY = "rig_dojo_render_tune_report"
 PREVIEW_SAMPLES = 4            # the raw preview pair
 DENOISED_PREVIEW_SAMPLES = 4   # the denoised preview pair
 PREVIEW_SEEDS = (101, 202)
+# The reference's seed differs from the renders' (the scene's seed) by this much: with one seed, a render's N samples
+# are the first N of the reference's, and the SSIM against it flatters renders with samples near the reference's
+REFERENCE_SEED_OFFSET = 7919
 
 # scene.cycles attribute -> RenderSettings field (what is applied and keyed)
 CYCLES_FIELDS = (("samples", "samples"), ("adaptive_threshold", "adaptive_threshold"),
@@ -166,9 +169,11 @@ class CyclesRenderer:
         return RenderOutcome(self._read_result(), wall, cpu)
 
     def reference(self, frame: int) -> np.ndarray:
-        """The reference image of ``frame`` (rendered once, then cached)."""
+        """The reference image of ``frame`` (rendered once, then cached), with a seed of its own
+        (``REFERENCE_SEED_OFFSET``) so that its noise is independent of the renders measured against it."""
         if frame not in self._references:
-            self._references[frame] = self.render(frame, self.reference_settings.settings()).image
+            seed = (int(self._saved["cycles"]["seed"]) + REFERENCE_SEED_OFFSET) % (2 ** 31)
+            self._references[frame] = self.render(frame, self.reference_settings.settings(), seed=seed).image
         return self._references[frame]
 
     def features(self, frame: int) -> FrameFeatures:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .metrics import match_size, ssim
-from .settings import RenderSettings
+from .settings import SAMPLE_STEPS, RenderSettings
 
-GRID_SAMPLES = (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024)
+GRID_SAMPLES = SAMPLE_STEPS  # the tuner's sample counts (settings.SettingsSpace), so neither has finer steps
 # (denoiser, (diffuse, glossy, transmission), adaptive threshold): Cycles' defaults and cheaper variants
 GRID_FAMILIES = tuple((dn, bounces, thr) for dn in ("fast", "accurate", "off")
                       for bounces in ((4, 4, 12), (2, 2, 4)) for thr in (0.01, 0.1))

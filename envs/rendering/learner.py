@@ -42,6 +42,11 @@ TIME_TERMS = ("overhead", "denoise", "accurate_prefilter", "sample_diffuse", "sa
               "sample")
 _T_PRIOR_MEAN = np.array([0.05, 0.03, 0.15, 0.0, 0.0, 0.0, 0.02])
 _T_PRIOR_STD = np.array([0.2, 0.1, 0.2, 0.02, 0.02, 0.02, 0.05])
+# A fixed cost per time feature ("work", in about CPU seconds of a quiet machine): what the tuner ranks the renders
+# it measures by, so the same shot and seed measure the same renders however loaded the machine is (the time
+# model follows the measured CPU seconds, which a busy machine inflates unevenly). Each bounce kind adds to a
+# sample's cost; the denoiser and its accurate prefilter cost per pixel.
+WORK_WEIGHTS = np.array([0.05, 0.03, 0.15, 0.005, 0.005, 0.005, 0.02])
 NOISE_FLOOR = 0.03      # log10 units: no model is trusted below this spread
 FOCUS = 0.4             # log10 units: renders this far from the target count e^-1/2 as much
 TIME_PIXELS = 1e4       # time features count samples per 10,000 pixels
@@ -257,33 +262,47 @@ class RenderSettingsLearner:
 
     # --- choosing --------------------------------------------------------------------------------
 
-    def predict(self, features: FrameFeatures, unseen: bool = False) -> Prediction:
+    def predict(self, features: FrameFeatures, unseen: bool = False, by_work: bool = False) -> Prediction:
         """Every candidate's predicted quality (mean, std) and CPU seconds; ``unseen``: a frame the quality
-        model was not fitted on (its spread is at least ``unseen_noise_at(frame)``)."""
+        model was not fitted on (its spread is at least ``unseen_noise_at(frame)``); ``by_work``: the seconds
+        are the fixed ``work`` estimate instead of the time model's (reproducible under any load)."""
         q, t = self.designs(features)
         mean, std = self.quality.predict(q, self.unseen_noise_at(features.frame) if unseen else None)
-        seconds = np.maximum(t @ self.time.mean, 1e-3)
-        return Prediction(mean + self.frame_offset(features.frame), std, seconds)
+        return Prediction(mean + self.frame_offset(features.frame), std, self._seconds(t, by_work))
+
+    def work(self, features: FrameFeatures) -> np.ndarray:
+        """Every candidate's fixed cost estimate (``WORK_WEIGHTS``): depends on the frame's features and the
+        settings only, never on a measured time."""
+        return self._seconds(self.designs(features)[1], True)
+
+    def _seconds(self, time_rows: np.ndarray, by_work: bool) -> np.ndarray:
+        return np.maximum(time_rows @ (WORK_WEIGHTS if by_work else self.time.mean), 1e-3)
 
     def choose(self, features: FrameFeatures, target_ssim: float, previous: RenderSettings | None = None,
-               explore: bool = False, unseen: bool = False) -> int:
+               explore: bool = False, unseen: bool = False, exclude=(), by_work: bool = False) -> int:
         """Index of the candidate to render this frame with.
 
         ``explore``: Thompson sampling (weights drawn from the posterior, bound at the noise
         level only); else the cheapest candidate whose confident bound meets the target, or
         the previous frame's choice when it qualifies and costs within ``switch_tolerance``.
         If nothing qualifies, the candidate with the best bound. ``unseen``: a frame the quality model
-        was not fitted on (a wider bound, see ``calibrate_frames``).
+        was not fitted on (a wider bound, see ``calibrate_frames``). ``exclude``: candidate indices never
+        chosen (say, measured under the target on this frame already), unless that leaves none. ``by_work``:
+        rank by the fixed ``work`` estimate, not the time model (the choice then never depends on how loaded
+        the machine was when earlier renders were timed).
         """
         q, t = self.designs(features)
         y_target = float(ssim_to_y(target_ssim))
-        seconds = np.maximum(t @ self.time.mean, 1e-3)
+        seconds = self._seconds(t, by_work)
         if explore:
             weights = self.quality.sample_weights(self.rng)
             bound = q @ weights + 0.5 * self.quality.noise
         else:
             mean, std = self.quality.predict(q, self.unseen_noise_at(features.frame) if unseen else None)
             bound = mean + self.frame_offset(features.frame) + self.confidence * std
+        if len(exclude) and len(exclude) < len(bound):
+            bound = bound.copy()
+            bound[np.asarray(list(exclude), dtype=np.int64)] = np.inf
         ok = bound <= y_target
         if not ok.any():
             return int(np.argmin(bound))

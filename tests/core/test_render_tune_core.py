@@ -117,6 +117,10 @@ def test_the_learner_prefers_the_cheapest_settings_predicted_good_enough():
     costs = {frame: learner.predict(f).seconds[learner.space.index(picks[frame])]
              for frame, f in ((1, noisy), (2, clean))}
     assert costs[2] < costs[1]  # the clean frame gets a cheaper render
+    # a repair never picks again what a frame already missed with
+    missed = learner.choose(noisy, 0.98)
+    other = learner.choose(noisy, 0.98, exclude=[missed])
+    assert other != missed and learner.choose(noisy, 0.98, exclude=[]) == missed
     assert pick_frames([noisy, clean], 1) == [1]  # the frame the denoiser finds hardest comes first
 
 
@@ -204,3 +208,190 @@ def test_frame_offsets_drift_along_the_shot_and_unseen_frames_get_wider_bounds_f
     assert learner.frame_offset(10) == pytest.approx((learner.offsets[7] + learner.offsets[13]) / 2)
     assert learner.offsets[19] - learner.offsets[1] == pytest.approx(0.36, abs=0.1)
     assert learner.unseen_noise_at(8) < learner.unseen_noise_at(25)
+
+
+def test_the_tuner_and_the_grid_search_offer_the_same_finer_sample_steps():
+    from rig_dojo.envs.rendering.baselines import GRID_SAMPLES
+
+    assert SettingsSpace().samples == GRID_SAMPLES
+    assert {3, 5, 12, 20} <= set(GRID_SAMPLES)
+
+
+def _unrun_tune(frames, sampled, space):
+    """A TuneRun over a stand-in shot with features but no renders yet (its selection rules tested alone)."""
+    shot = _NoisyShot({f: 0.1 for f in frames})
+    run = TuneRun(shot, frames, 0.9, space=space, sampled=len(sampled), pixels=32 * 24)
+    run.features = {f: shot.features(f) for f in frames}
+    run.sampled = list(sampled)
+    return run
+
+
+_SAMPLES_ONLY = dict(adaptive_threshold=(0.0,), diffuse_bounces=(4,), glossy_bounces=(4,),
+                     transmission_bounces=(12,), denoiser=("off",))
+
+
+def test_a_sampled_frame_gets_the_cheapest_setting_measured_at_the_target():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 64, 256), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    run = _unrun_tune([1, 2, 3], [2], space)
+    run.measured = {2: {n[2]: 0.85, n[4]: 0.91, n[16]: 0.97, n[256]: 0.999}}
+    # the untrained model is far from confident; the measurements decide
+    assert run.passing(2) == [n[4], n[16], n[256]]
+    assert space.candidates[run._final_choice(2, None)] == n[4]
+    run.measured[2][n[4]] = 0.89  # measured just under: the next cheapest that passed
+    assert space.candidates[run._final_choice(2, None)] == n[16]
+
+
+def test_a_frame_between_sampled_frames_is_never_dearer_than_a_setting_measured_passing_on_both():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 64, 256), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    run = _unrun_tune([1, 2, 3, 4, 5, 6], [2, 5], space)
+    run.measured = {2: {n[4]: 0.93, n[16]: 0.97, n[64]: 0.99}, 5: {n[4]: 0.88, n[16]: 0.95, n[64]: 0.99}}
+    assert run.neighbours(3) == [2, 5] and run.neighbours(1) == [2] and run.neighbours(6) == [5]
+    assert run.safe(3) == [n[16], n[64]]      # 4 samples failed frame 5
+    assert run.safe(1) == [n[4], n[16], n[64]]  # before the first sampled frame: its one neighbour
+    seconds = run.learner.predict(run.features[3]).seconds
+    for frame, cap in ((3, n[16]), (4, n[16]), (1, n[4]), (6, n[16])):
+        chosen = run._final_choice(frame, None)
+        assert seconds[chosen] <= seconds[space.index(cap)] + 1e-12, frame
+    assert space.candidates[run._final_choice(3, None)] == n[16]  # the untrained model is not confident
+    # the bridges try the cheapest passing setting of each side on the other where it is cheaper than what
+    # passes both: 4 samples (frame 2's) failed frame 5 and 16 (frame 5's) passes both, nothing is left
+    assert run._bridge_candidates(2, 5) == []
+    del run.measured[5][n[4]]  # not yet measured on frame 5: worth a render there
+    assert run._bridge_candidates(2, 5) == [n[4]]
+
+
+def test_a_tuned_shot_follows_its_measurements_and_bridges_neighbouring_sampled_frames():
+    shot = _NoisyShot({1: 0.1, 2: 0.1, 3: 0.11, 4: 0.12, 5: 0.13, 6: 0.14})  # a shot getting noisier slowly
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), **_SAMPLES_ONLY)
+    run = TuneRun(shot, [1, 2, 3, 4, 5, 6], 0.9, space=space, sampled=3, rounds=4, pixels=32 * 24, seed=2)
+    report = run.run()
+    choices = report.choices()
+    for frame in run.sampled:  # measured passing, and nothing measured passing on it was cheaper
+        assert choices[frame] in run.passing(frame)
+        assert choices[frame].samples == min(s.samples for s in run.passing(frame))
+        # the descent stopped at a miss one step down (or at the fewest samples, or after 3 renders)
+        fewer = run._fewer_samples(choices[frame])
+        descents = [h for h in run.history if h["phase"] == "descend" and h["frame"] == frame]
+        assert fewer is None or run.measured[frame].get(fewer, 1.0) < 0.9 or len(descents) == 3
+    assert run.unseen_margin is not None and run.unseen_margin > 0
+    capped = 0
+    for frame in set(run.frames) - set(run.sampled):
+        safe = run.safe(frame)  # measured passing with the margin on both neighbours: never dearer than that
+        if safe:
+            capped += 1
+            assert choices[frame].samples <= min(s.samples for s in safe)
+            floor = run._floor(run.unseen_margin)
+            assert all(run.measured[f][s] >= floor for s in safe for f in run.neighbours(frame))
+    assert capped  # the ascents and bridges found a setting measured passing with the margin on both sides
+    assert report.below_target == []
+
+
+def test_frames_between_sampled_frames_need_a_margin_as_wide_as_neighbours_differ():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 64, 256), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    run = _unrun_tune([1, 2, 3, 4, 5, 6, 7], [1, 4, 7], space)  # target 0.9: y = -1
+
+    def at(y):  # the SSIM of y = log10(1 - SSIM)
+        return 1.0 - 10.0 ** y
+
+    # 8 and 16 samples measured on neighbouring frames differ by 0.1 and 0.3 in y; 256 samples (far above the
+    # target) by a lot, which does not count
+    run.measured = {1: {n[8]: at(-1.05), n[16]: at(-1.5), n[256]: at(-3.0)},
+                    4: {n[8]: at(-1.15), n[16]: at(-1.2), n[256]: at(-2.0)},
+                    7: {n[16]: at(-1.25)}}
+    margin = run._estimate_margin()
+    assert margin == pytest.approx(2.0 * np.sqrt((0.1 ** 2 + 0.3 ** 2 + 0.05 ** 2) / 3))
+    run.unseen_margin = margin  # ~0.45: 16 samples measured at -1.2 on frame 4 is not enough for frames 2, 3
+    assert run.safe(2) == [n[256]] and run.safe(5) == []
+    run.unseen_margin = 0.1
+    assert run.safe(2) == [n[16], n[256]] and run.safe(5) == [n[16]]
+    assert run._floor(0.0) == 0.9 and run._floor(0.1) == pytest.approx(at(-1.1))
+
+
+class _DarkCorner(_NoisyShot):
+    """The stand-in where one diffuse bounce loses light (a bias no sample count makes up), and whose render
+    times are as uneven as a loaded machine's (``load``: a generator of its own, never the image noise's)."""
+
+    def __init__(self, noise_per_frame, load_seed=0):
+        super().__init__(noise_per_frame)
+        self.load = np.random.default_rng(load_seed)
+
+    def render(self, frame, settings, seed=None):
+        outcome = super().render(frame, settings, seed)
+        if settings.diffuse_bounces < 4:
+            outcome.image = outcome.image * 0.6
+        outcome.cpu_seconds *= float(self.load.uniform(0.5, 3.0))
+        return outcome
+
+
+_BOUNCES = dict(adaptive_threshold=(0.0,), diffuse_bounces=(1, 4), glossy_bounces=(4,), transmission_bounces=(12,),
+                denoiser=("off",))
+
+
+def test_a_sampled_frame_nothing_passed_on_is_rescued_with_every_bounce():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), **_BOUNCES)
+    shot = _DarkCorner({1: 0.1, 2: 0.1})
+    run = TuneRun(shot, [1, 2], 0.9, space=space, sampled=1, pixels=32 * 24)
+    run.features = {f: shot.features(f) for f in (1, 2)}
+    run.sampled = [2]
+    one_bounce = RenderSettings(512, 0.0, 1, 4, 12, "off")
+    assert run._check_render(2, one_bounce, "check") < 0.9  # the most samples: still short of the light
+    lines = list(run._rescue(2))
+    rescued = [h["settings"] for h in run.history if h["phase"] == "rescue"]
+    assert len(lines) == len(rescued) >= 1
+    assert all(s.diffuse_bounces == 4 for s in rescued)  # every bounce the space has
+    assert [s.samples for s in rescued] == [1, 8, 64, 512][:len(rescued)]  # about 4x a step, from the fewest
+    assert run.passing(2) == [rescued[-1]]  # it stopped at the first that passed
+    assert list(run._rescue(2)) == []  # a frame with a passing setting needs no rescue
+
+
+def test_the_descent_bisects_down_to_the_largest_count_measured_failing():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    run = _unrun_tune([1, 2], [1], space)
+    run.measured = {1: {n[512]: 0.99, n[2]: 0.5}}
+    list(run._descend(1))
+    tried = [h["settings"].samples for h in run.history if h["phase"] == "descend"]
+    # between 2 (failing) and 512 (passing): the middle count first, then halves of what is left
+    assert tried[0] == 32 and len(tried) <= run.descents
+    passing = min(s.samples for s in run.passing(1))
+    failing = max(s.samples for s, q in run.measured[1].items() if q < 0.9 and s.samples < passing)
+    assert passing <= 32 and (len(tried) == run.descents or
+                              space.samples.index(passing) - space.samples.index(failing) == 1)
+
+
+def test_which_renders_are_measured_does_not_depend_on_how_loaded_the_machine_was():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), adaptive_threshold=(0.0,),
+                          diffuse_bounces=(1, 2, 4), glossy_bounces=(1, 4), transmission_bounces=(12,),
+                          denoiser=("off", "fast"))
+
+    def measured(load_seed, by_work):  # the same shot and seed; render times drawn differently (a busy machine)
+        shot = _DarkCorner({1: 0.1, 2: 0.3, 3: 0.3, 4: 0.1}, load_seed=load_seed)
+        run = TuneRun(shot, [1, 2, 3, 4], 0.9, space=space, sampled=2, rounds=3, repairs=0, pixels=32 * 24, seed=1,
+                      by_work=by_work)
+        report = run.run()
+        assert report.below_target == []  # every sampled frame ends measured at the target
+        assert all(report.choices()[frame].diffuse_bounces == 4 for frame in run.sampled)
+        return [(h["frame"], h["settings"], h["phase"]) for h in run.history]
+
+    assert measured(0, True) == measured(1, True) == measured(2, True)
+    # ranked by the time model fitted on the uneven times instead, the renders measured differ
+    assert not measured(0, False) == measured(1, False) == measured(2, False)
+
+
+def test_frames_beyond_the_sampled_ones_need_a_wider_margin_and_are_predicted_conservatively():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 64, 256), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    frames = list(range(1, 21))
+    run = _unrun_tune(frames, [8, 10, 12], space)  # spacing 2; frame 1 is 7 frames before the first
+    run.unseen_margin = 0.2
+    assert run.margin_at(9) == run.margin_at(11) == 0.2
+    assert run.margin_at(7) == pytest.approx(0.2)  # within one spacing of the first sampled frame
+    assert run.margin_at(1) == pytest.approx(0.2 * np.sqrt(7 / 2)) and run.margin_at(20) > run.margin_at(14)
+    assert run._needed_margin(8) == pytest.approx(run.margin_at(1)) and run._needed_margin(10) == 0.2
+    # measured 0.95 and 0.97 on the neighbours of frame 9: predicted no better than the worse, bounded below it
+    run.measured = {8: {n[16]: 0.95}, 10: {n[16]: 0.97}, 12: {}}
+    mean, bound = run.predicted_quality(9, n[16])
+    assert mean <= 0.95 + 1e-12 and bound <= 1.0 - 10.0 ** (np.log10(0.05) + 0.2) + 1e-12
