@@ -145,8 +145,9 @@ class TrackTask(PhysicsTask):
                                         f"{'above' if shift < 0 else 'below'} the ground at its lowest; it is "
                                         "tracked standing on it")
         qpos[:, 2] += shift
-        tails = tails + [0.0, 0.0, shift]
+        heads, tails = heads + [0.0, 0.0, shift], tails + [0.0, 0.0, shift]
         self.ref_ends = tails[:, self.end_bones]
+        self.ref_bones = np.concatenate([heads, tails], axis=1)  # (F, 2B, 3) every bone's head, then tail
         self.ref_q = q
 
     def reference_index(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -242,6 +243,23 @@ class TrackTask(PhysicsTask):
         rot = twin.xmat[:, 0].reshape(n, 3, 3)
         offset = np.einsum("nji,nj->ni", rot, self.reference_at(t)["root"] - twin.qpos[:, :3]) / self.unit
         return np.concatenate([np.sin(angle)[:, None], np.cos(angle)[:, None], ref_scaled, offset], axis=1)
+
+    # ---- the live preview: the policy's clip from the reference's first frame, the reference beside it -------
+    def preview_rollout(self, act) -> np.ndarray:
+        self.random_start = self.shoves = False
+        try:
+            return super().preview_rollout(act)
+        finally:
+            self.random_start = self.shoves = True
+
+    def preview_frame(self) -> np.ndarray:
+        """``(n, (B - 1) + 2B, 3)``: the joints' Euler angles (what the rig shows), then the reference's bone
+        heads and tails at this step, from the rest pose's root and one creature size to its side (+X): the
+        edge draws them as a ghost that plays along."""
+        idx, _ = self.reference_index(self.phase0 + self.t)
+        rest_root = self.spec.world_rest()[0, :3, 3]
+        beside = self.ref_bones[idx] - self.ref_qpos[idx, None, :3] + rest_root + [self.unit, 0.0, 0.0]
+        return np.concatenate([self.control_angles(), beside], axis=1)
 
     def signature(self) -> dict:
         sig = super().signature()

@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import bpy
+import numpy as np
 
 from ...errors import RigDojoError
 from ..families import bake_frames, provenance
@@ -110,8 +111,36 @@ def run_name(config) -> str:
 
 
 def Preview(config, spec):  # noqa: N802  (the family's Preview, a class in the other families)
-    """Plays preview frames (Euler XYZ of every joint after the root; the root stays) on the creature."""
+    """Plays preview frames (Euler XYZ of every joint after the root; the root stays) on the creature; the
+    track task's frames also carry the reference's pose, drawn as a ghost beside it (``TrackPreview``)."""
+    if config.task == "track":
+        return TrackPreview(bpy.data.objects[spec.rig_name], spec.bone_names[1:])
     return BonePreview(bpy.data.objects[spec.rig_name], spec.bone_names[1:])
+
+
+class TrackPreview(BonePreview):
+    """The policy's joints on the rig and, beside it, the reference clip's pose at the same step as ghost
+    lines (``TrackTask.preview_frame``): rows ``[joints (J), reference heads (B), reference tails (B)]``."""
+
+    def __init__(self, obj, bones):
+        from ..ghost import GhostDrawer
+
+        super().__init__(obj, bones)
+        self.ghost = GhostDrawer(np.zeros((0, 3)), np.zeros((0, 3)))
+
+    def show(self, obj, frame) -> bool:
+        frame = np.asarray(frame, dtype=np.float64)
+        n = len(self.bones)
+        b = (len(frame) - n) // 2
+        if b != n + 1 or not super().show(obj, frame[:n]):
+            return False
+        heads, tails = frame[n:n + b], frame[n + b:]
+        self.ghost.update(np.stack([heads, tails], axis=1))
+        return True
+
+    def restore(self, obj) -> None:
+        self.ghost.remove()
+        super().restore(obj)
 
 
 def training_problem(settings) -> str | None:

@@ -505,7 +505,16 @@ def test_tracking_a_keyed_walk_trains_stops_bakes_and_reports_against_the_raw_ke
     run = live.current()
     assert run.kind == "physics"
     tick_until(lambda: run.preview is not None, 90.0)
+    # the preview carries the reference's pose: the rig plays the policy, a ghost beside it plays the clip
+    bones = len(biped.pose.bones)
+    assert run.preview.shape[1:] == (bones - 1 + 2 * bones, 3)
+    seen = []
+    tick_until(lambda: seen.append(run.preview_target.ghost.segments.copy()) or len(seen) > 8, 30.0)
+    ghost = seen[-1].reshape(-1, 2, 3)
+    assert ghost.shape == (bones, 2, 3) and len({g.tobytes() for g in seen[1:]}) > 1  # it plays along
+    assert ghost[:, :, 0].min() > biped.matrix_world.translation.x + 0.5  # beside the rig, not on it
     assert bpy.ops.rig_dojo.stop() == {'FINISHED'}
+    assert run.preview_target.ghost.handle is None  # the draw handler went with the preview
     assert np.array_equal(joint_pose(biped), rest_pose)
     assert 'reference = "Walk"' in (run.run_dir / "config.toml").read_text()
     s.bake.use_scene_range = False
