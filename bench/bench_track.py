@@ -104,15 +104,16 @@ def train(spec, config, limit_s: float):
     return model, state["reached"], wall, model.num_timesteps / max(wall - state["eval"], 1e-9)
 
 
-def contact_sheet(obj, spec, config, policy, path: Path, frames: int = 48, tiles: int = 6,
-                  size=(200, 150)) -> Path:
-    """Two rows of Workbench frames: the reference clip played on the rig (top) and the tracked motion baked
-    from the physics twin (bottom), at the same frames."""
+def contact_sheet(obj, spec, config, policy, path: Path, tiles: int = 6, size=(240, 180)) -> Path:
+    """Two rows of Workbench frames over one cycle of the clip: the reference played on the rig (top) and
+    the tracked motion baked from the physics twin (bottom), at the same frames."""
     import bpy
 
     from rig_dojo.envs.physics.family import physics_clip
+    from rig_dojo.scene import anim
     from rig_dojo.scene.physics.bake import bake_physics
 
+    frames = len(spec.reference_frames)
     scene = bpy.context.scene
     for k, name in enumerate(spec.bone_names):  # armatures do not render: a cylinder per bone
         bpy.ops.mesh.primitive_cylinder_add(vertices=12, radius=spec.radius[k], depth=spec.lengths[k])
@@ -127,8 +128,12 @@ def contact_sheet(obj, spec, config, policy, path: Path, frames: int = 48, tiles
     travel = float(np.linalg.norm(spec.reference_root[-1, :2, 3] - spec.reference_root[0, :2, 3])) \
         * frames / max(len(spec.reference_frames) - 1, 1)
     centre = spec.reference_root[0, :3, 3] + np.array([0.0, -travel / 2, 0.0])
-    cam.location = tuple(centre + np.array([3.2, 0.0, 0.9]) * max(size_world, travel / 2))
-    cam.rotation_euler = (math.radians(78), 0.0, math.radians(90))
+    from mathutils import Vector
+
+    heads, tails = spec.rest_points()
+    look = Vector((centre[0], centre[1], float(np.concatenate([heads, tails])[:, 2].mean())))
+    cam.location = look + Vector((2.2, 0.0, 0.5)) * max(size_world, travel / 2)
+    cam.rotation_euler = (look - cam.location).to_track_quat('-Z', 'Y').to_euler()
     scene.camera = cam
     scene.render.engine = 'BLENDER_WORKBENCH'
     scene.render.resolution_x, scene.render.resolution_y = size
@@ -139,7 +144,7 @@ def contact_sheet(obj, spec, config, policy, path: Path, frames: int = 48, tiles
     _, clip = physics_clip(policy, spec, config, n_steps=frames - 1)
     for action in ("reference", "tracked"):
         if action == "reference":
-            obj.animation_data_create().action = reference
+            anim.borrow_action(obj, reference)
         else:
             bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
         images = []
