@@ -62,7 +62,7 @@ def _read_action(name: str, obj, spec: PhysicsSpec, bone_map: dict) -> tuple:
         raise RigDojoError(f"physics.reference: the Action {name!r} keys none of the creature's bones "
                            f"({', '.join(spec.bone_names[:6])}{', ...' if spec.bone_names[6:] else ''}); key them, "
                            "or map its bones with physics.reference_map")
-    start, end = (int(round(v)) for v in action.frame_range)
+    start, end = int(round(action.frame_range[0])), int(round(action.frame_range[1]))
     frames = np.arange(start, end + 1, dtype=np.float64)
     clip = sample_action(obj, action, frames, list(spec.bone_names), bone_map=bone_map, prefer=spec.bone_names)
     euler = clip.euler_xyz(list(spec.bone_names))
@@ -92,22 +92,22 @@ def _read_bvh(path: Path, obj, spec: PhysicsSpec, bone_map: dict) -> tuple:
     try:
         with frames_preserved():
             try:
-                result = bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=False,
+                bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=False,
                                                  update_scene_duration=False)
             except (RuntimeError, ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
                 raise RigDojoError(f"physics.reference: {path.name} is not a BVH file Blender can read "
                                    f"({str(exc).strip().splitlines()[-1][:120]})") from None
             source = next((o for o in set(bpy.data.objects) - before_objects if o.type == 'ARMATURE'), None)
-            if 'FINISHED' not in result or source is None:
+            if source is None:
                 raise RigDojoError(f"physics.reference: {path.name} is not a BVH file Blender can read")
             return _retarget(path, source, obj, spec, bone_map)
     finally:
         for o in set(bpy.data.objects) - before_objects:
             bpy.data.objects.remove(o)
-        for a in set(bpy.data.actions) - before_actions:
-            bpy.data.actions.remove(a)
-        for a in set(bpy.data.armatures) - before_armatures:
-            bpy.data.armatures.remove(a)
+        for action in set(bpy.data.actions) - before_actions:
+            bpy.data.actions.remove(action)
+        for armature in set(bpy.data.armatures) - before_armatures:
+            bpy.data.armatures.remove(armature)
         for o in layer.objects:
             if o is not None:
                 o.select_set(o.name in selected)
@@ -126,7 +126,7 @@ def _retarget(path: Path, source, obj, spec: PhysicsSpec, bone_map: dict) -> tup
     action = source.animation_data.action if source.animation_data else None
     if action is None:
         raise RigDojoError(f"physics.reference: {path.name} has no motion")
-    start, end = (int(round(v)) for v in action.frame_range)
+    start, end = int(round(action.frame_range[0])), int(round(action.frame_range[1]))
     frames = np.arange(start, end + 1, dtype=np.float64)
     names = list(source.pose.bones.keys())
     src_root = by_rig.get(spec.bone_names[0]) or next(b.name for b in source.pose.bones if b.parent is None)
