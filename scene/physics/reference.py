@@ -108,9 +108,13 @@ def _read_bvh(path: Path, obj, spec: PhysicsSpec, bone_map: dict) -> tuple:
             bpy.data.actions.remove(action)
         for armature in set(bpy.data.armatures) - before_armatures:
             bpy.data.armatures.remove(armature)
-        for o in layer.objects:
-            if o is not None:
-                o.select_set(o.name in selected)
+        layer = bpy.context.view_layer
+        layer.update()  # the view layer's object list is rebuilt after the removals (iterating it stale crashes)
+        for o in bpy.data.objects:
+            try:
+                o.select_set(o.name in selected, view_layer=layer)
+            except RuntimeError:  # not in this view layer
+                pass
         layer.objects.active = bpy.data.objects.get(active) if active else None
 
 

@@ -138,8 +138,10 @@ def test_a_bvh_file_is_mapped_and_retargeted(factory, tmp_path):
     path.write_text(_bvh(BVH_NAMES))
     before = (set(bpy.data.objects), set(bpy.data.actions), set(bpy.data.armatures))
     config = track_config(biped.name, str(path), reference_map={v: k for k, v in BVH_NAMES.items()})
+    assert bpy.context.view_layer.objects.active == biped and biped.select_get()
     spec = spec_from_config(config)
     assert (set(bpy.data.objects), set(bpy.data.actions), set(bpy.data.armatures)) == before  # import removed
+    assert bpy.context.view_layer.objects.active == biped and biped.select_get()  # selection as it was
     assert spec.reference_name == "walk" and len(spec.reference_frames) == 31
     k = spec.bone_names.index("thigh.L")
     swing = np.degrees(spec.reference_euler[:, k, 0])
