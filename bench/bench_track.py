@@ -9,9 +9,10 @@ Creatures and clips are built with bpy (``scene.builders.creatures``): the splay
 looping trot (20 frames a cycle, 0.6 units/s), the biped with a keyed looping walk (30 frames, 0.6 units/s).
 Training is our PPO with the task's defaults, exactly what ``python -m rig_dojo train SCENE --task track
 --reference CLIP`` uses; every ~30 s of training the policy is measured (``track_report``: 8 deterministic
-10 s episodes from the clip's first frame, time counted). **Target**: mean joint error <= 5°, no fall in
-10 s, and at least 80% of the reference's travel (the raw keys of the trot keep their joints within 2° and
-do not fall, but shuffle in place: travel is what shows the clip was made to work). **Push test**: a
+10 s episodes from the clip's first frame, time counted). **Targets**: the issue's, mean joint error <= 5°
+and no fall in 10 s; and that with at least 80% of the reference's travel (the raw keys of the trot meet
+the first at once — they keep their joints within 2° and do not fall — but shuffle in place: travel is
+what shows the clip was made to work). Training stops at the second. **Push test**: a
 sideways shove of 1 size/s at 5 s, 8 episodes; falls counted, trained against the raw keys.
 """
 
@@ -62,9 +63,14 @@ def measure(spec, config, policy=None, push_at=None) -> dict:
     return track_report(task, act, push_at=push_at, push_velocity=PUSH)
 
 
+def tracked(r: dict) -> bool:
+    """The issue's target: mean joint error <= 5° and no fall over 10 s."""
+    return r["joint_error_degrees"] <= 5.0 and r["falls"] == 0
+
+
 def reached(r: dict) -> bool:
-    return r["joint_error_degrees"] <= 5.0 and r["falls"] == 0 and \
-        r["travel_sizes"] >= 0.8 * r["reference_travel_sizes"]
+    """The issue's target and at least 80% of the reference's travel."""
+    return tracked(r) and r["travel_sizes"] >= 0.8 * r["reference_travel_sizes"]
 
 
 def line(name: str, r: dict) -> str:
@@ -82,7 +88,7 @@ def train(spec, config, limit_s: float):
     use_training_threads()
     make_env = env_factory(spec)
     model = build_model(config, make_env(config, config.algo.n_envs, config.algo.seed))
-    state = {"t0": time.perf_counter(), "eval": 0.0, "last": 0.0, "reached": None}
+    state = {"t0": time.perf_counter(), "eval": 0.0, "last": 0.0, "reached": None, "tracked": None}
 
     def on_iteration(m) -> bool:
         wall = time.perf_counter() - state["t0"]
@@ -94,6 +100,8 @@ def train(spec, config, limit_s: float):
         state["eval"] += time.perf_counter() - began
         wall = time.perf_counter() - state["t0"]
         print(f"  {wall:6.0f} s {m.num_timesteps:>10,} steps  " + line("", r), flush=True)
+        if tracked(r) and state["tracked"] is None:
+            state["tracked"] = (wall, m.num_timesteps)
         if reached(r):
             state["reached"] = (wall, m.num_timesteps)
             return False
@@ -101,7 +109,7 @@ def train(spec, config, limit_s: float):
 
     model.learn(10**10, on_iteration=on_iteration)
     wall = time.perf_counter() - state["t0"]
-    return model, state["reached"], wall, model.num_timesteps / max(wall - state["eval"], 1e-9)
+    return model, state, wall, model.num_timesteps / max(wall - state["eval"], 1e-9)
 
 
 def contact_sheet(obj, spec, config, policy, path: Path, tiles: int = 6, size=(240, 180)) -> Path:
@@ -176,10 +184,15 @@ def main() -> None:
               f"{len(spec.reference_frames)} frames; ppo n_envs {a.n_envs} n_steps {a.n_steps} batch {a.batch_size} "
               f"epochs {a.n_epochs}; limit {LIMIT_MINUTES:g} min", flush=True)
         raw = measure(spec, config)
-        model, got, wall, sps = train(spec, config, LIMIT_MINUTES * 60)
+        model, state, wall, sps = train(spec, config, LIMIT_MINUTES * 60)
         trained = measure(spec, config, model)
-        print(f"  time to target: {f'{got[0]:.0f} s ({got[1]:,} steps)' if got else f'not reached in {wall:.0f} s'}; "
-              f"training {sps:,.0f} env-steps/s", flush=True)
+
+        def when(got):
+            return f"{got[0]:.0f} s ({got[1]:,} steps)" if got else f"not reached in {wall:.0f} s"
+
+        print(f"  raw keys meet joint <= 5° and no fall: {tracked(raw)}; time to that: {when(state['tracked'])}; "
+              f"and to 80% of the clip's travel too: {when(state['reached'])}; training {sps:,.0f} env-steps/s",
+              flush=True)
         print("  " + line("raw keys", raw))
         print("  " + line("trained", trained))
         pushed_raw, pushed = measure(spec, config, None, push_at=150), measure(spec, config, model, push_at=150)
