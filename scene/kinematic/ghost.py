@@ -8,6 +8,8 @@ is removed when the preview ends. The geometry is computed once, in numpy, when 
 
 from __future__ import annotations
 
+# no bpy: the pins' ghost geometry is numpy; ``scene/ghost.py`` draws it
+
 import numpy as np
 
 from ...envs.kinematic.twin import RigTwin
