@@ -25,7 +25,7 @@ DEFAULT_TERMS: dict[str, list[TermConfig]] = {
     # DeepMimic's weights (Peng et al. 2018): pose 0.65, velocity 0.1, end effectors 0.15, root 0.1 (here split
     # into position 0.05 and velocity 0.1: a position term alone fades once the creature falls behind the clip)
     "track": [TermConfig("track_pose", 0.65), TermConfig("track_velocity", 0.1), TermConfig("track_end", 0.15),
-              TermConfig("track_root", 0.05), TermConfig("track_root_velocity", 0.1), TermConfig("foot_slip", 0.01)],
+              TermConfig("track_root", 0.05), TermConfig("track_root_velocity", 0.1), TermConfig("foot_slip", 0.1)],
 }
 
 
