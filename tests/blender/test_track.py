@@ -230,6 +230,29 @@ def test_the_command_line_trains_reports_and_bakes_a_tracking_run(trot_blend, tm
 
 
 @pytest.mark.slow
+def test_a_bvh_file_is_tracked_from_the_command_line(factory, tmp_path):
+    """A BVH walk with its own bone names, mapped in the TOML's physics.reference_map, trains and bakes."""
+    biped = creatures.build_biped()
+    bpy.context.scene.frame_start, bpy.context.scene.frame_end = 1, 30
+    scene = tmp_path / "biped.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(scene))
+    before = _digest(scene)
+    bvh = tmp_path / "walk.bvh"
+    bvh.write_text(_bvh(BVH_NAMES))
+    config = track_config(biped.name, str(bvh), reference_map={v: k for k, v in BVH_NAMES.items()})
+    config.save(tmp_path / "track.toml")
+    run = tmp_path / "run"
+    proc = run_cli("train", scene, "--config", tmp_path / "track.toml", "--steps", "2048", "--out", run, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "tracking the reference: trained" in proc.stdout, proc.stdout
+    assert f'reference = "{bvh}"' in (run / "config.toml").read_text()
+    baked = run_cli("bake", scene, "--policy", run / "final.rdpolicy", "--frames", "1-12", "--output",
+                    tmp_path / "baked.blend", cwd=tmp_path)
+    assert baked.returncode == 0 and "verified in Blender" in baked.stdout, baked.stdout + baked.stderr
+    assert _digest(scene) == before
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (["--reference", "Ghost"], "no Action named 'Ghost'"),
     ([], "the track task needs a reference clip"),
