@@ -81,6 +81,7 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
     """Bake an open-loop trot of the quadruped, render ``tiles`` Workbench frames and tile them into one PNG."""
     import bpy
 
+    from rig_dojo.scene.builders.render import render_frames, tile_sheet
     from rig_dojo.scene.physics import bake as physics_bake
     from rig_dojo.scene.physics import verify as physics_verify
     from rig_dojo.envs.physics.task import make_physics_task, record_clip
@@ -114,28 +115,8 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
     cam.location = (3.2, -1.6, 1.4)
     cam.rotation_euler = (math.radians(72), 0.0, math.radians(62))
     scene.camera = cam
-    scene.render.engine = 'BLENDER_WORKBENCH'
-    scene.render.resolution_x, scene.render.resolution_y = size
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = 'PNG'
-    picks = np.linspace(clip.frames[0], clip.frames[-1], tiles).round().astype(int)
-    images = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for f in picks:
-            scene.frame_set(int(f))
-            scene.render.filepath = str(Path(tmp) / f"f{f:04d}.png")
-            bpy.ops.render.render(write_still=True)
-            img = bpy.data.images.load(scene.render.filepath)
-            px = np.empty(img.size[0] * img.size[1] * 4, dtype=np.float32)
-            img.pixels.foreach_get(px)
-            images.append(px.reshape(img.size[1], img.size[0], 4))
-            bpy.data.images.remove(img)
-    sheet = np.concatenate(images, axis=1)  # one row, bottom-up as Blender stores pixels
-    out = bpy.data.images.new("contact_sheet", sheet.shape[1], sheet.shape[0], alpha=True)
-    out.pixels.foreach_set(sheet.ravel())
-    out.filepath_raw = str(path)
-    out.file_format = 'PNG'
-    out.save()
+    picks = [int(f) for f in np.linspace(clip.frames[0], clip.frames[-1], tiles).round()]
+    tile_sheet(path, render_frames(picks, *size), columns=tiles)
     return path, check.position_error
 
 

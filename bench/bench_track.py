@@ -119,6 +119,7 @@ def contact_sheet(obj, spec, config, policy, path: Path, tiles: int = 6, size=(2
 
     from rig_dojo.envs.physics.family import physics_clip
     from rig_dojo.scene import anim
+    from rig_dojo.scene.builders.render import render_frames, tile_sheet
     from rig_dojo.scene.physics.bake import bake_physics
 
     frames = len(spec.reference_frames)
@@ -143,35 +144,14 @@ def contact_sheet(obj, spec, config, policy, path: Path, tiles: int = 6, size=(2
     cam.location = look + Vector((2.2, 0.0, 0.5)) * max(size_world, travel / 2)
     cam.rotation_euler = (look - cam.location).to_track_quat('-Z', 'Y').to_euler()
     scene.camera = cam
-    scene.render.engine = 'BLENDER_WORKBENCH'
-    scene.render.resolution_x, scene.render.resolution_y = size
-    scene.render.resolution_percentage = 100
-    picks = np.linspace(1, frames, tiles).round().astype(int)
-    rows = []
+    picks = [int(f) for f in np.linspace(1, frames, tiles).round()]
     reference = bpy.data.actions[config.physics.reference]
     _, clip = physics_clip(policy, spec, config, n_steps=frames - 1)
-    for action in ("reference", "tracked"):
-        if action == "reference":
-            anim.borrow_action(obj, reference)
-        else:
-            bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
-        images = []
-        with tempfile.TemporaryDirectory() as tmp:
-            for f in picks:
-                scene.frame_set(int(f))
-                scene.render.filepath = str(Path(tmp) / f"f{f:04d}.png")
-                bpy.ops.render.render(write_still=True)
-                img = bpy.data.images.load(scene.render.filepath)
-                px = np.empty(img.size[0] * img.size[1] * 4, dtype=np.float32)
-                img.pixels.foreach_get(px)
-                images.append(px.reshape(img.size[1], img.size[0], 4))
-                bpy.data.images.remove(img)
-        rows.append(np.concatenate(images, axis=1))
-    sheet = np.concatenate(rows[::-1], axis=0)  # Blender's pixels are bottom-up: the reference on top
-    out = bpy.data.images.new("track_sheet", sheet.shape[1], sheet.shape[0], alpha=True)
-    out.pixels.foreach_set(sheet.ravel())
-    out.filepath_raw, out.file_format = str(path), 'PNG'
-    out.save()
+    anim.borrow_action(obj, reference)
+    renders = render_frames(picks, *size)  # the reference, then the tracked motion baked from the twin
+    bake_physics(obj, spec, clip.frames, clip.root_world, clip.euler)
+    renders += render_frames(picks, *size)
+    tile_sheet(path, renders, columns=tiles)
     return path
 
 

@@ -143,8 +143,13 @@ class PhysicsTask(BatchedTask):
         qvel = np.zeros((k, self.twin.model.nv))
         if self.config.push > 0:
             qvel[:, 3:6] = self.rng.normal(0.0, self.config.push, (k, 3))
+        self._start_episodes(idx, qpos, qvel)
+
+    def _start_episodes(self, idx: np.ndarray, qpos: np.ndarray, qvel: np.ndarray) -> None:
+        """Put the environments ``idx`` in the state ``qpos``, ``qvel`` and clear their episode's history."""
         self.twin.reset(idx, qpos, qvel)
         self.action[idx] = 0.0
+        q = self.twin.q[idx]
         for h in self.q_hist:
             h[idx] = q
         self.t[idx] = 0

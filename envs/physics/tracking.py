@@ -176,20 +176,10 @@ class TrackTask(PhysicsTask):
         qvel = self.ref_qvel[start].copy()
         if self.config.push > 0:
             qvel[:, 3:6] += self.rng.normal(0.0, self.config.push, (k, 3))
-        self.twin.reset(idx, qpos, qvel)
-        q = self.twin.q[idx]
-        self.action[idx] = 0.0
-        for h in self.q_hist:
-            h[idx] = q
-        self.t[idx] = 0
+        self._start_episodes(idx, qpos, qvel)
         self.phase0[idx] = start
         self.err_sum[idx] = 0.0
         self.err_count[idx] = 0.0
-        self.peak[idx] = self.rest_com_height
-        self.airborne[idx] = False
-        self.jumped[idx] = False
-        heads, tails = self.twin.bone_points()
-        self._points_prev[idx] = np.concatenate([heads, tails], axis=1)[idx]
 
     def targets(self, action: np.ndarray) -> np.ndarray:
         """Servo targets: the reference's next hinge angles plus the action's correction (clipped to limits)."""
