@@ -430,8 +430,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:  # read the scene once, then the parity check (DESIGN.md rule 8: train only what verifies)
         spec, check = spec_for_training(config, run_dir=run_dir if args.resume else None)
     except NotExactError as exc:
-        if config.rig.location_controls:  # Blender in the loop moves rotation controls only
-            raise
+        from .envs.families import family_of
+
+        if config.rig.location_controls or not hasattr(family_of(config.task).edge_hooks(), "blender_loop"):
+            raise  # Blender in the loop moves rotation controls only, of the families that have the route
         raise NotExactError(f"{exc}\n{LOOP_ROUTE}") from None
     _say_check(check, spec)
     make_env = env_factory(spec, config)

@@ -41,7 +41,7 @@ def _bone_set(obj, root: str | None, bones: Sequence[str] | None) -> list:
         tops = [b for b in data.bones if b.parent is None]
         if len(tops) != 1:
             raise RigDojoError(f"{obj.name!r} has {len(tops)} top-level bones ({', '.join(b.name for b in tops[:6])}); "
-                               "name the root bone to simulate")
+                               "name the root bone to simulate (the physics settings' Root Bone; --root BONE on the command line)")
         root_bone = tops[0]
     else:
         root_bone = data.bones.get(root)

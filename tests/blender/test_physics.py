@@ -401,3 +401,38 @@ def test_training_checks_the_creature_against_blender_first_and_refuses_one_it_c
     with pytest.raises(NotExactError, match="does not reproduce Blender's bones") as err:
         spec_for_training(config)
     assert err.value.exit_code == 3 and "\n" not in str(err.value)
+
+
+def test_the_command_line_refuses_a_creature_it_cannot_reproduce_without_offering_a_route_it_lacks(quadruped,
+                                                                                                  tmp_path):
+    """The refusal names what to do: the kinematic family's Blender-in-the-loop route is not offered for a
+    physics task (it has none: following the advice was refused next), and a rig with several top-level
+    bones is told how to name the root."""
+    import subprocess
+    import sys
+
+    lock = quadruped.pose.bones[quadruped.data.bones[2].name].constraints.new("LIMIT_ROTATION")
+    lock.use_limit_x = lock.use_limit_y = lock.use_limit_z = True
+    stray = quadruped.data  # a second top-level bone
+    bpy.context.view_layer.objects.active = quadruped
+    bpy.ops.object.mode_set(mode="EDIT")
+    extra = stray.edit_bones.new("Stray")
+    extra.head, extra.tail = (2.0, 0.0, 0.0), (2.0, 0.0, 0.3)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    scene = tmp_path / "creature.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(scene), copy=True)
+
+    def train(*extra_args):
+        return subprocess.run([sys.executable, "-m", "rig_dojo", "train", str(scene), "--task", "stand", "--rig",
+                               quadruped.name, "--steps", "2048", "--out", str(tmp_path / "run"), *extra_args],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+    several = train()
+    assert several.returncode == 2 and "Traceback" not in several.stderr, several.stderr[-2000:]
+    assert "2 top-level bones" in several.stderr and "--root BONE" in several.stderr
+    root = next(b.name for b in quadruped.data.bones if b.parent is None and b.name != "Stray")
+    refused = train("--root", root)
+    assert refused.returncode == 3 and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+    assert "does not reproduce Blender's bones" in refused.stderr
+    assert "--blender-workers" not in refused.stderr
+    assert not (tmp_path / "run" / "final.rdpolicy").exists()
