@@ -42,6 +42,8 @@ class LibraryEntry:
     observation: str  # the run's rig.observation
     summary: str  # one line for the sidebar and --help
     make: Callable[..., tuple[Any, dict]]  # its recipe: ``make(report=...) -> (network, record)``
+    # the config and task its file records (``layout(record) -> (TrainConfig, env)``); None: a joint-token chain's
+    layout: Callable[[dict], tuple[Any, Any]] | None = None
 
     @property
     def path(self) -> Path:
@@ -236,13 +238,16 @@ def write_entry(name: str, network: Any, record: dict, out_dir: Path | None = No
     item = entry(name)
     out_dir = Path(out_dir) if out_dir is not None else LIBRARY_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = TrainConfig()
-    config.task = item.task
-    config.algo = defaults_for("ppo", item.task)
-    config.algo.seed = int(record["recipe"]["seed"])
-    config.rig.observation = item.observation
-    spec = dataclasses.replace(random_chain_spec(np.random.default_rng(0), kind=item.task), observation="chain")
-    env = ChainMix([make_chain_task(spec, 1, seed=0)])
+    if item.layout is not None:
+        config, env = item.layout(record)
+    else:
+        config = TrainConfig()
+        config.task = item.task
+        config.algo = defaults_for("ppo", item.task)
+        config.algo.seed = int(record["recipe"]["seed"])
+        config.rig.observation = item.observation
+        spec = dataclasses.replace(random_chain_spec(np.random.default_rng(0), kind=item.task), observation="chain")
+        env = ChainMix([make_chain_task(spec, 1, seed=0)])
 
     class _Model:  # what save_policy reads of a trainer
         policy, action_space, num_timesteps = network, env.action_space, int(record["samples"])
@@ -261,6 +266,15 @@ def pretrain(name: str, out_dir: Path | None = None, report: Callable[[str], Non
     return write_entry(item.name, network, record, out_dir)
 
 
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """``agents.MODULE.NAME``, imported when called (an entry's recipe in its own module)."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(*args, **kwargs)
+    return call
+
+
 ENTRIES: dict[str, LibraryEntry] = {
     "reach": LibraryEntry("reach", "reach", "chain",
                           "reach with any chain of 2-8 bones turned by rotation (an arm, a leg, a tail, a neck)",
@@ -268,4 +282,7 @@ ENTRIES: dict[str, LibraryEntry] = {
     "aim": LibraryEntry("aim", "aim", "chain",
                         "aim one axis of a chain's last bone at a target (a head on its neck, eyes, a hand-held light)",
                         pretrain_aim),
+    "camera": LibraryEntry("camera", "camera", "full",
+                           "frame a moving subject from a camera that moves and turns (free mode, no lens or roll)",
+                           _lazy("library_camera", "pretrain_camera"), layout=_lazy("library_camera", "layout")),
 }
