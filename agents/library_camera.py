@@ -6,6 +6,8 @@ positions now / 6 / 12 frames ahead in the camera's frame in shot scales, occlus
 region (-1..1 per axis) and the shot's phase (0..1). Of these only the phase means nothing from one shot to the
 next (frame 40 of 48 is not frame 40 of 144), so the library network is built blind to it: the first layer's
 weights that read the phase are zero and stay zero while it is trained (fine-tuning on a shot may then use it).
+The same for the occlusion, which the obstacle-free random shots never change (read with the normaliser's
+zero variance, any occlusion on a real shot was a 5-sigma input that threw the camera off the subject).
 Nothing of what existing camera runs observe changes.
 
 How it is made (:func:`pretrain_camera`): DAgger behaviour cloning of :func:`teacher_actions`, a scripted
@@ -32,6 +34,10 @@ import numpy as np
 
 #: the observation's phase (shot frame / last frame): the one entry that means nothing across shots
 PHASE_INDEX = 23
+#: the observation's occlusion: the random shots have no obstacles, so the library never saw it change
+OCCLUSION_INDEX = 19
+BLIND = (OCCLUSION_INDEX, PHASE_INDEX)  # inputs the library network does not read (a fine-tune may learn to)
+VAR_FLOOR = 1e-2  # the normaliser's variance floor: an input that barely moved in pretraining is not blown up
 OBS_DIM = 24  # free mode without lens (envs.camera.task.CameraTask)
 LEAD = 12  # frames: the teacher's position target is where the subject will be this far ahead (the last lookahead)
 
@@ -165,12 +171,12 @@ def new_network(recipe: CameraRecipe) -> Any:
 
 
 def blind_to_phase(net: Any) -> None:
-    """Zero the first-layer weights that read the phase (actor and critic)."""
+    """Zero the first-layer weights that read the phase and the occlusion (actor and critic)."""
     import torch
 
     with torch.no_grad():
         for mlp in (net.actor, net.critic):
-            mlp[0].weight[:, PHASE_INDEX] = 0.0
+            mlp[0].weight[:, list(BLIND)] = 0.0
 
 
 def pretrain_camera(recipe: CameraRecipe | None = None, report: Callable[[str], None] | None = None
@@ -216,14 +222,15 @@ def pretrain_camera(recipe: CameraRecipe | None = None, report: Callable[[str], 
         y = torch.as_tensor(np.concatenate(labels))
         if round_ == 0:  # the normaliser is part of the network (our PPO's): fixed from the teacher's states
             net.obs_norm.update(x)
-            net.obs_norm.mean[PHASE_INDEX] = 0.0
-            net.obs_norm.var[PHASE_INDEX] = 1.0
+            net.obs_norm.var.clamp_(min=VAR_FLOOR)
+            net.obs_norm.mean[list(BLIND)] = 0.0
+            net.obs_norm.var[list(BLIND)] = 1.0
         for _ in range(recipe.updates_per_round):
             rows = torch.randint(0, len(x), (recipe.minibatch,), generator=generator)
             loss = ((net.actor(net.obs_norm(x[rows])) - y[rows]) ** 2).mean()
             optimizer.zero_grad()
             loss.backward()
-            net.actor[0].weight.grad[:, PHASE_INDEX] = 0.0
+            net.actor[0].weight.grad[:, list(BLIND)] = 0.0
             optimizer.step()
             loss_value = float(loss.detach())
         say(f"round {round_ + 1}/{recipe.rounds}: {len(x):,d} samples, loss {loss_value:.5f}, "
