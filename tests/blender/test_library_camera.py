@@ -122,3 +122,18 @@ def test_camera_starts_that_do_not_fit_are_refused_in_one_line(factory, tmp_path
     assert proc.returncode == 2 and "library:reach starts reach tasks; this run's task is camera" in proc.stderr, \
         proc.stderr
     assert blend.read_bytes() == before
+
+
+def test_the_sidebar_offers_the_camera_library(factory):
+    from rig_dojo.operators.rewards import _start_items
+
+    assert "library:camera" in [item[0] for item in _start_items(None, None)]
+    camera, subject = build_unseen_shot()
+    s = bpy.context.scene.rig_dojo
+    s.task = "camera"
+    assert s.algo.name == "solve"  # the camera's default, which cannot start from weights
+    assert bpy.ops.rig_dojo.start_from(source="library:camera") == {'FINISHED'}
+    assert (s.algo.start_from, s.observation, s.algo.name) == ("library:camera", "full", "ppo")
+    s.task = "reach"
+    with pytest.raises(RuntimeError, match="starts camera tasks"):
+        bpy.ops.rig_dojo.start_from(source="library:camera")
