@@ -1,6 +1,6 @@
 """``library:camera`` on shots it never saw: zero-shot framing, and time to the shot's success fine-tuned from it.
 
-Run: ``python bench/bench_library_camera.py`` (Blender builds the shots; no bake). Prints
+Run: ``./dojo bench library_camera`` (``python bench/bench_library_camera.py``; Blender builds the shots). Prints
 
 - zero-shot, per shot: success / frames on target / framing error / occlusion of the library's deterministic
   move, of an untrained network (our PPO's, as a run from scratch starts), of Track To (fixed camera aimed every
