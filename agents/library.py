@@ -44,6 +44,8 @@ class LibraryEntry:
     make: Callable[..., tuple[Any, dict]]  # its recipe: ``make(report=...) -> (network, record)``
     # the config and task its file records (``layout(record) -> (TrainConfig, env)``); None: a joint-token chain's
     layout: Callable[[dict], tuple[Any, Any]] | None = None
+    # the flags that bind it to the user's scene in a run without training (``refuse_unbound`` shows them)
+    bind_flags: str = "--rig RIG --controls BONES --effector BONE --target OBJECT"
 
     @property
     def path(self) -> Path:
@@ -115,10 +117,11 @@ def refuse_unbound(source: str | Path) -> None:
     name = text if text.startswith(PREFIX) else Path(text).name
     start = text if text.startswith(PREFIX) else str(Path(text).expanduser().resolve())
     start = next((PREFIX + e.name for e in ENTRIES.values() if e.path.resolve() == Path(start).resolve()), start)
-    raise RigDojoError(f"{name} is not bound to a rig (a library policy drives any chain); make a run of it on "
+    item = ENTRIES.get(start[len(PREFIX):]) if start.startswith(PREFIX) else None
+    flags = item.bind_flags if item is not None else LibraryEntry.bind_flags
+    raise RigDojoError(f"{name} is not bound to a rig (a library policy has no scene of its own); make a run of it on "
                        f"yours without training, then bake or evaluate that run's final.rdpolicy: python -m "
-                       f"rig_dojo train SCENE.blend --init-from {start} --zero-shot --rig RIG --controls BONES "
-                       "--effector BONE --target OBJECT")
+                       f"rig_dojo train SCENE.blend --init-from {start} --zero-shot {flags}")
 
 
 # ---- pretraining -------------------------------------------------------------------------------------------
@@ -284,5 +287,6 @@ ENTRIES: dict[str, LibraryEntry] = {
                         pretrain_aim),
     "camera": LibraryEntry("camera", "camera", "full",
                            "frame a moving subject from a camera that moves and turns (free mode, no lens or roll)",
-                           _lazy("library_camera", "pretrain_camera"), layout=_lazy("library_camera", "layout")),
+                           _lazy("library_camera", "pretrain_camera"), layout=_lazy("library_camera", "layout"),
+                           bind_flags="--task camera --camera CAMERA --subject OBJECT"),
 }

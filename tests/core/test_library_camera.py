@@ -85,3 +85,13 @@ def test_camera_tasks_the_library_does_not_fit_say_what_differs():
     open_start("library:camera", config)
     assert config.rig.observation == "full"
     assert "camera" in ENTRIES
+
+
+def test_baking_the_camera_library_itself_says_how_to_bind_it_to_a_shot():
+    from rig_dojo.agents.library import refuse_unbound
+
+    with pytest.raises(RigDojoError, match="--init-from library:camera --zero-shot --task camera --camera CAMERA "
+                                           "--subject OBJECT"):
+        refuse_unbound("library:camera")
+    with pytest.raises(RigDojoError, match="--zero-shot --rig RIG --controls BONES --effector BONE --target OBJECT"):
+        refuse_unbound("library:reach")
