@@ -410,6 +410,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = _config_from_args(args)
         if args.init_from:
             config.algo.start_from = args.init_from  # recorded in the run's config.toml
+            if args.init_from.startswith("library:") and not args.algo and config.algo.name != "ppo":
+                from .agents.config import defaults_for  # the library's networks are our PPO's (as the sidebar)
+
+                seed, config.algo = config.algo.seed, defaults_for("ppo", config.task)
+                config.algo.seed, config.algo.start_from = seed, args.init_from
+                print(f"rig_dojo: note: starting from {args.init_from}: algo.name = \"ppo\" (the library's networks "
+                      "are our PPO's)", file=sys.stderr)
             config.validate()
         if args.zero_shot:
             from .agents.session import runs_without_training

@@ -152,9 +152,10 @@ class CemSession(GenerationSession):
             except (KeyError, TypeError, ValueError):
                 raise RigDojoError(f"{self.run_dir}: checkpoint.json is damaged; start a new run") from None
         elif self.init_from is not None:
+            from .library import resolve
             from .policy_file import load_policy
 
-            policy = load_policy(self.init_from)
+            policy = load_policy(resolve(self.init_from))  # library:NAME or a file
             policy.check_compatible(self.env)
             if policy.algo != "cem":
                 raise RigDojoError(f"policy {self.init_from.name} was trained with {policy.algo}; cem starts only "

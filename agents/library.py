@@ -42,6 +42,10 @@ class LibraryEntry:
     observation: str  # the run's rig.observation
     summary: str  # one line for the sidebar and --help
     make: Callable[..., tuple[Any, dict]]  # its recipe: ``make(report=...) -> (network, record)``
+    # the config and task its file records (``layout(record) -> (TrainConfig, env)``); None: a joint-token chain's
+    layout: Callable[[dict], tuple[Any, Any]] | None = None
+    # the flags that bind it to the user's scene in a run without training (``refuse_unbound`` shows them)
+    bind_flags: str = "--rig RIG --controls BONES --effector BONE --target OBJECT"
 
     @property
     def path(self) -> Path:
@@ -113,10 +117,11 @@ def refuse_unbound(source: str | Path) -> None:
     name = text if text.startswith(PREFIX) else Path(text).name
     start = text if text.startswith(PREFIX) else str(Path(text).expanduser().resolve())
     start = next((PREFIX + e.name for e in ENTRIES.values() if e.path.resolve() == Path(start).resolve()), start)
-    raise RigDojoError(f"{name} is not bound to a rig (a library policy drives any chain); make a run of it on "
+    item = ENTRIES.get(start[len(PREFIX):]) if start.startswith(PREFIX) else None
+    flags = item.bind_flags if item is not None else LibraryEntry.bind_flags
+    raise RigDojoError(f"{name} is not bound to a rig (a library policy has no scene of its own); make a run of it on "
                        f"yours without training, then bake or evaluate that run's final.rdpolicy: python -m "
-                       f"rig_dojo train SCENE.blend --init-from {start} --zero-shot --rig RIG --controls BONES "
-                       "--effector BONE --target OBJECT")
+                       f"rig_dojo train SCENE.blend --init-from {start} --zero-shot {flags}")
 
 
 # ---- pretraining -------------------------------------------------------------------------------------------
@@ -236,13 +241,16 @@ def write_entry(name: str, network: Any, record: dict, out_dir: Path | None = No
     item = entry(name)
     out_dir = Path(out_dir) if out_dir is not None else LIBRARY_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = TrainConfig()
-    config.task = item.task
-    config.algo = defaults_for("ppo", item.task)
-    config.algo.seed = int(record["recipe"]["seed"])
-    config.rig.observation = item.observation
-    spec = dataclasses.replace(random_chain_spec(np.random.default_rng(0), kind=item.task), observation="chain")
-    env = ChainMix([make_chain_task(spec, 1, seed=0)])
+    if item.layout is not None:
+        config, env = item.layout(record)
+    else:
+        config = TrainConfig()
+        config.task = item.task
+        config.algo = defaults_for("ppo", item.task)
+        config.algo.seed = int(record["recipe"]["seed"])
+        config.rig.observation = item.observation
+        spec = dataclasses.replace(random_chain_spec(np.random.default_rng(0), kind=item.task), observation="chain")
+        env = ChainMix([make_chain_task(spec, 1, seed=0)])
 
     class _Model:  # what save_policy reads of a trainer
         policy, action_space, num_timesteps = network, env.action_space, int(record["samples"])
@@ -261,6 +269,15 @@ def pretrain(name: str, out_dir: Path | None = None, report: Callable[[str], Non
     return write_entry(item.name, network, record, out_dir)
 
 
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """``agents.MODULE.NAME``, imported when called (an entry's recipe in its own module)."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(*args, **kwargs)
+    return call
+
+
 ENTRIES: dict[str, LibraryEntry] = {
     "reach": LibraryEntry("reach", "reach", "chain",
                           "reach with any chain of 2-8 bones turned by rotation (an arm, a leg, a tail, a neck)",
@@ -268,4 +285,8 @@ ENTRIES: dict[str, LibraryEntry] = {
     "aim": LibraryEntry("aim", "aim", "chain",
                         "aim one axis of a chain's last bone at a target (a head on its neck, eyes, a hand-held light)",
                         pretrain_aim),
+    "camera": LibraryEntry("camera", "camera", "full",
+                           "frame a moving subject from a camera that moves and turns (free mode, no lens or roll)",
+                           _lazy("library_camera", "pretrain_camera"), layout=_lazy("library_camera", "layout"),
+                           bind_flags="--task camera --camera CAMERA --subject OBJECT"),
 }

@@ -175,9 +175,10 @@ class ShotSolveSession(GenerationSession):
                 raise RigDojoError(f"{self.run_dir}: the checkpoint does not fit this shot ({exc}); start a new "
                                    "run") from None
         elif self.init_from is not None:
+            from ...agents.library import resolve
             from ...agents.policy_file import load_policy
 
-            policy = load_policy(self.init_from)
+            policy = load_policy(resolve(self.init_from))  # library:NAME or a file
             if policy.algo != "solve" or policy.arrays["params"].shape != self.solver.mean.shape:
                 raise RigDojoError(f"policy {self.init_from.name} is not a solved path of this shot with these "
                                    "settings; the solver starts only from one that is")
