@@ -42,6 +42,7 @@ class LibraryEntry:
     observation: str  # the run's rig.observation
     summary: str  # one line for the sidebar and --help
     make: Callable[..., tuple[Any, dict]]  # its recipe: ``make(report=...) -> (network, record)``
+    layout_env: Callable[[], Any] | None = None  # the env whose layout its file records (None: a random chain's)
 
     @property
     def path(self) -> Path:
@@ -241,8 +242,11 @@ def write_entry(name: str, network: Any, record: dict, out_dir: Path | None = No
     config.algo = defaults_for("ppo", item.task)
     config.algo.seed = int(record["recipe"]["seed"])
     config.rig.observation = item.observation
-    spec = dataclasses.replace(random_chain_spec(np.random.default_rng(0), kind=item.task), observation="chain")
-    env = ChainMix([make_chain_task(spec, 1, seed=0)])
+    if item.layout_env is not None:
+        env = item.layout_env()
+    else:
+        spec = dataclasses.replace(random_chain_spec(np.random.default_rng(0), kind=item.task), observation="chain")
+        env = ChainMix([make_chain_task(spec, 1, seed=0)])
 
     class _Model:  # what save_policy reads of a trainer
         policy, action_space, num_timesteps = network, env.action_space, int(record["samples"])
@@ -261,6 +265,18 @@ def pretrain(name: str, out_dir: Path | None = None, report: Callable[[str], Non
     return write_entry(item.name, network, record, out_dir)
 
 
+def _pretrain_stand(report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
+    from .library_stand import pretrain_stand
+
+    return pretrain_stand(report=report)
+
+
+def _stand_layout_env() -> Any:
+    from .library_stand import layout_env
+
+    return layout_env()
+
+
 ENTRIES: dict[str, LibraryEntry] = {
     "reach": LibraryEntry("reach", "reach", "chain",
                           "reach with any chain of 2-8 bones turned by rotation (an arm, a leg, a tail, a neck)",
@@ -268,4 +284,7 @@ ENTRIES: dict[str, LibraryEntry] = {
     "aim": LibraryEntry("aim", "aim", "chain",
                         "aim one axis of a chain's last bone at a target (a head on its neck, eyes, a hand-held light)",
                         pretrain_aim),
+    "stand": LibraryEntry("stand", "stand", "chain",
+                          "stand and balance any quadruped or biped of up to 128 hinges (physics, MuJoCo)",
+                          _pretrain_stand, _stand_layout_env),
 }

@@ -132,7 +132,7 @@ def test_a_library_without_its_file_says_how_to_rebuild_it(monkeypatch, tmp_path
     monkeypatch.setattr(library, "LIBRARY_DIR", tmp_path)
     with pytest.raises(RigDojoError, match="missing from this install; rebuild it with ./dojo pretrain reach"):
         resolve("library:reach")
-    assert set(ENTRIES) == {"reach", "aim"}
+    assert {"reach", "aim"} <= set(ENTRIES)
 
 
 def test_the_chain_network_exports_to_onnx_and_matches_torch(tmp_path):
