@@ -97,7 +97,9 @@ def test_a_stand_start_observes_hinge_tokens_and_refuses_what_does_not_fit():
         open_start("library:stand", walk)
     reach = TrainConfig()
     reach.task = "stand"
-    reach_policy = open_start("library:reach", reach)  # a chain policy on a creature: the sizes differ
+    with pytest.raises(RigDojoError, match="library:reach starts reach tasks; this run's task is stand"):
+        open_start("library:reach", reach)
+    reach_policy = open_start(entry("reach").path, reach)  # the reach file by its path: the sizes differ
     problems = compatibility_problems(reach_policy.metadata, task)
     assert problems and "policy expects 672 observations, task has" in problems[0]
 
