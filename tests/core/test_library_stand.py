@@ -127,3 +127,21 @@ def test_pretraining_writes_a_loadable_stand_entry(tmp_path):
     # a network fresh from the zero action still stands what the zero action stands
     result = stand_survival(spec, policy, envs=2, seconds=1.0, shove=0.0)
     assert result["episodes"] == 2 and result["seconds_up"] > 0.5
+
+
+def test_the_stand_network_exports_to_onnx_and_matches_torch(tmp_path):
+    ort = pytest.importorskip("onnxruntime")  # the export extra: installed by ./dojo setup
+    from rig_dojo.agents.onnx_export import export_onnx
+
+    policy = load_policy(entry("stand").path)
+    out = tmp_path / "stand.onnx"
+    export_onnx(policy, out)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(32, tk.OBS_SIZE)).astype(np.float32)
+    obs[:, -tk.MAX_TOKENS:] = 0.0
+    for row, hinges in enumerate(rng.integers(4, tk.MAX_TOKENS + 1, 32)):
+        obs[row, -tk.MAX_TOKENS:-tk.MAX_TOKENS + hinges] = 1.0
+        obs[row, hinges * tk.FEATURES:tk.MAX_TOKENS * tk.FEATURES] = 0.0  # padding holds zeros
+    want, _ = policy.network.predict(obs, deterministic=True)
+    got = ort.InferenceSession(str(out)).run(None, {"observation": obs})[0]
+    assert np.abs(want - got).max() < 1e-5
