@@ -1,7 +1,7 @@
 """Rig-agnostic observation of a physics creature: one token per servo, in body-size units (no bpy).
 
 A balance policy that transfers between creatures cannot read "hinge 7's angle": creatures differ in how many
-hinges they have, where they are and how they turn. With ``rig.observation = "chain"`` a physics task shows
+hinges they have, where they are and how they turn. With ``rig.observation = "chain"`` a stand or jump task shows
 the policy one *token* per actuated hinge (one unlocked rotation axis of a bone), padded to
 :data:`MAX_TOKENS` with a mask, and takes one action per token (the task's own servo target: 0 holds the rest
 angle, +-1 goes toward a limit), so ``agents/chain_policy.py``'s :class:`ChainActorCritic` (one MLP shared by
@@ -48,6 +48,7 @@ import numpy as np
 
 from ...errors import RigDojoError
 
+TOKEN_KINDS = ("stand", "jump")  # the physics tasks hinge tokens describe fully
 MAX_TOKENS = 128  # Rigify's basic quadruped metarig has 99 hinges (33 bones x 3 axes, no limits)
 FEATURE_NAMES = ("value", "from_rest", "velocity", "low", "high", "axis_x", "axis_y", "axis_z",
                  "root_x", "root_y", "root_z", "com_x", "com_y", "com_z", "height", "depth", "subtree_mass",
@@ -71,9 +72,9 @@ class TokenPhysicsTask:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self._extra_obs_dim():
-            raise RigDojoError(f"the rig-agnostic observation covers stand, locomotion and jump; the {self.kind} "
-                               "task observes more than the creature (set rig.observation = \"full\")")
+        if self.kind not in TOKEN_KINDS:  # the others need a direction, an obstacle or a clip the tokens lack
+            raise RigDojoError(f"the rig-agnostic physics observation covers {' and '.join(TOKEN_KINDS)}; the "
+                               f"{self.kind} task needs more than the creature (set rig.observation = \"full\")")
         if self.n_joints > MAX_TOKENS:
             raise RigDojoError(f"the rig-agnostic physics policy drives at most {MAX_TOKENS} hinges; "
                                f"{self.spec.rig_name!r} has {self.n_joints} (lock some rotation axes or set "

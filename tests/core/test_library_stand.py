@@ -145,3 +145,10 @@ def test_the_stand_network_exports_to_onnx_and_matches_torch(tmp_path):
     want, _ = policy.network.predict(obs, deterministic=True)
     got = ort.InferenceSession(str(out)).run(None, {"observation": obs})[0]
     assert np.abs(want - got).max() < 1e-5
+
+
+def test_tasks_the_tokens_do_not_describe_are_refused():
+    spec = random_creature(np.random.default_rng(1), "quadruped")
+    assert tk.make_token_task(spec, "jump", n_envs=1).observation_space.shape == (tk.OBS_SIZE,)
+    with pytest.raises(RigDojoError, match="covers stand and jump; the locomotion task needs more"):
+        tk.make_token_task(spec, "locomotion", n_envs=1)
