@@ -107,11 +107,16 @@ class ChainActorCritic(ActorCritic):
         self.register_buffer("high", torch.full((self.tokens,), 1.0))
 
     @classmethod
-    def for_space(cls, observation_space: Any, layout: ActionLayout, log_std_init: float = -1.0) -> ChainActorCritic:
-        """The network for a task's chain-token observation (sizes from ``envs.kinematic.chains``)."""
-        from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, OBS_SIZE
+    def for_space(cls, observation_space: Any, layout: ActionLayout, log_std_init: float = -1.0,
+                  token_shape: tuple[int, int] | None = None) -> ChainActorCritic:
+        """The network for a task's token observation: ``token_shape`` (tokens, features) where the task names
+        one (``envs.physics.tokens``), else ``envs.kinematic.chains``' sizes."""
+        from ..envs.kinematic.chains import FEATURES, MAX_TOKENS
 
-        if tuple(observation_space.shape or ()) != (OBS_SIZE,) or layout.discrete or layout.size != MAX_TOKENS:
+        MAX_TOKENS, FEATURES = tuple(token_shape) if token_shape else (MAX_TOKENS, FEATURES)
+        OBS_SIZE = MAX_TOKENS * FEATURES + MAX_TOKENS
+        if (MAX_TOKENS, FEATURES) not in token_shapes() or tuple(observation_space.shape or ()) != (OBS_SIZE,) \
+                or layout.discrete or layout.size != MAX_TOKENS:
             raise RigDojoError(f"the rig-agnostic network reads {OBS_SIZE} token features and acts on {MAX_TOKENS} "
                                "joints; this task does not fit")
         return cls(MAX_TOKENS, FEATURES, HIDDEN, log_std_init)
@@ -122,6 +127,14 @@ class ChainActorCritic(ActorCritic):
     @classmethod
     def from_description(cls, desc: dict[str, Any]) -> ChainActorCritic:  # type: ignore[override]
         return cls(int(desc["tokens"]), int(desc["features"]), int(desc["hidden"]))
+
+
+def token_shapes() -> tuple[tuple[int, int], ...]:
+    """The token layouts (tokens, features) this Rig Dojo reads: kinematic chains' joints, physics hinges."""
+    from ..envs.kinematic import chains
+    from ..envs.physics import tokens
+
+    return (chains.MAX_TOKENS, chains.FEATURES), (tokens.MAX_TOKENS, tokens.FEATURES)
 
 
 def build_chain_ppo(config: Any, env: Any) -> PPO:

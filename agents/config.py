@@ -194,8 +194,9 @@ class RigSelection:
                                                 "constraints)")
     observation: str = setting("full", label="Observation", advanced=True, choices=(
         ("full", "This Rig", "The rig's joints and the task's vectors: the quickest to learn from scratch"),
-        ("chain", "Any Chain", "One token per joint in units of the chain (reach on a chain of 2-8 bones): what "
-                               "the policy library reads, so a policy transfers between rigs")),
+        ("chain", "Any Chain", "One token per joint in units of the chain (reach on a chain of 2-8 bones; a "
+                               "physics creature's servos in body sizes for stand and jump): what the policy library "
+                               "reads, so a policy transfers between rigs")),
         description="What the policy sees (starting from the library sets Any Chain)")
 
 

@@ -289,4 +289,8 @@ ENTRIES: dict[str, LibraryEntry] = {
                            "frame a moving subject from a camera that moves and turns (free mode, no lens or roll)",
                            _lazy("library_camera", "pretrain_camera"), layout=_lazy("library_camera", "layout"),
                            bind_flags="--task camera --camera CAMERA --subject OBJECT"),
+    "stand": LibraryEntry("stand", "stand", "chain",
+                          "stand and balance a quadruped of up to 128 hinges (physics, MuJoCo; no gain on bipeds yet)",
+                          _lazy("library_stand", "pretrain_stand"), layout=_lazy("library_stand", "layout"),
+                          bind_flags="--task stand --rig RIG"),
 }

@@ -14,6 +14,11 @@ from .task import PhysicsTask, make_physics_task, record_clip
 def make_task(spec: PhysicsSpec, config, n_envs: int, seed: int) -> PhysicsTask:
     """The physics task ``config.task`` over ``spec`` with the ``[physics]`` settings and the config's terms."""
     terms = terms_from_config(config) if config.rewards else None
+    if config.rig.observation == "chain":  # hinge tokens: what the library's stand policy reads (tokens.py)
+        from .tokens import make_token_task
+
+        return make_token_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
+                               curriculum_threshold=float(config.curriculum.threshold))
     return make_physics_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
                              curriculum_threshold=float(config.curriculum.threshold))
 

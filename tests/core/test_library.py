@@ -132,7 +132,7 @@ def test_a_library_without_its_file_says_how_to_rebuild_it(monkeypatch, tmp_path
     monkeypatch.setattr(library, "LIBRARY_DIR", tmp_path)
     with pytest.raises(RigDojoError, match="missing from this install; rebuild it with ./dojo pretrain reach"):
         resolve("library:reach")
-    assert {"reach", "aim", "camera"} <= set(ENTRIES)  # other entries join them (grasp, balance)
+    assert {"reach", "aim", "camera", "stand"} <= set(ENTRIES)  # other entries join them (grasp, balance)
 
 
 def test_the_chain_network_exports_to_onnx_and_matches_torch(tmp_path):
