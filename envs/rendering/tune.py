@@ -41,8 +41,10 @@
 Which renders are measured is ranked by a fixed work estimate (``by_work``, the default; the learner's
 ``WORK_WEIGHTS``), not by measured CPU seconds, so one shot and seed measure the same renders however loaded
 the machine is; the final choice among measured settings uses the time model fitted on measured CPU seconds.
-The frames before the first and after the last sampled frame need a margin that grows with their distance
-(``margin_at``).
+An unseen frame's margin grows with the square root of its distance to the nearest sampled frame
+(``margin_at``: its quality drifts from the sampled frame's like a random walk, whose step the differences
+between neighbouring sampled frames measure), so a frame next to a sampled frame needs less than one halfway
+to the next, and one far beyond the last sampled frame more.
 
 ``steps()`` yields a progress line after each render, so an operator can run it from a modal
 timer; ``run()`` drains it.
@@ -148,6 +150,9 @@ class TuneRun:
         self.history: list[dict] = []  # every training render: frame, settings, ssim, seconds
         self.unseen_confidence = unseen_confidence
         self.unseen_margin: float | None = None  # log10 units (``_estimate_margin``), after the first bridges
+        # the margin one frame from a sampled frame (log10 units; ``_estimate_margin``): ``margin_at`` grows it
+        # as the square root of the distance; None with too few measurements (a flat ``unseen_margin`` then)
+        self.unseen_rate: float | None = None
         # sampled frame -> settings -> SSIM measured against the reference (the lowest of repeats)
         self.measured: dict[int, dict[RenderSettings, float]] = {}
         self._outcomes: dict[tuple[int, RenderSettings], RenderOutcome] = {}
@@ -208,7 +213,7 @@ class TuneRun:
         yield from self._bridges(0.0)
         self.unseen_margin = self._estimate_margin()
         yield from self._ascend()
-        yield from self._bridges(self.unseen_margin)
+        yield from self._bridges(None)
         learner.calibrate_frames()
         results = []
         previous = None
@@ -282,8 +287,13 @@ class TuneRun:
         of one setting measured on two neighbouring sampled frames (an unseen frame differs from its
         neighbour by about as much: the scene moves and the render noise differs). With fewer than two
         such differences, the quality model's spread of one render (times sqrt 2) stands in. Only settings
-        measured within ``NEAR`` of the target on one of the two count."""
+        measured within ``NEAR`` of the target on one of the two count.
+
+        Also sets ``unseen_rate``: the same per frame of distance, each difference divided by the square root
+        of the two frames' distance (a frame's quality drifts along the shot like a random walk), so that
+        ``margin_at`` can scale the margin with an unseen frame's distance to its nearest sampled frame."""
         diffs: list[float] = []
+        scaled: list[float] = []
         y_target = float(ssim_to_y(self.target))
         for a, b in zip(self.sampled, self.sampled[1:]):
             on_a, on_b = self.measured.get(a, {}), self.measured.get(b, {})
@@ -291,6 +301,9 @@ class TuneRun:
                 ya, yb = float(ssim_to_y(on_a[s])), float(ssim_to_y(on_b[s]))
                 if min(abs(ya - y_target), abs(yb - y_target)) <= NEAR:  # where the choice is made
                     diffs.append(ya - yb)
+                    scaled.append((ya - yb) / float(np.sqrt(b - a)))
+        self.unseen_rate = self.unseen_confidence * float(np.sqrt(np.mean(np.square(scaled)))) \
+            if len(scaled) >= 2 else None
         spread = float(np.sqrt(np.mean(np.square(diffs)))) if len(diffs) >= 2 else \
             float(np.sqrt(2.0) * self.learner.quality.noise)
         return self.unseen_confidence * spread
@@ -317,12 +330,18 @@ class TuneRun:
                 if quality >= floor:
                     break
 
-    def _bridges(self, margin: float) -> Iterator[str]:
+    def _bridges(self, margin: float | None) -> Iterator[str]:
         """For each pair of neighbouring sampled frames, measure on each the cheapest setting passing with
-        ``margin`` on the other (``_bridge_candidates``) until one passes with it on both."""
-        floor = self._floor(margin)
+        ``margin`` on the other (``_bridge_candidates``) until one passes with it on both. ``margin`` None: the
+        widest that a frame between the two needs (``margin_at``; pairs with no frame between are skipped)."""
         for a, b in zip(self.sampled, self.sampled[1:]):
-            for settings in self._bridge_candidates(a, b, margin):
+            if margin is None:
+                between = [self.margin_at(f) for f in self.frames if a < f < b]
+                if not between:
+                    continue
+            pair_margin = max(between) if margin is None else margin
+            floor = self._floor(pair_margin)
+            for settings in self._bridge_candidates(a, b, pair_margin):
                 for frame in (a, b):
                     if settings not in self.measured.get(frame, {}):
                         quality = self._check_render(frame, settings, "bridge")
@@ -408,14 +427,20 @@ class TuneRun:
                 return
 
     def margin_at(self, frame: int) -> float:
-        """The margin (log10 units) an unseen ``frame`` needs on its neighbouring sampled frames:
-        ``unseen_margin`` between two sampled frames (measured as their difference, over a wider distance than
+        """The margin (log10 units) an unseen ``frame`` needs on its neighbouring sampled frames.
+
+        With ``unseen_rate`` measured: that times the square root of the frame's distance to its nearest sampled
+        frame (a frame next to a sampled frame needs less than one halfway to the next; one far beyond the
+        last needs more). Otherwise ``unseen_margin`` between two sampled frames (measured as their difference, over a wider distance than
         any frame between them has to the nearer one), growing as the square root of the distance beyond the
         mean spacing of the sampled frames for a frame before the first or after the last of them (one
         neighbour to go by, possibly further away than any two neighbours were apart)."""
         margin = self.unseen_margin or 0.0
         if frame in self.sampled or not self.sampled or margin <= 0:
             return margin
+        if self.unseen_rate is not None:
+            gap = float(min(abs(frame - f) for f in self.sampled))
+            return self.unseen_rate * float(np.sqrt(max(gap, 1.0)))
         if self.sampled[0] < frame < self.sampled[-1]:
             return margin
         spacing = float(np.mean(np.diff(self.sampled))) if len(self.sampled) > 1 else 1.0

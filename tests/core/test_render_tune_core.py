@@ -303,7 +303,11 @@ def test_frames_between_sampled_frames_need_a_margin_as_wide_as_neighbours_diffe
                     7: {n[16]: at(-1.25)}}
     margin = run._estimate_margin()
     assert margin == pytest.approx(2.0 * np.sqrt((0.1 ** 2 + 0.3 ** 2 + 0.05 ** 2) / 3))
-    run.unseen_margin = margin  # ~0.45: 16 samples measured at -1.2 on frame 4 is not enough for frames 2, 3
+    # per frame of distance (the pairs are 3 frames apart): frames 2, 3, 5, 6 are each 1 from a sampled frame
+    assert run.unseen_rate == pytest.approx(margin / np.sqrt(3))
+    run.unseen_margin = margin
+    assert run.margin_at(2) == run.margin_at(6) == pytest.approx(run.unseen_rate)
+    run.unseen_rate = None  # a flat margin (fewer than two differences measured)  # ~0.45: 16 samples measured at -1.2 on frame 4 is not enough for frames 2, 3
     assert run.safe(2) == [n[256]] and run.safe(5) == []
     run.unseen_margin = 0.1
     assert run.safe(2) == [n[16], n[256]] and run.safe(5) == [n[16]]
@@ -395,3 +399,31 @@ def test_frames_beyond_the_sampled_ones_need_a_wider_margin_and_are_predicted_co
     run.measured = {8: {n[16]: 0.95}, 10: {n[16]: 0.97}, 12: {}}
     mean, bound = run.predicted_quality(9, n[16])
     assert mean <= 0.95 + 1e-12 and bound <= 1.0 - 10.0 ** (np.log10(0.05) + 0.2) + 1e-12
+
+
+def test_the_margin_grows_with_the_distance_to_the_nearest_sampled_frame():
+    space = SettingsSpace(samples=(1, 2, 4, 8, 16, 64, 256), **_SAMPLES_ONLY)
+    n = {s.samples: s for s in space.candidates}
+    run = _unrun_tune(list(range(1, 14)), [1, 5, 13], space)
+
+    def at(y):
+        return 1.0 - 10.0 ** y
+
+    # one setting differs by 0.2 over 4 frames (1-5) and by 0.2 sqrt 2 over 8 (5-13): 0.1 per sqrt(frame) both times
+    run.measured = {1: {n[16]: at(-1.0)}, 5: {n[16]: at(-1.2)}, 13: {n[16]: at(-1.2 - 0.2 * np.sqrt(2))}}
+    run.unseen_margin = run._estimate_margin()
+    assert run.unseen_rate == pytest.approx(2.0 * 0.1)
+    assert run.margin_at(2) == run.margin_at(6) == pytest.approx(0.2)      # next to a sampled frame
+    assert run.margin_at(3) == pytest.approx(0.2 * np.sqrt(2))
+    assert run.margin_at(9) == pytest.approx(0.2 * 2.0)                    # halfway: 4 frames from either
+    assert run._needed_margin(5) == pytest.approx(run.margin_at(9)) and run._needed_margin(1) == run.margin_at(3)
+    # the second bridges measure each pair at the widest margin a frame between the two needs
+    run.measured = {1: {n[64]: at(-2.0)}, 5: {n[16]: at(-1.2)}, 13: {n[16]: at(-1.5)}}
+    list(run._bridges(None))
+    bridged = [(h["frame"], h["settings"].samples) for h in run.history if h["phase"] == "bridge"]
+    # 1-5 at margin_at(3) = 0.28: 16 samples (-1.2 on frame 5) falls short, frame 1's 64 is tried on frame 5;
+    # 5-13 at margin_at(9) = 0.4: 16 samples already missed it on frame 5, so 64 (passing on 5 now) on frame 13
+    assert bridged == [(5, 64), (13, 64)]
+    run.unseen_rate = 0.1  # neighbours that differ less: 16 samples passes 1-5's margin (0.14) on frame 5
+    list(run._bridges(None))
+    assert (1, 16) in [(h["frame"], h["settings"].samples) for h in run.history if h["phase"] == "bridge"]
