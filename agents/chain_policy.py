@@ -24,6 +24,15 @@ NETWORK_KIND = "rig_dojo_chain"
 HIDDEN = 64  # every chain network (and the library's) is this wide; algo.net_arch sizes the per-rig MLP only
 
 
+def token_shapes() -> dict[int, tuple[int, int]]:
+    """The joint-token layouts a network reads, by observation size: ``{size: (tokens, features)}`` (chains: reach
+    and aim, ``envs/kinematic/chains.py``; hands: grasp, ``envs/kinematic/grasp_chains.py``)."""
+    from ..envs.kinematic import chains, grasp_chains
+
+    return {chains.OBS_SIZE: (chains.MAX_TOKENS, chains.FEATURES),
+            grasp_chains.OBS_SIZE: (grasp_chains.MAX_TOKENS, grasp_chains.FEATURES)}
+
+
 class _Tokens(nn.Module):
     """Splits the flat observation into tokens ``(n, T, F)`` and mask ``(n, T)``."""
 
@@ -108,13 +117,16 @@ class ChainActorCritic(ActorCritic):
 
     @classmethod
     def for_space(cls, observation_space: Any, layout: ActionLayout, log_std_init: float = -1.0) -> ChainActorCritic:
-        """The network for a task's chain-token observation (sizes from ``envs.kinematic.chains``)."""
-        from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, OBS_SIZE
-
-        if tuple(observation_space.shape or ()) != (OBS_SIZE,) or layout.discrete or layout.size != MAX_TOKENS:
-            raise RigDojoError(f"the rig-agnostic network reads {OBS_SIZE} token features and acts on {MAX_TOKENS} "
-                               "joints; this task does not fit")
-        return cls(MAX_TOKENS, FEATURES, HIDDEN, log_std_init)
+        """The network for a task's joint-token observation (sizes from ``envs.kinematic.chains``, or
+        ``grasp_chains`` for a hand)."""
+        shapes = token_shapes()
+        size = int(observation_space.shape[0]) if len(observation_space.shape or ()) == 1 else -1
+        if size not in shapes or layout.discrete or layout.size != shapes[size][0]:
+            raise RigDojoError("the rig-agnostic network reads " + " or ".join(
+                f"{tokens} tokens of {features} features ({obs} numbers) and acts on {tokens} joints"
+                for obs, (tokens, features) in shapes.items()) + "; this task does not fit")
+        tokens, features = shapes[size]
+        return cls(tokens, features, HIDDEN, log_std_init)
 
     def description(self) -> dict[str, Any]:
         return {"kind": NETWORK_KIND, "tokens": self.tokens, "features": self.features, "hidden": self.hidden}

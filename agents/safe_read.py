@@ -240,17 +240,21 @@ def check_chain_network(desc: dict[str, Any], obs_space: dict[str, Any], act_spa
                         bad: str) -> list[list[int]]:
     """The rig-agnostic chain network's description (``agents.chain_policy``): exactly the token layout this
     Rig Dojo reads; returns a layer list large enough to size its weights."""
-    from ..envs.kinematic.chains import FEATURES, MAX_TOKENS, OBS_SIZE
-    from .chain_policy import HIDDEN
+    from .chain_policy import HIDDEN, token_shapes
 
     if set(desc) != {"kind", "tokens", "features", "hidden"}:
         raise RigDojoError(f"{bad}: a chain network is described by kind, tokens, features and hidden only")
-    if (desc["tokens"], desc["features"], desc["hidden"]) != (MAX_TOKENS, FEATURES, HIDDEN):
+    shapes = token_shapes()  # {observation size: (tokens, features)}: chains' and hands'
+    known = {(tokens, features, HIDDEN): obs for obs, (tokens, features) in shapes.items()}
+    shape = (desc["tokens"], desc["features"], desc["hidden"])
+    if shape not in known:
         raise RigDojoError(f"{bad}: a chain network of {str(desc['tokens'])[:20]} tokens x "
                            f"{str(desc['features'])[:20]} features x {str(desc['hidden'])[:20]} units; this Rig Dojo "
-                           f"reads {MAX_TOKENS} x {FEATURES} x {HIDDEN} (a policy from another version)")
-    if space_size(obs_space) != OBS_SIZE or act_space.get("type") != "Box" or space_size(act_space) != MAX_TOKENS:
-        raise RigDojoError(f"{bad}: its spaces are not the chain tokens' ({OBS_SIZE} observations, {MAX_TOKENS} "
+                           f"reads {' or '.join(f'{t} x {f} x {h}' for t, f, h in known)} (a policy from another "
+                           "version)")
+    obs_size, tokens = known[shape], shape[0]
+    if space_size(obs_space) != obs_size or act_space.get("type") != "Box" or space_size(act_space) != tokens:
+        raise RigDojoError(f"{bad}: its spaces are not the chain tokens' ({obs_size} observations, {tokens} "
                            "actions)")
     return [[4 * HIDDEN] * 4]
 
