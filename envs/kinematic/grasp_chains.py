@@ -36,9 +36,9 @@ feature                   size  meaning (hand frame, hand size 1)
 ``axis_is_x``, ``_z``     2     which of its bone's local axes this joint turns about
 ``to_center``             3     the object's centre - joint
 ``radius``                1     the object's mean radius
-``step``                  1     the joint's share of a damped-least-squares step that moves every tip to its contact
-                                and the grip to the centre (stacked gaps, a lever per tip per joint, joints at a
-                                limit left out), in full actions, clipped to +-4
+``step``                  1     half the joint's share of a damped-least-squares step that moves every tip to its
+                                contact and the grip to the centre (stacked gaps, a lever per tip per joint, joints
+                                at a limit left out), in full actions, clipped to +-4
 ========================  ====  ========================================================================
 
 :func:`random_hand_spec` builds grasp tasks on random hands (a palm, sometimes a forearm above it, 2-5 fingers of
@@ -69,6 +69,10 @@ FEATURE_NAMES = ("value", "low", "high", "axis_x", "axis_y", "axis_z", "joint_x"
 FEATURES = len(FEATURE_NAMES)
 OBS_SIZE = MAX_TOKENS * FEATURES + MAX_TOKENS
 STEP = FEATURE_NAMES.index("step")
+# the step feature is half the damped-least-squares step: the contacts move with the tips, and a full step every
+# frame overshoots into a two-frame cycle on a whole hand round a small ball (Rigify's five fingers on issue 12's
+# 4 cm ball: success every other frame); a half step settles (teacher: 0.35-0.5 alike on random hands, 0.7 cycles)
+STEP_GAIN = 0.5
 GRIP_WEIGHT = 0.5  # the grip-at-the-centre rows of the IK step against each tip's contact rows (0.3-1 alike)
 MAX_DEPTH = 4.0
 
@@ -222,7 +226,7 @@ class ChainGraspTask(GraspTask):
         grip_gap = (self._center_hand - tips.mean(axis=1)) * GRIP_WEIGHT
         stacked = np.concatenate([levers.reshape(n, J, 3 * K), levers.mean(axis=2) * GRIP_WEIGHT], axis=2)
         gap = np.concatenate([gaps.reshape(n, 3 * K), grip_gap], axis=1)
-        out[:, :, STEP] = ik_step(stacked, gap, out[:, :, 0]) / self.spec.max_delta
+        out[:, :, STEP] = ik_step(stacked, gap, out[:, :, 0]) * STEP_GAIN / self.spec.max_delta
         np.clip(out[:, :, STEP], -STEP_CLIP, STEP_CLIP, out=out[:, :, STEP])
         return out
 

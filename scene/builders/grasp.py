@@ -9,7 +9,10 @@ pose's fingertips.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import bpy
+import numpy as np
 from mathutils import Quaternion, Vector
 
 from . import scenes
@@ -52,17 +55,15 @@ def grasp_selection(config) -> None:
     sel.tracked, sel.target, sel.region = list(RIGIFY_HAND["fingertips"]), "Ball", ""
 
 
-RIGIFY_FIVE = {  # the same hand with all five fingers
-    "controls": ["forearm_fk.L", "hand_fk.L"] + [f"{finger}.0{k}.L" for finger in
-                                                  ("f_index", "f_middle", "f_ring", "f_pinky", "thumb") for k in (1, 2, 3)],
+FINGERS = ("f_index", "f_middle", "f_ring", "f_pinky", "thumb")
+RIGIFY_FIVE = {  # the same hand with all five fingers (the same ball: the whole hand closes on it)
+    "controls": ["forearm_fk.L", "hand_fk.L"] + [f"{finger}.0{k}.L" for finger in FINGERS for k in (1, 2, 3)],
     "effector": "DEF-hand.L",
-    "fingertips": [f"DEF-{finger}.03.L" for finger in ("f_index", "f_middle", "f_ring", "f_pinky", "thumb")],
+    "fingertips": [f"DEF-{finger}.03.L" for finger in FINGERS],
 }
-FIVE_BALL_RADIUS = 0.03  # a 6 cm ball for the whole hand
-FIVE_BALL_OFFSET = (0.0, -0.05, 0.0)  # from the five fingertips' mean at rest
 
 
-def add_ball_beside(rig: bpy.types.Object, fingertips: list[str], offset, radius: float,
+def add_ball_beside(rig: bpy.types.Object, fingertips: Sequence[str], offset, radius: float,
                     name: str = "Ball") -> bpy.types.Object:
     """A ball at ``offset`` (world) from the mean of ``fingertips``' tails as the rig stands."""
     tips = [rig.matrix_world @ rig.pose.bones[n].tail for n in fingertips]
@@ -70,7 +71,7 @@ def add_ball_beside(rig: bpy.types.Object, fingertips: list[str], offset, radius
 
 
 def rigify_five_selection(config) -> None:
-    """Point ``config`` at the Rigify hand with all five fingers (controls, fingertips) and ``Ball``."""
+    """Point ``config`` at the Rigify hand with all five fingers (17 controls, five fingertips) and ``Ball``."""
     grasp_selection(config)
     config.rig.controls, config.rig.tracked = list(RIGIFY_FIVE["controls"]), list(RIGIFY_FIVE["fingertips"])
 
@@ -135,20 +136,20 @@ def build_claw(location=(0.3, -0.2, 1.0), rotation=(0.4, -0.3, 0.9),
     curled = {}
     for pb in rig.pose.bones:
         if pb.name.startswith(("finger", "thumb")):
-            curled[pb.name] = (pb.rotation_mode, tuple(pb.rotation_euler), tuple(pb.rotation_quaternion))
+            curled[pb.name] = (pb.rotation_euler.copy(), pb.rotation_quaternion.copy())
             if pb.rotation_mode == 'QUATERNION':
                 pb.rotation_quaternion = Quaternion((1.0, 0.0, 0.0), -0.9)
             else:
                 pb.rotation_euler = (-0.9, 0.0, 0.0)
     bpy.context.view_layer.update()
-    a, b, c = (rig.matrix_world @ rig.pose.bones[n].tail for n in CLAW["fingertips"])
-    for name, (_mode, euler, quaternion) in curled.items():
+    a, b, c = (np.array(rig.matrix_world @ rig.pose.bones[n].tail) for n in CLAW["fingertips"])
+    for name, (euler, quaternion) in curled.items():
         rig.pose.bones[name].rotation_euler, rig.pose.bones[name].rotation_quaternion = euler, quaternion
     bpy.context.view_layer.update()
     ab, ac = b - a, c - a
-    normal = ab.cross(ac)
-    center = a + (normal.cross(ab) * ac.length_squared + ac.cross(normal) * ab.length_squared) / (2 * normal.length_squared)
-    ball = add_ball("Ball", center, (a - center).length)
+    normal = np.cross(ab, ac)
+    center = a + (np.cross(normal, ab) * ac.dot(ac) + np.cross(ac, normal) * ab.dot(ab)) / (2 * normal.dot(normal))
+    ball = add_ball("Ball", Vector(center), float(np.linalg.norm(a - center)))
     return {"rig": rig, "ball": ball}
 
 
