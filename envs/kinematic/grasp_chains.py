@@ -292,7 +292,7 @@ def sphere_points(center: np.ndarray, radius, count: int = 256) -> np.ndarray:
 
 
 def random_hand(rng: np.random.Generator, fingers: int | None = None, *, forearm: bool | None = None,
-                anatomical: bool | None = None) -> tuple[RigSpec, str, list[str]]:
+                anatomical: bool | None = None, name: str = "Hand") -> tuple[RigSpec, str, list[str]]:
     """A random hand as a RigSpec: ``(rig, palm, fingertips)``. A palm (sometimes below a forearm) with 2-5
     fingers (or ``fingers``) of 2-3 bones, one an opposing thumb near the palm's base; random size, lengths,
     spread, rest curl, rolls, locked axes and limits. *Anatomical* hands (half of them) bend their fingers about
@@ -345,8 +345,10 @@ def random_hand(rng: np.random.Generator, fingers: int | None = None, *, forearm
         else:
             k = others.index(f)
             across = (k / (len(others) - 1) - 0.5) if len(others) > 1 else 0.0
-            root = np.array([-side * across * width, palm_len * rng.uniform(0.85, 1.05), palm_len * rng.uniform(-0.05, 0.05)])
-            turn = euler_to_matrix(np.array([-rng.uniform(0.0, 0.3), 0.0, side * across * rng.uniform(0.0, 0.5)]), "XYZ")
+            root = np.array([-side * across * width, palm_len * rng.uniform(0.85, 1.05),
+                             palm_len * rng.uniform(-0.05, 0.05)])
+            turn = euler_to_matrix(np.array([-rng.uniform(0.0, 0.3), 0.0, side * across * rng.uniform(0.0, 0.5)]),
+                                   "XYZ")
         frame = palm_rest @ turn
         head = palm_rest @ root
         parent = palm
@@ -381,7 +383,7 @@ def random_hand(rng: np.random.Generator, fingers: int | None = None, *, forearm
             high[i] = rng.uniform(0.4, 2.5, 3)
     low, high = np.where(has_limit, low, -np.pi), np.where(has_limit, high, np.pi)
     start = np.where(free, rng.uniform(low, high) * rng.uniform(0.0, 0.3), 0.0)
-    rig = hand_rig(parents, rest, np.asarray(lengths), free, low, high, has_limit, start, names, tips, "palm")
+    rig = hand_rig(parents, rest, np.asarray(lengths), free, low, high, has_limit, start, names, tips, "palm", name)
     return rig, "palm", tips
 
 
@@ -404,7 +406,7 @@ def random_hand_spec(rng: np.random.Generator, fingers: int | None = None, *, ep
     from .twin import RigTwin
 
     for _ in range(tries):
-        rig, palm, tips = random_hand(rng, fingers, forearm=forearm, anatomical=anatomical)
+        rig, palm, tips = random_hand(rng, fingers, forearm=forearm, anatomical=anatomical, name=name)
         twin = RigTwin(rig)
         tip_index = [rig.tracked.index(t) for t in tips]
         tip_len = rig.lengths[[rig.node_names.index(t) for t in tips]]
