@@ -87,8 +87,15 @@ def test_the_rigify_hand_grips_the_ball_without_training_and_bakes_verified(gras
 
 def test_a_three_fingered_hand_built_with_bpy_grips_zero_shot(factory):
     """``build_claw``: other finger count, lengths, rolls and limits than any Rigify hand, Euler and quaternion
-    controls, a turned and scaled object; the ball its curled fingers hold."""
-    grasp.build_claw()
+    controls, a turned and scaled object; the ball its curled fingers hold. The sidebar's Start From offers it."""
+    objs = grasp.build_claw()
+    s = bpy.context.scene.rig_dojo
+    s.rig, s.task, s.target = objs["rig"], "grasp", objs["ball"]
+    assert bpy.ops.rig_dojo.start_from(source="library:grasp") == {'FINISHED'}
+    assert (s.algo.start_from, s.observation, s.algo.name) == ("library:grasp", "chain", "ppo")
+    s.task = "reach"
+    with pytest.raises(RuntimeError, match="library:grasp starts grasp tasks; this task is reach"):
+        bpy.ops.rig_dojo.start_from(source="library:grasp")
     config = TrainConfig()
     grasp.claw_selection(config)
     config.algo = defaults_for("ppo", "grasp")
