@@ -1,6 +1,6 @@
 """``library:grasp`` on hands it never saw (it was pretrained on random hands only, ``envs/kinematic/grasp_chains.py``):
-issue 12's Rigify hand through the command line without training, then baked and verified in Blender; and a
-three-fingered hand built with bpy. Which fingertips a joint moves is measured through the rig's own helper bones
+issue 12's Rigify hand (index and thumb; all five fingers) and, through the command line without training, baked and
+verified in Blender; and a three-fingered hand built with bpy. Which fingertips a joint moves is measured through the rig's own helper bones
 and constraints (Rigify's fingertips are DEF bones copying ORG bones that follow the FK controls)."""
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def test_the_rigify_hand_grips_the_ball_without_training_and_bakes_verified(gras
     arm, index = joints_of(["forearm_fk.L", "hand_fk.L"]), joints_of(["f_index.01.L", "f_index.02.L", "f_index.03.L"])
     assert task._moves[arm].all() and (task._moves[index] == [1, 0]).all()
     assert (task._moves[~arm & ~index] == [0, 1]).all()
+    five = TrainConfig()  # the whole hand: 17 controls, 51 joints, five fingertips on the same ball
+    grasp.rigify_five_selection(five)
+    five.algo = defaults_for("ppo", "grasp")
+    success, error, task = _zero_shot(five)
+    assert task.n_joints == 51 and success == 1.0 and error < task.tolerance, (success, error)
 
     toml = tmp_path / "hand.toml"
     toml.write_text(config.to_toml())
