@@ -1,7 +1,8 @@
 """``library:grasp`` on hands it never saw (it was pretrained on random hands only, ``envs/kinematic/grasp_chains.py``):
-issue 12's Rigify hand (index and thumb; all five fingers) and, through the command line without training, baked and
-verified in Blender; and a three-fingered hand built with bpy. Which fingertips a joint moves is measured through the rig's own helper bones
-and constraints (Rigify's fingertips are DEF bones copying ORG bones that follow the FK controls)."""
+issue 12's Rigify hand (index and thumb; all five fingers) and, through the command line without training, baked
+and verified in Blender; and a three-fingered hand built with bpy. Which fingertips a joint moves is measured
+through the rig's own helper bones and constraints (Rigify's fingertips are DEF bones copying ORG bones that follow
+the FK controls)."""
 
 from __future__ import annotations
 
