@@ -24,6 +24,20 @@ NETWORK_KIND = "rig_dojo_chain"
 HIDDEN = 64  # every chain network (and the library's) is this wide; algo.net_arch sizes the per-rig MLP only
 
 
+def token_shapes() -> dict[int, tuple[int, int]]:
+    """The joint-token layouts a network reads, by observation size: ``{size: (tokens, features)}`` (chains: reach
+    and aim, ``envs/kinematic/chains.py``; hands: grasp, ``envs/kinematic/grasp_chains.py``; physics creatures'
+    hinges: stand, ``envs/physics/tokens.py``)."""
+    from ..envs.kinematic import chains, grasp_chains
+    from ..envs.physics import tokens
+
+    shapes = {chains.OBS_SIZE: (chains.MAX_TOKENS, chains.FEATURES),
+              grasp_chains.OBS_SIZE: (grasp_chains.MAX_TOKENS, grasp_chains.FEATURES),
+              tokens.OBS_SIZE: (tokens.MAX_TOKENS, tokens.FEATURES)}
+    assert len(shapes) == 3, "two token layouts of one observation size"
+    return shapes
+
+
 class _Tokens(nn.Module):
     """Splits the flat observation into tokens ``(n, T, F)`` and mask ``(n, T)``."""
 
@@ -107,19 +121,17 @@ class ChainActorCritic(ActorCritic):
         self.register_buffer("high", torch.full((self.tokens,), 1.0))
 
     @classmethod
-    def for_space(cls, observation_space: Any, layout: ActionLayout, log_std_init: float = -1.0,
-                  token_shape: tuple[int, int] | None = None) -> ChainActorCritic:
-        """The network for a task's token observation: ``token_shape`` (tokens, features) where the task names
-        one (``envs.physics.tokens``), else ``envs.kinematic.chains``' sizes."""
-        from ..envs.kinematic.chains import FEATURES, MAX_TOKENS
-
-        MAX_TOKENS, FEATURES = tuple(token_shape) if token_shape else (MAX_TOKENS, FEATURES)
-        OBS_SIZE = MAX_TOKENS * FEATURES + MAX_TOKENS
-        if (MAX_TOKENS, FEATURES) not in token_shapes() or tuple(observation_space.shape or ()) != (OBS_SIZE,) \
-                or layout.discrete or layout.size != MAX_TOKENS:
-            raise RigDojoError(f"the rig-agnostic network reads {OBS_SIZE} token features and acts on {MAX_TOKENS} "
-                               "joints; this task does not fit")
-        return cls(MAX_TOKENS, FEATURES, HIDDEN, log_std_init)
+    def for_space(cls, observation_space: Any, layout: ActionLayout, log_std_init: float = -1.0) -> ChainActorCritic:
+        """The network for a task's joint-token observation (sizes from ``envs.kinematic.chains``,
+        ``grasp_chains`` for a hand, ``envs.physics.tokens`` for a creature: :func:`token_shapes`)."""
+        shapes = token_shapes()
+        size = int(observation_space.shape[0]) if len(observation_space.shape or ()) == 1 else -1
+        if size not in shapes or layout.discrete or layout.size != shapes[size][0]:
+            raise RigDojoError("the rig-agnostic network reads " + " or ".join(
+                f"{tokens} tokens of {features} features ({obs} numbers) and acts on {tokens} joints"
+                for obs, (tokens, features) in shapes.items()) + "; this task does not fit")
+        tokens, features = shapes[size]
+        return cls(tokens, features, HIDDEN, log_std_init)
 
     def description(self) -> dict[str, Any]:
         return {"kind": NETWORK_KIND, "tokens": self.tokens, "features": self.features, "hidden": self.hidden}
@@ -127,14 +139,6 @@ class ChainActorCritic(ActorCritic):
     @classmethod
     def from_description(cls, desc: dict[str, Any]) -> ChainActorCritic:  # type: ignore[override]
         return cls(int(desc["tokens"]), int(desc["features"]), int(desc["hidden"]))
-
-
-def token_shapes() -> tuple[tuple[int, int], ...]:
-    """The token layouts (tokens, features) this Rig Dojo reads: kinematic chains' joints, physics hinges."""
-    from ..envs.kinematic import chains
-    from ..envs.physics import tokens
-
-    return (chains.MAX_TOKENS, chains.FEATURES), (tokens.MAX_TOKENS, tokens.FEATURES)
 
 
 def build_chain_ppo(config: Any, env: Any) -> PPO:

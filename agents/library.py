@@ -9,7 +9,8 @@ Each entry is a weights-only ``.rdpolicy`` (the safe policy format: a zip of met
 unpickled) in ``library/`` beside this package, with a JSON recipe beside it: what it was trained on, how,
 for how many steps, from which seed. ``./dojo pretrain NAME`` (``python -m rig_dojo pretrain NAME``) rebuilds it.
 
-How ``reach`` and ``aim`` are made (:func:`pretrain_chains`): behaviour cloning with DAgger on random chains. Every joint
+How ``reach`` and ``aim`` are made (:func:`pretrain_chains`; ``grasp`` the same way on random hands,
+``agents/library_grasp.py``): behaviour cloning with DAgger on random chains. Every joint
 token carries the joint's share of a damped-least-squares IK step to the target (``step``); the network is
 taught to act as that step, clipped to a full action, on the states its own actions lead to (the first rounds
 follow the teacher, later rounds the network, each labelled by the teacher). Supervised, so it takes a minute,
@@ -46,6 +47,9 @@ class LibraryEntry:
     layout: Callable[[dict], tuple[Any, Any]] | None = None
     # the flags that bind it to the user's scene in a run without training (``refuse_unbound`` shows them)
     bind_flags: str = "--rig RIG --controls BONES --effector BONE --target OBJECT"
+    # a random task it drives, ``sample(rng) -> TaskSpec`` (its file records that task's token layout); None: a
+    # random chain of its task (envs.kinematic.chains.random_chain_spec)
+    sample: Callable[[np.random.Generator], Any] | None = None
 
     @property
     def path(self) -> Path:
@@ -162,6 +166,20 @@ def pretrain_aim(recipe: ChainRecipe | None = None, report: Callable[[str], None
     return pretrain_chains(recipe or ChainRecipe(task="aim", seed=1), report)
 
 
+def pretrain_grasp(recipe: ChainRecipe | None = None, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
+    """The grasp entry: DAgger on random hands (``agents/library_grasp.py``)."""
+    from .library_grasp import pretrain_grasp as pretrain_hands
+
+    return pretrain_hands(recipe, report)
+
+
+def random_hand(rng: np.random.Generator) -> Any:
+    """A grasp on a random hand (the grasp entry's sample task)."""
+    from ..envs.kinematic.grasp_chains import random_hand_spec
+
+    return random_hand_spec(rng)
+
+
 def pretrain_chains(recipe: ChainRecipe, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
     """Train a library network (:class:`agents.chain_policy.ChainActorCritic`) by DAgger on random chains of
     ``recipe.task``; returns ``(network, record)`` where ``record`` holds the recipe, samples and seconds."""
@@ -249,7 +267,9 @@ def write_entry(name: str, network: Any, record: dict, out_dir: Path | None = No
         config.algo = defaults_for("ppo", item.task)
         config.algo.seed = int(record["recipe"]["seed"])
         config.rig.observation = item.observation
-        spec = dataclasses.replace(random_chain_spec(np.random.default_rng(0), kind=item.task), observation="chain")
+        rng = np.random.default_rng(0)
+        spec = item.sample(rng) if item.sample is not None else \
+            dataclasses.replace(random_chain_spec(rng, kind=item.task), observation="chain")
         env = ChainMix([make_chain_task(spec, 1, seed=0)])
 
     class _Model:  # what save_policy reads of a trainer
@@ -293,4 +313,7 @@ ENTRIES: dict[str, LibraryEntry] = {
                           "stand and balance a quadruped of up to 128 hinges (physics, MuJoCo; no gain on bipeds yet)",
                           _lazy("library_stand", "pretrain_stand"), layout=_lazy("library_stand", "layout"),
                           bind_flags="--task stand --rig RIG"),
+    "grasp": LibraryEntry("grasp", "grasp", "chain",
+                          "close a hand's fingers around an object (2-5 fingers of 2-3 bones, a wrist and forearm)",
+                          pretrain_grasp, sample=random_hand),
 }

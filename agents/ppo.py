@@ -401,8 +401,7 @@ class PPO:
                 from .chain_policy import ChainActorCritic
 
                 s.normalize_observations = False  # the tokens come in fixed units; a library network reads them so
-                self.policy = ChainActorCritic.for_space(self.observation_space, self.layout, s.log_std_init,
-                                                         getattr(env, "token_shape", None))
+                self.policy = ChainActorCritic.for_space(self.observation_space, self.layout, s.log_std_init)
             else:
                 self.policy = ActorCritic(int(self.observation_space.shape[0]), self.layout, s.net_arch,
                                           s.activation_fn, s.log_std_init, s.obs_clip)

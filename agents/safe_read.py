@@ -244,16 +244,17 @@ def check_chain_network(desc: dict[str, Any], obs_space: dict[str, Any], act_spa
 
     if set(desc) != {"kind", "tokens", "features", "hidden"}:
         raise RigDojoError(f"{bad}: a chain network is described by kind, tokens, features and hidden only")
-    shapes = token_shapes()
-    if (desc["tokens"], desc["features"]) not in shapes or desc["hidden"] != HIDDEN:
-        known = " or ".join(f"{t} x {f}" for t, f in shapes)
+    shapes = token_shapes()  # {observation size: (tokens, features)}: chains', hands', creatures'
+    known = {(tokens, features, HIDDEN): obs for obs, (tokens, features) in shapes.items()}
+    shape = (desc["tokens"], desc["features"], desc["hidden"])
+    if shape not in known:
         raise RigDojoError(f"{bad}: a chain network of {str(desc['tokens'])[:20]} tokens x "
                            f"{str(desc['features'])[:20]} features x {str(desc['hidden'])[:20]} units; this Rig Dojo "
-                           f"reads {known} x {HIDDEN} (a policy from another version)")
-    tokens = int(desc["tokens"])
-    size = tokens * int(desc["features"]) + tokens
-    if space_size(obs_space) != size or act_space.get("type") != "Box" or space_size(act_space) != tokens:
-        raise RigDojoError(f"{bad}: its spaces are not the chain tokens' ({size} observations, {tokens} "
+                           f"reads {' or '.join(f'{t} x {f} x {h}' for t, f, h in known)} (a policy from another "
+                           "version)")
+    obs_size, tokens = known[shape], shape[0]
+    if space_size(obs_space) != obs_size or act_space.get("type") != "Box" or space_size(act_space) != tokens:
+        raise RigDojoError(f"{bad}: its spaces are not the chain tokens' ({obs_size} observations, {tokens} "
                            "actions)")
     return [[4 * HIDDEN] * 4]
 

@@ -120,11 +120,12 @@ def _descends(parent: np.ndarray, node: int, ancestor: int) -> bool:
 def ik_step(lever: np.ndarray, gap: np.ndarray, value: np.ndarray, damping: float = STEP_DAMPING,
             passes: int = 3) -> np.ndarray:
     """Damped-least-squares joint step ``(n, J)`` (radians) that moves the effector by ``gap`` ``(n, 3)``, from the
-    joints' levers ``(n, J, 3)``; joints at a limit (``|value| > 0.98``, the feature in [-1, 1]) whose step pushes
-    further out are left out and the step re-solved, up to ``passes`` times."""
+    joints' levers ``(n, J, 3)`` (or several effectors at once: stacked gaps ``(n, 3K)`` and levers ``(n, J, 3K)``,
+    as the grasp's fingertips, ``grasp_chains.py``); joints at a limit (``|value| > 0.98``, the feature in
+    [-1, 1]) whose step pushes further out are left out and the step re-solved, up to ``passes`` times."""
     active = np.ones(value.shape, dtype=bool)
     step = np.zeros(value.shape)
-    eye = np.eye(3) * damping ** 2
+    eye = np.eye(lever.shape[-1]) * damping ** 2
     for _ in range(passes):
         levers = lever * active[..., None]
         jj = np.einsum("nji,njk->nik", levers, levers) + eye
@@ -258,7 +259,12 @@ class ChainAimTask(ChainReachTask, AimTask):
 
 
 def make_chain_task(spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discrete: bool = False):
-    """The joint-token task for ``spec`` (``spec.observation == "chain"``): reach or aim."""
+    """The joint-token task for ``spec`` (``spec.observation == "chain"``): reach, aim or grasp (a hand's joints,
+    ``grasp_chains.py``)."""
+    if spec.kind == "grasp":
+        from .grasp_chains import ChainGraspTask
+
+        return ChainGraspTask(spec, n_envs=n_envs, seed=seed, discrete=discrete)
     cls = ChainAimTask if spec.kind == "aim" else ChainReachTask
     return cls(spec, n_envs=n_envs, seed=seed, discrete=discrete)
 
@@ -345,8 +351,8 @@ def random_chain_spec(rng: np.random.Generator, bones: int | None = None, *, epi
 
 
 class ChainMix:
-    """Several :class:`ChainReachTask` (different rigs) stepped as one batch of ``sum(n_envs)`` environments:
-    the arrays interface our PPO takes (``reset``, ``step_arrays``, ``stagger_episodes``)."""
+    """Several :class:`ChainReachTask` (or ``ChainGraspTask``: different rigs) stepped as one batch of
+    ``sum(n_envs)`` environments: the arrays interface our PPO takes (``reset``, ``step_arrays``, ``stagger_episodes``)."""
 
     policy_network = "chain"
 
@@ -364,11 +370,13 @@ class ChainMix:
         """Any chain: the observation and action sizes, no control names (a library policy's)."""
         from ..base import _describe_space
 
-        return {"observation_shape": [OBS_SIZE], "action_space": _describe_space(self.action_space),
+        return {"observation_shape": list(self.observation_space.shape),
+                "action_space": _describe_space(self.action_space),
                 "controls": [], "task": self.tasks[0].spec.kind, "observation": "chain"}
 
     def policy_layout(self) -> dict:
-        return {"observation": TOKEN_LAYOUT, "joints": [], "rig_agnostic": True}
+        layout = getattr(self.tasks[0], "token_layout", TOKEN_LAYOUT)
+        return {"observation": layout, "joints": [], "rig_agnostic": True}
 
     def stagger_episodes(self) -> None:
         for t in self.tasks:
