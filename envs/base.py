@@ -215,6 +215,41 @@ class BatchedTask(VecEnv):
         return [False] * len(self._get_indices(indices))
 
 
+class TaskMix:
+    """Several batched tasks (different rigs or creatures, one observation and action layout) stepped as one
+    batch of ``sum(n_envs)`` environments: the arrays interface our PPO takes (``reset``, ``step_arrays``,
+    ``stagger_episodes``). A family's mix adds what it records (``signature``, ``policy_layout``)."""
+
+    def __init__(self, tasks: list):
+        self.tasks = tasks
+        self.num_envs = sum(t.num_envs for t in tasks)
+        self.observation_space, self.action_space = tasks[0].observation_space, tasks[0].action_space
+        self._bounds = np.cumsum([0] + [t.num_envs for t in tasks])
+        self.control_names: list[str] = []
+
+    def reset(self) -> np.ndarray:
+        return np.concatenate([t.reset() for t in self.tasks])
+
+    def stagger_episodes(self) -> None:
+        for t in self.tasks:
+            t.stagger_episodes()
+
+    def step_arrays(self, actions: np.ndarray) -> StepArrays:
+        parts = [t.step_arrays(actions[lo:hi]) for t, lo, hi in zip(self.tasks, self._bounds[:-1], self._bounds[1:])]
+        cat = np.concatenate
+        names = parts[0].term_names
+        return StepArrays(
+            obs=cat([p.obs for p in parts]), reward=cat([p.reward for p in parts]),
+            terminated=cat([p.terminated for p in parts]), truncated=cat([p.truncated for p in parts]),
+            info={k: cat([p.info[k] for p in parts]) for k in parts[0].info},
+            done_idx=cat([p.done_idx + lo for p, lo in zip(parts, self._bounds)]),
+            terminal_obs=cat([p.terminal_obs for p in parts]), episode_return=cat([p.episode_return for p in parts]),
+            episode_length=cat([p.episode_length for p in parts]),
+            episode_terms={k: cat([p.episode_terms.get(k, np.zeros(len(p.done_idx))) for p in parts])
+                           for k in names if all(k in p.episode_terms for p in parts)},
+            term_names=names)
+
+
 def _describe_space(space: gym.Space) -> dict:
     if isinstance(space, gym.spaces.Box):
         return {"type": "Box", "shape": list(space.shape)}

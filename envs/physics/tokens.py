@@ -47,6 +47,7 @@ import gymnasium as gym
 import numpy as np
 
 from ...errors import RigDojoError
+from ..base import TaskMix
 
 TOKEN_KINDS = ("stand", "jump")  # the physics tasks hinge tokens describe fully
 MAX_TOKENS = 128  # Rigify's basic quadruped metarig has 99 hinges (33 bones x 3 axes, no limits)
@@ -68,7 +69,6 @@ class TokenPhysicsTask:
     """Mixin over a :class:`~.task.PhysicsTask` kind: hinge-token observations and padded actions."""
 
     policy_network = "chain"  # our PPO builds agents.chain_policy.ChainActorCritic for it
-    token_shape = (MAX_TOKENS, FEATURES)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -200,22 +200,11 @@ def make_token_task(spec, kind: str = "stand", n_envs: int = 16, seed: int | Non
     return token_task_class(cls)(spec, config, n_envs=n_envs, seed=seed, **kwargs)
 
 
-class TokenMix:
+class TokenMix(TaskMix):
     """Several token physics tasks (different creatures) stepped as one batch: the arrays interface our PPO
     takes (``reset``, ``step_arrays``, ``stagger_episodes``), as ``envs.kinematic.chains.ChainMix``."""
 
     policy_network = "chain"
-    token_shape = (MAX_TOKENS, FEATURES)
-
-    def __init__(self, tasks: list):
-        self.tasks = tasks
-        self.num_envs = sum(t.num_envs for t in tasks)
-        self.observation_space, self.action_space = tasks[0].observation_space, tasks[0].action_space
-        self._bounds = np.cumsum([0] + [t.num_envs for t in tasks])
-        self.control_names: list[str] = []
-
-    def reset(self) -> np.ndarray:
-        return np.concatenate([t.reset() for t in self.tasks])
 
     def signature(self) -> dict:
         from ..base import _describe_space
@@ -225,28 +214,6 @@ class TokenMix:
 
     def policy_layout(self) -> dict:
         return {"observation": TOKEN_LAYOUT, "joints": [], "rig_agnostic": True}
-
-    def stagger_episodes(self) -> None:
-        for t in self.tasks:
-            t.stagger_episodes()
-
-    def step_arrays(self, actions: np.ndarray):
-        from ...agents.step_arrays import StepArrays
-
-        parts = [t.step_arrays(actions[lo:hi]) for t, lo, hi in zip(self.tasks, self._bounds[:-1], self._bounds[1:])]
-        cat = np.concatenate
-        names = parts[0].term_names
-        return StepArrays(
-            obs=cat([p.obs for p in parts]), reward=cat([p.reward for p in parts]),
-            terminated=cat([p.terminated for p in parts]), truncated=cat([p.truncated for p in parts]),
-            info={k: cat([p.info[k] for p in parts]) for k in parts[0].info},
-            done_idx=cat([p.done_idx + lo for p, lo in zip(parts, self._bounds)]),
-            terminal_obs=cat([p.terminal_obs for p in parts]), episode_return=cat([p.episode_return for p in parts]),
-            episode_length=cat([p.episode_length for p in parts]),
-            episode_terms={k: cat([p.episode_terms.get(k, np.zeros(len(p.done_idx))) for p in parts])
-                           for k in names if all(k in p.episode_terms for p in parts)},
-            term_names=names)
-
 
 def shove_survival(task, act=None, seconds: float = 4.0, shove_at: float = 1.0, speed: float = 1.0,
                    seed: int = 0) -> dict:
