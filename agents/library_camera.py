@@ -6,16 +6,18 @@ positions now / 6 / 12 frames ahead in the camera's frame in shot scales, occlus
 region (-1..1 per axis) and the shot's phase (0..1). Of these only the phase means nothing from one shot to the
 next (frame 40 of 48 is not frame 40 of 144), so the library network is built blind to it: the first layer's
 weights that read the phase are zero and stay zero while it is trained (fine-tuning on a shot may then use it).
-The same for the occlusion, which the obstacle-free random shots never change (read with the normaliser's
-zero variance, any occlusion on a real shot was a 5-sigma input that threw the camera off the subject).
-Nothing of what existing camera runs observe changes.
+The occlusion is read since the recipe puts boxes in the way on some of the random shots (``obstacles``): a
+recipe without obstacles never changes it and builds a network blind to it too (:func:`blind_inputs`; read with
+the normaliser's zero variance, any occlusion on a real shot was a 5-sigma input that threw the camera off the
+subject). Nothing of what existing camera runs observe changes.
 
 How it is made (:func:`pretrain_camera`): DAgger behaviour cloning of :func:`teacher_actions`, a scripted
 operator with lead: it aims at where the subject will be next frame (with the look-at angle's own rate fed
 forward), and moves toward the point at the shot's starting distance behind the subject 12 frames ahead, each
 as an acceleration within the camera's limits. The random shots (:func:`random_shot`) have random subject paths
 (speeds 0-6 m/s, stops, turns, sharp corners, climbs), start distances, start aims off the subject, lenses, shot
-lengths and scenes scaled from tabletop to stadium. The network is our PPO's ``ActorCritic``
+lengths and scenes scaled from tabletop to stadium; some get boxes between camera and subject
+(:func:`random_obstacles`), which the teacher rises over (:func:`clear_direction`). The network is our PPO's ``ActorCritic``
 (``agents/ppo.py``, 64x64, tanh), so a run fine-tunes it with ``algo = "ppo"``.
 
 Covered: ``camera.mode = "free"`` without lens or roll (5 actions, 24 observations), any framing point's
@@ -34,9 +36,9 @@ import numpy as np
 
 #: the observation's phase (shot frame / last frame): the one entry that means nothing across shots
 PHASE_INDEX = 23
-#: the observation's occlusion: the random shots have no obstacles, so the library never saw it change
+#: the observation's occlusion: read when the recipe's random shots have obstacles (blind_inputs)
 OCCLUSION_INDEX = 19
-BLIND = (OCCLUSION_INDEX, PHASE_INDEX)  # inputs the library network does not read (a fine-tune may learn to)
+BLIND = (OCCLUSION_INDEX, PHASE_INDEX)  # inputs a network of an obstacle-free recipe does not read
 VAR_FLOOR = 1e-2  # the normaliser's variance floor: an input that barely moved in pretraining is not blown up
 OBS_DIM = 24  # free mode without lens (envs.camera.task.CameraTask)
 LEAD = 12  # frames: the teacher's position target is where the subject will be this far ahead (the last lookahead)
