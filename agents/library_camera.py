@@ -17,8 +17,8 @@ forward), and moves toward the point at the shot's starting distance behind the 
 as an acceleration within the camera's limits. The random shots (:func:`random_shot`) have random subject paths
 (speeds 0-6 m/s, stops, turns, sharp corners, climbs), start distances, start aims off the subject, lenses, shot
 lengths and scenes scaled from tabletop to stadium; some get boxes between camera and subject
-(:func:`random_obstacles`), which the teacher rises over (:func:`clear_direction`). The network is our PPO's ``ActorCritic``
-(``agents/ppo.py``, 64x64, tanh), so a run fine-tunes it with ``algo = "ppo"``.
+(:func:`random_obstacles`), which the teacher rises over (:func:`clear_direction`). The network is our PPO's
+``ActorCritic`` (``agents/ppo.py``, 64x64, tanh), so a run fine-tunes it with ``algo = "ppo"``.
 
 Covered: ``camera.mode = "free"`` without lens or roll (5 actions, 24 observations), any framing point's
 observation (the teacher centres the subject; fine-tuning moves it to a third). Dolly, pan, Animate Lens and
