@@ -4,9 +4,9 @@ Run: ``./dojo bench library_camera`` (``python bench/bench_library_camera.py``; 
 
 - zero-shot, per shot: success / frames on target / framing error / occlusion of the library's deterministic
   move, of an untrained network (our PPO's, as a run from scratch starts), of Track To (fixed camera aimed every
-  frame) and of the library's teacher (the scripted operator it imitates), on the six shots of the camera suite
-  (``scene/builders/camera_shots.py``) and their jittered variant 3, the test's bpy shot at three scales, and
-  30 random shots of another seed than the library's;
+  frame) and of the library's teacher (the scripted operator it imitates, rising over occluders), on the six
+  shots of the camera suite (``scene/builders/camera_shots.py``) and their jittered variant 3, the test's bpy
+  shot at three scales, and 30 random shots of another seed than the library's;
 - time to the shot's success (``envs.camera.task.shot_metrics``: framed and unoccluded on 90% of frames, no
   collision): our PPO fine-tuned from the library vs from scratch (same settings, the camera's PPO defaults,
   the fine-tune's desired_kl 0.002 as a run from the library sets), wall clock of training only (the check
@@ -60,7 +60,7 @@ def _metrics(kind, spec, policy=None) -> dict:
     if kind == "track_to":
         move = scripted_rollout(task, "track_to")
     elif kind == "teacher":
-        move = rollout(task, lambda _obs: teacher_actions(task))
+        move = rollout(task, lambda _obs: teacher_actions(task, clear=True))
     else:
         move = rollout(task, lambda obs: policy.predict(obs)[0])
     return shot_metrics(task, move)
