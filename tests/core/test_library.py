@@ -192,6 +192,22 @@ def test_the_chain_network_exports_to_onnx_and_matches_torch(tmp_path, name):
     assert np.abs(want - got).max() < 1e-5
 
 
+def test_the_camera_entry_exports_to_onnx_and_matches_torch(tmp_path):
+    """The camera entry is our PPO's plain network with its observation normaliser: the export carries both."""
+    ort = pytest.importorskip("onnxruntime")
+    from rig_dojo.agents.onnx_export import export_onnx
+
+    policy = load_policy(entry("camera").path)
+    out = tmp_path / "camera.onnx"
+    export_onnx(policy, out)
+    from rig_dojo.agents.library_camera import OBS_DIM  # free mode without lens: 24 numbers
+
+    obs = np.random.default_rng(1).normal(size=(128, OBS_DIM)).astype(np.float32)
+    want, _ = policy.predict(obs, deterministic=True)
+    got = ort.InferenceSession(str(out)).run(None, {"observation": obs})[0]
+    assert np.abs(np.asarray(want) - got).max() < 1e-5
+
+
 def test_a_zero_shot_run_writes_the_start_as_a_run_without_training_and_resumes_into_a_fine_tune(tmp_path):
     from rig_dojo.agents.session import TrainingSession
     from rig_dojo.agents.run_folder import find_resume_point
