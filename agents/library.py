@@ -180,6 +180,25 @@ def random_hand(rng: np.random.Generator) -> Any:
     return random_hand_spec(rng)
 
 
+def dagger_episode(task: Any, teacher: Callable[[np.ndarray], np.ndarray], act: Callable[[np.ndarray], np.ndarray],
+                   follow_teacher: bool, noise: float, rng: np.random.Generator) -> tuple[list, list]:
+    """One DAgger episode of every environment of ``task``: each step's observation and the teacher's label for
+    it. The acting policy is the teacher while ``follow_teacher`` (the first rounds), else ``act(obs)`` (the
+    network); Gaussian ``noise`` is added to either and the action clipped to [-1, 1], so states off the
+    teacher's path are seen and labelled."""
+    task.reset()
+    obs = task._observe()
+    seen, labels = [], []
+    for _ in range(task.episode_steps):
+        label = teacher(obs)
+        seen.append(obs)
+        labels.append(label)
+        action = label if follow_teacher else act(obs)
+        task._step(np.clip(action + rng.normal(0.0, noise, action.shape), -1.0, 1.0))
+        obs = task._observe()
+    return seen, labels
+
+
 def pretrain_chains(recipe: ChainRecipe, report: Callable[[str], None] | None = None) -> tuple[Any, dict]:
     """Train a library network (:class:`agents.chain_policy.ChainActorCritic`) by DAgger on random chains of
     ``recipe.task``; returns ``(network, record)`` where ``record`` holds the recipe, samples and seconds."""
@@ -204,22 +223,17 @@ def pretrain_chains(recipe: ChainRecipe, report: Callable[[str], None] | None = 
     labels: list[np.ndarray] = []
     split = MAX_TOKENS * FEATURES
     loss_value = float("nan")
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net.actor(torch.as_tensor(obs, dtype=torch.float32)).clamp(-1, 1).numpy()
+
     for round_ in range(recipe.rounds):
         for task in tasks:
-            task.reset()
-            obs = task._observe()
-            for _ in range(task.episode_steps):
-                teacher = teacher_actions(obs)
-                observations.append(obs.astype(np.float32))
-                labels.append(teacher)
-                if round_ < recipe.teacher_rounds:
-                    act = teacher
-                else:
-                    with torch.no_grad():
-                        act = net.actor(torch.as_tensor(obs, dtype=torch.float32)).clamp(-1, 1).numpy()
-                act = np.clip(act + rng.normal(0.0, recipe.action_noise, act.shape), -1.0, 1.0)
-                task._step(act)
-                obs = task._observe()
+            seen, wanted = dagger_episode(task, teacher_actions, act, round_ < recipe.teacher_rounds,
+                                          recipe.action_noise, rng)
+            observations.extend(o.astype(np.float32) for o in seen)
+            labels.extend(wanted)
         while sum(len(o) for o in observations) > recipe.max_samples:
             observations.pop(0)
             labels.pop(0)

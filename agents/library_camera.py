@@ -282,6 +282,7 @@ def pretrain_camera(recipe: CameraRecipe | None = None, report: Callable[[str], 
     """Train the camera library network by DAgger on random shots; returns ``(network, record)``."""
     import torch
 
+    from .library import dagger_episode
     from .threads import use_training_threads
 
     recipe = recipe or CameraRecipe()
@@ -297,26 +298,22 @@ def pretrain_camera(recipe: CameraRecipe | None = None, report: Callable[[str], 
     labels: list[np.ndarray] = []
     loss_value = float("nan")
     x = torch.zeros(0)
+    clear = recipe.obstacles > 0  # the teacher rises over occluders when the shots have any
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net.predict(obs)[0]
+
     for round_ in range(recipe.rounds):
         for s in range(recipe.shots):
             spec = random_shot(rng)
             if recipe.obstacles > 0 and rng.random() < recipe.obstacles:
                 spec = random_obstacles(rng, spec)
             task = _task(spec, recipe.envs_per_shot, recipe.start_noise, recipe.seed * 1000 + s)
-            task.reset()
-            obs = task._observe()
-            for _ in range(task.episode_steps):
-                teacher = teacher_actions(task, clear=recipe.obstacles > 0)
-                observations.append(obs.astype(np.float32))
-                labels.append(teacher)
-                if round_ < recipe.teacher_rounds:
-                    act = teacher
-                else:
-                    with torch.no_grad():
-                        act = net.predict(obs)[0]
-                act = np.clip(act + rng.normal(0.0, recipe.action_noise, act.shape), -1.0, 1.0)
-                task._step(act)
-                obs = task._observe()
+            seen, wanted = dagger_episode(task, lambda _obs, task=task: teacher_actions(task, clear=clear), act,
+                                          round_ < recipe.teacher_rounds, recipe.action_noise, rng)
+            observations.extend(o.astype(np.float32) for o in seen)
+            labels.extend(wanted)
         while sum(len(o) for o in observations) > recipe.max_samples:
             observations.pop(0)
             labels.pop(0)

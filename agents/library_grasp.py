@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .library import ChainRecipe
+from .library import ChainRecipe, dagger_episode
 
 
 def grasp_recipe() -> ChainRecipe:
@@ -56,26 +56,17 @@ def pretrain_grasp(recipe: ChainRecipe | None = None, report: Callable[[str], No
     per_batch = 4  # hands in one minibatch
     loss_value = float("nan")
     total = 0
+    def act(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net.actor(torch.as_tensor(obs)).clamp(-1, 1).numpy()
+
     for round_ in range(recipe.rounds):
         for h, task in enumerate(hands):
             J = task.n_joints
-            task.reset()
-            obs = task._observe()
-            seen, wanted = [], []
-            for _ in range(task.episode_steps):
-                teacher = teacher_actions(obs)
-                seen.append(obs[:, :split].reshape(len(obs), MAX_TOKENS, FEATURES)[:, :J].copy())
-                wanted.append(teacher[:, :J])
-                if round_ < recipe.teacher_rounds:
-                    act = teacher
-                else:
-                    with torch.no_grad():
-                        act = net.actor(torch.as_tensor(obs)).clamp(-1, 1).numpy()
-                act = np.clip(act + rng.normal(0.0, recipe.action_noise, act.shape), -1.0, 1.0)
-                task._step(act)
-                obs = task._observe()
-            tokens[h].append(np.concatenate(seen))
-            labels[h].append(np.concatenate(wanted))
+            seen, wanted = dagger_episode(task, teacher_actions, act, round_ < recipe.teacher_rounds,
+                                          recipe.action_noise, rng)
+            tokens[h].append(np.concatenate([o[:, :split].reshape(len(o), MAX_TOKENS, FEATURES)[:, :J] for o in seen]))
+            labels[h].append(np.concatenate([w[:, :J] for w in wanted]))
         per_hand_cap = recipe.max_samples // len(hands)
         for h in range(len(hands)):
             while sum(len(x) for x in tokens[h]) > per_hand_cap and len(tokens[h]) > 1:
