@@ -57,6 +57,8 @@ class PhysicsTask(BatchedTask):
         model_options: passed to :class:`~.twin.PhysicsTwin` (``damping_ratio``, ``self_collision``).
     """
 
+    shoves = False  # pushes while training (_shove); tracking and the library's pretraining turn it on
+
     kind = "stand"
     default_action_scale = 1.0
 
@@ -165,7 +167,20 @@ class PhysicsTask(BatchedTask):
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0) * self.action_scale
         return self.q_centre + np.where(a > 0, a * (self.q_high - self.q_centre), a * (self.q_centre - self.q_low))
 
+    def _shove(self) -> None:
+        """While ``shoves`` is on (tracking and the library's pretraining set it): about every two seconds, an
+        environment's root is pushed in a random horizontal direction at 0.5-1 x ``physics.shove`` sizes/s."""
+        if not (self.shoves and self.config.shove > 0):
+            return
+        hit = np.flatnonzero(self.rng.random(self.num_envs) < 0.5 / self.fps)
+        if len(hit):
+            angle = self.rng.uniform(0.0, 2 * np.pi, len(hit))
+            speed = self.rng.uniform(0.5, 1.0, len(hit)) * self.config.shove * self.unit
+            for i, a, v in zip(hit, angle, speed):
+                self.twin.datas[i].qvel[:2] += v * np.array([np.cos(a), np.sin(a)])
+
     def _step(self, action: np.ndarray):
+        self._shove()
         twin, n = self.twin, self.num_envs
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(n, self.n_joints), -1.0, 1.0)
         q_before = twin.q.copy()

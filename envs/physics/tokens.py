@@ -79,7 +79,6 @@ class TokenPhysicsTask:
             raise RigDojoError(f"the rig-agnostic physics policy drives at most {MAX_TOKENS} hinges; "
                                f"{self.spec.rig_name!r} has {self.n_joints} (lock some rotation axes or set "
                                "rig.observation = \"full\")")
-        self.shoves = False
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(MAX_TOKENS,), dtype=np.float32)
         spec, lay = self.spec, self.twin.layout
@@ -109,13 +108,6 @@ class TokenPhysicsTask:
         self._mask[:J] = 1.0
 
     def _step(self, action):
-        if self.shoves and self.config.shove > 0:  # a shove about every two seconds, in a random horizontal direction
-            hit = np.flatnonzero(self.rng.random(self.num_envs) < 0.5 / self.fps)
-            if len(hit):
-                angle = self.rng.uniform(0.0, 2 * np.pi, len(hit))
-                speed = self.rng.uniform(0.5, 1.0, len(hit)) * self.config.shove * self.unit
-                for i, a, v in zip(hit, angle, speed):
-                    self.twin.datas[i].qvel[:2] += v * np.array([np.cos(a), np.sin(a)])
         return super()._step(np.asarray(action)[:, :self.n_joints])
 
     def tokens(self) -> np.ndarray:

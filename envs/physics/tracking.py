@@ -187,16 +187,6 @@ class TrackTask(PhysicsTask):
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0) * self.action_scale
         return np.clip(ref + a * (self.q_high - self.q_low) / 2, self.q_low, self.q_high)
 
-    def _step(self, action: np.ndarray):
-        if self.shoves and self.config.shove > 0:  # a shove about every two seconds, in a random horizontal direction
-            hit = np.flatnonzero(self.rng.random(self.num_envs) < 0.5 / self.fps)
-            if len(hit):
-                angle = self.rng.uniform(0.0, 2 * np.pi, len(hit))
-                speed = self.rng.uniform(0.5, 1.0, len(hit)) * self.config.shove * self.unit
-                for i, a, v in zip(hit, angle, speed):
-                    self.twin.datas[i].qvel[:2] += v * np.array([np.cos(a), np.sin(a)])
-        return super()._step(action)
-
     def _physics_state(self):
         state = super()._physics_state()
         twin, unit = self.twin, self.unit
