@@ -78,6 +78,7 @@ for the task: what the sidebar starts from)::
     friction = 1.0
     radius_source = "length"         # length | envelope | bbone
     radius_ratio = 0.12
+    soles = true                     # feet within 40 deg of flat stand on a sole from heel to toe
     obstacles = []                   # obstacle boxes (empty: objects with rig_dojo_obstacle)
     platform = ""                    # an animated mesh that becomes a moving box
     root_motion = "bone"             # bake root motion to the root bone or the object

@@ -324,7 +324,8 @@ ENTRIES: dict[str, LibraryEntry] = {
                            _lazy("library_camera", "pretrain_camera"), layout=_lazy("library_camera", "layout"),
                            bind_flags="--task camera --camera CAMERA --subject OBJECT"),
     "stand": LibraryEntry("stand", "stand", "chain",
-                          "stand and balance a quadruped of up to 128 hinges (physics, MuJoCo; no gain on bipeds yet)",
+                          "a start for stand training on a quadruped or biped of up to 128 hinges (physics, MuJoCo; "
+                          "zero-shot it does not beat holding the rest pose)",
                           _lazy("library_stand", "pretrain_stand"), layout=_lazy("library_stand", "layout"),
                           bind_flags="--task stand --rig RIG"),
     "grasp": LibraryEntry("grasp", "grasp", "chain",

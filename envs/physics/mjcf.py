@@ -20,6 +20,9 @@ How a rig becomes a MuJoCo model (:func:`build_mjcf`):
 * **a position servo per hinge**, ``kp = strength × weight × size`` (strength 1 holds
   the whole creature's weight at its own size with one radian of error), with joint damping near critical and a joint armature
   that keeps the servo stable at the chosen time step.
+* **soles under the feet** (``soles``, on by default): a bone within 40° of flat whose lower end rests on
+  the ground at rest gets a massless capsule lying on the ground from a heel behind its upper end to its
+  lower end (:func:`foot_soles`); an ankle-to-toe foot otherwise stands on its toe tip.
 * creature capsules touch the world (ground plane, obstacle boxes, the moving
   platform) but not each other (bones of a rig overlap at the joints).
 * an animated platform is a **mocap body**: it follows the sampled trajectory
@@ -238,7 +241,7 @@ def _quat(rot: np.ndarray) -> np.ndarray:
 
 
 def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
-               self_collision: bool = False) -> tuple[str, ModelLayout]:
+               self_collision: bool = False, soles: bool = True) -> tuple[str, ModelLayout]:
     """The MuJoCo model of ``spec`` as MJCF XML, and where its parts are.
 
     Args:
@@ -247,6 +250,7 @@ def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
         damping_ratio: joint damping as a fraction of critical for each servo.
         self_collision: let the creature's capsules collide with each other (off by
             default: a rig's bones overlap at the joints).
+        soles: give the feet flat soles (:func:`foot_soles`).
     """
     spec.validate()
     if substeps < 1:
@@ -308,6 +312,7 @@ def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
                      'contype="0" conaffinity="1"/>')
         lines.append('    </body>')
     body_names = [f"bone{k}" for k in range(b)]
+    sole_of = foot_soles(spec) if soles else {}
     hinges_of: dict[int, list[int]] = {}
     for j, k in enumerate(joint_bone):
         hinges_of.setdefault(int(k), []).append(j)
@@ -330,6 +335,10 @@ def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
         r, length = spec.radius[k] * s, spec.lengths[k] * s
         lines.append(f'{pad}  <geom name="{body_names[k]}" type="capsule" fromto="0 0 0 0 {length:.12g} 0" size="{r:.12g}" '
                      f'density="{spec.density[k]:.12g}" friction="{friction}" {creature_collision}/>')
+        if k in sole_of:
+            a, z = sole_of[k]
+            lines.append(f'{pad}  <geom name="sole{k}" type="capsule" fromto="{_f(a)} {_f(z)}" size="{r:.12g}" '
+                         f'density="0" friction="{friction}" {creature_collision}/>')
         for c in children[k]:
             emit(c, depth + 1)
         lines.append(f'{pad}</body>')
@@ -346,6 +355,42 @@ def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
                          body_names=body_names, timestep=timestep, substeps=int(substeps),
                          platform_body="platform" if len(spec.platform_matrices) else "", total_mass=total, size=size)
     return "\n".join(line for line in lines if line), layout
+
+
+HEEL = 0.25  # the heel reaches behind the ankle by this share of the foot's length (a human foot's does)
+FLAT = float(np.tan(np.radians(40.0)))  # a foot lies within 40 degrees of flat; steeper is a hoof or a hock
+
+
+def foot_soles(spec: PhysicsSpec, touch: float = 0.02) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The soles of a creature's feet: ``{bone: (from, to)}``, a capsule's ends in the bone's own frame (world units).
+
+    A foot is a bone whose lower end rests on the ground at rest (within ``touch`` of the creature's size of its
+    lowest point) and which lies within 40° of flat: an ankle-to-toe bone, as most rigs' feet are, a toe, a
+    Rigify heel. A capsule along an ankle-to-toe bone touches the ground only at the toe tip, so a biped stands
+    on tiptoe with its weight behind its toes and falls backwards holding its rest pose; steeper bones (a hoof,
+    a digitigrade hock) keep standing on their tips. The sole is a capsule of the bone's radius lying on the
+    ground (every sole at the creature's lowest point, so a foot's toe and heel bones stand level) from a heel
+    a quarter of the foot's length behind its upper end to its lower end, rigid with the bone and without mass."""
+    heads, tails = spec.rest_points()
+    r = spec.radius * spec.scale
+    low_h, low_t = heads[:, 2] - r, tails[:, 2] - r
+    lowest = min(float(low_h.min()), float(low_t.min()))
+    tol = touch * spec.size()
+    world = spec.world_rest()
+    out = {}
+    for k in range(spec.n_bones):
+        for low, high, low_z in ((tails[k], heads[k], low_t[k]), (heads[k], tails[k], low_h[k])):
+            run = float(np.hypot(*(high - low)[:2]))
+            if low_z - lowest <= tol and high[2] >= low[2] and high[2] - low[2] <= run * FLAT:
+                ground = lowest + r[k]
+                a = np.array([high[0], high[1], ground])
+                z = np.array([low[0], low[1], ground])
+                a = a + HEEL * (a - z)
+                if np.hypot(*(a - z)[:2]) > r[k]:
+                    rot, origin = world[k, :3, :3], world[k, :3, 3]
+                    out[k] = (rot.T @ (a - origin), rot.T @ (z - origin))
+                break
+    return out
 
 
 def load_model(spec: PhysicsSpec, substeps: int = 8, **kwargs):

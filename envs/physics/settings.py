@@ -38,6 +38,11 @@ class PhysicsConfig:
     radius_ratio: float = setting(0.12, label="Radius Ratio", min=1e-4, soft_max=0.5, precision=3, advanced=True,
                                   description="Capsule radius as a fraction of the bone's length (Radius From: "
                                               "Length)")
+    soles: bool = setting(True, label="Soles", advanced=True,
+                          description="Feet stand on flat soles: a bone within 40° of flat whose lower end rests on the "
+                                      "ground at rest gets a sole on the ground from a heel behind its upper end to its "
+                                      "lower end (off: only the bones' capsules touch the ground, so an ankle-to-toe foot "
+                                      "stands on its toe tip)")
     obstacles: list[str] = setting(default_factory=list, label="Obstacles", kind="objects", advanced=True,
                                    description="Objects that become obstacle boxes, comma-separated (empty: the "
                                                "objects with a rig_dojo_obstacle custom property)")

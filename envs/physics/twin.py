@@ -29,7 +29,7 @@ class PhysicsTwin:
         spec: the creature.
         n_envs: number of environments.
         substeps: physics steps per control step (time step ``1 / (fps * substeps)``).
-        **model_options: passed to :func:`envs.physics.mjcf.build_mjcf` (``damping_ratio``, ``self_collision``).
+        **model_options: passed to :func:`envs.physics.mjcf.build_mjcf` (``damping_ratio``, ``self_collision``, ``soles``).
 
     Attributes (refreshed by :meth:`reset` and :meth:`step`):
         qpos ``(n, nq)``, qvel ``(n, nv)``: MuJoCo's state (free root first: position, quaternion).

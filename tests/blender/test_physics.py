@@ -191,8 +191,9 @@ def test_a_briefly_trained_balance_policy_stays_up_longer_than_zero_actions(bipe
     from stable_baselines3 import PPO
 
     torch.set_num_threads(1)
-    spec = pe.extract_physics(biped)  # weak enough that holding the rest pose falls within a second
-    settings = {"episode_seconds": 4.0}
+    spec = pe.extract_physics(biped)
+    # on tiptoe (soles off) holding the rest pose falls backwards within a second: balance has to be learnt
+    settings = {"episode_seconds": 4.0, "soles": False}
     task = make_physics_task(spec, "stand", n_envs=16, seed=0, **settings)
     model = PPO("MlpPolicy", task, n_steps=64, batch_size=256, n_epochs=10, learning_rate=3e-4, seed=0,
                 policy_kwargs={"net_arch": [64, 64], "log_std_init": -1.0}, device="cpu")
@@ -290,8 +291,9 @@ sys.stdout.flush(); os._exit(0)
 def test_rigify_quadruped_metarig_stands_after_a_short_training_and_bakes_verified(tmp_path):
     """A new user's path, end to end on the command line with the defaults: Rigify's basic quadruped
     metarig (34 bones, quaternion rotations, no limits) is read as a creature, stands for whole 10 s
-    episodes after 57k steps of stand training (about 30 s; holding the rest pose falls in 2 of 4), and
-    its baked balance verifies in Blender."""
+    episodes after 57k steps of stand training (about 30 s), and its baked balance verifies in Blender. Holding
+    the rest pose fell in 2 of 4 episodes while feet were capsules (the toes touched at their tips); on soles it
+    stands too, which the training must not lose."""
     import subprocess
     import sys
 
@@ -314,7 +316,7 @@ def test_rigify_quadruped_metarig_stands_after_a_short_training_and_bakes_verifi
     print(f"Rigify quadruped stand: success {summary['success_rate']:.0%} over {summary['episodes']} episodes; "
           f"trained {physics['trained']}, zero actions {physics['zero_actions']}")
     assert physics["trained"]["falls"] == 0 and physics["trained"]["seconds_up"] == pytest.approx(10.0)
-    assert physics["trained"]["seconds_up"] > physics["zero_actions"]["seconds_up"]
+    assert physics["trained"]["seconds_up"] >= physics["zero_actions"]["seconds_up"]
     assert summary["success_rate"] >= 0.9
 
     baked = tmp_path / "baked.blend"

@@ -1,0 +1,66 @@
+"""Soles under a creature's feet (envs/physics/mjcf.py ``foot_soles``): an ankle-to-toe foot stands on a flat sole
+from heel to toe instead of its toe tip, so a biped holding its rest pose stays up (no bpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rig_dojo.envs.physics.mjcf import build_mjcf, foot_soles
+from rig_dojo.envs.physics.random_creatures import random_creature
+from rig_dojo.envs.physics.task import make_physics_task
+
+
+def _in_world(spec, k, point):
+    w = spec.world_rest()[k]
+    return w[:3, :3] @ point + w[:3, 3]
+
+
+def test_a_biped_s_feet_get_soles_on_the_ground_from_heel_to_toe_and_nothing_else_does():
+    spec = random_creature(np.random.default_rng(3), "biped")
+    soles = foot_soles(spec)
+    assert sorted(spec.bone_names[k] for k in soles) == ["foot.L", "foot.R"]
+    heads, tails = spec.rest_points()
+    r = spec.radius * spec.scale
+    lowest = min((heads[:, 2] - r).min(), (tails[:, 2] - r).min())
+    for k, (heel, toe) in soles.items():
+        heel, toe = _in_world(spec, k, heel), _in_world(spec, k, toe)
+        # lying on the ground, the toe under the bone's tail, the heel behind the ankle (the bone's head)
+        assert heel[2] - r[k] == pytest.approx(lowest) and toe[2] - r[k] == pytest.approx(lowest)
+        assert toe[:2] == pytest.approx(tails[k, :2])
+        foot = tails[k, :2] - heads[k, :2]
+        assert (heel[:2] - heads[k, :2]) @ foot == pytest.approx(-0.25 * foot @ foot)
+    xml, _ = build_mjcf(spec)
+    assert xml.count('name="sole') == 2 and 'density="0"' in xml  # massless: the creature weighs the same
+    assert 'name="sole' not in build_mjcf(spec, soles=False)[0]
+
+
+def test_steep_feet_keep_standing_on_their_tips():
+    """A quadruped whose feet point down more than 40 degrees (hooves, hocks) gets no heel under the ankle."""
+    spec = random_creature(np.random.default_rng(0), "quadruped")
+    heads, tails = spec.rest_points()
+    for k in foot_soles(spec):
+        d = tails[k] - heads[k]
+        assert abs(d[2]) <= np.tan(np.radians(40)) * np.hypot(d[0], d[1]) + 1e-9, spec.bone_names[k]
+    steep = [k for k, n in enumerate(spec.bone_names) if n.endswith("_shin")]
+    assert steep and not set(steep) & set(foot_soles(spec))
+
+
+def _seconds_up(spec, soles: bool, seconds: float = 4.0) -> float:
+    task = make_physics_task(spec, "stand", n_envs=4, seed=0, episode_seconds=seconds, soles=soles)
+    task.reset()
+    alive, up = np.ones(4, dtype=bool), np.zeros(4)
+    for _ in range(task.episode_steps):
+        _, _, done, _ = task.step(np.zeros((4, task.n_joints)))
+        alive &= ~done
+        up += alive
+    return float(up.mean() / task.fps)
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_a_biped_holding_its_rest_pose_stands_on_its_soles_and_falls_on_tiptoe(seed):
+    spec = random_creature(np.random.default_rng(seed), "biped")
+    tiptoe, soles = _seconds_up(spec, False), _seconds_up(spec, True)
+    print(f"biped {seed}: holding the rest pose up {tiptoe:.2f} s on tiptoe, {soles:.2f} s on soles")
+    assert tiptoe < 1.5  # weight behind the toe tips: it falls backwards at once
+    assert soles > 2 * tiptoe and soles > 3.0
