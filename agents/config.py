@@ -332,8 +332,13 @@ _PHYSICS_PPO: dict[str, Any] = dict(
 # Grasp (one fixed object, 24 joints on the Rigify hand): our PPO's row with fewer environments, so more updates
 # a second (agents/README.md, "Grasp and aim defaults").
 _GRASP_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], n_envs=128, batch_size=1024, total_steps=1_000_000)
+# Stand: our PPO's row exploring with a third of its std (log std -2: 0.14 of a full action). With -1 a biped on soles
+# never stood within 180 s (3 runs); with -2 it did in 79-173 s; quadrupeds stand either way (agents/README.md,
+# "Physics defaults (stand)").
+_STAND_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], extra={**_DEFAULTS["ppo"]["extra"], "log_std_init": -2.0})
 _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "grasp"): _GRASP_PPO,
+    ("ppo", "stand"): _STAND_PPO,
     ("ppo", "locomotion"): _PHYSICS_PPO,
     ("ppo", "obstacles"): _PHYSICS_PPO,  # locomotion over a box: starts from locomotion's tuning
     ("sb3_ppo", "locomotion"): _PHYSICS_PPO,
