@@ -26,7 +26,6 @@ import numpy as np
 from ..errors import RigDojoError
 from .config import TrainConfig
 from .files import write_atomic
-from .threads import hold_switch_interval, release_switch_interval
 
 STATES = ("idle", "running", "paused", "stopping", "stopped", "finished", "error")
 KEEP_CHECKPOINTS = 2
@@ -208,7 +207,6 @@ class BackgroundRun:
             raise
         self._set_state("running")
         self._thread = threading.Thread(target=self._thread_main, name=self.thread_name, daemon=True)
-        hold_switch_interval()  # the main thread (Blender's UI) gets the GIL back within a millisecond
         self._thread.start()
 
     def _thread_main(self) -> None:
@@ -217,7 +215,6 @@ class BackgroundRun:
         finally:
             if self._folder_lock is not None:
                 self._folder_lock.release()
-            release_switch_interval()
             self._thread_ended.set()
 
     def pause(self) -> None:

@@ -8,25 +8,14 @@ thread buys little even when a core is free. So: one core stays for the twin and
 of the rest goes to torch, never more than :data:`MAX_THREADS` (small matrices do not scale).
 
 ``RIG_DOJO_TORCH_THREADS`` overrides the choice (a positive integer).
-
-While a training thread runs beside Blender's main thread, the interpreter's switch interval (how long a thread
-that holds the GIL keeps it after another asks) drops from Python's 5 ms to :data:`SWITCH_INTERVAL`: the
-sidebar's 24 Hz timer waits for the GIL at most that long (``./dojo bench ui`` measures both).
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import threading
 
 ENV_VAR = "RIG_DOJO_TORCH_THREADS"
 MAX_THREADS = 4
-SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
-
-_switch_lock = threading.Lock()
-_switch_holders = 0
-_switch_before = 0.0
 
 
 def available_cores() -> int:
@@ -59,24 +48,3 @@ def use_training_threads() -> int:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
-
-
-def hold_switch_interval() -> None:
-    """A training thread starts: hand the GIL back within :data:`SWITCH_INTERVAL` (until every holder released)."""
-    global _switch_holders, _switch_before
-    with _switch_lock:
-        if _switch_holders == 0:
-            _switch_before = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_before, SWITCH_INTERVAL))
-        _switch_holders += 1
-
-
-def release_switch_interval() -> None:
-    """A training thread ended: the last one restores the switch interval it found."""
-    global _switch_holders
-    with _switch_lock:
-        if _switch_holders == 0:
-            return
-        _switch_holders -= 1
-        if _switch_holders == 0:
-            sys.setswitchinterval(_switch_before)

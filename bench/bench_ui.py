@@ -6,16 +6,12 @@ The main thread plays the sidebar's part: every 1/24 s it wakes up, applies a po
 to the rig and updates the view layer (what the live preview does each tick). We
 record how late each wake-up is and how long the pose update takes, first with no
 training and then while a TrainingSession (PPO defaults, reach task) runs in its
-thread: once with Python's GIL switch interval (5 ms) and once with the 1 ms a session
-sets while its thread runs (agents/threads.py). ``RIG_DOJO_BENCH_UI_SECONDS`` (default 24)
-is each measurement's length. DESIGN.md rule 3 says to move the trainer to a worker process if this shows
+thread. DESIGN.md rule 3 says to move the trainer to a worker process if this shows
 starvation.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 import time
 
@@ -23,7 +19,6 @@ import bpy
 import numpy as np
 import torch
 
-from rig_dojo.agents import threads
 from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.agents.session import TrainingSession
 from rig_dojo.scene.builders import scenes
@@ -31,7 +26,7 @@ from rig_dojo.scene.kinematic.task_extract import task_from_config
 from rig_dojo.envs.kinematic.family import env_factory
 
 TICK = 1.0 / 24.0
-SECONDS = float(os.environ.get("RIG_DOJO_BENCH_UI_SECONDS", 24.0))
+SECONDS = 8.0
 
 
 def ui_loop(seconds: float) -> tuple[np.ndarray, np.ndarray]:
@@ -64,35 +59,24 @@ def main() -> None:
     make_env = env_factory(task_from_config(config))
 
     idle_late, idle_work = ui_loop(SECONDS)
-
-    def while_training(switch: float):
-        threads.SWITCH_INTERVAL = switch  # what the session sets while its thread runs
-        with tempfile.TemporaryDirectory() as tmp:
-            session = TrainingSession(config, make_env, f"{tmp}/run")
-            session.start()
-            time.sleep(1.0)
-            step0, t0 = session.latest().step if session.latest() else 0, time.perf_counter()
-            late, work = ui_loop(SECONDS)
-            snap = session.latest()
-            sps = (snap.step - step0) / (time.perf_counter() - t0)
-            session.stop()
-        return late, work, sps
-
-    ours = threads.SWITCH_INTERVAL
-    python_late, python_work, python_sps = while_training(sys.getswitchinterval())
-    busy_late, busy_work, sps = while_training(ours)
-    threads.SWITCH_INTERVAL = ours
+    with tempfile.TemporaryDirectory() as tmp:
+        session = TrainingSession(config, make_env, f"{tmp}/run")
+        session.start()
+        time.sleep(1.0)
+        step0, t0 = session.latest().step if session.latest() else 0, time.perf_counter()
+        busy_late, busy_work = ui_loop(SECONDS)
+        snap = session.latest()
+        sps = (snap.step - step0) / (time.perf_counter() - t0)
+        session.stop()
 
     def row(name, late, work):
-        print(f"  {name:34s} tick lateness p50 {np.percentile(late, 50):6.2f} ms  p99 {np.percentile(late, 99):6.2f} ms"
+        print(f"  {name:16s} tick lateness p50 {np.percentile(late, 50):6.2f} ms  p99 {np.percentile(late, 99):6.2f} ms"
               f"   pose update p50 {np.percentile(work, 50):5.2f} ms  p99 {np.percentile(work, 99):5.2f} ms")
 
     print(f"main-thread ticks at 24 Hz for {SECONDS:.0f} s, pose update = 3 bones + view_layer.update()")
     row("no training", idle_late, idle_work)
-    row(f"training, {sys.getswitchinterval() * 1e3:g} ms switch (Python's)", python_late, python_work)
-    row(f"training, {ours * 1e3:g} ms switch (ours)", busy_late, busy_work)
-    print(f"  training ran at {python_sps:,.0f} / {sps:,.0f} env-steps/s meanwhile; p99 lateness ratio to no training "
-          f"{np.percentile(python_late, 99) / max(np.percentile(idle_late, 99), 1e-3):.1f}x / "
+    row("training", busy_late, busy_work)
+    print(f"  training ran at {sps:,.0f} env-steps/s meanwhile; p99 lateness ratio "
           f"{np.percentile(busy_late, 99) / max(np.percentile(idle_late, 99), 1e-3):.1f}x")
 
 

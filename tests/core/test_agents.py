@@ -353,29 +353,6 @@ def test_session_pauses_resumes_stops_and_continues_from_its_checkpoint(tmp_path
         TrainingSession(long_ppo_config(), make_toy_env, tmp_path / "run").start()
 
 
-def test_a_training_thread_hands_the_gil_back_within_a_millisecond_while_it_runs(tmp_path):
-    """Blender's main thread (the sidebar's timer) waits for the GIL at most the switch interval: 1 ms while a
-    training thread runs, Python's own value again when the last one ends (two sessions at once included)."""
-    import sys
-
-    from rig_dojo.agents.threads import SWITCH_INTERVAL
-
-    before = sys.getswitchinterval()
-    assert before > SWITCH_INTERVAL
-    one = TrainingSession(long_ppo_config(), make_toy_env, tmp_path / "one")
-    two = TrainingSession(long_ppo_config(), make_toy_env, tmp_path / "two")
-    one.start()
-    try:
-        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
-        two.start()
-        one.stop()
-        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)  # the other still trains
-    finally:
-        one.stop()
-        two.stop()
-    assert sys.getswitchinterval() == pytest.approx(before)
-
-
 def json_load(path):
     import json
 
