@@ -277,6 +277,43 @@ def test_rigify_basic_quadruped_metarig_matches_blender():
     assert report["rest"] <= 1e-5 and report["pose"] <= 1e-4
 
 
+RIGIFY_HUMAN_STANDS = r'''
+import json
+import numpy as np
+import bpy
+from rig_dojo.scene.builders import scenes
+from rig_dojo.scene.physics import extract as pe
+from rig_dojo.envs.physics.mjcf import foot_soles
+from rig_dojo.envs.physics.task import make_physics_task
+scenes.empty_scene(); scenes.enable_rigify()
+bpy.ops.object.armature_human_metarig_add()  # as the Add > Armature > Human (Meta-Rig) menu makes it
+spec = pe.extract_physics(bpy.context.active_object)
+up = {}
+for soles in (False, True):
+    task = make_physics_task(spec, "stand", n_envs=1, seed=0, episode_seconds=3.0, reset_noise=0.0, soles=soles)
+    task.reset()
+    steps = 0
+    for _ in range(task.episode_steps):
+        _, _, done, _ = task.step(np.zeros((1, task.n_joints)))
+        steps += 1
+        if done[0]:  # a fall, or the episode's end
+            break
+    up[str(soles)] = steps / task.fps
+print("REPORT" + json.dumps({"up": up, "soles": sorted(spec.bone_names[k] for k in foot_soles(spec))}))
+'''
+
+
+def test_rigify_s_human_metarig_holds_its_rest_pose_on_its_soles_and_falls_on_tiptoe():
+    """A rig nobody built for the test: the human metarig stands on its heel bones with its toes 2 cm up. With the
+    feet as bare capsules it pitches forward and falls holding its rest pose; on soles it stands the whole episode."""
+    proc = run_python(RIGIFY_HUMAN_STANDS, timeout=300)  # Rigify cannot be enabled twice in one process
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[6:])
+    print("human metarig holding its rest pose, seconds up:", report)
+    assert report["soles"] == ["foot.L", "foot.R", "heel.02.L", "heel.02.R", "toe.L", "toe.R"]
+    assert report["up"]["False"] < 2.5 and report["up"]["True"] >= 3.0 - 1e-9
+
+
 RIGIFY_QUADRUPED_FILE = r"""
 import bpy, os, sys
 from rig_dojo.scene.builders import scenes
