@@ -138,10 +138,36 @@ def ik_step(lever: np.ndarray, gap: np.ndarray, value: np.ndarray, damping: floa
     return step
 
 
-class ChainReachTask(ReachTask):
-    """Reach on one chain, observed and driven as padded per-joint tokens (module docstring)."""
+class JointTokens:
+    """What a kinematic task observed as padded joint tokens adds to its base task: the observation (``tokens()``
+    padded to ``max_tokens`` rows of ``features``, then the mask ``_mask``), actions cut to its ``n_joints``, and
+    the file's observation layout (``token_layout``). The chain tasks here and the hand's (``grasp_chains.py``)
+    differ only in those sizes and in their ``tokens()``."""
 
     policy_network = "chain"  # our PPO builds agents.chain_policy.ChainActorCritic for it
+    max_tokens = MAX_TOKENS
+    features = FEATURES
+    token_layout = TOKEN_LAYOUT
+
+    def _observe(self) -> np.ndarray:
+        n = self.num_envs
+        tokens = np.zeros((n, self.max_tokens, self.features), dtype=np.float32)
+        tokens[:, :self.n_joints] = self.tokens()
+        return np.concatenate([tokens.reshape(n, -1), np.broadcast_to(self._mask, (n, self.max_tokens))], axis=1)
+
+    def _step(self, action: np.ndarray):
+        return super()._step(np.asarray(action)[:, :self.n_joints])
+
+    def policy_layout(self) -> dict:
+        layout = super().policy_layout()
+        first, mask = self.token_layout
+        layout["observation"] = [dict(first, meaning=first["meaning"] + f" (this rig: the first {self.n_joints})"),
+                                 mask]
+        return layout
+
+
+class ChainReachTask(JointTokens, ReachTask):
+    """Reach on one chain, observed and driven as padded per-joint tokens (module docstring)."""
 
     def __init__(self, spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discrete: bool = False):
         problems = chain_problems(spec)
@@ -229,22 +255,6 @@ class ChainReachTask(ReachTask):
         out[:, :, 26] = ik_step(lever, gap[:, 0], out[:, :, 0]) / self.spec.max_delta
         np.clip(out[:, :, 26], -STEP_CLIP, STEP_CLIP, out=out[:, :, 26])
         return out
-
-    def _observe(self) -> np.ndarray:
-        n = self.num_envs
-        tokens = np.zeros((n, MAX_TOKENS, FEATURES), dtype=np.float32)
-        tokens[:, :self.n_joints] = self.tokens()
-        return np.concatenate([tokens.reshape(n, -1), np.broadcast_to(self._mask, (n, MAX_TOKENS))], axis=1)
-
-    def _step(self, action: np.ndarray):
-        return super()._step(np.asarray(action)[:, :self.n_joints])
-
-    def policy_layout(self) -> dict:
-        layout = super().policy_layout()
-        layout["observation"] = [dict(TOKEN_LAYOUT[0], meaning=TOKEN_LAYOUT[0]["meaning"] + f" (this rig: the "
-                                      f"first {self.n_joints})"), TOKEN_LAYOUT[1]]
-        return layout
-
 
 class ChainAimTask(ChainReachTask, AimTask):
     """Aim on one chain as joint tokens: the controlled vector is the effector's aiming axis (unit), the gap the

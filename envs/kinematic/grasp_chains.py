@@ -56,7 +56,7 @@ import numpy as np
 from ...errors import RigDojoError
 from .. import kinematics as km
 from ..rotations import euler_to_matrix
-from .chains import STEP_CLIP, ChainReachTask, _random_rotation, ik_step
+from .chains import STEP_CLIP, ChainReachTask, JointTokens, _random_rotation, ik_step
 from .grasp import GraspTask
 from .rig_spec import RigSpec
 from .task_spec import TargetSpec, TaskSpec
@@ -101,10 +101,11 @@ def grasp_problems(spec: TaskSpec) -> list[str]:
     return problems
 
 
-class ChainGraspTask(GraspTask):
+class ChainGraspTask(JointTokens, GraspTask):
     """Grasp on a hand, observed and driven as padded per-joint tokens (module docstring)."""
 
-    policy_network = "chain"  # our PPO builds agents.chain_policy.ChainActorCritic for it
+    max_tokens = MAX_TOKENS
+    features = FEATURES
     token_layout = TOKEN_LAYOUT
 
     def __init__(self, spec: TaskSpec, n_envs: int = 64, seed: int | None = None, discrete: bool = False):
@@ -229,21 +230,6 @@ class ChainGraspTask(GraspTask):
         out[:, :, STEP] = ik_step(stacked, gap, out[:, :, 0]) * STEP_GAIN / self.spec.max_delta
         np.clip(out[:, :, STEP], -STEP_CLIP, STEP_CLIP, out=out[:, :, STEP])
         return out
-
-    def _observe(self) -> np.ndarray:
-        n = self.num_envs
-        tokens = np.zeros((n, MAX_TOKENS, FEATURES), dtype=np.float32)
-        tokens[:, :self.n_joints] = self.tokens()
-        return np.concatenate([tokens.reshape(n, -1), np.broadcast_to(self._mask, (n, MAX_TOKENS))], axis=1)
-
-    def _step(self, action: np.ndarray):
-        return super()._step(np.asarray(action)[:, :self.n_joints])
-
-    def policy_layout(self) -> dict:
-        layout = super().policy_layout()
-        layout["observation"] = [dict(TOKEN_LAYOUT[0], meaning=TOKEN_LAYOUT[0]["meaning"] + f" (this rig: the "
-                                      f"first {self.n_joints})"), TOKEN_LAYOUT[1]]
-        return layout
 
 
 def teacher_actions(obs: np.ndarray) -> np.ndarray:
