@@ -376,5 +376,5 @@ class ChainMix(TaskMix):
                 "controls": [], "task": self.tasks[0].spec.kind, "observation": "chain"}
 
     def policy_layout(self) -> dict:
-        layout = getattr(self.tasks[0], "token_layout", TOKEN_LAYOUT)
+        layout = self.tasks[0].token_layout  # every task here is JointTokens
         return {"observation": layout, "joints": [], "rig_agnostic": True}

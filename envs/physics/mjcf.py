@@ -374,7 +374,7 @@ def foot_soles(spec: PhysicsSpec, touch: float = 0.02) -> dict[int, tuple[np.nda
     heads, tails = spec.rest_points()
     r = spec.radius * spec.scale
     low_h, low_t = heads[:, 2] - r, tails[:, 2] - r
-    lowest = min(float(low_h.min()), float(low_t.min()))
+    lowest = lowest_point(spec, heads, tails)
     tol = touch * spec.size()
     world = spec.world_rest()
     out = {}
@@ -403,6 +403,12 @@ def load_model(spec: PhysicsSpec, substeps: int = 8, **kwargs):
     except ValueError as exc:
         raise RigDojoError(f"MuJoCo refused the model of {spec.rig_name!r}: {exc}") from exc
     return model, layout
+
+
+def lowest_point(spec: PhysicsSpec, heads: np.ndarray, tails: np.ndarray) -> float:
+    """The height of the lowest point of the bone capsules with these heads and tails (``(..., B, 3)``, world)."""
+    r = spec.radius * spec.scale
+    return min(float((heads[..., 2] - r).min()), float((tails[..., 2] - r).min()))
 
 
 def bone_points(spec: PhysicsSpec, xpos: np.ndarray, xmat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,7 @@ from ...errors import RigDojoError
 from ...rewards import RewardComposer, TermConfig
 from ...rewards.physics_terms import PhysicsRewardState
 from . import DEFAULT_TERMS as PHYSICS_DEFAULT_TERMS
-from .mjcf import PhysicsSpec
+from .mjcf import PhysicsSpec, lowest_point
 from .settings import PhysicsConfig
 from .twin import PhysicsTwin
 from ..base import BatchedTask
@@ -119,9 +119,7 @@ class PhysicsTask(BatchedTask):
     def _rest_state(self) -> None:
         """The rest pose standing on the ground: ``rest_qpos``, and the heights it has there."""
         spec, twin = self.spec, self.twin
-        heads, tails = spec.rest_points()
-        r = spec.radius * spec.scale
-        lowest = min(float((heads[:, 2] - r).min()), float((tails[:, 2] - r).min()))
+        lowest = lowest_point(spec, *spec.rest_points())
         self.rest_qpos = twin.model.qpos0.copy()
         self.rest_qpos[2] += self.ground - lowest + 0.002 * self.unit
         self.rest_qpos[twin.q_adr] = self.q_centre

@@ -32,7 +32,7 @@ import numpy as np
 
 from ...errors import RigDojoError
 from ..kinematics import matrix_to_quaternion
-from .mjcf import PhysicsSpec, bone_points
+from .mjcf import PhysicsSpec, bone_points, lowest_point
 from .task import PhysicsTask
 
 
@@ -137,8 +137,7 @@ class TrackTask(PhysicsTask):
         heads, tails = bone_points(spec, xpos, xmat)
         # on the ground: the clip's lowest capsule point over all its frames touches it (keys often float
         # or sink by a foot's thickness; a BVH's root height is only scaled); said when it moved
-        r = spec.radius * spec.scale
-        lowest = min(float((heads[..., 2] - r).min()), float((tails[..., 2] - r).min()))
+        lowest = lowest_point(spec, heads, tails)
         shift = self.ground + 0.002 * self.unit - lowest
         if abs(shift) > 0.01 * self.unit:
             self.reference_notes.append(f"the reference was {abs(shift) / self.unit:.2f} creature sizes "
