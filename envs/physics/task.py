@@ -106,9 +106,8 @@ class PhysicsTask(BatchedTask):
         self.action = np.zeros((n, j))
         self.q_hist = [np.tile(self.q_centre, (n, 1)) for _ in range(3)]
         self.t = np.zeros(n, dtype=np.int64)
-        self.peak = np.zeros(n)
+        self.peak = np.zeros(n)  # the centre of mass's highest point (sizes) since the last takeoff (or the start)
         self.airborne = np.zeros(n, dtype=bool)
-        self.jumped = np.zeros(n, dtype=bool)
         self._points_prev = np.zeros((n, 2 * spec.n_bones, 3))
         self._last_terms: dict[str, np.ndarray] = {}
 
@@ -156,7 +155,6 @@ class PhysicsTask(BatchedTask):
         self.t[idx] = 0
         self.peak[idx] = self.rest_com_height
         self.airborne[idx] = False
-        self.jumped[idx] = False
         heads, tails = self.twin.bone_points()
         self._points_prev[idx] = np.concatenate([heads, tails], axis=1)[idx]
 
@@ -216,8 +214,10 @@ class PhysicsTask(BatchedTask):
         support = np.where(count[:, None] > 0,
                            (points * touching[:, :, None]).sum(axis=1) / np.maximum(count, 1)[:, None], twin.com)
         com_height = (twin.com[:, 2] - self.ground) / unit
-        self.peak = np.maximum(self.peak, com_height)
         in_air = count == 0
+        # the peak of this flight: a landing is judged by the jump that led to it, not by an earlier, higher one
+        takeoff = in_air & ~self.airborne
+        self.peak = np.where(takeoff, com_height, np.maximum(self.peak, com_height))
         landed = self.airborne & ~in_air
         self.airborne = in_air
         state = PhysicsRewardState(n_envs=n, dt=1.0 / self.fps)
@@ -293,14 +293,27 @@ class LocomotionTask(PhysicsTask):
 
 
 class JumpTask(PhysicsTask):
-    """Raise the centre of mass by ``jump_height`` sizes and land upright; success on that landing."""
+    """Raise the centre of mass by ``jump_height`` sizes and land upright; success from that landing on, while
+    the creature stays up (an episode is judged at its end, so a jump must be landed and stood on, not only
+    touched down from). Error: how far the episode's highest flight fell short of the jump height."""
 
     kind = "jump"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.jumped = np.zeros(self.num_envs, dtype=bool)  # landed a high enough jump this episode
+        self.best_rise = np.zeros(self.num_envs)  # the highest flight's rise this episode (sizes)
+
+    def _start_episodes(self, idx, qpos, qvel) -> None:
+        super()._start_episodes(idx, qpos, qvel)
+        self.jumped[idx] = False
+        self.best_rise[idx] = 0.0
+
     def _success(self, state, fallen):
-        high = (state.peak_height - state.rest_com_height) >= self.config.jump_height
-        success = state.landed & high & ~fallen
-        return success, np.maximum(self.config.jump_height - (state.peak_height - state.rest_com_height), 0.0)
+        rise = state.peak_height - state.rest_com_height
+        self.best_rise = np.where(state.landed, np.maximum(self.best_rise, rise), self.best_rise)
+        self.jumped |= state.landed & (rise >= self.config.jump_height) & ~fallen
+        return self.jumped & ~fallen, np.maximum(self.config.jump_height - self.best_rise, 0.0)
 
 
 class ObstacleCourseTask(LocomotionTask):
