@@ -217,7 +217,7 @@ def _config_from_args(args: argparse.Namespace):
 
 def _task_defaults(config, chosen: bool = False) -> None:
     """Untouched defaults (the algorithm's, or another task's tuning) become the task's own tuned
-    defaults where it has them (locomotion); settings anyone changed are kept. ``chosen``: the algorithm was
+    defaults where it has them (stand, locomotion, grasp); settings anyone changed are kept. ``chosen``: the algorithm was
     named on the command line (--algo), so it stays whatever task tuning brought it."""
     from .agents.config import SEARCH_ALGORITHMS, defaults_for, has_task_defaults
     from .envs.families import family_of, task_names
@@ -225,10 +225,12 @@ def _task_defaults(config, chosen: bool = False) -> None:
     algo = config.algo
     if algo.name in SEARCH_ALGORITHMS:  # no per-task tuning
         return
+    if dataclasses.replace(defaults_for(algo.name, config.task), seed=algo.seed) == algo:
+        return  # already this task's tuning of the algorithm (sb3_ppo's locomotion row in a locomotion file, say)
     untouched = [defaults_for(algo.name)] + [defaults_for(algo.name, task) for task in task_names()]
     if any(dataclasses.replace(d, seed=algo.seed) == algo for d in untouched):
-        # a task's own tuning brought its algorithm with it (locomotion's is sb3_ppo): another task starts from
-        # its family's default instead, as the sidebar does
+        # a task's own tuning brought its algorithm with it (sb3_ppo's locomotion row, say): another task starts
+        # from its family's default instead, as the sidebar does
         brought = any(has_task_defaults(algo.name, task) and dataclasses.replace(defaults_for(algo.name, task),
                                                                                  seed=algo.seed) == algo
                       for task in task_names())

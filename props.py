@@ -81,7 +81,7 @@ ALGORITHM_LABELS = {"ppo": "PPO", "sb3_ppo": "PPO (Stable-Baselines3)", "a2c": "
                     "dqn": "DQN", "qlearning": "Q-learning", "cem": "CEM", "solve": "Solve Shot"}
 ALGORITHM_HELP = {
     "ppo": "Proximal Policy Optimization sized to the twin (thousands of environments): the fast default",
-    "sb3_ppo": "Stable-Baselines3's PPO (a few environments, small batches): the locomotion tasks' tuned default",
+    "sb3_ppo": "Stable-Baselines3's PPO (a few environments, small batches; for locomotion, its own tuning)",
     "a2c": "Advantage Actor-Critic: simple and fast per step, less sample-efficient",
     "sac": "Soft Actor-Critic: sample-efficient, continuous actions only",
     "td3": "Twin Delayed DDPG: sample-efficient, continuous actions only",
@@ -335,7 +335,7 @@ def _task_changed(self, _context):
     with _every_algorithm():  # the stored choice may be one the new task does not offer (cem): read it quietly
         current = self.algo.name
         untouched = _algo_is_default(self.algo)
-        # the algorithm a task brought with it (a family's default; sb3_ppo with locomotion's tuning) goes with it
+        # the algorithm a task brought with it (a family's default, or one with the task's tuning) goes with it
         brought = current in defaults or _algo_is_task_tuned(self.algo)
     wanted = family.default_algorithm
     if current not in family.algorithms or (untouched and brought and current != wanted):

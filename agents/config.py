@@ -319,12 +319,11 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 # Tasks whose own tuning replaces the algorithm's reach-tuned defaults: (algo, task) -> settings.
-# Locomotion was tuned on the generated quadruped (scene.physics.extract.build_quadruped) at one CPU
-# thread; agents/README.md ("Physics defaults") has the table, the reasons and the measured time.
-# They are Stable-Baselines3's PPO settings (gSDE exploration): asking for PPO's defaults on these
-# tasks gives sb3_ppo with them until our PPO is measured there.
-_PHYSICS_PPO: dict[str, Any] = dict(
-    name="sb3_ppo", learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=7_000_000,
+# Stable-Baselines3's PPO tuned for locomotion on the generated quadruped (scene.physics.extract.build_quadruped,
+# gSDE exploration), the physics default before our PPO was measured there; asking for sb3_ppo on locomotion or
+# obstacles still gets it. agents/README.md ("Physics defaults") has the tables, the reasons and the times.
+_SB3_LOCOMOTION: dict[str, Any] = dict(
+    learning_rate=3e-4, lr_schedule="constant", gamma=0.99, n_envs=32, total_steps=7_000_000,
     batch_size=2048, n_steps=256, n_epochs=5, net_arch=[128, 128],
     extra={"gae_lambda": 0.95, "ent_coef": 0.0, "clip_range": 0.2, "use_sde": True, "sde_sample_freq": 4,
            "policy_kwargs": {"log_std_init": -0.9, "ortho_init": False, "activation_fn": "ReLU"}},
@@ -332,24 +331,25 @@ _PHYSICS_PPO: dict[str, Any] = dict(
 # Grasp (one fixed object, 24 joints on the Rigify hand): our PPO's row with fewer environments, so more updates
 # a second (agents/README.md, "Grasp and aim defaults").
 _GRASP_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], n_envs=128, batch_size=1024, total_steps=1_000_000)
-# Stand: our PPO's row exploring with a third of its std (log std -2: 0.14 of a full action). With -1 a biped on soles
-# never stood within 180 s (3 runs); with -2 it did in 79-173 s; quadrupeds stand either way (agents/README.md,
-# "Physics defaults (stand)").
-_STAND_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], extra={**_DEFAULTS["ppo"]["extra"], "log_std_init": -2.0})
+# Stand and locomotion: our PPO's row exploring with a third of its std (log std -2: 0.14 of a full action). With
+# -1 a biped on soles never stood within 180 s (3 runs); with -2 it did in 79-173 s; quadrupeds stand either way.
+# Locomotion: build_quadruped walks (>= 1 body length/s, 10 s, no fall) after 3-4 minutes instead of the sb3_ppo
+# row's 18, and Rigify's quadruped metarig walks at all (agents/README.md, "Physics defaults").
+_PHYSICS_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], extra={**_DEFAULTS["ppo"]["extra"], "log_std_init": -2.0})
 _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "grasp"): _GRASP_PPO,
-    ("ppo", "stand"): _STAND_PPO,
+    ("ppo", "stand"): _PHYSICS_PPO,
     ("ppo", "locomotion"): _PHYSICS_PPO,
     ("ppo", "obstacles"): _PHYSICS_PPO,  # locomotion over a box: starts from locomotion's tuning
-    ("sb3_ppo", "locomotion"): _PHYSICS_PPO,
-    ("sb3_ppo", "obstacles"): _PHYSICS_PPO,
+    ("sb3_ppo", "locomotion"): _SB3_LOCOMOTION,
+    ("sb3_ppo", "obstacles"): _SB3_LOCOMOTION,
 }
 
 
 def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
     """The tuned hyperparameters of ``algo`` (documented in agents/README.md); with ``task``, that
-    task's own tuning where it has one (grasp with our PPO; the physics locomotion tasks with PPO, which
-    name ``sb3_ppo``: their tuning is Stable-Baselines3's), else ``algo``'s."""
+    task's own tuning where it has one (grasp, stand, locomotion and obstacles with our PPO; locomotion and
+    obstacles with ``sb3_ppo``), else ``algo``'s."""
     if algo not in _DEFAULTS:
         raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")
     if task is not None:
@@ -357,7 +357,7 @@ def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
 
         family_of(task)  # RigDojoError naming the tasks for an unknown one
     values = copy.deepcopy(_TASK_DEFAULTS.get((algo, task), _DEFAULTS[algo]))
-    return AlgoConfig(name=values.pop("name", algo), **values)
+    return AlgoConfig(name=algo, **values)
 
 
 def _tuned_where_unset(config: TrainConfig, given: Any) -> None:

@@ -5,10 +5,11 @@ Run: ``.venv/bin/python bench/run.py physics``. The overhead ratio is raw ``mj_s
 env-steps/s (``substeps`` physics steps per env-step, one ``MjData``, no Python around it)
 over ours, measured in the same run on the same model: 1.0 would be free.
 
-``RIG_DOJO_BENCH_LONG=1`` also runs :func:`locomotion_time` (PPO on the quadruped until it
-moves forward at >= 1 body length per second over 10 s episodes without falling; the issue's
-target is <= 20 minutes on 2 cores; measured 18.2 minutes with the defaults, agents/README.md). It is off by
-default because it takes long.
+``RIG_DOJO_BENCH_LONG=1`` also runs :func:`locomotion_time` (the command line's locomotion defaults until the
+creature moves forward at >= 1 body length per second over 10 s episodes without falling; the issue's target is
+<= 20 minutes on 2 cores) on ``build_quadruped`` and on Rigify's basic quadruped metarig
+(``RIG_DOJO_BENCH_LOCOMOTION=quadruped,metarig``), ``RIG_DOJO_BENCH_REPEAT`` seeds each (default 1; the median
+and worst are printed). It is off by default because it takes long (up to 20 minutes per creature and seed).
 """
 
 from __future__ import annotations
@@ -120,8 +121,25 @@ def contact_sheet(path: Path, frames: int = 24, tiles: int = 6, size: tuple[int,
     return path, check.position_error
 
 
-def locomotion_config(seed: int = 0):
-    """What ``python -m rig_dojo train SCENE --task locomotion --rig Quadruped`` trains with on a fresh
+def _metarig():
+    """Rigify's basic quadruped metarig as its Add > Armature menu makes it (34 bones, 99 hinges, no limits)."""
+    import bpy
+
+    from rig_dojo.scene.builders import scenes
+    from rig_dojo.scene.physics import extract as pe
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scenes.enable_rigify()
+    bpy.ops.object.armature_basic_quadruped_metarig_add()
+    obj = bpy.context.active_object
+    return obj, pe.extract_physics(obj)
+
+
+CREATURES = {"quadruped": _quadruped, "metarig": _metarig}
+
+
+def locomotion_config(seed: int = 0, rig: str = "Quadruped"):
+    """What ``python -m rig_dojo train SCENE --task locomotion --rig RIG`` trains with on a fresh
     scene: the locomotion task's own PPO defaults (``defaults_for("ppo", "locomotion")``), its default
     reward terms (``envs.physics.task.DEFAULT_TERMS``) and the default ``[physics]`` table."""
     from rig_dojo.agents.config import TrainConfig, defaults_for
@@ -129,11 +147,11 @@ def locomotion_config(seed: int = 0):
     config = TrainConfig(task="locomotion")
     config.algo = defaults_for("ppo", "locomotion")
     config.algo.seed = seed
-    config.rig.rig = "Quadruped"
+    config.rig.rig = rig
     return config
 
 
-def evaluate_speed(policy, probe, seeds=(1, 2)) -> tuple[float, float, int]:
+def evaluate_speed(policy, probe, seeds=(1, 2, 3, 4)) -> tuple[float, float, int]:
     """Deterministic episodes of ``policy`` on ``probe`` (one environment): the slowest speed along the
     task's direction (body lengths per second over the whole episode), the shortest episode (seconds)
     and the number of falls."""
@@ -150,52 +168,60 @@ def evaluate_speed(policy, probe, seeds=(1, 2)) -> tuple[float, float, int]:
     return min(speeds), min(lengths), falls
 
 
-def locomotion_time(max_minutes: float = 20.0, seed: int = 0, every: int = 200_000) -> float | None:
-    """Seconds of PPO training, with the locomotion defaults exactly as the command line uses them, until
-    the quadruped's deterministic policy moves forward at >= 1 body length per second over full 10 s
-    episodes without falling (two evaluation episodes every ``every`` steps; evaluation time counts);
-    None if not reached within ``max_minutes``. One torch thread, one process."""
+def locomotion_time(max_minutes: float = 20.0, seed: int = 0, every: int = 150_000,
+                    creature: str = "quadruped") -> float | None:
+    """Seconds of training, with the locomotion defaults exactly as the command line uses them, until the
+    creature's deterministic policy moves forward at >= 1 body length per second over full 10 s episodes
+    without falling (four evaluation episodes about every ``every`` steps; evaluation time counts); None if
+    not reached within ``max_minutes``. One torch thread, one process. ``creature``: ``quadruped``
+    (``build_quadruped``) or ``metarig`` (Rigify's basic quadruped metarig)."""
     import torch
-    from stable_baselines3.common.callbacks import BaseCallback
 
     from rig_dojo.agents.algorithms import build_model
     from rig_dojo.envs.physics.family import env_factory as physics_env_factory
 
     torch.set_num_threads(1)
-    _, spec = _quadruped()
-    config = locomotion_config(seed)
+    obj, spec = CREATURES[creature]()
+    config = locomotion_config(seed, obj.name)
     make_env = physics_env_factory(spec)
     env = make_env(config, config.algo.n_envs, config.algo.seed)
     probe = make_env(config, 1, config.algo.seed + 7919)
     episode = config.physics.episode_seconds
     model = build_model(config, env)
     a = config.algo
-    print(f"  defaults: ppo n_envs {a.n_envs} n_steps {a.n_steps} batch {a.batch_size} epochs {a.n_epochs} "
-          f"net {a.net_arch} lr {a.learning_rate:g} ({a.lr_schedule}) gamma {a.gamma} extra {a.extra}", flush=True)
+    print(f"  {creature}, seed {seed}: {a.name} n_envs {a.n_envs} n_steps {a.n_steps} batch {a.batch_size} "
+          f"epochs {a.n_epochs} net {a.net_arch} lr {a.learning_rate:g} ({a.lr_schedule}) gamma {a.gamma} "
+          f"extra {a.extra}", flush=True)
     result: dict[str, float] = {}
     start = time.perf_counter()
+    state = {"next": every}
 
-    class Probe(BaseCallback):
-        def __init__(self):
-            super().__init__()
-            self.next = every
-
-        def _on_step(self) -> bool:
+    def probe_now(m) -> bool:
+        """Evaluate when due; False once the target is met or the time is up."""
+        elapsed = time.perf_counter() - start
+        if m.num_timesteps >= state["next"]:
+            state["next"] = m.num_timesteps + every
+            speed, seconds, falls = evaluate_speed(m, probe)
             elapsed = time.perf_counter() - start
-            if self.num_timesteps >= self.next:
-                self.next += every
-                speed, seconds, falls = evaluate_speed(self.model, probe)
-                elapsed = time.perf_counter() - start
-                print(f"  {self.num_timesteps:>9,} steps {elapsed:7.0f} s: {speed:5.2f} body lengths/s, "
-                      f"shortest episode {seconds:4.1f} s, {falls} falls", flush=True)
-                if "best" not in result or (falls == 0 and speed > result["best"]):
-                    result.update(best=speed if falls == 0 else -math.inf, best_at=elapsed)
-                if falls == 0 and seconds >= episode - 1e-6 and speed >= 1.0:
-                    result["done"] = elapsed
-                    return False
-            return elapsed < max_minutes * 60
+            print(f"  {m.num_timesteps:>9,} steps {elapsed:7.0f} s: {speed:5.2f} body lengths/s, "
+                  f"shortest episode {seconds:4.1f} s, {falls} falls", flush=True)
+            if "best" not in result or (falls == 0 and speed > result["best"]):
+                result.update(best=speed if falls == 0 else -math.inf, best_at=elapsed)
+            if falls == 0 and seconds >= episode - 1e-6 and speed >= 1.0:
+                result["done"] = elapsed
+                return False
+        return elapsed < max_minutes * 60
 
-    model.learn(a.total_steps, callback=Probe())
+    if hasattr(model, "checkpoint_bytes"):  # our PPO (agents/ppo.py): checked after every update
+        model.learn(a.total_steps, on_iteration=probe_now)
+    else:  # Stable-Baselines3: after every step
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        class Probe(BaseCallback):
+            def _on_step(self) -> bool:
+                return probe_now(self.model)
+
+        model.learn(a.total_steps, callback=Probe())
     if "done" not in result and result.get("best", -math.inf) > -math.inf:
         print(f"  best without falling: {result['best']:.2f} body lengths/s at {result['best_at']:.0f} s", flush=True)
     return result.get("done")
@@ -212,12 +238,20 @@ def main() -> None:
     path, err = contact_sheet(out)
     print(f"contact sheet of a baked open-loop trot: {path} (bake verified in Blender: worst bone error {err:.2e})")
     if os.environ.get("RIG_DOJO_BENCH_LONG"):
-        seconds = locomotion_time()
-        print("locomotion (the command line's defaults): " + (
-            f"{seconds / 60:.1f} minutes to >= 1 body length/s over 10 s without falling" if seconds
-            else "not reached within 20 minutes or the default total_steps"))
+        names = [n.strip() for n in os.environ.get("RIG_DOJO_BENCH_LOCOMOTION", "quadruped,metarig").split(",")
+                 if n.strip()]
+        repeat = int(os.environ.get("RIG_DOJO_BENCH_REPEAT", 1))
+        for name in names:
+            times = [locomotion_time(seed=seed, creature=name) for seed in range(repeat)]
+            shown = ", ".join("not reached" if t is None else f"{t / 60:.1f}" for t in times)
+            reached = sorted(t for t in times if t is not None)
+            summary = ""
+            if len(reached) == len(times) and len(times) > 1:
+                summary = f" (median {reached[len(reached) // 2] / 60:.1f}, worst {reached[-1] / 60:.1f})"
+            print(f"locomotion on {name} (the command line's defaults), minutes to >= 1 body length/s over 10 s "
+                  f"without falling, seeds 0-{repeat - 1}: {shown}{summary}")
     else:
-        print("locomotion time: skipped (set RIG_DOJO_BENCH_LONG=1 to run it, up to 20 minutes)")
+        print("locomotion time: skipped (set RIG_DOJO_BENCH_LONG=1 to run it, up to 20 minutes per creature and seed)")
 
 
 if __name__ == "__main__":

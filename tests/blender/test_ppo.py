@@ -224,24 +224,25 @@ def test_a_run_from_before_our_ppo_loads_bakes_fine_tunes_and_resumes(make_env, 
 
 # ---- the command line --------------------------------------------------------------------------
 def test_the_command_line_picks_the_algorithm_and_the_budget_as_the_sidebar_does(tmp_path):
-    """Locomotion's tuning brings sb3_ppo; another task then starts from its family's default (our PPO), as
-    the sidebar's task switch does. ``--minutes`` alone trains the whole time budget, and the progress line
-    shows that budget's clock."""
+    """A task's tuning of another algorithm than the default (sb3_ppo's for locomotion) stays with the task; another
+    task then starts from its family's default (our PPO), as the sidebar's task switch does. ``--minutes`` alone
+    trains the whole time budget, and the progress line shows that budget's clock."""
     from types import SimpleNamespace
 
     from rig_dojo import cli
     from rig_dojo.headless import progress_line
 
     config = TrainConfig(task="locomotion")
-    config.algo = defaults_for("ppo", "locomotion")
-    assert config.algo.name == "sb3_ppo"
+    config.algo = defaults_for("sb3_ppo", "locomotion")
+    assert config.algo != defaults_for("sb3_ppo") and defaults_for("ppo", "locomotion").name == "ppo"
     (tmp_path / "walk.toml").write_text(config.to_toml())
 
     def resolve(*flags):
         args = cli.build_parser().parse_args(["train", "scene.blend", "--config", str(tmp_path / "walk.toml"), *flags])
         return cli._config_from_args(args)
 
-    assert resolve().algo == defaults_for("ppo", "locomotion")
+    assert resolve().algo == defaults_for("sb3_ppo", "locomotion")
+    assert resolve("--task", "stand").algo == defaults_for("ppo", "stand")
     assert resolve("--task", "reach").algo == defaults_for("ppo")
     assert resolve("--task", "reach", "--algo", "sb3_ppo").algo == defaults_for("sb3_ppo")
     timed = resolve("--task", "reach", "--minutes", "2")

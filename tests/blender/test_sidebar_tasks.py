@@ -154,10 +154,9 @@ def test_camera_task_offers_solve_as_its_default_and_cem_and_only_there(factory)
     s.task = 'reach'
     s.algo.name = 'dqn'
     assert s.discrete
-    s.task = 'locomotion'  # dqn cannot train physics: back to the default, continuous actions
-    # (PPO's locomotion tuning is Stable-Baselines3's: it brings sb3_ppo, agents/README.md)
-    assert s.algo.name == defaults_for("ppo", "locomotion").name == 'sb3_ppo' and not s.discrete
-    assert settings_to_config(s).algo == defaults_for("ppo", "locomotion")
+    s.task = 'locomotion'  # dqn cannot train physics: back to the default, continuous actions, with the task's tuning
+    assert s.algo.name == 'ppo' and not s.discrete
+    assert settings_to_config(s).algo == defaults_for("ppo", "locomotion") != defaults_for("ppo")
     s.task = 'reach'  # and back: the task's default, our PPO
     assert s.algo.name == 'ppo' and settings_to_config(s).algo == defaults_for("ppo")
     s.task = 'locomotion'
