@@ -9,7 +9,9 @@ over ours, measured in the same run on the same model: 1.0 would be free.
 creature moves forward at >= 1 body length per second over 10 s episodes without falling; the issue's target is
 <= 20 minutes on 2 cores) on ``build_quadruped`` and on Rigify's basic quadruped metarig
 (``RIG_DOJO_BENCH_LOCOMOTION=quadruped,metarig``), ``RIG_DOJO_BENCH_REPEAT`` seeds each (default 1; the median
-and worst are printed). It is off by default because it takes long (up to 20 minutes per creature and seed).
+and worst are printed), then the jump's time to 8 of 8 landed jumps (:func:`jump_time`, up to 5 minutes;
+``RIG_DOJO_BENCH_JUMP=quadruped,metarig``). It is off by default because it takes long (up to 20 minutes per
+creature and seed).
 """
 
 from __future__ import annotations
@@ -227,6 +229,49 @@ def locomotion_time(max_minutes: float = 20.0, seed: int = 0, every: int = 150_0
     return result.get("done")
 
 
+def jump_time(max_seconds: float = 300.0, seed: int = 0, creature: str = "quadruped", log_std: float | None = None,
+              every: float = 15.0) -> float | None:
+    """Seconds of training, with the jump task's defaults as the command line uses them (``log_std`` overrides
+    the exploration), until all of 8 deterministic 10 s episodes succeed (a landed jump of ``jump_height``, still
+    up at the end), evaluated about every ``every`` seconds (their time counts); None if not within
+    ``max_seconds``. One torch thread."""
+    import torch
+
+    from rig_dojo.agents.algorithms import build_model
+    from rig_dojo.agents.config import TrainConfig, defaults_for
+    from rig_dojo.agents.evaluate import evaluate
+    from rig_dojo.envs.physics.family import env_factory as physics_env_factory
+
+    torch.set_num_threads(1)
+    obj, spec = CREATURES[creature]()
+    config = TrainConfig(task="jump")
+    config.algo = defaults_for("ppo", "jump")
+    config.algo.seed = seed
+    if log_std is not None:
+        config.algo.extra = {**config.algo.extra, "log_std_init": log_std}
+    config.rig.rig = obj.name
+    make_env = physics_env_factory(spec)
+    model = build_model(config, make_env(config, config.algo.n_envs, seed))
+    start = time.perf_counter()
+    state = {"last": 0.0, "done": None}
+
+    def check(m) -> bool:
+        elapsed = time.perf_counter() - start
+        if elapsed - state["last"] < every:
+            return elapsed < max_seconds
+        state["last"] = elapsed
+        rate = evaluate(m, make_env, config, episodes=8).success_rate
+        elapsed = time.perf_counter() - start
+        print(f"  {m.num_timesteps:>9,} steps {elapsed:7.0f} s: jump success {rate:.2f}", flush=True)
+        if rate >= 1.0:
+            state["done"] = elapsed
+            return False
+        return elapsed < max_seconds
+
+    model.learn(config.algo.total_steps, on_iteration=check)
+    return state["done"]
+
+
 def main() -> None:
     _, spec = _quadruped()
     print(f"quadruped: {spec.n_bones} bones, {SUBSTEPS} substeps per control step at {spec.fps:g} fps")
@@ -250,8 +295,13 @@ def main() -> None:
                 summary = f" (median {reached[len(reached) // 2] / 60:.1f}, worst {reached[-1] / 60:.1f})"
             print(f"locomotion on {name} (the command line's defaults), minutes to >= 1 body length/s over 10 s "
                   f"without falling, seeds 0-{repeat - 1}: {shown}{summary}")
+        for name in [n.strip() for n in os.environ.get("RIG_DOJO_BENCH_JUMP", "quadruped").split(",") if n.strip()]:
+            times = [jump_time(seed=seed, creature=name) for seed in range(repeat)]
+            shown = ", ".join("not reached" if t is None else f"{t:.0f}" for t in times)
+            print(f"jump on {name} (the defaults), seconds to 8 of 8 landed jumps, seeds 0-{repeat - 1}: {shown}")
     else:
-        print("locomotion time: skipped (set RIG_DOJO_BENCH_LONG=1 to run it, up to 20 minutes per creature and seed)")
+        print("locomotion and jump times: skipped (set RIG_DOJO_BENCH_LONG=1 to run them, up to 20 minutes per "
+              "creature and seed)")
 
 
 if __name__ == "__main__":
