@@ -217,8 +217,9 @@ def _config_from_args(args: argparse.Namespace):
 
 def _task_defaults(config, chosen: bool = False) -> None:
     """Untouched defaults (the algorithm's, or another task's tuning) become the task's own tuned
-    defaults where it has them (grasp, stand, locomotion, jump); settings anyone changed are kept. ``chosen``: the algorithm was
-    named on the command line (--algo), so it stays whatever task tuning brought it."""
+    defaults where it has them (grasp, stand, locomotion, jump); settings anyone changed are kept.
+    ``chosen``: the algorithm was named on the command line (--algo), so it stays whatever task tuning
+    brought it."""
     from .agents.config import SEARCH_ALGORITHMS, defaults_for, has_task_defaults
     from .envs.families import family_of, task_names
 

@@ -229,47 +229,27 @@ def locomotion_time(max_minutes: float = 20.0, seed: int = 0, every: int = 150_0
     return result.get("done")
 
 
-def jump_time(max_seconds: float = 300.0, seed: int = 0, creature: str = "quadruped", log_std: float | None = None,
-              every: float = 15.0) -> float | None:
+def jump_time(max_seconds: float = 300.0, seed: int = 0, creature: str = "quadruped",
+              log_std: float | None = None) -> float | None:
     """Seconds of training, with the jump task's defaults as the command line uses them (``log_std`` overrides
     the exploration), until all of 8 deterministic 10 s episodes succeed (a landed jump of ``jump_height``, still
-    up at the end), evaluated about every ``every`` seconds (their time counts); None if not within
-    ``max_seconds``. One torch thread."""
+    up at the end), evaluated about every 15 s (``bench_library_stand.time_to_target``; their time counts); None
+    if not within ``max_seconds``. One torch thread."""
     import torch
 
-    from rig_dojo.agents.algorithms import build_model
+    from bench_library_stand import time_to_target
     from rig_dojo.agents.config import TrainConfig, defaults_for
-    from rig_dojo.agents.evaluate import evaluate
-    from rig_dojo.envs.physics.family import env_factory as physics_env_factory
 
     torch.set_num_threads(1)
-    obj, spec = CREATURES[creature]()
+    obj, _ = CREATURES[creature]()
     config = TrainConfig(task="jump")
     config.algo = defaults_for("ppo", "jump")
     config.algo.seed = seed
     if log_std is not None:
         config.algo.extra = {**config.algo.extra, "log_std_init": log_std}
     config.rig.rig = obj.name
-    make_env = physics_env_factory(spec)
-    model = build_model(config, make_env(config, config.algo.n_envs, seed))
-    start = time.perf_counter()
-    state = {"last": 0.0, "done": None}
-
-    def check(m) -> bool:
-        elapsed = time.perf_counter() - start
-        if elapsed - state["last"] < every:
-            return elapsed < max_seconds
-        state["last"] = elapsed
-        rate = evaluate(m, make_env, config, episodes=8).success_rate
-        elapsed = time.perf_counter() - start
-        print(f"  {m.num_timesteps:>9,} steps {elapsed:7.0f} s: jump success {rate:.2f}", flush=True)
-        if rate >= 1.0:
-            state["done"] = elapsed
-            return False
-        return elapsed < max_seconds
-
-    model.learn(config.algo.total_steps, on_iteration=check)
-    return state["done"]
+    reached = time_to_target(config, limit=max_seconds)["reached"]
+    return None if reached is None else reached[0]
 
 
 def main() -> None:
