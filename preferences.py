@@ -1,6 +1,7 @@
 """Add-on preferences: the dependency check and "Install dependencies"."""
 
 import bpy
+from bpy.props import BoolProperty
 from bpy.types import AddonPreferences
 
 from . import deps
@@ -8,11 +9,27 @@ from . import deps
 _PACKAGE = __package__
 
 
+def addon_preferences():
+    """This add-on's preferences, or None where Blender has none for it (the ``bpy`` module without the add-on
+    enabled through its preferences)."""
+    addon = bpy.context.preferences.addons.get(_PACKAGE)
+    return getattr(addon, "preferences", None)
+
+
 class RigDojoPreferences(AddonPreferences):
     bl_idname = _PACKAGE
 
+    training_process: BoolProperty(
+        name="Train in a Separate Process",
+        description="Run the sidebar's training in a worker process of its own, so that a busy machine does not "
+                    "make the viewport and the live preview stutter (off: a thread inside Blender; it starts a "
+                    "few seconds sooner)",
+        default=True,
+    )
+
     def draw(self, context):
         layout = self.layout
+        layout.prop(self, "training_process")
         absent = deps.missing()
         installer = deps.current
         col = layout.column()

@@ -228,12 +228,23 @@ class BackgroundRun:
 
     def stop(self) -> None:
         """Stop training, save a checkpoint and the policy, and wait for the thread to end."""
+        if not self.request_stop() and self._set_state("stopped", only_from=("idle",)):
+            return
+        self.wait()
+
+    def request_stop(self) -> bool:
+        """Ask the thread to stop (it saves a checkpoint and the policy) without waiting; False if it was not
+        running or paused."""
         if self._set_state("stopping", only_from=("running", "paused")):
             self._stop_event.set()
             self._unpaused.set()
-        elif self._set_state("stopped", only_from=("idle",)):
-            return
-        self.wait()
+            return True
+        return False
+
+    @property
+    def thread_done(self) -> bool:
+        """The thread has saved and ended (or never started)."""
+        return self._thread is None or self._thread_ended.is_set()
 
     def wait(self, timeout: float | None = None) -> str:
         """Wait for the thread to end (or ``timeout`` seconds); returns the state.

@@ -1,6 +1,7 @@
 """Train, pause, resume and stop: the Run panel's buttons (the session itself lives in ``live``)."""
 
 import traceback
+from typing import Any
 
 import bpy
 
@@ -13,6 +14,15 @@ from ..props import settings_to_config
 def rig_problem(settings) -> str | None:
     """Why no training can start from these settings (a poll message), or None: the task's family says."""
     return family_of(settings.task).edge_hooks().training_problem(settings)
+
+
+def training_process() -> bool:
+    """Whether the sidebar trains in a worker process (the preference "Train in a Separate Process"; on unless
+    turned off there, or where the add-on's preferences cannot be read)."""
+    from ..preferences import addon_preferences
+
+    prefs = addon_preferences()
+    return True if prefs is None else bool(prefs.training_process)
 
 
 def start_training(settings, zero_shot: bool = False) -> live.LiveRun:
@@ -34,8 +44,15 @@ def start_training(settings, zero_shot: bool = False) -> live.LiveRun:
     spec, check = spec_for_training(config)
     preview = edge.Preview(config, spec)
     make_env = family.hooks().env_factory(spec)
-    session = make_session(config, make_env, run_dir, zero_shot=True) if zero_shot else \
-        make_session(config, make_env, run_dir)
+    session: Any
+    if zero_shot:  # trains nothing: the start written as a run, in a moment
+        session = make_session(config, make_env, run_dir, zero_shot=True)
+    elif training_process():  # the trainer in a process of its own: the UI keeps its interpreter (agents/worker.py)
+        from ..agents.worker import WorkerSession
+
+        session = WorkerSession(config, family.name, spec, run_dir)
+    else:
+        session = make_session(config, make_env, run_dir)
     session.start()
     record_twin_check(check, run_dir)
     live.results["train_notes"] = [check.line] if check is not None else []

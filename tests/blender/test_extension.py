@@ -132,3 +132,48 @@ os._exit(0)  # skip the bpy module's teardown, which crashes in the 4.2-4.5 whee
     assert report["after_reenable_equal"]
     assert report["after_second_disable_equal"]
     assert report["removed"]
+
+
+def test_the_installed_extension_trains_in_its_worker_process(extension_zip, tmp_path):
+    """Installed, the package is ``bl_ext.user_default.rig_dojo``, a name only Blender's process can import: the
+    sidebar's training process (agents/worker.py) imports it by that name from the installed folder, trains,
+    and stops with the run saved."""
+    code = r'''
+import bpy, importlib, json, os, sys, time
+import addon_utils
+zip_path, run_dir = sys.argv[1], sys.argv[2]
+bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+ext = importlib.import_module("MODULE")
+scenes = importlib.import_module("MODULE.scene.builders.scenes")
+live = importlib.import_module("MODULE.live")
+objs = scenes.build_demo_scene()  # factory settings: the add-ons go, so enable it again
+addon_utils.enable("MODULE", default_set=True)
+s = bpy.context.scene.rig_dojo
+s.rig, s.task, s.controls, s.effector, s.region = objs["rig"], "reach", "upper_arm, forearm", "hand", objs["region"]
+s.run_dir = run_dir
+report = {"preference": bpy.context.preferences.addons["MODULE"].preferences.training_process}
+report["train"] = sorted(bpy.ops.rig_dojo.train())
+run = live.current()
+session = run.session
+report["session"] = [type(session).__module__, type(session).__name__, session.pid != os.getpid()]
+end = time.monotonic() + 120
+while (session.latest() is None or session.latest().step < 20000) and time.monotonic() < end:
+    live.tick()
+    time.sleep(0.05)
+report["step"] = session.latest().step if session.latest() else 0
+report["stop"] = sorted(bpy.ops.rig_dojo.stop())
+report["state"], report["error"] = run.state, run.error
+report["policy"] = os.path.isfile(os.path.join(run_dir, "final.rdpolicy"))
+print("REPORT" + json.dumps(report))
+sys.stdout.flush()
+os._exit(0)
+'''.replace("MODULE", MODULE)
+    proc = run_python(code, str(extension_zip), str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    assert report["preference"] is True and report["train"] == ["FINISHED"]
+    assert report["session"] == [f"{MODULE}.agents.worker", "WorkerSession", True]
+    assert report["step"] >= 20000, report
+    assert report["stop"] == ["FINISHED"] and report["state"] == "stopped" and report["error"] is None
+    assert report["policy"]
