@@ -8,6 +8,11 @@ thread buys little even when a core is free. So: one core stays for the twin and
 of the rest goes to torch, never more than :data:`MAX_THREADS` (small matrices do not scale).
 
 ``RIG_DOJO_TORCH_THREADS`` overrides the choice (a positive integer).
+
+The physics twin (MuJoCo) steps its environments on :func:`physics_threads` threads: every core
+(MuJoCo releases the interpreter's lock while it steps, and torch is idle while the twin steps:
+PPO alternates a rollout and an update), at most :data:`MAX_PHYSICS_THREADS`;
+``RIG_DOJO_PHYSICS_THREADS`` overrides it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import os
 
 ENV_VAR = "RIG_DOJO_TORCH_THREADS"
 MAX_THREADS = 4
+PHYSICS_ENV_VAR = "RIG_DOJO_PHYSICS_THREADS"
+MAX_PHYSICS_THREADS = 8
 
 
 def available_cores() -> int:
@@ -26,18 +33,31 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _override(name: str) -> int | None:
+    """A positive integer from the environment variable ``name``, else None."""
+    try:
+        value = int(os.environ.get(name, "").strip())
+    except ValueError:
+        return None
+    return value if value >= 1 else None
+
+
 def training_threads(cores: int | None = None) -> int:
     """Torch intra-op threads for training on a machine with ``cores`` cores (default: this one)."""
-    override = os.environ.get(ENV_VAR, "").strip()
+    override = _override(ENV_VAR)
     if override:
-        try:
-            value = int(override)
-        except ValueError:
-            value = 0
-        if value >= 1:
-            return value
+        return override
     cores = available_cores() if cores is None else max(1, int(cores))
     return max(1, min(MAX_THREADS, (cores - 1) // 2))
+
+
+def physics_threads(cores: int | None = None) -> int:
+    """Threads the physics twin steps its environments on, on a machine with ``cores`` cores (default: this one)."""
+    override = _override(PHYSICS_ENV_VAR)
+    if override:
+        return override
+    cores = available_cores() if cores is None else max(1, int(cores))
+    return max(1, min(MAX_PHYSICS_THREADS, cores))
 
 
 def use_training_threads() -> int:
