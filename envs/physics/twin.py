@@ -8,7 +8,9 @@ body) to its sampled pose for that frame, and runs ``substeps`` physics steps wi
 MuJoCo's C stepping (``bench/bench_physics.py`` measures its overhead against raw
 ``mj_step``), split over ``agents.threads.physics_threads()`` threads: MuJoCo releases the
 interpreter's lock while it steps, so on two free cores a control step takes about half the
-time (Rigify's quadruped metarig, 512 environments: 1,070 env-steps/s on one thread, 2,230 on two).
+time (Rigify's quadruped metarig, 512 environments: 1,070 env-steps/s on one thread, 2,230 on two). The
+environments go in small ranges that the threads take in turn (this one included): on a busy machine a
+thread the OS sets aside then holds up one small range, not half of the step.
 
 Deterministic: MuJoCo is deterministic for the same model, state and controls,
 and the only randomness (reset noise) comes from the task's seeded generator.
@@ -16,6 +18,7 @@ and the only randomness (reset noise) comes from the task's seeded generator.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
@@ -25,6 +28,7 @@ from ...errors import RigDojoError
 from ..kinematics import matrix_to_quaternion
 from .mjcf import ModelLayout, PhysicsSpec, bone_points, euler_from_hinges, load_model
 
+CHUNKS_PER_THREAD = 4
 _pools: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -164,10 +168,24 @@ class PhysicsTwin:
         if self.threads == 1:
             self._step_range(targets, range(self.n_envs))
             return
-        bounds = np.linspace(0, self.n_envs, self.threads + 1).astype(int)
-        chunks = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        for done in [_pool(self.threads).submit(self._step_range, targets, chunk) for chunk in chunks]:
-            done.result()  # re-raises what a thread raised
+        # several small ranges a thread, taken in turn by the pool's threads and this one: on a busy machine a
+        # thread the OS sets aside holds up one small range, not a whole share of the environments
+        bounds = np.linspace(0, self.n_envs, CHUNKS_PER_THREAD * self.threads + 1).astype(int)
+        chunks = iter([range(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a])
+        lock = threading.Lock()
+
+        def work() -> None:
+            while True:
+                with lock:
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                self._step_range(targets, chunk)
+
+        helpers = [_pool(self.threads - 1).submit(work) for _ in range(self.threads - 1)]
+        work()
+        for helper in helpers:
+            helper.result()  # re-raises what a helper raised
 
     def _step_range(self, targets: np.ndarray, idx: range) -> None:
         m, sub = self.model, self.substeps
