@@ -39,6 +39,9 @@ def main(argv: list[str]) -> int:
     queue = queue_order(sorted(TESTS.glob("test_*.py")), known)
     lock = threading.Lock()
     results: list[tuple[str, int, float]] = []
+    # the workers already keep every core busy: the physics twin steps on one thread in each (agents/threads.py)
+    # instead of one a core in every worker; tests/core/test_physics_threads.py checks the threaded step
+    env = {"RIG_DOJO_PHYSICS_THREADS": str(max(1, (os.cpu_count() or 1) // workers)), **os.environ}
 
     def work() -> None:
         while True:
@@ -49,7 +52,7 @@ def main(argv: list[str]) -> int:
             began = time.perf_counter()
             with tempfile.TemporaryFile(mode="w+") as out:
                 status = subprocess.call([sys.executable, "-m", "pytest", str(path.relative_to(ROOT)), *argv],
-                                         cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                                         cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
                 out.seek(0)
                 text = out.read()
             seconds = time.perf_counter() - began
