@@ -158,9 +158,6 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     except KeyboardInterrupt:
         _stop_on_interrupt(session, run_dir, scene_path, tty)
         raise
-    # the state says finished a moment before the thread has published its last snapshot and saved: wait for the
-    # thread, or a loaded machine reads the snapshot before the last (summary.json's steps short of the budget)
-    session.wait()
     if tty:
         print()
     if session.state == "error":

@@ -182,9 +182,7 @@ def tick() -> float | None:
 
 def _update(run: LiveRun, play: bool) -> None:
     session = run.session
-    run.state = session.state
-    if run.state not in ACTIVE_STATES:
-        session.wait()  # it says finished a moment before its last snapshot: take that one, not the one before
+    run.state = session.wait(0)  # the state now; once it has ended, with its last snapshot published
     snapshot = session.latest()
     if snapshot is not None and snapshot is not run.snapshot:  # a new snapshot (one per 0.5 s or so)
         run.snapshot = snapshot

@@ -28,6 +28,7 @@ from .config import TrainConfig
 from .files import write_atomic
 
 STATES = ("idle", "running", "paused", "stopping", "stopped", "finished", "error")
+ENDED_STATES = ("stopped", "finished", "error")
 KEEP_CHECKPOINTS = 2
 CSV_FIXED = ("step", "wall_time", "mean_return", "success_rate", "steps_per_second", "episodes", "curriculum_stage")
 
@@ -247,13 +248,21 @@ class BackgroundRun:
         return self._thread is None or self._thread_ended.is_set()
 
     def wait(self, timeout: float | None = None) -> str:
-        """Wait for the thread to end (or ``timeout`` seconds); returns the state.
+        """Wait for the thread to end (or ``timeout`` seconds, unless the state says it has ended: then until the
+        thread has published its last snapshot); returns the state.
 
         Waits on an Event rather than ``Thread.join``: in Python 3.11 a KeyboardInterrupt inside
         ``join(timeout)`` can mark a thread that is still running as ended (bpo-45274), and Ctrl-C would
         then leave before the trainer saved its checkpoint.
         """
-        if self._thread is not None and self._thread_ended.wait(timeout):
+        if self._thread is None:
+            return self.state
+        ended = self._thread_ended.wait(timeout)
+        if not ended and self.state in ENDED_STATES:
+            # the thread sets its last state a moment before it publishes its last snapshot and releases the run
+            # folder: callers that see an ended state read those next, so the rest of that moment is waited out
+            ended = self._thread_ended.wait()
+        if ended:
             self._thread.join()
         return self.state
 

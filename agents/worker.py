@@ -196,7 +196,9 @@ class WorkerSession:
         self.wait()
 
     def wait(self, timeout: float | None = None) -> str:
-        """Wait for the training to end (or ``timeout`` seconds); returns the state."""
+        """Wait for the training to end (or ``timeout`` seconds); returns the state (an ended one comes with the
+        last snapshot: the child sends both in one message)."""
+        self._drain()
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._ended and self._conn is not None:
             left = None if deadline is None else deadline - time.monotonic()
