@@ -96,16 +96,15 @@ def _unwire(snapshot: Snapshot) -> Snapshot:
 class WorkerSession:
     """A TrainingSession in a child process (see the module's docstring); build it, then ``start()``.
 
-    ``family`` is the task family's name (``envs.families``), ``spec`` what its ``env_factory`` takes (the
-    twin's spec, read from the scene in the parent); the child builds the environments from them. Settings
+    ``spec`` is what the task's family's ``env_factory`` takes (the twin's spec, read from the scene in the
+    parent); the child builds the environments from it and ``config.task``'s family. Settings
     the session refuses raise :class:`RigDojoError` from ``start()``, as a thread's session does.
     """
 
-    def __init__(self, config: TrainConfig, family: str, spec: Any, run_dir: str | Path,
+    def __init__(self, config: TrainConfig, spec: Any, run_dir: str | Path,
                  init_from: str | Path | None = None):
         config.validate()
         self.config = config
-        self.family = family
         self.run_dir = Path(run_dir)
         self.init_from = init_from
         self.error: str | None = None
@@ -115,7 +114,7 @@ class WorkerSession:
         from .session import session_class
 
         self.runs = session_class(config.algo.name)  # the session class the child runs (the algorithm's)
-        self._payload = pickle.dumps((config, family, spec, str(self.run_dir),
+        self._payload = pickle.dumps((config, spec, str(self.run_dir),
                                       str(init_from) if init_from else None))
         self._state = "idle"
         self._latest: Snapshot | None = None
@@ -285,7 +284,7 @@ def child_main(conn: Any, payload: bytes) -> None:
     from ..envs.families import family_of
     from .session import make_session
 
-    config, family, spec, run_dir, init_from = pickle.loads(payload)
+    config, spec, run_dir, init_from = pickle.loads(payload)
     try:
         make_env = family_of(config.task).hooks().env_factory(spec)
         session = make_session(config, make_env, run_dir, init_from=init_from)
@@ -345,8 +344,8 @@ class _Forwarder:
     def news(self, force: bool = False) -> tuple[Snapshot | None, list[CurvePoint]]:
         snapshot = self.session.latest()
         if snapshot is self.sent and not force:
-            snapshot = None
-        elif snapshot is not None:
+            return None, []  # a curve point comes with each snapshot (Mailbox.put): nothing new on either
+        if snapshot is not None:
             self.sent = snapshot
             wired = _wire(snapshot)
             if snapshot.preview_step == self.preview_step:

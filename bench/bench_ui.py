@@ -75,7 +75,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             rows = {}
             for name, session in (("training thread", TrainingSession(config, make_env, f"{tmp}/thread")),
-                                  ("training process", WorkerSession(config, "kinematic", spec, f"{tmp}/process"))):
+                                  ("training process", WorkerSession(config, spec, f"{tmp}/process"))):
                 session.start()
                 time.sleep(1.0)
                 step0, t0 = session.latest().step if session.latest() else 0, time.perf_counter()

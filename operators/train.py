@@ -50,7 +50,7 @@ def start_training(settings, zero_shot: bool = False) -> live.LiveRun:
     elif training_process():  # the trainer in a process of its own: the UI keeps its interpreter (agents/worker.py)
         from ..agents.worker import WorkerSession
 
-        session = WorkerSession(config, family.name, spec, run_dir)
+        session = WorkerSession(config, spec, run_dir)
     else:
         session = make_session(config, make_env, run_dir)
     session.start()

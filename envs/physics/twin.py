@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import mujoco
 import numpy as np
 
+from ...agents.threads import physics_threads
 from ...errors import RigDojoError
 from ..kinematics import matrix_to_quaternion
 from .mjcf import ModelLayout, PhysicsSpec, bone_points, euler_from_hinges, load_model
@@ -62,8 +63,6 @@ class PhysicsTwin:
         if n_envs < 1:
             raise RigDojoError(f"n_envs must be at least 1, got {n_envs}")
         if threads is None:
-            from ...agents.threads import physics_threads
-
             threads = physics_threads()
         # at least 16 environments a thread: fewer cost more in handing over than they save
         self.threads = max(1, min(int(threads), n_envs // 16))

@@ -117,12 +117,12 @@ def test_refused_settings_raise_one_line_and_leave_the_earlier_run_alone(factory
     config = reach_config(tmp_path / "run")
     config.algo.total_steps = 2048
     spec = spec_of(config)
-    first = WorkerSession(config, "kinematic", spec, tmp_path / "run")
+    first = WorkerSession(config, spec, tmp_path / "run")
     first.start()
     assert first.wait(120) == "finished", first.error
     before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file() and p.name != ".rig_dojo.lock"}
 
-    again = WorkerSession(config, "kinematic", spec, tmp_path / "run")
+    again = WorkerSession(config, spec, tmp_path / "run")
     with pytest.raises(RigDojoError, match="already holds a run") as refused:
         again.start()
     assert "\n" not in str(refused.value) and "Traceback" not in str(refused.value)
@@ -138,7 +138,7 @@ def test_sigterm_stops_the_worker_which_saves_and_the_run_continues(factory, tmp
     build_demo_scene()
     config = reach_config(tmp_path / "run")
     spec = spec_of(config)
-    session = WorkerSession(config, "kinematic", spec, tmp_path / "run")
+    session = WorkerSession(config, spec, tmp_path / "run")
     session.start()
     end = time.monotonic() + 60
     while session.latest() is None or session.latest().step < 50_000:
@@ -166,7 +166,7 @@ KILLED_BLENDER = textwrap.dedent("""
     from rig_dojo.scene.builders.scenes import build_demo_scene
     build_demo_scene()
     config = reach_config({run!r})
-    session = WorkerSession(config, "kinematic", spec_of(config), {run!r})
+    session = WorkerSession(config, spec_of(config), {run!r})
     session.start()
     while session.latest() is None or session.latest().step < 50_000:
         time.sleep(0.1)
