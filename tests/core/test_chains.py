@@ -104,6 +104,43 @@ def test_one_network_acts_on_any_chain_and_ignores_the_padding():
     assert {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()} == shapes
 
 
+def test_a_batch_mostly_padding_embeds_only_its_real_tokens_with_the_same_numbers(monkeypatch):
+    from rig_dojo.agents import chain_policy
+
+    torch.manual_seed(0)
+    net = ChainActorCritic(MAX_TOKENS, FEATURES)
+    for p in net.parameters():  # weights of a trained size, not the near-zero last layer of a fresh network
+        torch.nn.init.normal_(p, std=0.3)
+    rng = np.random.default_rng(2)
+    tasks = [ChainReachTask(random_chain_spec(rng, bones), n_envs=3, seed=0) for bones in (2, 3, 8, 2)]
+    obs = torch.as_tensor(np.concatenate([task.reset() for task in tasks]))
+    joints = 3 * sum(task.n_joints for task in tasks)
+    assert joints < 0.75 * 12 * max(task.n_joints for task in tasks)  # mostly padding, even cut to the longest
+    calls = []
+    real = chain_policy._embed
+
+    def counted(embed, tokens, mask):
+        h, index = real(embed, tokens, mask)
+        calls.append(index)
+        return h, index
+
+    def answers():
+        net.zero_grad()
+        actions, value = net.actor(obs), net.critic(obs)
+        (actions.pow(2).sum() + value.sum()).backward()
+        return actions.detach(), value.detach(), [p.grad.clone() for p in net.parameters() if p.grad is not None]
+
+    monkeypatch.setattr(chain_policy, "_embed", counted)
+    packed = answers()
+    assert calls and all(index is not None and len(index) == joints for index in calls)
+    monkeypatch.setattr(chain_policy, "_embed", lambda embed, tokens, mask: (embed(tokens), None))  # every token
+    dense = answers()
+    torch.testing.assert_close(packed[0], dense[0])
+    torch.testing.assert_close(packed[1], dense[1])
+    for a, b in zip(packed[2], dense[2]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))  # sums in another order
+
+
 def test_a_mix_of_rigs_steps_as_one_batch():
     rng = np.random.default_rng(6)
     tasks = [ChainReachTask(random_chain_spec(rng, b), n_envs=n, seed=b) for b, n in ((2, 3), (6, 5))]
