@@ -238,9 +238,15 @@ class TrainingSession(BackgroundRun):
                 except Exception:  # closing must not hide the error that got us here
                     pass
 
-    def _time_up(self) -> bool:
+    def _time_up(self, grace: bool = False) -> bool:
+        """Whether ``algo.minutes`` is spent; with ``grace``, spent and then some: a rollout in progress is
+        abandoned past it (a large creature's rollout on a busy machine takes a minute; a 3-second budget must not
+        run for two), where between updates the budget itself ends the run."""
         minutes = self.config.algo.minutes
-        return minutes > 0 and self._wall_time() >= minutes * 60.0
+        if minutes <= 0:
+            return False
+        budget = minutes * 60.0
+        return self._wall_time() >= budget + (max(2.0, 0.05 * budget) if grace else 0.0)
 
     # called by the callback after every env.step
     def _on_step(self, model_locals: dict[str, Any]) -> bool:
@@ -257,7 +263,7 @@ class TrainingSession(BackgroundRun):
     # our PPO: after every step of all environments (arrays), and after every update
     def _on_step_arrays(self, step: Any) -> bool:
         self._record_arrays(step)
-        return self._control()
+        return self._control() and not self._time_up(grace=True)
 
     def _on_iteration(self, _model: Any) -> bool:
         if int(self.model.num_timesteps) - self._last_checkpoint_step >= self.config.output.checkpoint_every:

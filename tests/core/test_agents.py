@@ -413,6 +413,17 @@ def test_time_budget_ends_the_run(tmp_path):
     assert 0.6 <= session.latest().wall_time < 5
 
 
+def test_a_time_budget_shorter_than_one_rollout_abandons_the_rollout(tmp_path):
+    # a big creature on a busy machine: one rollout (400 steps x 20 ms) takes 8 s; the budget is 0.6 s
+    config = long_ppo_config(total_steps=0, minutes=0.01, n_steps=400)
+    session = TrainingSession(config, lambda c, n, s, **k: ToyReach(c, n, s, step_delay=0.02, **k), tmp_path / "run")
+    began = time.monotonic()
+    session.start()
+    assert session.wait(30) == "finished", session.error
+    assert time.monotonic() - began < 5  # the budget and its grace (2 s), not the rollout's 8 s
+    assert session.latest().wall_time < 4 and (tmp_path / "run" / "final.rdpolicy").exists()
+
+
 def test_curriculum_advances_on_recent_success(tmp_path):
     config = long_ppo_config(total_steps=6_000)
     config.curriculum.enabled = True
