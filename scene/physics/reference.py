@@ -91,12 +91,16 @@ def _read_bvh(path: Path, obj, spec: PhysicsSpec, bone_map: dict) -> tuple:
     selected = {o.name for o in layer.objects if o.select_get()}
     try:
         with frames_preserved():
+            from ...headless import quiet_blender
+
+            _check_bvh_header(path)
             try:
-                bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=False,
-                                                 update_scene_duration=False)
+                with quiet_blender():  # the importer's traceback is Blender's to print, not the user's to read
+                    bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=False,
+                                            update_scene_duration=False)
             except (RuntimeError, ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
                 raise RigDojoError(f"physics.reference: {path.name} is not a BVH file Blender can read "
-                                   f"({str(exc).strip().splitlines()[-1][:120]})") from None
+                                   f"({_importer_reason(exc)}); export it again or give another file") from None
             source = next((o for o in set(bpy.data.objects) - before_objects if o.type == 'ARMATURE'), None)
             if source is None:
                 raise RigDojoError(f"physics.reference: {path.name} is not a BVH file Blender can read")
@@ -186,3 +190,27 @@ def _retarget(path: Path, source, obj, spec: PhysicsSpec, bone_map: dict) -> tup
 
 
 __all__ = ["attach_reference"]
+
+
+def _check_bvh_header(path: Path) -> None:
+    """A BVH file starts with ``HIERARCHY``; anything else is refused before Blender's importer sees it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise RigDojoError(f"physics.reference: cannot read {path.name} ({exc.strerror or exc})") from None
+    if not head.upper().startswith(b"HIERARCHY"):
+        raise RigDojoError(f"physics.reference: {path.name} is not a BVH file (a BVH file starts with HIERARCHY); "
+                           "give the path of a .bvh file")
+
+
+def _importer_reason(exc: BaseException) -> str:
+    """The importer's own last words (its exception's message), not the operator's ``Location:`` line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()
+             if line.strip() and not line.strip().startswith("Location:")]
+    reason = lines[-1] if lines else type(exc).__name__
+    for prefix in ("Exception: ", "Error: "):
+        reason = reason.removeprefix(prefix)
+    if reason.startswith(("IndexError", "ValueError")):
+        reason = "it ends early or has a malformed line: " + reason.split(": ", 1)[-1]
+    return reason[:120]

@@ -164,8 +164,11 @@ def test_a_bvh_whose_bones_match_nothing_is_refused(factory, tmp_path):
         spec_from_config(track_config(biped.name, str(path)))
     assert set(bpy.data.objects) == before
     (tmp_path / "junk.bvh").write_text("not a motion file\n")
-    with pytest.raises(RigDojoError, match="not a BVH file Blender can read"):
+    with pytest.raises(RigDojoError, match="junk.bvh is not a BVH file .a BVH file starts with HIERARCHY"):
         spec_from_config(track_config(biped.name, str(tmp_path / "junk.bvh")))
+    (tmp_path / "cut.bvh").write_text(_bvh(BVH_NAMES)[:60])  # a real file cut short
+    with pytest.raises(RigDojoError, match="cut.bvh is not a BVH file Blender can read .it ends early"):
+        spec_from_config(track_config(biped.name, str(tmp_path / "cut.bvh")))
     assert set(bpy.data.objects) == before
 
 
@@ -257,9 +260,13 @@ def test_a_bvh_file_is_tracked_from_the_command_line(factory, tmp_path):
     (["--reference", "Ghost"], "no Action named 'Ghost'"),
     ([], "the track task needs a reference clip"),
     (["--reference", "missing.bvh"], "no file 'missing.bvh'"),
+    (["--reference", "junk.bvh"], "junk.bvh is not a BVH file (a BVH file starts with HIERARCHY)"),
+    (["--reference", "cut.bvh"], "cut.bvh is not a BVH file Blender can read (it ends early"),
 ])
 def test_bad_track_input_exits_2_with_one_line(trot_blend, tmp_path, args, message):
     before = _digest(trot_blend)
+    (tmp_path / "junk.bvh").write_text("garbage\n")
+    (tmp_path / "cut.bvh").write_text(_bvh(BVH_NAMES)[:60])  # Blender's importer fails inside: its traceback is not ours
     proc = run_cli("train", trot_blend, "--task", "track", "--rig", "Quadruped", *args, "--steps", "64",
                    "--out", tmp_path / "run", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
