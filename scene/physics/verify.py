@@ -31,6 +31,18 @@ def _evaluated_points(obj, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray
 
 def physics_rest_error(obj, spec: PhysicsSpec) -> float:
     """Worst distance (world units) between Blender's rest heads/tails and the MuJoCo model's at ``qpos0``."""
+    return _rest_error(obj, spec)[0]
+
+
+def _worst(spec: PhysicsSpec, heads, tails, bh, bt) -> tuple[float, str]:
+    """The worst head/tail distance, and the first bone (parents first) that is off: the one that moves
+    differently, where the worst distance is usually at the end of the chain it carries."""
+    per_bone = np.maximum(np.linalg.norm(heads - bh, axis=1), np.linalg.norm(tails - bt, axis=1))
+    off = np.flatnonzero(~(per_bone <= TWIN_TOLERANCE * (float(spec.size()) or 1.0)))
+    return float(per_bone.max()), spec.bone_names[int(off[0]) if off.size else int(np.argmax(per_bone))]
+
+
+def _rest_error(obj, spec: PhysicsSpec) -> tuple[float, str]:
     import mujoco
 
     from ...envs.physics.mjcf import bone_points, load_model
@@ -44,7 +56,7 @@ def physics_rest_error(obj, spec: PhysicsSpec) -> float:
     bones = [obj.data.bones[n] for n in spec.bone_names]
     bh = np.array([list(b.head_local) for b in bones]) @ mw[:3, :3].T + mw[:3, 3]
     bt = np.array([list(b.tail_local) for b in bones]) @ mw[:3, :3].T + mw[:3, 3]
-    return float(max(np.linalg.norm(heads - bh, axis=1).max(), np.linalg.norm(tails - bt, axis=1).max()))
+    return _worst(spec, heads, tails, bh, bt)
 
 
 def physics_pose_error(obj, spec: PhysicsSpec, n_poses: int = 8, seed: int = 0, root_motion: str = "bone") -> float:
@@ -52,6 +64,10 @@ def physics_pose_error(obj, spec: PhysicsSpec, n_poses: int = 8, seed: int = 0, 
 
     Checks the joint convention (hinges Z, Y, X = Euler XYZ) and the root channels the bake writes.
     """
+    return _pose_error(obj, spec, n_poses, seed, root_motion)[0]
+
+
+def _pose_error(obj, spec: PhysicsSpec, n_poses: int = 8, seed: int = 0, root_motion: str = "bone") -> tuple[float, str]:
     import mujoco
 
     from ...envs.physics.mjcf import bone_points, euler_from_hinges, load_model
@@ -60,7 +76,7 @@ def physics_pose_error(obj, spec: PhysicsSpec, n_poses: int = 8, seed: int = 0, 
     data = mujoco.MjData(model)
     rng = np.random.default_rng(seed)
     ids = [model.body(n).id for n in layout.body_names]
-    worst = 0.0
+    worst, worst_bone = 0.0, spec.bone_names[0]
     for _ in range(n_poses):
         q = rng.uniform(layout.q_low, layout.q_high)
         data.qpos[:3] = data.qpos[:3] + rng.normal(0, 0.1, 3)
@@ -73,8 +89,22 @@ def physics_pose_error(obj, spec: PhysicsSpec, n_poses: int = 8, seed: int = 0, 
         root[:3, :3], root[:3, 3] = data.xmat[ids[0]].reshape(3, 3), data.xpos[ids[0]]
         pose_rig(obj, spec, root, euler_from_hinges(spec, layout, q), root_motion)
         bh, bt = _evaluated_points(obj, spec.bone_names)
-        worst = max(worst, float(np.linalg.norm(heads - bh, axis=1).max()), float(np.linalg.norm(tails - bt, axis=1).max()))
-    return worst
+        error, bone = _worst(spec, heads, tails, bh, bt)
+        if not error <= worst:  # a NaN is the worst there is
+            worst, worst_bone = error, bone
+    return worst, worst_bone
+
+
+def _what_moves(obj, bone: str) -> str:
+    """The constraints and drivers on ``bone`` (what a user would mute), for the twin check's refusal."""
+    pb = obj.pose.bones.get(bone)
+    live = [f"{c.type.replace('_', ' ').title()} '{c.name}'" for c in (pb.constraints if pb else ()) if not c.mute]
+    anim = obj.animation_data
+    prefix = f'pose.bones["{bone}"]'
+    drivers = [d.data_path for d in (anim.drivers if anim else ()) if d.data_path.startswith(prefix) and not d.mute]
+    parts = ([f"its constraints {', '.join(live[:4])}" + (" ..." if len(live) > 4 else "")] if live else []) + \
+        ([f"{len(drivers)} driver{'s' if len(drivers) > 1 else ''} on it"] if drivers else [])
+    return " and ".join(parts) if parts else "no constraint or driver of its own (look at its parents' and targets')"
 
 
 @dataclass(frozen=True)
@@ -137,16 +167,19 @@ def check_physics_twin(obj, spec: PhysicsSpec, root_motion: str = "bone",
     began = time.perf_counter()
     pose, transform = PoseBackup(obj, [pb.name for pb in obj.pose.bones]), TransformBackup(obj)
     try:
-        rest = physics_rest_error(obj, spec)
-        posed = physics_pose_error(obj, spec, n_poses=samples, root_motion=root_motion)
+        rest, rest_bone = _rest_error(obj, spec)
+        posed, posed_bone = _pose_error(obj, spec, n_poses=samples, root_motion=root_motion)
     finally:
         pose.restore()
         transform.restore()
     size = float(spec.size()) or 1.0
     worst = max(rest, posed) / size
     if not np.isfinite(worst) or worst > TWIN_TOLERANCE:
+        at_rest = rest >= posed or not np.isfinite(rest)
+        bone = rest_bone if at_rest else posed_bone
         raise NotExactError(f"{obj.name}: the physics twin does not reproduce Blender's bones (worst head/tail "
-                            f"{worst:.2g} of the creature's size at {'rest' if rest >= posed else 'a random pose'}, "
-                            f"tolerance {TWIN_TOLERANCE:g}); a constraint or driver on the bones moves them in "
-                            "Blender but not in the simulation: mute it, or report this rig")
+                            f"{worst:.2g} of the creature's size; first off: bone '{bone}', at "
+                            f"{'rest' if at_rest else 'a random pose'}, tolerance {TWIN_TOLERANCE:g}; "
+                            f"{_what_moves(obj, bone)}); a constraint or driver moves it in Blender but not in the "
+                            "simulation: mute it, leave the bone out (--controls), or report this rig")
     return PhysicsTwinCheck(obj.name, samples, worst, time.perf_counter() - began)

@@ -440,6 +440,9 @@ def test_training_checks_the_creature_against_blender_first_and_refuses_one_it_c
     with pytest.raises(NotExactError, match="does not reproduce Blender's bones") as err:
         spec_for_training(config)
     assert err.value.exit_code == 3 and "\n" not in str(err.value)
+    # it names the bone (not the end of the chain it carries, where the distance is largest) and what moves it
+    assert f"first off: bone '{bone}'" in str(err.value), str(err.value)
+    assert "its constraints Limit Rotation 'Limit Rotation'" in str(err.value), str(err.value)
 
 
 def test_the_command_line_refuses_a_creature_it_cannot_reproduce_without_offering_a_route_it_lacks(quadruped,
