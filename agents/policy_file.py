@@ -115,8 +115,27 @@ def compatibility_problems(metadata: dict[str, Any], env: Any) -> list[str]:
             problems.append("policy reads rig-agnostic joint tokens; the task is not observed as a chain "
                             "(rig.observation = \"chain\")")
     elif want_controls != have_controls:
-        problems.append(f"policy controls {','.join(want_controls)}; task controls {','.join(have_controls)}")
+        problems.append(_controls_difference(want_controls, have_controls))
     return problems
+
+
+def _names(names: list[str], most: int = 4) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _controls_difference(want: list[str], have: list[str]) -> str:
+    """What differs between the policy's controls and the task's, short enough to read on a 99-bone rig."""
+    if len(want) + len(have) <= 12:
+        text = f"policy controls {','.join(want)}; task controls {','.join(have)}"
+    elif set(want) == set(have):
+        text = f"policy and task control the same {len(want)} bones in another order"
+    else:
+        missing = [n for n in want if n not in set(have)]
+        extra = [n for n in have if n not in set(want)]
+        text = f"policy controls {len(want)} bones, task {len(have)}" + (
+            f"; the task lacks {_names(missing)}" if missing else "") + (
+            f"; the policy lacks {_names(extra)}" if extra else "")
+    return text + " (use the rig and controls the policy was trained with: its run's config.toml)"
 
 
 def is_rig_agnostic(metadata: dict[str, Any]) -> bool:

@@ -462,6 +462,18 @@ def test_policy_file_rebuilds_the_same_policy(tmp_path, algo):
     assert result.episodes == 4
 
 
+def test_a_policy_for_another_big_rig_is_refused_in_a_line_that_says_what_differs():
+    from rig_dojo.agents.policy_file import _controls_difference
+
+    cat = [f"spine.{i:03d}" for i in range(40)] + ["tail", "tail.001"]
+    horse = [f"spine.{i:03d}" for i in range(40)] + ["neck", "head", "ear.L"]
+    text = _controls_difference(cat, horse)
+    assert len(text) < 250, text  # it listed all 87 bones (5,000 characters on two Rigify metarigs)
+    assert "policy controls 42 bones, task 43" in text and "the task lacks tail, tail.001" in text
+    assert "the policy lacks neck, head, ear.L" in text and "config.toml" in text
+    assert "same 42 bones in another order" in _controls_difference(cat, cat[::-1])
+
+
 def test_fine_tuning_refuses_a_policy_that_does_not_fit_and_loads_one_that_does(tmp_path):
     config = toy_config("ppo", n_envs=2, net_arch=[8])
     env = make_toy_env(config, 2, seed=0)
