@@ -197,6 +197,8 @@ def _config_from_args(args: argparse.Namespace):
         sel.target = ""
     if args.controls is not None:
         sel.controls = _names(args.controls)
+    if args.tracked is not None:
+        sel.tracked = _names(args.tracked)
     if args.collection:
         sel.controls = _collection_controls(sel.rig, args.collection)
     if args.location_controls is not None:
@@ -502,8 +504,8 @@ def _train_in_loop(args: argparse.Namespace, config, run_dir: Path) -> int:
 
 
 # flags a resumed run cannot take (its settings are in its config.toml)
-_RUN_FLAGS = ("--config", "--rig", "--task", "--controls", "--collection", "--effector", "--target", "--region",
-              "--algo", "--seed", "--out", "--init-from")
+_RUN_FLAGS = ("--config", "--rig", "--task", "--controls", "--collection", "--effector", "--tracked", "--target",
+              "--region", "--algo", "--seed", "--out", "--init-from")
 
 
 def _family_dests() -> list[str]:
@@ -721,6 +723,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "constraint (rig.location_range)")
     train.add_argument("--effector", "--track", dest="effector",
                        help="the bone that reaches / aims / grips (--track: the same, as verify calls it)")
+    train.add_argument("--tracked", metavar="BONES",
+                       help="comma-separated bones to track besides the effector (for grasp: the fingertips)")
     train.add_argument("--target", help="the target object (animated objects are followed frame by frame)")
     train.add_argument("--region", help="random targets inside this object's bounds")
     train.add_argument("--algo", choices=all_algorithms(),

@@ -76,10 +76,11 @@ def test_the_rigify_hand_grips_the_ball_without_training_and_bakes_verified(gras
     success, error, task = _zero_shot(five)
     assert task.n_joints == 51 and success == 1.0 and error < task.tolerance, (success, error)
 
-    toml = tmp_path / "hand.toml"
-    toml.write_text(config.to_toml())
-    run = tmp_path / "run"
-    proc = run_cli("train", grasp_blend, "--config", toml, "--init-from", "library:grasp", "--zero-shot", "--out", run)
+    run = tmp_path / "run"  # README's command line: --tracked names the fingertips
+    sel = config.rig
+    proc = run_cli("train", grasp_blend, "--task", "grasp", "--rig", sel.rig, "--controls", ",".join(sel.controls),
+                   "--effector", sel.effector, "--tracked", ",".join(sel.tracked), "--target", sel.target,
+                   "--init-from", "library:grasp", "--zero-shot", "--out", run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "zero-shot: library:grasp as it is, no training" in proc.stdout
     summary = json.loads((run / "summary.json").read_text())
