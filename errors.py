@@ -18,6 +18,11 @@ class NotExactError(RigDojoError):
     exit_code = 3
 
 
+def a_or_an(word: str) -> str:
+    """``word`` with its article: "a mesh", "an empty", "an armature"."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
 def did_you_mean(name: str, candidates, *, n: int = 3) -> str:
     """``"; did you mean 'DEF-hand.L'?"`` for a misspelt name: names that contain it first (``hand.L`` in
     ``DEF-hand.L``), then the closest by spelling, ignoring case; "" when nothing is close."""

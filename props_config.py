@@ -43,7 +43,7 @@ from bpy.props import (
 )
 
 from .agents.schema import UI, ui_of
-from .errors import RigDojoError
+from .errors import RigDojoError, a_or_an
 
 OBJECT_KINDS = {"object": None, "camera": 'CAMERA', "armature": 'ARMATURE', "mesh": 'MESH'}
 # Blender 4.5+ warns about "//" in path properties unless they say they accept it; 4.2 lacks the option.
@@ -206,7 +206,7 @@ def object_named(name: str, what: str, kind: str | None = None):
         raise RigDojoError(f"{what}: the object {name!r} is not in this file; open the .blend it was made for "
                            "or change the name in the configuration")
     if kind is not None and obj.type != kind:
-        raise RigDojoError(f"{what}: {name!r} is a {obj.type.lower()}, not a{'n' if kind[0] in 'AEIOU' else ''} "
+        raise RigDojoError(f"{what}: {name!r} is {a_or_an(obj.type.lower())}, not a{'n' if kind[0] in 'AEIOU' else ''} "
                            f"{kind.lower()}")
     return obj
 

@@ -4,6 +4,7 @@ import bpy
 
 from .. import live
 from ..envs.families import family_of
+from ..errors import a_or_an
 from .common import DojoSubPanel, wrapped
 
 
@@ -23,7 +24,7 @@ class VIEW3D_PT_rig_dojo_rig(DojoSubPanel, bpy.types.Panel):
             if rig is None:
                 active = context.active_object
                 if active is not None and active.type != 'ARMATURE':
-                    layout.label(text=f"{active.name} is a {active.type.lower()}, not an armature", icon='INFO')
+                    layout.label(text=f"{active.name} is {a_or_an(active.type.lower())}, not an armature", icon='INFO')
                 layout.label(text="Pick the armature to train", icon='INFO')
         layout.prop(settings, "task")
         edge.draw_task(layout, context, settings)

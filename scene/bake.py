@@ -40,7 +40,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ..errors import RigDojoError
+from ..errors import RigDojoError, a_or_an
 from . import anim
 from .pose import frames_preserved, set_frame
 from ..envs.keyreduce import (
@@ -120,7 +120,7 @@ def _check_armature(obj: Any) -> bpy.types.Object:
         )
     if obj.type != 'ARMATURE' or obj.pose is None:
         raise RigDojoError(
-            f"'{obj.name}' is a {obj.type.lower()} object, not an armature. Select the rig (an Armature object) and bake again."
+            f"'{obj.name}' is {a_or_an(obj.type.lower())} object, not an armature. Select the rig (an Armature object) and bake again."
         )
     return obj
 

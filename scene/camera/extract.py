@@ -15,7 +15,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ...errors import RigDojoError, did_you_mean
+from ...errors import RigDojoError, a_or_an, did_you_mean
 from ..pose import frames_preserved, to_numpy
 from ...envs.camera.twin import CameraSpec, camera_angles
 
@@ -183,7 +183,7 @@ def extract_camera_shot(
     if cam is None:
         raise RigDojoError("the scene has no camera: add a camera (Add > Camera) or pick one as the shot's camera")
     if cam.type != 'CAMERA':
-        raise RigDojoError(f"'{cam.name}' is a {cam.type.lower()} object, not a camera; pick a camera object")
+        raise RigDojoError(f"'{cam.name}' is {a_or_an(cam.type.lower())} object, not a camera; pick a camera object")
     if cam.data.type != 'PERSP':
         raise RigDojoError(f"camera '{cam.name}' is {cam.data.type.lower()}; only perspective cameras can be trained")
     if subject is None or subject == "":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ...errors import RigDojoError, did_you_mean, listed
+from ...errors import RigDojoError, a_or_an, did_you_mean, listed
 from ...rewards import TermConfig
 from ..pose import frames_preserved, to_numpy
 from .extract import extract_rig, get_armature
@@ -70,7 +70,7 @@ def sample_surface(name: str, count: int = 256, seed: int = 0) -> tuple[np.ndarr
     """Area-weighted random points on the evaluated surface of a mesh object, and its centre (world)."""
     obj = _object(name, "grasp")
     if obj.type != 'MESH':
-        raise RigDojoError(f"the grasp object {name!r} is a {obj.type.lower()}; pick a mesh object")
+        raise RigDojoError(f"the grasp object {name!r} is {a_or_an(obj.type.lower())}; pick a mesh object")
     ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
     mesh = ev.to_mesh()
     try:

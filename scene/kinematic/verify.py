@@ -100,6 +100,7 @@ class VerifyReport:
             lines.append(f"  {mark} {b.bone}: position {b.position:.2e} chain lengths, "
                          f"rotation {b.rotation:.2e} deg{note}")
         lines += [f"  why: {p}" for p in self.problems]
+        lines += [f"  note: {n}" for n in self.notes]
         if self.close:
             lines.append(f"  why: the IK solve ({', '.join(self.ik_chains)}) stops on a tolerance, and rounding can "
                          "stop it an iteration apart from Blender's; train only with care")
@@ -155,6 +156,17 @@ def blender_world_matrices(obj, names: list[str]) -> np.ndarray:
     return np.array([world @ np.array([list(r) for r in ev.pose.bones[n].matrix]) for n in names])
 
 
+def _range_note(spec: RigSpec, location_range: float | None) -> list[str]:
+    """Where verify posed location controls in a box of its own, the note that training needs one given."""
+    from ...envs.kinematic.location import missing_bounds
+
+    missing = missing_bounds(spec, 0.0) if location_range is None else []
+    if not missing:
+        return []
+    return [f"{'; '.join(missing)}: posed here within +-{VERIFY_LOCATION_RANGE:g} chain lengths (no Limit Location); "
+            "training needs the range given (--location-range, rig.location_range) or a Limit Location constraint"]
+
+
 def verify(rig, controls: list[str], tracked: list[str], samples: int = 32, seed: int = 0,
            location_controls: list[str] | None = None, location_range: float | None = None,
            spec: RigSpec | None = None) -> VerifyReport:
@@ -204,6 +216,6 @@ def verify(rig, controls: list[str], tracked: list[str], samples: int = 32, seed
              for t, name in enumerate(spec.tracked)]
     return VerifyReport(rig=obj.name, controls=spec.controls, tracked=spec.tracked, samples=samples,
                         chain_length=spec.chain_length, bones=bones, problems=problems,
-                        notes=[n for n in spec.notes if not n.startswith("left out: ")],
+                        notes=[n for n in spec.notes if not n.startswith("left out: ")] + _range_note(spec, location_range),
                         location_controls=spec.location_controls,
                         ik_chains=[f"{c['owner']} / {c['name']}" for c in spec.ik_chains])

@@ -329,6 +329,12 @@ def test_a_location_control_without_bounds_is_one_line(rigify_poles_blend, tmp_p
                    "--steps", "1000", "--out", str(tmp_path / "run"))
     one_line_error(proc, "hand_ik.L (X, Y, Z)", "no bounds", "--location-range")
     assert not (tmp_path / "run" / "final.rdpolicy").exists()
+    # verify poses it in a box of its own and says that training will ask for one
+    proc = run_cli("verify", str(rigify_poles_blend), "--rig", "rig", "--location-controls",
+                   ",".join(ARM_IK["location_controls"]), "--track", "DEF-hand.L", "--samples", "4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "note: hand_ik.L (X, Y, Z)" in proc.stdout and "training needs the range given (--location-range" \
+        in proc.stdout, proc.stdout
 
 
 def test_a_connected_bone_cannot_be_a_location_control(factory):

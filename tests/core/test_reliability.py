@@ -511,3 +511,10 @@ def test_the_curve_has_axes_numbers_and_a_legend_in_each_runs_colour():
     for k in range(2):  # each run's curve, and its name in the legend, in its colour
         assert has(COLORS[k], image) > 200
     assert not np.isclose(image[..., :3], BACKGROUND[:3]).all()
+
+
+def test_an_objects_type_is_named_with_its_article():
+    from rig_dojo.errors import a_or_an
+
+    assert [a_or_an(t) for t in ("empty", "mesh", "armature", "light")] == ["an empty", "a mesh", "an armature",
+                                                                             "a light"]
