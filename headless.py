@@ -169,6 +169,8 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
     fields = {"ended_early": end_note} if end_note else {}
     if zero_shot:
         fields["zero_shot"] = config.algo.start_from or str(init_from)
+    if not quiet:  # a large creature's evaluation takes a while: say what is running
+        print("evaluating the policy...", flush=True)
     summary, result, extra = write_run_summary(config, make_env, run_dir, steps=int(steps), wall=wall,
                                                episodes=episodes, report=report, evaluation=evaluation,
                                                resumed_from_step=int(getattr(session, "resumed_from_step", 0)),
