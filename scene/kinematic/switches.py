@@ -63,7 +63,29 @@ def set_switch(rig, bone: str, prop: str, value_text: str) -> str:
     old = pb[prop]
     if not isinstance(old, (bool, int, float)):
         raise RigDojoError(f'{bone}["{prop}"] is not a number or a True/False switch')
-    pb[prop] = _value(value_text, old)
+    value = _value(value_text, old)
+    _check_range(pb, bone, prop, value)
+    pb[prop] = value
     obj.update_tag()  # a custom property set from Python does not tag the rig itself
     bpy.context.view_layer.update()
     return f'set {bone}["{prop}"] = {pb[prop]!r} (it was {old!r})'
+
+
+def _check_range(pb, bone: str, prop: str, value) -> None:
+    """The property's own range (Rigify's IK_FK runs from 0 to 1) and its listed choices (a parent switch)."""
+    if isinstance(value, bool):
+        return
+    try:
+        ui = pb.id_properties_ui(prop).as_dict()
+    except (TypeError, KeyError, AttributeError):
+        return  # a property without UI data: any number
+    items = ui.get("items")
+    if items:
+        values = [item[4] for item in items]
+        if value not in values:
+            raise RigDojoError(f'{bone}["{prop}"] = {value!r}: choose one of ' +
+                               ", ".join(f"{v} ({item[1]})" for v, item in zip(values, items)))
+        return
+    low, high = ui.get("min"), ui.get("max")
+    if low is not None and high is not None and not (low <= value <= high):
+        raise RigDojoError(f'{bone}["{prop}"] = {value!r} is outside its range {low:g} to {high:g}')

@@ -540,6 +540,10 @@ def test_a_rigify_limb_in_ik_is_switched_to_fk_by_flag_or_button(rigify_ik_blend
     one_line_error(run_cli("verify", rigify_ik_blend, "--rig", "rig", "--controls", controls, "--track", "DEF-hand.L",
                            "--switch", 'upper_arm_parent.L["IK_FX"]=1'), "no custom property 'IK_FX'",
                    "did you mean 'IK_FK'")
+    one_line_error(run_cli("verify", rigify_ik_blend, "--rig", "rig", "--controls", controls, "--track", "DEF-hand.L",
+                           "--switch", 'upper_arm_parent.L["IK_FK"]=-3'), "is outside its range 0 to 1")
+    one_line_error(run_cli("verify", rigify_ik_blend, "--rig", "rig", "--controls", controls, "--track", "DEF-hand.L",
+                           "--switch", 'upper_arm_parent.L["IK_parent"]=9'), "choose one of 0 (None), 1 (Root)")
     # the sidebar: the refusal offers the switch as a button; one click, and it verifies
     bpy.ops.wm.open_mainfile(filepath=str(rigify_ik_blend))
     settings = bpy.context.scene.rig_dojo
