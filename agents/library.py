@@ -324,10 +324,14 @@ ENTRIES: dict[str, LibraryEntry] = {
                            _lazy("library_camera", "pretrain_camera"), layout=_lazy("library_camera", "layout"),
                            bind_flags="--task camera --camera CAMERA --subject OBJECT"),
     "stand": LibraryEntry("stand", "stand", "chain",
-                          "a start for stand training on a quadruped or biped of up to 128 hinges (physics, MuJoCo; "
-                          "zero-shot it does not beat holding the rest pose)",
+                          "stand and keep balance after a shove: a quadruped of up to 128 hinges (physics, MuJoCo; "
+                          "for two legs, stand_biped)",
                           _lazy("library_stand", "pretrain_stand"), layout=_lazy("library_stand", "layout"),
                           bind_flags="--task stand --rig RIG"),
+    "stand_biped": LibraryEntry("stand_biped", "stand", "chain",
+                                "stand and keep balance after a shove: a biped of up to 128 hinges (physics, MuJoCo)",
+                                _lazy("library_stand", "pretrain_stand_biped"),
+                                layout=_lazy("library_stand", "layout"), bind_flags="--task stand --rig RIG"),
     "grasp": LibraryEntry("grasp", "grasp", "chain",
                           "close a hand's fingers around an object (2-5 fingers of 2-3 bones, a wrist and forearm)",
                           pretrain_grasp, sample=random_hand),

@@ -168,7 +168,7 @@ def test_a_library_without_its_file_says_how_to_rebuild_it(monkeypatch, tmp_path
     monkeypatch.setattr(library, "LIBRARY_DIR", tmp_path)
     with pytest.raises(RigDojoError, match="missing from this install; rebuild it with ./dojo pretrain reach"):
         resolve("library:reach")
-    assert set(ENTRIES) == {"reach", "aim", "grasp", "camera", "stand"}
+    assert set(ENTRIES) == {"reach", "aim", "grasp", "camera", "stand", "stand_biped"}
 
 
 @pytest.mark.parametrize("name", ["reach", "grasp"])

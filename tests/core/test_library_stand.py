@@ -3,6 +3,7 @@ creatures as plain PhysicsSpec data, the shipped file, and starting a run from i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import zipfile
@@ -12,7 +13,7 @@ import pytest
 
 from rig_dojo.agents.config import TrainConfig, defaults_for
 from rig_dojo.agents.library import entry, open_start, write_entry
-from rig_dojo.agents.library_stand import StandRecipe, pretrain_stand, stand_survival
+from rig_dojo.agents.library_stand import BIPED_RECIPE, StandRecipe, pretrain_stand, stand_survival
 from rig_dojo.agents.policy_file import compatibility_problems, load_policy
 from rig_dojo.envs.physics import tokens as tk
 from rig_dojo.envs.physics.random_creatures import random_creature
@@ -67,8 +68,9 @@ def test_the_zero_action_drives_a_token_task_as_the_creature_s_own_task():
     np.testing.assert_allclose(tokens.twin.qpos, own.twin.qpos, atol=1e-9)  # padding's actions are ignored
 
 
-def test_the_shipped_stand_policy_is_small_safe_and_recorded():
-    item = entry("library:stand")
+@pytest.mark.parametrize("name", ["stand", "stand_biped"])
+def test_the_shipped_stand_policy_is_small_safe_and_recorded(name):
+    item = entry(f"library:{name}")
     assert item.path.is_file() and item.recipe_path.is_file()
     assert item.path.stat().st_size < 300 * 1024
     with zipfile.ZipFile(item.path) as zf:
@@ -76,6 +78,9 @@ def test_the_shipped_stand_policy_is_small_safe_and_recorded():
     recipe = json.loads(item.recipe_path.read_text())
     assert recipe["sha256"] == hashlib.sha256(item.path.read_bytes()).hexdigest()
     assert recipe["task"] == "stand" and recipe["samples"] > 0 and recipe["recipe"]["seed"] == 0
+    # the recipe ./dojo pretrain NAME runs is the one recorded, to the step
+    want = StandRecipe() if name == "stand" else BIPED_RECIPE
+    assert recipe["recipe"] == dataclasses.asdict(want) and recipe["samples"] == want.steps
     policy = load_policy(item.path)
     assert policy.metadata["policy_kwargs"] == {"kind": "rig_dojo_chain", "tokens": tk.MAX_TOKENS,
                                                 "features": tk.FEATURES, "hidden": 64}
