@@ -1,5 +1,5 @@
-"""``library:stand`` on creatures it never saw: zero-shot shove survival against the zero action (holding the
-rest pose), and time to the stand success target fine-tuned from the library vs from scratch, same machine,
+"""``library:stand`` and ``library:stand_biped`` on creatures they never saw: zero-shot shove survival against the
+zero action (holding the rest pose), and time to the stand success target fine-tuned from the library vs from scratch, same machine,
 same run.
 
     ./dojo bench library_stand
@@ -20,7 +20,8 @@ simulated (no face or fingers: 80 hinges; the library drives at most 128); **qua
 against zero actions. *Time to target*: the run's stand success (still up at the end of a 10 s episode) over 8
 deterministic episodes reaching 95% (all 8), evaluated about every 15 s of training; from scratch: our PPO with
 the stand defaults on the creature's own observation; from the library: the same defaults, ``rig.observation =
-"chain"``, the network loaded from ``library/stand.rdpolicy`` and evaluated before any training. Wall clock from
+"chain"``, the network loaded from the creature's entry (``library/stand_biped.rdpolicy`` for two legs,
+``library/stand.rdpolicy`` for four) and evaluated before any training. Wall clock from
 building the trainer, evaluations included.
 """
 
@@ -92,6 +93,8 @@ def build_quadruped() -> TrainConfig:
 
 
 CREATURES = {"metarig": build_metarig, "biped": build_biped, "human": build_human, "quadruped": build_quadruped}
+# the entry each creature starts from: two legs, library:stand_biped; four, library:stand
+BIPED_ENTRY = {"metarig": "stand", "biped": "stand_biped", "human": "stand_biped", "quadruped": "stand"}
 
 
 def time_to_target(config: TrainConfig, start=None, limit: float = LIMIT) -> dict:
@@ -134,18 +137,20 @@ def main() -> None:
     names = [n.strip() for n in os.environ.get("RIG_DOJO_BENCH_STAND_CREATURES", "metarig,biped,human").split(",")
              if n.strip()]
     train = os.environ.get("RIG_DOJO_BENCH_STAND_TRAIN", "1") != "0"
-    library = load_policy(entry("stand").path)
+    entries = {item: load_policy(entry(item).path) for item in ("stand", "stand_biped")}
     for name in names:
         config = CREATURES[name]()
         spec = spec_from_config(config)
         for shove in (0.0, 0.5, 1.0):
             zero = stand_survival(spec, None, shove=shove)
-            lib = stand_survival(spec, library, shove=shove)
+            libs = {item: stand_survival(spec, policy, shove=shove) for item, policy in entries.items()}
             print(f"{name}: shove {shove} sizes/s: zero action {zero['falls']}/{zero['episodes']} fell, "
-                  f"{zero['seconds_up']:.2f} s up; library {lib['falls']}/{lib['episodes']} fell, "
-                  f"{lib['seconds_up']:.2f} s up", flush=True)
+                  f"{zero['seconds_up']:.2f} s up; " + "; ".join(
+                      f"library:{item} {r['falls']}/{r['episodes']} fell, {r['seconds_up']:.2f} s up"
+                      for item, r in libs.items()), flush=True)
         if not train:
             continue
+        library = entries[BIPED_ENTRY[name]]
         chain = TrainConfig.from_toml(config.to_toml())
         chain.rig.observation = "chain"
         times: dict[str, list[float]] = {"library": [], "scratch": []}
