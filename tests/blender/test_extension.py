@@ -54,6 +54,9 @@ def test_zip_leaves_out_tests_benchmarks_caches_and_venvs(extension_zip):
         top = name.split("/")[0]
         assert top not in {"tests", "bench", "tools", ".venv", ".venv-lint", ".git", "dist", "runs", ".ci"}, name
         assert "__pycache__" not in name and not name.endswith(".pyc"), name
+    from rig_dojo.agents.library import ENTRIES  # the library ships in the zip: every entry and its recipe
+
+    assert {f"library/{n}.{ext}" for n in ENTRIES for ext in ("rdpolicy", "json")} <= set(names)
 
 
 def test_build_excludes_follow_gitignore_syntax():
