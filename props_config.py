@@ -206,8 +206,7 @@ def object_named(name: str, what: str, kind: str | None = None):
         raise RigDojoError(f"{what}: the object {name!r} is not in this file; open the .blend it was made for "
                            "or change the name in the configuration")
     if kind is not None and obj.type != kind:
-        raise RigDojoError(f"{what}: {name!r} is {a_or_an(obj.type.lower())}, not a{'n' if kind[0] in 'AEIOU' else ''} "
-                           f"{kind.lower()}")
+        raise RigDojoError(f"{what}: {name!r} is {a_or_an(obj.type.lower())}, not {a_or_an(kind.lower())}")
     return obj
 
 

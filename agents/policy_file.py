@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RigDojoError
+from ..errors import RigDojoError, listed
 from .config import TrainConfig
 from .files import write_atomic
 from .safe_read import read_npz
@@ -119,10 +119,6 @@ def compatibility_problems(metadata: dict[str, Any], env: Any) -> list[str]:
     return problems
 
 
-def _names(names: list[str], most: int = 4) -> str:
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
 def _controls_difference(want: list[str], have: list[str]) -> str:
     """What differs between the policy's controls and the task's, short enough to read on a 99-bone rig."""
     if len(want) + len(have) <= 12:
@@ -130,11 +126,11 @@ def _controls_difference(want: list[str], have: list[str]) -> str:
     elif set(want) == set(have):
         text = f"policy and task control the same {len(want)} bones in another order"
     else:
-        missing = [n for n in want if n not in set(have)]
-        extra = [n for n in have if n not in set(want)]
+        wanted, had = set(want), set(have)
+        missing, extra = [n for n in want if n not in had], [n for n in have if n not in wanted]
         text = f"policy controls {len(want)} bones, task {len(have)}" + (
-            f"; the task lacks {_names(missing)}" if missing else "") + (
-            f"; the policy lacks {_names(extra)}" if extra else "")
+            f"; the task lacks {listed(missing, limit=4)}" if missing else "") + (
+            f"; the policy lacks {listed(extra, limit=4)}" if extra else "")
     return text + " (use the rig and controls the policy was trained with: its run's config.toml)"
 
 

@@ -94,7 +94,7 @@ def build_quadruped() -> TrainConfig:
 
 CREATURES = {"metarig": build_metarig, "biped": build_biped, "human": build_human, "quadruped": build_quadruped}
 # the entry each creature starts from: two legs, library:stand_biped; four, library:stand
-BIPED_ENTRY = {"metarig": "stand", "biped": "stand_biped", "human": "stand_biped", "quadruped": "stand"}
+ENTRY_FOR = {"metarig": "stand", "biped": "stand_biped", "human": "stand_biped", "quadruped": "stand"}
 
 
 def time_to_target(config: TrainConfig, start=None, limit: float = LIMIT) -> dict:
@@ -150,7 +150,7 @@ def main() -> None:
                       for item, r in libs.items()), flush=True)
         if not train:
             continue
-        library = entries[BIPED_ENTRY[name]]
+        library = entries[ENTRY_FOR[name]]
         chain = TrainConfig.from_toml(config.to_toml())
         chain.rig.observation = "chain"
         times: dict[str, list[float]] = {"library": [], "scratch": []}
