@@ -22,7 +22,8 @@ How a rig becomes a MuJoCo model (:func:`build_mjcf`):
   that keeps the servo stable at the chosen time step.
 * **soles under the feet** (``soles``, on by default): a bone within 40° of flat whose lower end rests on
   the ground at rest gets a massless capsule lying on the ground from a heel behind its upper end to its
-  lower end (:func:`foot_soles`); an ankle-to-toe foot otherwise stands on its toe tip.
+  lower end (:func:`foot_soles`); an ankle-to-toe foot otherwise stands on its toe tip. ``sole_width``
+  (bone radii, default 2: one capsule) widens it into two capsules side by side (:func:`sole_capsules`).
 * creature capsules touch the world (ground plane, obstacle boxes, the moving
   platform) but not each other (bones of a rig overlap at the joints).
 * an animated platform is a **mocap body**: it follows the sampled trajectory
@@ -241,7 +242,7 @@ def _quat(rot: np.ndarray) -> np.ndarray:
 
 
 def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
-               self_collision: bool = False, soles: bool = True) -> tuple[str, ModelLayout]:
+               self_collision: bool = False, soles: bool = True, sole_width: float = 2.0) -> tuple[str, ModelLayout]:
     """The MuJoCo model of ``spec`` as MJCF XML, and where its parts are.
 
     Args:
@@ -251,6 +252,8 @@ def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
         self_collision: let the creature's capsules collide with each other (off by
             default: a rig's bones overlap at the joints).
         soles: give the feet flat soles (:func:`foot_soles`).
+        sole_width: how wide a sole is across the foot, in the foot bone's radius: 2 is one capsule of the
+            bone's radius; more is two such capsules side by side, a flat band between them (:func:`sole_capsules`).
     """
     spec.validate()
     if substeps < 1:
@@ -336,9 +339,10 @@ def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
         lines.append(f'{pad}  <geom name="{body_names[k]}" type="capsule" fromto="0 0 0 0 {length:.12g} 0" size="{r:.12g}" '
                      f'density="{spec.density[k]:.12g}" friction="{friction}" {creature_collision}/>')
         if k in sole_of:
-            a, z = sole_of[k]
-            lines.append(f'{pad}  <geom name="sole{k}" type="capsule" fromto="{_f(a)} {_f(z)}" size="{r:.12g}" '
-                         f'density="0" friction="{friction}" {creature_collision}/>')
+            for n, (a, z) in enumerate(sole_capsules(sole_of[k], world[k, :3, :3], r, sole_width)):
+                lines.append(f'{pad}  <geom name="sole{k}{"_" + str(n) if n else ""}" type="capsule" '
+                             f'fromto="{_f(a)} {_f(z)}" size="{r:.12g}" density="0" friction="{friction}" '
+                             f'{creature_collision}/>')
         for c in children[k]:
             emit(c, depth + 1)
         lines.append(f'{pad}</body>')
@@ -359,6 +363,23 @@ def build_mjcf(spec: PhysicsSpec, substeps: int = 8, damping_ratio: float = 1.0,
 
 HEEL = 0.25  # the heel reaches behind the ankle by this share of the foot's length (a human foot's does)
 FLAT = float(np.tan(np.radians(40.0)))  # a foot lies within 40 degrees of flat; steeper is a hoof or a hock
+
+
+def sole_capsules(sole: tuple[np.ndarray, np.ndarray], rot: np.ndarray, radius: float,
+                  width: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The capsules of one sole (:func:`foot_soles`' ``(from, to)`` in the bone's frame, ``rot`` the bone's rest
+    rotation in the world) ``width`` bone radii wide: one capsule at 2; else two, moved apart level with the
+    ground across the foot, so the foot stands on the flat band between them.
+
+    A single capsule touches the ground along a line: a foot on it has no width to stand on sideways, and a
+    creature whose ankles do not roll (most rigs' feet are hinges) balances on one foot only by stepping."""
+    a, z = sole
+    if width <= 2.0 + 1e-9:
+        return [(a, z)]
+    up = rot.T @ np.array([0.0, 0.0, 1.0])  # the world's up in the bone's frame
+    across = np.cross(z - a, up)
+    across *= (width / 2.0 - 1.0) * radius / max(float(np.linalg.norm(across)), 1e-12)
+    return [(a + across, z + across), (a - across, z - across)]
 
 
 def foot_soles(spec: PhysicsSpec, touch: float = 0.02) -> dict[int, tuple[np.ndarray, np.ndarray]]:

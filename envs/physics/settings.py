@@ -43,6 +43,12 @@ class PhysicsConfig:
                                       "ground at rest gets a sole on the ground from a heel behind its upper end to its "
                                       "lower end (off: only the bones' capsules touch the ground, so an ankle-to-toe foot "
                                       "stands on its toe tip)")
+    sole_width: float = setting(2.0, label="Sole Width", min=2.0, max=20.0, advanced=True,
+                                description="How wide a sole is across the foot, in the foot bone's radius: 2 is "
+                                            "one round capsule as wide as the bone (a sole no wider than a rope); "
+                                            "more gives a flat band between two capsules that a foot can stand on "
+                                            "sideways: a biped balancing on one foot needs it (4 tracks a walk, "
+                                            "README)")
     obstacles: list[str] = setting(default_factory=list, label="Obstacles", kind="objects", advanced=True,
                                    description="Objects that become obstacle boxes, comma-separated (empty: the "
                                                "objects with a rig_dojo_obstacle custom property)")
@@ -127,6 +133,9 @@ class PhysicsConfig:
                                f"(found {self.action_scale:g})")
         if self.substeps < 1:
             raise RigDojoError(f"physics.substeps must be at least 1 (found {self.substeps})")
+        if not 2.0 <= self.sole_width <= 20.0:
+            raise RigDojoError(f"physics.sole_width must be between 2 (a sole as wide as the foot bone) and 20 "
+                               f"of the foot bone's radius (found {self.sole_width:g})")
         if len(self.direction) != 3 or math.hypot(self.direction[0], self.direction[1]) < 1e-9 \
                 or not all(math.isfinite(v) for v in self.direction):
             raise RigDojoError(f"physics.direction must be a horizontal 3D vector like [0.0, -1.0, 0.0] "

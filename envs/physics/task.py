@@ -75,7 +75,8 @@ class PhysicsTask(BatchedTask):
         self.action_scale = float(config.action_scale if config.action_scale > 0 else self.default_action_scale)
         self.spec = spec = self._prepare_spec(spec)
         self.twin = twin = PhysicsTwin(spec, n_envs=n_envs, substeps=config.substeps,
-                                       **{"soles": config.soles, **(model_options or {})})
+                                       **{"soles": config.soles, "sole_width": config.sole_width,
+                                          **(model_options or {})})
         lay = twin.layout
         self.n_joints = len(lay.joint_bone)
         if self.n_joints == 0:

@@ -64,3 +64,48 @@ def test_a_biped_holding_its_rest_pose_stands_on_its_soles_and_falls_on_tiptoe(s
     print(f"biped {seed}: holding the rest pose up {tiptoe:.2f} s on tiptoe, {soles:.2f} s on soles")
     assert tiptoe < 1.5  # weight behind the toe tips: it falls backwards at once
     assert soles > 2 * tiptoe and soles > 3.0
+
+
+def test_a_wider_sole_is_two_capsules_on_the_ground_apart_across_the_foot():
+    """sole_width 4 (bone radii): each sole becomes two capsules of the bone's radius, 2 radii apart side by side,
+    level with where the one capsule lay, so the foot has a flat band to stand on sideways."""
+    import mujoco
+
+    from rig_dojo.envs.physics.mjcf import load_model
+
+    spec = random_creature(np.random.default_rng(3), "biped")
+    r = spec.radius * spec.scale
+
+    def sole_geoms(width):
+        model, _ = load_model(spec, sole_width=width)
+        data = mujoco.MjData(model)
+        mujoco.mj_forward(model, data)
+        out = {}
+        for g in range(model.ngeom):
+            name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or ""
+            if name.startswith("sole"):
+                axis = data.geom_xmat[g].reshape(3, 3)[:, 2]
+                lowest = data.geom_xpos[g][2] - abs(axis[2]) * model.geom_size[g][1] - model.geom_size[g][0]
+                out.setdefault(int(name[4:].split("_")[0]), []).append((data.geom_xpos[g].copy(), axis, lowest))
+        return out
+
+    one, two = sole_geoms(2.0), sole_geoms(4.0)
+    assert sorted(one) == sorted(two) and all(len(v) == 1 for v in one.values())
+    for k, pair in two.items():
+        assert len(pair) == 2
+        (c1, axis, low1), (c2, _, low2) = pair
+        apart = c1 - c2
+        assert np.linalg.norm(apart) == pytest.approx(2 * r[k])  # (4 - 2) radii between their centres
+        assert apart[2] == pytest.approx(0.0, abs=1e-9) and apart @ axis == pytest.approx(0.0, abs=1e-9)
+        assert (c1 + c2) / 2 == pytest.approx(one[k][0][0])  # either side of where the one capsule was
+        assert low1 == pytest.approx(one[k][0][2]) and low2 == pytest.approx(one[k][0][2])
+
+
+@pytest.mark.parametrize("width", [1.0, 20.5, float("nan"), float("inf")])
+def test_a_sole_width_outside_2_to_20_radii_is_refused_in_one_line(width):
+    from rig_dojo.errors import RigDojoError
+
+    spec = random_creature(np.random.default_rng(3), "biped")
+    with pytest.raises(RigDojoError, match=r"physics\.sole_width must be between 2 .* and 20") as got:
+        make_physics_task(spec, "stand", n_envs=1, seed=0, sole_width=width)
+    assert "\n" not in str(got.value)
