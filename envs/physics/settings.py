@@ -43,12 +43,11 @@ class PhysicsConfig:
                                       "ground at rest gets a sole on the ground from a heel behind its upper end to its "
                                       "lower end (off: only the bones' capsules touch the ground, so an ankle-to-toe foot "
                                       "stands on its toe tip)")
-    sole_width: float = setting(2.0, label="Sole Width", min=2.0, max=20.0, advanced=True,
+    sole_width: float = setting(2.0, label="Sole Width", min=2.0, max=20.0, advanced=True, cli=True,
                                 description="How wide a sole is across the foot, in the foot bone's radius: 2 is "
-                                            "one round capsule as wide as the bone (a sole no wider than a rope); "
-                                            "more gives a flat band between two capsules that a foot can stand on "
-                                            "sideways: a biped balancing on one foot needs it (4 tracks a walk, "
-                                            "README)")
+                                            "one capsule as wide as the bone, round across the foot (no support "
+                                            "sideways); more is two capsules with a flat band between them, which "
+                                            "a biped balancing on one foot needs (4 tracks the test biped's walk)")
     obstacles: list[str] = setting(default_factory=list, label="Obstacles", kind="objects", advanced=True,
                                    description="Objects that become obstacle boxes, comma-separated (empty: the "
                                                "objects with a rig_dojo_obstacle custom property)")
