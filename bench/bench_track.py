@@ -81,9 +81,11 @@ def reached(r: dict) -> bool:
 
 
 def line(name: str, r: dict) -> str:
+    from rig_dojo.envs.physics.tracking import sliding_text
+
     return (f"{name:9s} joint {r['joint_error_degrees']:5.2f}°  end {r['end_error_cm']:5.1f} cm "
-            f"({r['end_error_sizes']:.3f} sizes)  root {r['root_error_cm']:6.1f} cm  sliding {r['foot_sliding_cm']:4.2f} "
-            f"cm/contact  travel {r['travel_sizes']:4.2f}/{r['reference_travel_sizes']:4.2f} sizes  falls "
+            f"({r['end_error_sizes']:.3f} sizes)  root {r['root_error_cm']:6.1f} cm  sliding {sliding_text(r)}"
+            f"  travel {r['travel_sizes']:4.2f}/{r['reference_travel_sizes']:4.2f} sizes  falls "
             f"{r['falls']}/{r['episodes']}  up {r['seconds_up']:4.1f} s")
 
 

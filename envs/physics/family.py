@@ -69,6 +69,8 @@ def report(policy, spec: PhysicsSpec, config, seeds: tuple[int, ...] = (10_000, 
 
 
 def report_line(report: dict) -> str:
+    from .tracking import sliding_text
+
     ph = report["physics"]
     parts = [f"{name} {ph[name]['seconds_up']:.2f} s up, {ph[name]['distance']:+.2f} sizes"
              for name in ("trained", "zero_actions")]
@@ -76,7 +78,7 @@ def report_line(report: dict) -> str:
     if "track" in ph:
         line += "; tracking the reference: " + "; ".join(
             f"{name.replace('_', ' ')} {r['joint_error_degrees']:.2f}° joint error, {r['end_error_cm']:.1f} cm end "
-            f"effectors, {r['foot_sliding_cm']:.2f} cm foot sliding per contact, {r['falls']} of {r['episodes']} fell"
+            f"effectors, foot sliding {sliding_text(r)}, {r['falls']} of {r['episodes']} fell"
             for name, r in ph["track"].items())
     return line
 

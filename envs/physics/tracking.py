@@ -255,6 +255,15 @@ def push(task: PhysicsTask, velocity) -> None:
     task.twin._gather(range(task.num_envs))
 
 
+def sliding_text(report: dict, short: bool = False) -> str:
+    """:func:`track_report`'s foot sliding in words: cm per contact step, or that no foot was measured on the ground
+    (``foot_sliding_cm`` is None then: no end bone's tip stayed on the ground two steps running)."""
+    cm = report.get("foot_sliding_cm")
+    if cm is None:
+        return "—" if short else "not measured (no foot tip stayed on the ground)"
+    return f"{cm:.2f} cm" if short else f"{cm:.2f} cm per contact step"
+
+
 def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: float = 100.0,
                  push_at: int | None = None, push_velocity=(0.0, 0.0, 0.0)) -> dict:
     """Roll every environment of ``task`` out from the clip's first frame and measure how it tracks.
@@ -263,7 +272,7 @@ def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: f
     fall: the mean joint angle error (degrees), the mean end-effector error measured from the root (cm,
     taking a scene unit as a metre, and sizes), the root's distance from the reference root (cm), foot
     sliding (cm per contact step: the horizontal travel of end-effector points on the ground from one step
-    to the next), the distance travelled against the reference's (sizes); the number of environments that
+    to the next; None where none stayed on the ground two steps running), the distance travelled against the reference's (sizes); the number of environments that
     fell and the seconds they stayed up. ``push_at``: the step at which every root is shoved by
     ``push_velocity`` (world, sizes per second; :func:`push`).
     """
@@ -314,7 +323,8 @@ def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: f
 
     return {"joint_error_degrees": mean(joint_err), "end_error_cm": mean(end_err) * unit_cm,
             "end_error_sizes": mean(end_err) / task.unit, "root_error_cm": mean(root_err) * unit_cm,
-            "foot_sliding_cm": slide / max(contacts, 1) * unit_cm, "travel_sizes": float(travel.mean() / task.unit),
+            "foot_sliding_cm": slide / contacts * unit_cm if contacts else None, "foot_contacts": contacts,
+            "travel_sizes": float(travel.mean() / task.unit),
             "reference_travel_sizes": ref_travel / task.unit, "falls": int((~alive).sum()), "episodes": int(n),
             "seconds_up": float(up_steps.mean() / task.fps), "seconds": float(steps / task.fps)}
 

@@ -205,6 +205,7 @@ def draw_curriculum(layout, settings) -> None:
 
 def draw_report(layout, report: dict) -> None:
     """The trained creature against zero actions (the rest pose held)."""
+    from ...envs.physics.tracking import sliding_text
     from ...panels.common import table
 
     physics = report["physics"]
@@ -217,7 +218,7 @@ def draw_report(layout, report: dict) -> None:
         track = physics["track"]
         table(layout, "Tracking the reference:", ("Policy", "Joint Error", "End Effectors", "Foot Sliding", "Falls"),
               [(label, f"{track[key]['joint_error_degrees']:.2f}°", f"{track[key]['end_error_cm']:.1f} cm",
-                f"{track[key]['foot_sliding_cm']:.2f} cm", f"{track[key]['falls']}")
+                sliding_text(track[key], short=True), f"{track[key]['falls']}")
                for key, label in (("trained", "Trained"), ("raw_keys", "Raw Keys"))])
 
 

@@ -126,10 +126,31 @@ def test_zero_actions_play_the_raw_keys_and_the_report_measures_them(trotting):
     report = track_report(task, steps=40)
     # the servos follow the keys closely while the creature stands (that is what zero actions mean)
     assert report["falls"] == 0 and report["joint_error_degrees"] < 5.0, report
-    assert report["foot_sliding_cm"] >= 0.0 and report["reference_travel_sizes"] > 0.5, report
+    assert report["foot_contacts"] > 0 and report["foot_sliding_cm"] >= 0.0, report
+    assert report["reference_travel_sizes"] > 0.5, report
     # an action bends every joint away from the keys: the error grows
     bent = track_report(task, act=lambda obs: np.full((2, task.n_joints), 0.8), steps=40)
     assert bent["joint_error_degrees"] > report["joint_error_degrees"] + 2.0, (bent, report)
+
+
+def test_foot_sliding_with_no_foot_on_the_ground_is_not_measured_rather_than_zero(trotting):
+    """Thrown upwards at the first step, no foot touches the ground: sliding is unknown, not 0.00 cm."""
+    from rig_dojo.envs.physics.family import report_line
+    from rig_dojo.envs.physics.tracking import sliding_text
+
+    config = track_config(trotting.name, "Trot")
+    task = make_physics_task(spec_from_config(config), "track", n_envs=2, seed=0, config=config.physics)
+    airborne = track_report(task, steps=6, push_at=0, push_velocity=(0.0, 0.0, 3.0))
+    assert airborne["foot_contacts"] == 0 and airborne["foot_sliding_cm"] is None, airborne
+    assert sliding_text(airborne) == "not measured (no foot tip stayed on the ground)"
+    assert sliding_text(airborne, short=True) == "—"
+    standing = track_report(task, steps=6)
+    assert standing["foot_contacts"] > 0 and sliding_text(standing).endswith(" cm per contact step"), standing
+    line = report_line({"physics": {"episodes": 2, "episode_seconds": 0.25,
+                                    "trained": {"seconds_up": 0.25, "distance": 0.0},
+                                    "zero_actions": {"seconds_up": 0.25, "distance": 0.0},
+                                    "track": {"trained": airborne, "raw_keys": standing}}})
+    assert "trained" in line and "foot sliding not measured" in line and " cm per contact step" in line, line
 
 
 def test_a_bvh_file_is_mapped_and_retargeted(factory, tmp_path):
