@@ -273,7 +273,8 @@ def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: f
     taking a scene unit as a metre, and sizes), the root's distance from the reference root (cm), foot
     sliding (cm per contact step: the horizontal travel of end-effector points on the ground from one step
     to the next; None where none stayed on the ground two steps running), the distance travelled against the
-    reference's (sizes); the number of environments that fell and the seconds they stayed up. ``push_at``: the step at which every root is shoved by
+    reference's (sizes); the number of environments that fell and the
+    seconds they stayed up. ``push_at``: the step at which every root is shoved by
     ``push_velocity`` (world, sizes per second; :func:`push`).
     """
     task.random_start = task.shoves = False
