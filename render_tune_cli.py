@@ -36,8 +36,10 @@ def add_render_tune_parser(sub, scene_help: str) -> None:
                     help="SSIM against the reference every frame must reach, in (0, 1) (default 0.98)")
     rt.add_argument("--minutes", type=_real(0.0, MAX_MINUTES, above_low=True),
                     help="stop learning after this many minutes (after one round over the sampled frames)")
-    rt.add_argument("--sampled", type=_whole(1, 64), default=6,
-                    help="frames rendered against references while learning (default 6)")
+    rt.add_argument("--sampled", type=_sampled_arg, default=None, metavar="N|all",
+                    help="frames rendered against references while learning (default all: every frame is measured, "
+                         "which saves the most render time; N picks the N frames that differ most and predicts "
+                         "the others with a margin, a shorter tune for a long shot)")
     rt.add_argument("--verify", action="store_true",
                     help="also render every frame against its reference: the report measures all of them")
     rt.add_argument("--threads", type=_whole(0, 1024), default=2, help="Cycles threads (default 2; 0: all cores)")
@@ -46,6 +48,18 @@ def add_render_tune_parser(sub, scene_help: str) -> None:
     rt.add_argument("--out", help="output folder (default: rig_dojo_runs/ beside the .blend)")
     rt.add_argument("--json", action="store_true", help="print the report as JSON")
     rt.set_defaults(run=cmd_render_tune)
+
+
+def _sampled_arg(text: str) -> int | None:
+    """``--sampled``: ``all`` (None: every frame) or a count of frames."""
+    from .cli import _whole
+
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return _whole(1, 64)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; or all (every frame)") from None
 
 
 def cmd_render_tune(args: argparse.Namespace) -> int:

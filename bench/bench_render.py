@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/run.py render`` (``nice -n 15`` on a shared machin
 (``lit``, ``glass``, ``interior`` from ``scene.builders.render_shots``; 24 frames at 128x96, Cycles on the
 CPU with 2 threads) and the target SSIM (``RIG_DOJO_BENCH_TARGET``, default 0.98):
 
-1. **tune**: ``TuneRun`` (previews of all 24 frames, references of 6 sampled frames, the bandit's
+1. **tune**: ``TuneRun`` (previews of all 24 frames, references of the sampled frames, the bandit's
    training renders, the checks), timed;
 2. **best fixed setting**: grid search on the same sampled frames and references
    (``rendering.baselines.search_fixed``), over the same sample counts as the tuner
@@ -18,7 +18,11 @@ Prints one table (total render time of the 24 frames per method, frames below th
 SSIM, speed-ups of adaptive against each baseline) and writes a side-by-side sheet per shot
 (reference / default / best fixed / adaptive for the sampled frames, with per-frame times) and
 ``render_bench.json`` to ``$RIG_DOJO_BENCH_OUT`` or the system temporary folder.
-``RIG_DOJO_BENCH_SHOTS=lit,glass`` runs a subset.
+``RIG_DOJO_BENCH_SHOTS=lit,glass`` runs a subset; ``RIG_DOJO_BENCH_SAMPLED`` sets how many frames the tuner
+samples (default ``all``, render-tune's default: every frame measured against its reference, and the grid search
+then uses all 24 too; ``6``: six frames, the others predicted with a margin, the grid search on those six).
+The sheet shows at most 6 of the sampled frames, spread over the shot. ``RIG_DOJO_BENCH_DEFAULTS=0`` leaves
+out Cycles' defaults (4096 samples: about 20 of the shot's 25 minutes), for repeats of a run that measured them.
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ from pathlib import Path
 FRAMES = 24
 WIDTH, HEIGHT = 128, 96
 THREADS = 2
-SAMPLED = 6
+_SAMPLED = os.environ.get("RIG_DOJO_BENCH_SAMPLED", "all")
+SAMPLED = None if _SAMPLED == "all" else int(_SAMPLED)  # None: every frame (render-tune's default)
+SHEET_ROWS = 6
+DEFAULTS = os.environ.get("RIG_DOJO_BENCH_DEFAULTS", "1") != "0"
 
 
 def _bench_shot(name: str, target: float, out: Path) -> dict:
@@ -72,6 +79,8 @@ def _bench_shot(name: str, target: float, out: Path) -> dict:
             raise RuntimeError(f"{name}: no setting of the grid reaches SSIM {target} on the sampled frames")
         methods = {"default": lambda f: CYCLES_DEFAULTS, "fixed": lambda f: fixed.best,
                    "adaptive": lambda f: report.choices()[f]}
+        if not DEFAULTS:
+            del methods["default"]
         rows = []
         images = {}
         for frame in frames:
@@ -99,7 +108,9 @@ def _bench_shot(name: str, target: float, out: Path) -> dict:
             "worst_ssim": min(r[method]["ssim"] for r in rows),
         }
     sheet_rows = []
-    for frame in run.sampled:
+    shown = [run.sampled[round(i * (len(run.sampled) - 1) / max(SHEET_ROWS - 1, 1))]
+             for i in range(min(SHEET_ROWS, len(run.sampled)))]
+    for frame in dict.fromkeys(shown):
         cells = [(images[(frame, "reference")], f"F{frame} REFERENCE")]
         for m in methods:
             r = rows[frame - 1][m]
@@ -126,7 +137,7 @@ def _table(results: list[dict]) -> str:
     lines = [head, "-" * len(head)]
     for res in results:
         t = res["totals"]
-        for method in ("default", "fixed", "adaptive"):
+        for method in [m for m in ("default", "fixed", "adaptive") if m in t]:
             m = t[method]
             if method == "adaptive":
                 speed = ""

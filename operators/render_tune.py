@@ -25,8 +25,10 @@ class RigDojoRenderTuneSettings(bpy.types.PropertyGroup):
     frame_start: IntProperty(name="Start", default=1, description="First frame of the shot to tune")
     frame_end: IntProperty(name="End", default=24, description="Last frame of the shot to tune")
     sampled_frames: IntProperty(
-        name="Sampled Frames", default=6, min=1, max=64,
-        description="Frames rendered against references while learning (the most different ones are picked)")
+        name="Sampled Frames", default=0, min=0, max=64,
+        description="Frames rendered against references while learning; 0: every frame (saves the most render "
+                    "time). A smaller number picks the frames that differ most and predicts the others with a "
+                    "margin (a shorter tune for a long shot)")
     minutes: FloatProperty(
         name="Time Limit", default=0.0, min=0.0, soft_max=60.0, unit='NONE',
         description="Stop learning after this many minutes (after one round over the sampled frames); 0: no limit")
@@ -42,7 +44,7 @@ def _frames(scene, settings) -> tuple[int, int]:
 
 
 def _options(settings) -> dict:
-    return {"sampled": settings.sampled_frames, "minutes": settings.minutes or None, "verify": settings.use_verify,
+    return {"sampled": settings.sampled_frames or None, "minutes": settings.minutes or None, "verify": settings.use_verify,
             "threads": 0}
 
 

@@ -25,7 +25,7 @@ class VIEW3D_PT_rig_dojo_render_tune(DojoSubPanel, bpy.types.Panel):
             col = layout.column(align=True)
             col.prop(settings, "frame_start")
             col.prop(settings, "frame_end")
-        layout.prop(settings, "sampled_frames")
+        layout.prop(settings, "sampled_frames", text="Sampled Frames (0: All)")
         layout.prop(settings, "minutes")
         layout.prop(settings, "use_verify")
         layout.operator("rig_dojo.render_tune", icon='RENDER_STILL')
@@ -38,8 +38,10 @@ class VIEW3D_PT_rig_dojo_render_tune(DojoSubPanel, bpy.types.Panel):
         box = layout.box()
         frames = summary["frames"]
         below = summary["below_target"]
+        sampled = summary["sampled_frames"]
+        which = "every frame" if len(sampled) == len(frames) else f"frames {', '.join(map(str, sampled))}"
         wrapped(box, context, f"{len(frames)} frames tuned for SSIM {summary['target_ssim']:g}; references of "
-                              f"frames {', '.join(map(str, summary['sampled_frames']))}"
+                              f"{which}"
                               + (f"; below the target: {below}" if below else ""),
                 icon='ERROR' if below else 'CHECKMARK')
         col = box.column(align=True)

@@ -4,7 +4,10 @@
 
 1. **Features** of every frame of the shot from cheap previews.
 2. **Sampled frames**: the ``sampled`` frames that differ most (farthest-point in feature space,
-   starting from the frame the denoiser finds hardest), and their high-sample references.
+   starting from the frame the denoiser finds hardest), and their high-sample references. ``sampled=None``
+   samples every frame: each is then rendered with a setting measured at the target on it, and steps 6-7's
+   margins do not arise (a frame that is only predicted needs a margin against the render's own noise:
+   ``bench/bench_render_seeds.py`` measures what that costs even when the prediction is exact).
 3. **Training** (the bandit): round after round over the sampled frames in shot order, the
    learner picks settings by Thompson sampling, the frame is rendered, its SSIM against the
    reference and its render time update the models. Stops after ``rounds`` rounds or
@@ -120,14 +123,14 @@ class TuneRun:
     """One tune of one shot (see the module docstring)."""
 
     def __init__(self, renderer: Renderer, frames: list[int], target_ssim: float, *,
-                 space: SettingsSpace | None = None, sampled: int = 6, rounds: int = 6,
+                 space: SettingsSpace | None = None, sampled: int | None = 6, rounds: int = 6,
                  minutes: float | None = None, repairs: int = 3, descents: int = 3, verify: bool = False,
                  pixels: int = 128 * 96,
                  seed: int = 0, confidence: float = 1.64, unseen_confidence: float = 2.0, by_work: bool = True):
         check_target(target_ssim)
         if not frames:
             raise RigDojoError("no frames to tune")
-        if sampled < 1:
+        if sampled is not None and sampled < 1:
             raise RigDojoError("sample at least one frame")
         if minutes is not None and minutes <= 0:
             raise RigDojoError(f"--minutes {minutes}: give a positive time budget")
@@ -135,7 +138,7 @@ class TuneRun:
         self.frames = list(frames)
         self.target = float(target_ssim)
         self.space = space or SettingsSpace()
-        self.sampled_count = sampled
+        self.sampled_count = len(self.frames) if sampled is None else sampled  # None: every frame
         self.rounds = rounds
         self.minutes = minutes
         self.repairs = repairs

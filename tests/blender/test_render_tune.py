@@ -148,7 +148,8 @@ def test_a_scene_without_a_camera_is_refused(tiny):
     (["--frames", "1-9", "--target-ssim", "0.95"], "outside the scene's frame range 1-2"),
     (["--frames", "2-1"], "END must be after START"),
     (["--minutes", "-1"], "--minutes: -1 is outside (0"),
-    (["--sampled", "0"], "--sampled: 0 is outside 1..64"),
+    (["--sampled", "0"], "--sampled: 0 is outside 1..64; or all (every frame)"),
+    (["--sampled", "some"], "--sampled: 'some' is not a whole number; or all (every frame)"),
     # hostile numbers: not a number, infinite, overflowing, absurd counts
     (["--frames", "1-2", "--target-ssim", "nan"], "target SSIM nan: give a value in (0, 1]"),
     (["--frames", "1-2", "--target-ssim", "inf"], "target SSIM inf: give a value in (0, 1]"),
@@ -174,11 +175,13 @@ def test_the_command_refuses_bad_input_with_one_line(tiny_blend, tmp_path, args,
 def test_the_command_tunes_and_writes_a_report_and_a_keyed_copy(tiny_blend, tmp_path):
     before = tiny_blend.read_bytes()
     out = tmp_path / "out"
-    proc = run_cli("render-tune", tiny_blend, "--frames", "1-2", "--target-ssim", "0.95", "--sampled", "2",
+    proc = run_cli("render-tune", tiny_blend, "--frames", "1-2", "--target-ssim", "0.95",
                    "--threads", "1", "--reference-samples", "32", "--out", out, "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)  # stdout is the JSON alone (Blender's notes are silenced)
     assert [f["frame"] for f in report["frames"]] == [1, 2] and report["below_target"] == []
+    # the default measures every frame against its reference (--sampled all)
+    assert report["sampled_frames"] == [1, 2] and all(f["sampled"] for f in report["frames"])
     assert all(f["measured_ssim"] >= 0.95 for f in report["frames"])
     assert json.loads((out / "report.json").read_text())["target_ssim"] == 0.95
     assert tiny_blend.read_bytes() == before  # the user's file is untouched
@@ -195,13 +198,15 @@ def test_the_command_tunes_and_writes_a_report_and_a_keyed_copy(tiny_blend, tmp_
 
 
 def test_the_operators_tune_render_and_clear(tiny, tmp_path):
-    from rig_dojo.scene.render_tune import keyed_frames
+    from rig_dojo.scene.render_tune import keyed_frames, stored_summary
 
     settings = tiny.rig_dojo_render_tune
-    settings.target_ssim, settings.sampled_frames = 0.95, 2
+    settings.target_ssim = 0.95
+    assert settings.sampled_frames == 0  # the default: every frame measured
     assert not bpy.ops.rig_dojo.render_adaptive.poll()  # nothing tuned yet
     assert bpy.ops.rig_dojo.render_tune() == {'FINISHED'}
     assert keyed_frames(tiny) == [1, 2]
+    assert stored_summary(tiny)["sampled_frames"] == [1, 2]
     tiny.render.filepath = str(tmp_path / "frame_")
     tiny.render.image_settings.file_format = 'PNG'
     tiny.cycles.device = 'CPU'
