@@ -44,8 +44,8 @@ def _frames(scene, settings) -> tuple[int, int]:
 
 
 def _options(settings) -> dict:
-    return {"sampled": settings.sampled_frames or None, "minutes": settings.minutes or None, "verify": settings.use_verify,
-            "threads": 0}
+    return {"sampled": settings.sampled_frames or None, "minutes": settings.minutes or None,
+            "verify": settings.use_verify, "threads": 0}
 
 
 def _report_text(report) -> str:

@@ -316,7 +316,8 @@ def keyed_frames(scene: bpy.types.Scene) -> list[int]:
 
 
 def start_tune(scene: bpy.types.Scene, frames: tuple[int, int], target_ssim: float, *, minutes: float | None = None,
-               sampled: int | None = None, rounds: int = 6, verify: bool = False, threads: int = 2, size: int | None = 160,
+               sampled: int | None = None, rounds: int = 6, verify: bool = False, threads: int = 2,
+               size: int | None = 160,
                reference_samples: int = 256, seed: int = 0) -> tuple[CyclesRenderer, TuneRun]:
     """Check the input and set up a tune of ``frames`` of ``scene`` (the caller runs ``run.steps()``
     and then :func:`finish_tune`, or :func:`tune_scene` does both). ``sampled``: how many frames are rendered
