@@ -123,7 +123,7 @@ class TuneRun:
     """One tune of one shot (see the module docstring)."""
 
     def __init__(self, renderer: Renderer, frames: list[int], target_ssim: float, *,
-                 space: SettingsSpace | None = None, sampled: int | None = 6, rounds: int = 6,
+                 space: SettingsSpace | None = None, sampled: int | None = None, rounds: int = 6,
                  minutes: float | None = None, repairs: int = 3, descents: int = 3, verify: bool = False,
                  pixels: int = 128 * 96,
                  seed: int = 0, confidence: float = 1.64, unseen_confidence: float = 2.0, by_work: bool = True):
