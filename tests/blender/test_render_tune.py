@@ -197,6 +197,16 @@ def test_the_command_tunes_and_writes_a_report_and_a_keyed_copy(tiny_blend, tmp_
     assert "pred SSIM" in table.stdout and "target SSIM 0.95" in table.stdout
 
 
+def test_sampled_defaults_to_every_frame_on_the_command_line():
+    from rig_dojo.cli import build_parser
+
+    def sampled(*args):
+        return build_parser().parse_args(["render-tune", "shot.blend", *args]).sampled
+
+    assert sampled() is None and sampled("--sampled", "all") is None and sampled("--sampled", "ALL") is None
+    assert sampled("--sampled", "7") == 7
+
+
 def test_the_operators_tune_render_and_clear(tiny, tmp_path):
     from rig_dojo.scene.render_tune import keyed_frames, stored_summary
 

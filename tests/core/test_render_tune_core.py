@@ -187,6 +187,16 @@ def test_a_shot_is_tuned_without_blender_and_noisier_frames_get_more_samples():
     assert report.below_target == []
 
 
+def test_by_default_every_frame_of_a_shot_longer_than_six_frames_is_sampled():
+    shot = _NoisyShot({f: 0.05 * f for f in range(1, 9)})
+    space = SettingsSpace(samples=(4, 16, 64, 256), adaptive_threshold=(0.0,), diffuse_bounces=(4,),
+                          glossy_bounces=(4,), transmission_bounces=(12,), denoiser=("off",))
+    report = TuneRun(shot, list(range(1, 9)), 0.9, space=space, rounds=1, pixels=32 * 24, seed=1).run()
+    assert report.sampled_frames == list(range(1, 9))  # not the 6 that differ most
+    assert all(result.sampled and result.measured_ssim is not None for result in report.frames)
+    assert report.below_target == []
+
+
 def test_frame_offsets_drift_along_the_shot_and_unseen_frames_get_wider_bounds_further_away():
     import dataclasses
 
