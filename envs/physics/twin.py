@@ -19,6 +19,7 @@ and the only randomness (reset noise) comes from the task's seeded generator.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
@@ -31,6 +32,18 @@ from .mjcf import ModelLayout, PhysicsSpec, bone_points, euler_from_hinges, load
 
 CHUNKS_PER_THREAD = 4
 _pools: dict[int, ThreadPoolExecutor] = {}
+
+# MuJoCo's warnings (an unstable simulation, mostly), the newest last. Without a handler MuJoCo prints them and
+# writes MUJOCO_LOG.TXT into the working directory: the user's project folder, or Blender's. The twin finds an
+# unstable environment itself (``PhysicsTwin.diverged``) and restarts it, so a warning is only kept here.
+mujoco_warnings: deque[str] = deque(maxlen=20)
+if mujoco.get_mju_user_warning() is None:  # another add-on's handler stays
+    mujoco.set_mju_user_warning(mujoco_warnings.append)
+# the warnings MuJoCo raises when it finds a state blown up (it then resets that MjData to the model's qpos0)
+_UNSTABLE = sorted(int(w) for w in (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
+                                    mujoco.mjtWarning.mjWARN_BADQACC))
+assert _UNSTABLE == list(range(_UNSTABLE[0], _UNSTABLE[0] + 3)), "MuJoCo's warning numbers are no longer adjacent"
+_UNSTABLE_SLICE = slice(_UNSTABLE[0], _UNSTABLE[-1] + 1)
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
@@ -72,6 +85,8 @@ class PhysicsTwin:
         self.substeps = int(substeps)
         self.dt = 1.0 / spec.fps
         self.datas = [mujoco.MjData(self.model) for _ in range(self.n_envs)]
+        self._warning_counts = [d.warning.number for d in self.datas]  # views into each MjData
+        self._unstable = np.zeros(self.n_envs, dtype=bool)
         m = self.model
         self.body_ids = np.array([m.body(name).id for name in self.layout.body_names], dtype=np.int64)
         joint_ids = [m.joint(f"j{j}").id for j in range(len(self.layout.joint_bone))]
@@ -150,6 +165,7 @@ class PhysicsTwin:
                 d.qvel[:] = qvel[k]
             d.ctrl[:] = 0.0
             self.frame[i] = 0
+            self._unstable[i] = False
             self._set_platform(d, 0)
             mujoco.mj_forward(m, d)
         self._gather(np.asarray(idx))
@@ -193,11 +209,17 @@ class PhysicsTwin:
             d.ctrl[:] = targets[i]
             self._set_platform(d, self.frame[i])
             mujoco.mj_step(m, d, sub)
+            counts = self._warning_counts[i][_UNSTABLE_SLICE]
+            if counts.any():  # MuJoCo found the state blown up and put it back at qpos0, mid-episode
+                counts[:] = 0
+                self._unstable[i] = True
         self._gather(idx)
 
     def diverged(self) -> np.ndarray:
-        """``(n,)`` bool: environments whose state is no longer finite (MuJoCo warned or blew up)."""
-        return ~np.isfinite(self.qpos).all(axis=1) | ~np.isfinite(self.qvel).all(axis=1)
+        """``(n,)`` bool: environments whose state blew up since their reset: MuJoCo warned of a bad
+        position, velocity or acceleration (and reset that environment to the model's rest, which would
+        otherwise read as a teleport), or the state is no longer finite. The tasks restart them as falls."""
+        return self._unstable | ~np.isfinite(self.qpos).all(axis=1) | ~np.isfinite(self.qvel).all(axis=1)
 
 
 __all__ = ["ModelLayout", "PhysicsTwin"]

@@ -41,3 +41,16 @@ def test_the_physics_thread_count_is_every_core_up_to_the_cap_unless_overridden(
     assert threads.physics_threads(64) == 3
     monkeypatch.setenv(threads.PHYSICS_ENV_VAR, "many")  # not a number: the machine decides
     assert threads.physics_threads(2) == 2
+
+
+def test_an_unstable_environment_is_found_and_leaves_no_log_file_in_the_working_folder(tmp_path, monkeypatch):
+    from rig_dojo.envs.physics import twin as twin_module
+
+    monkeypatch.chdir(tmp_path)
+    spec = random_creature(np.random.default_rng(5), "biped")
+    twin = PhysicsTwin(spec, n_envs=4, threads=2)
+    twin.datas[1].qvel[:] = 1e30  # blown up, as a bad servo or a crafted file could
+    twin.step(twin.q)
+    assert twin.diverged().tolist() == [False, True, False, False]
+    assert any("unstable" in w for w in twin_module.mujoco_warnings)
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()  # MuJoCo's own handler writes it there
