@@ -142,7 +142,7 @@ def test_foot_sliding_with_no_foot_on_the_ground_is_not_measured_rather_than_zer
     task = make_physics_task(spec_from_config(config), "track", n_envs=2, seed=0, config=config.physics)
     airborne = track_report(task, steps=6, push_at=0, push_velocity=(0.0, 0.0, 3.0))
     assert airborne["foot_contacts"] == 0 and airborne["foot_sliding_cm"] is None, airborne
-    assert sliding_text(airborne) == "not measured (no foot tip stayed on the ground)"
+    assert sliding_text(airborne) == "not measured (no foot touched the ground)"
     assert sliding_text(airborne, short=True) == "—"
     standing = track_report(task, steps=6)
     assert standing["foot_contacts"] > 0 and sliding_text(standing).endswith(" cm per contact step"), standing

@@ -109,3 +109,23 @@ def test_a_sole_width_outside_2_to_20_radii_is_refused_in_one_line(width):
     with pytest.raises(RigDojoError, match=r"physics\.sole_width must be between 2 .* and 20") as got:
         make_physics_task(spec, "stand", n_envs=1, seed=0, sole_width=width)
     assert "\n" not in str(got.value)
+
+
+def test_foot_sliding_counts_a_foot_skating_on_the_ground_and_not_one_standing():
+    """Tracking's foot sliding (``ground_slip``) reads MuJoCo's contacts: the feet's material at the contact."""
+    from rig_dojo.envs.physics.tracking import foot_bodies, ground_slip
+
+    spec = random_creature(np.random.default_rng(3), "biped")
+    task = make_physics_task(spec, "stand", n_envs=2, seed=0)
+    task.reset()
+    feet = foot_bodies(task)
+    names = {task.twin.model.body(int(b)).name for b in feet}
+    assert len(feet) == 5 and len(names) == 5  # two soled feet, the head and the forearms (end bones)
+    for _ in range(15):  # settle on the ground holding the rest pose
+        task.twin.step(task.twin.q * 0.0 + task.q_centre)
+    speed, touching = ground_slip(task, feet)
+    assert touching.tolist() == [2, 2] and speed.max() < 0.05 * task.unit, (speed, touching)
+    task.twin.datas[1].qvel[:2] = (1.5 * task.unit, 0.0)  # dragged sideways: the soles skate
+    task.twin.step(task.q_centre[None].repeat(2, axis=0))
+    speed, touching = ground_slip(task, feet)
+    assert touching[1] >= 1 and speed[1] > 10 * max(speed[0], 1e-3) and speed[1] > 0.1 * task.unit, speed
