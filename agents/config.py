@@ -79,7 +79,7 @@ for the task: what the sidebar starts from)::
     radius_source = "length"         # length | envelope | bbone
     radius_ratio = 0.12
     soles = true                     # feet within 40 deg of flat stand on a sole from heel to toe
-    sole_width = 2.0                 # across the foot, in the foot bone's radius (4: a biped stands on one foot)
+    sole_width = 0.0                 # across the foot, in the foot bone's radius; 0: the task's own (4 track, 2 others)
     obstacles = []                   # obstacle boxes (empty: objects with rig_dojo_obstacle)
     platform = ""                    # an animated mesh that becomes a moving box
     root_motion = "bone"             # bake root motion to the root bone or the object

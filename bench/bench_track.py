@@ -8,8 +8,9 @@ played in physics, a push test, and a contact sheet of reference against tracked
 
 Creatures and clips are built with bpy (``scene.builders.creatures``): the splayed quadruped with a keyed
 looping trot (20 frames a cycle, 0.6 units/s), the biped with a keyed looping walk (30 frames, 0.6 units/s) on
-soles 4 bone radii wide (``physics.sole_width``; ``RIG_DOJO_BENCH_TRACK_SOLE_WIDTH``, default 4: on the default
-round soles, 2, a foot has nothing to stand on sideways and the walk was not tracked in 20 minutes).
+the track task's soles, 4 bone radii wide (``physics.sole_width`` 0, the task's own; ``RIG_DOJO_BENCH_TRACK_SOLE_WIDTH``
+sets another: on round soles, 2, a foot has nothing to stand on sideways and the walk was not tracked in 20
+minutes; the quadruped's steep feet have no soles).
 Training is our PPO with the task's defaults, exactly what ``python -m rig_dojo train SCENE --task track
 --reference CLIP`` uses; every ~30 s of training the policy is measured (``track_report``: 8 deterministic
 10 s episodes from the clip's first frame, time counted). **Targets**: the issue's, mean joint error <= 5°
@@ -32,9 +33,11 @@ import numpy as np
 LIMIT_MINUTES = float(os.environ.get("RIG_DOJO_BENCH_TRACK_MINUTES", 20))
 SEEDS = [int(s) for s in os.environ.get("RIG_DOJO_BENCH_TRACK_SEEDS", "0").split(",") if s.strip()]
 EVERY_SECONDS = 30.0
-PUSH = (1.0, 0.0, 0.0)  # sizes per second, sideways (the creatures face -Y)
+PUSHES = [float(v) for v in os.environ.get("RIG_DOJO_BENCH_TRACK_PUSHES", "0.25,0.5,1").split(",") if v.strip()]
+PUSH_DIRECTIONS = {"sideways": (1.0, 0.0, 0.0), "from behind": (0.0, -1.0, 0.0)}  # the creatures face -Y
+KEEP_TRAINING = os.environ.get("RIG_DOJO_BENCH_TRACK_KEEP", "0") == "1"
 CLIPS = {"trot": ("Quadruped", "Trot"), "walk": ("Biped", "Walk")}
-BIPED_SOLE_WIDTH = float(os.environ.get("RIG_DOJO_BENCH_TRACK_SOLE_WIDTH", 4))
+SOLE_WIDTH = float(os.environ.get("RIG_DOJO_BENCH_TRACK_SOLE_WIDTH", 0))  # 0: the track task's own (4)
 
 
 def build(kind: str):
@@ -56,18 +59,26 @@ def build(kind: str):
     config = TrainConfig(task="track")
     config.algo = defaults_for("ppo", "track")
     config.rig.rig, config.physics.reference = rig, clip
-    if kind == "walk":
-        config.physics.sole_width = BIPED_SOLE_WIDTH
+    config.physics.sole_width = SOLE_WIDTH
     return obj, config, spec_from_config(config)
 
 
-def measure(spec, config, policy=None, push_at=None) -> dict:
+def measure(spec, config, policy=None, push_at=None, push_velocity=(0.0, 0.0, 0.0)) -> dict:
     from rig_dojo.envs.physics.family import make_task
     from rig_dojo.envs.physics.tracking import track_report
 
     task = make_task(spec, config, 8, 1234)
     act = None if policy is None else (lambda obs: policy.predict(obs, deterministic=True)[0])
-    return track_report(task, act, push_at=push_at, push_velocity=PUSH)
+    return track_report(task, act, push_at=push_at, push_velocity=push_velocity)
+
+
+def push_table(spec, config, policy=None) -> str:
+    """Falls of 8 episodes shoved once at 5 s (mid-clip and past the first steps), per direction and speed."""
+    cells = []
+    for name, direction in PUSH_DIRECTIONS.items():
+        falls = [measure(spec, config, policy, 150, tuple(v * d for d in direction))["falls"] for v in PUSHES]
+        cells.append(f"{name} " + ", ".join(f"{v:g}: {f}/8" for v, f in zip(PUSHES, falls)))
+    return "; ".join(cells)
 
 
 def tracked(r: dict) -> bool:
@@ -111,9 +122,14 @@ def train(spec, config, limit_s: float):
         print(f"  {wall:6.0f} s {m.num_timesteps:>10,} steps  " + line("", r), flush=True)
         if tracked(r) and state["tracked"] is None:
             state["tracked"] = (wall, m.num_timesteps)
-        if reached(r):
+        if reached(r) and state["reached"] is None:
             state["reached"] = (wall, m.num_timesteps)
-            return False
+            if not KEEP_TRAINING:
+                return False
+        if KEEP_TRAINING and state["reached"] is not None:
+            began = time.perf_counter()
+            print(f"  {'':6s}   push falls (sizes/s: falls) {push_table(spec, config, m)}", flush=True)
+            state["eval"] += time.perf_counter() - began
         return wall < limit_s
 
     model.learn(10**10, on_iteration=on_iteration)
@@ -172,7 +188,8 @@ def main() -> None:
         a.seed = seed
         print(f"{kind}: {spec.rig_name}, {spec.n_bones} bones, clip {spec.reference_name!r} of "
               f"{len(spec.reference_frames)} frames; ppo n_envs {a.n_envs} n_steps {a.n_steps} batch {a.batch_size} "
-              f"epochs {a.n_epochs}; seed {seed}; sole width {config.physics.sole_width:g}; limit {LIMIT_MINUTES:g} min",
+              f"epochs {a.n_epochs}; seed {seed}; sole width {config.physics.sole_width:g} (0: the task's own); "
+              f"limit {LIMIT_MINUTES:g} min",
               flush=True)
         raw = measure(spec, config)
         model, state, wall, sps = train(spec, config, LIMIT_MINUTES * 60)
@@ -186,9 +203,8 @@ def main() -> None:
               flush=True)
         print("  " + line("raw keys", raw))
         print("  " + line("trained", trained))
-        pushed_raw, pushed = measure(spec, config, None, push_at=150), measure(spec, config, model, push_at=150)
-        print(f"  push test (a sideways shove of {PUSH[0]:g} size/s at 5 s): raw keys {pushed_raw['falls']}/8 fell, "
-              f"trained {pushed['falls']}/8 fell", flush=True)
+        print(f"  push test (one shove at 5 s, sizes/s: falls of 8): raw keys {push_table(spec, config)}", flush=True)
+        print(f"  push test, trained: {push_table(spec, config, model)}", flush=True)
         sheet = Path(tempfile.gettempdir()) / f"rig_dojo_track_{kind}_{seed}.png"
         path = contact_sheet(obj, spec, config, model, sheet)
         print(f"  contact sheet (top: the keyed reference, bottom: tracked in physics and baked): {path}", flush=True)

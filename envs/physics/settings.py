@@ -43,11 +43,12 @@ class PhysicsConfig:
                                       "ground at rest gets a sole on the ground from a heel behind its upper end to its "
                                       "lower end (off: only the bones' capsules touch the ground, so an ankle-to-toe foot "
                                       "stands on its toe tip)")
-    sole_width: float = setting(2.0, label="Sole Width", min=2.0, max=20.0, advanced=True, cli=True,
+    sole_width: float = setting(0.0, label="Sole Width", min=0.0, max=20.0, advanced=True, cli=True,
                                 description="How wide a sole is across the foot, in the foot bone's radius: 2 is "
                                             "one capsule as wide as the bone, round across the foot (no support "
                                             "sideways); more is two capsules with a flat band between them, which "
-                                            "a biped balancing on one foot needs (4 tracks the test biped's walk)")
+                                            "a biped balancing on one foot needs; 0 uses the task's own (4 for "
+                                            "tracking a clip, 2 otherwise)")
     obstacles: list[str] = setting(default_factory=list, label="Obstacles", kind="objects", advanced=True,
                                    description="Objects that become obstacle boxes, comma-separated (empty: the "
                                                "objects with a rig_dojo_obstacle custom property)")
@@ -132,9 +133,9 @@ class PhysicsConfig:
                                f"(found {self.action_scale:g})")
         if self.substeps < 1:
             raise RigDojoError(f"physics.substeps must be at least 1 (found {self.substeps})")
-        if not 2.0 <= self.sole_width <= 20.0:
+        if not (self.sole_width == 0.0 or 2.0 <= self.sole_width <= 20.0):
             raise RigDojoError(f"physics.sole_width must be between 2 (a sole as wide as the foot bone) and 20 "
-                               f"of the foot bone's radius (found {self.sole_width:g})")
+                               f"of the foot bone's radius, or 0 for the task's own (found {self.sole_width:g})")
         if len(self.direction) != 3 or math.hypot(self.direction[0], self.direction[1]) < 1e-9 \
                 or not all(math.isfinite(v) for v in self.direction):
             raise RigDojoError(f"physics.direction must be a horizontal 3D vector like [0.0, -1.0, 0.0] "

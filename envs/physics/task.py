@@ -61,6 +61,9 @@ class PhysicsTask(BatchedTask):
 
     kind = "stand"
     default_action_scale = 1.0
+    # soles one capsule wide, round across the foot: the stand, locomotion, jump and library figures were
+    # measured on them (physics.sole_width 0 takes this; tracking's is 4)
+    default_sole_width = 2.0
 
     def __init__(self, spec: PhysicsSpec, config: PhysicsConfig | None = None, n_envs: int = 16,
                  seed: int | None = None, *, terms: list[TermConfig] | None = None,
@@ -73,9 +76,10 @@ class PhysicsTask(BatchedTask):
         self.config = config
         self.curriculum_threshold = float(curriculum_threshold)
         self.action_scale = float(config.action_scale if config.action_scale > 0 else self.default_action_scale)
+        self.sole_width = float(config.sole_width if config.sole_width > 0 else self.default_sole_width)
         self.spec = spec = self._prepare_spec(spec)
         self.twin = twin = PhysicsTwin(spec, n_envs=n_envs, substeps=config.substeps,
-                                       **{"soles": config.soles, "sole_width": config.sole_width,
+                                       **{"soles": config.soles, "sole_width": self.sole_width,
                                           **(model_options or {})})
         lay = twin.layout
         self.n_joints = len(lay.joint_bone)

@@ -331,3 +331,24 @@ def test_a_minute_of_training_tracks_the_trot_better_than_the_raw_keys(trotting)
     assert trained["travel_sizes"] > 1.6 * raw["travel_sizes"], (trained, raw)
     assert trained["foot_sliding_cm"] < 0.85 * raw["foot_sliding_cm"], (trained, raw)
     assert trained_pushed["falls"] < raw_pushed["falls"], (trained_pushed, raw_pushed)
+
+
+def test_tracking_stands_a_biped_on_flat_soles_by_default_and_other_tasks_on_round_ones(factory):
+    """``physics.sole_width`` 0 is the task's own: tracking's 4 radii (two capsules a foot, a flat band between:
+    the walk was not tracked on round soles), 2 elsewhere (one capsule: the stand and library figures)."""
+    biped = creatures.build_biped()
+    creatures.key_walk(biped)
+    config = track_config(biped.name, "Walk")
+    assert config.physics.sole_width == 0.0
+    spec = spec_from_config(config)
+
+    def sole_geoms(task) -> int:
+        m = task.twin.model
+        return sum((m.geom(g).name or "").startswith("sole") for g in range(m.ngeom))
+
+    track = make_physics_task(spec, "track", n_envs=1, seed=0, config=config.physics)
+    stand = make_physics_task(spec, "stand", n_envs=1, seed=0, config=config.physics)
+    assert (track.sole_width, sole_geoms(track)) == (4.0, 4)
+    assert (stand.sole_width, sole_geoms(stand)) == (2.0, 2)
+    config.physics.sole_width = 2.0  # asked for: kept
+    assert sole_geoms(make_physics_task(spec, "track", n_envs=1, seed=0, config=config.physics)) == 2

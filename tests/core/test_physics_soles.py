@@ -101,7 +101,7 @@ def test_a_wider_sole_is_two_capsules_on_the_ground_apart_across_the_foot():
         assert low1 == pytest.approx(one[k][0][2]) and low2 == pytest.approx(one[k][0][2])
 
 
-@pytest.mark.parametrize("width", [1.0, 20.5, float("nan"), float("inf")])
+@pytest.mark.parametrize("width", [1.0, -2.0, 20.5, float("nan"), float("inf")])
 def test_a_sole_width_outside_2_to_20_radii_is_refused_in_one_line(width):
     from rig_dojo.errors import RigDojoError
 
