@@ -16,8 +16,11 @@ Training is our PPO with the task's defaults, exactly what ``python -m rig_dojo 
 10 s episodes from the clip's first frame, time counted). **Targets**: the issue's, mean joint error <= 5°
 and no fall in 10 s; and that with at least 80% of the reference's travel (the raw keys of the trot meet
 the first at once — they keep their joints within 2° and do not fall — but shuffle in place: travel is
-what shows the clip was made to work). Training stops at the second. **Push test**: a
-sideways shove of 1 size/s at 5 s, 8 episodes; falls counted, trained against the raw keys.
+what shows the clip was made to work). Training stops at the second. **Push test**: one shove at 5 s
+(mid-walk, past the first steps), sideways and from behind, at each speed of ``RIG_DOJO_BENCH_TRACK_PUSHES``
+(sizes/s, default 0.25,0.5,1), 8 episodes each; falls counted, trained against the raw keys.
+``RIG_DOJO_BENCH_TRACK_KEEP=1`` trains on after the second target, to the limit, and runs the push test at
+every evaluation after it (does longer training with shoves survive harder pushes?).
 """
 
 from __future__ import annotations
