@@ -21,6 +21,7 @@ what shows the clip was made to work). Training stops at the second. **Push test
 (sizes/s, default 0.25,0.5,1), 8 episodes each; falls counted, trained against the raw keys.
 ``RIG_DOJO_BENCH_TRACK_KEEP=1`` trains on after the second target, to the limit, and runs the push test at
 every evaluation after it (does longer training with shoves survive harder pushes?).
+``RIG_DOJO_BENCH_TRACK_SHOVE`` sets ``physics.shove``, the training shoves' top speed (default 0.5; it was 1).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def build(kind: str):
     config.algo = defaults_for("ppo", "track")
     config.rig.rig, config.physics.reference = rig, clip
     config.physics.sole_width = SOLE_WIDTH
+    if "RIG_DOJO_BENCH_TRACK_SHOVE" in os.environ:  # the training shoves' top speed (sizes/s; default 0.5)
+        config.physics.shove = float(os.environ["RIG_DOJO_BENCH_TRACK_SHOVE"])
     return obj, config, spec_from_config(config)
 
 
@@ -192,6 +195,7 @@ def main() -> None:
         print(f"{kind}: {spec.rig_name}, {spec.n_bones} bones, clip {spec.reference_name!r} of "
               f"{len(spec.reference_frames)} frames; ppo n_envs {a.n_envs} n_steps {a.n_steps} batch {a.batch_size} "
               f"epochs {a.n_epochs}; seed {seed}; sole width {config.physics.sole_width:g} (0: the task's own); "
+              f"shoves {config.physics.shove:g} sizes/s; "
               f"limit {LIMIT_MINUTES:g} min",
               flush=True)
         raw = measure(spec, config)
