@@ -64,7 +64,7 @@ class TrackTask(PhysicsTask):
     kind = "track"
     default_action_scale = 0.2
     # flat soles (two capsules, a band between): on round ones the test biped's walk was not tracked in 20 min,
-    # every episode down within ~3 s; on these in 11-18 min (README, "Tracking a clip in physics")
+    # every episode down within ~3 s; on these in 339-432 s (README, "Tracking a clip in physics")
     default_sole_width = 4.0
 
     def _prepare_spec(self, spec: PhysicsSpec) -> PhysicsSpec:
