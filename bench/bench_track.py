@@ -172,7 +172,7 @@ def contact_sheet(obj, spec, config, policy, path: Path, tiles: int = 6, size=(2
 
     heads, tails = spec.rest_points()
     look = Vector((centre[0], centre[1], float(np.concatenate([heads, tails])[:, 2].mean())))
-    cam.location = look + Vector((2.2, 0.0, 0.5)) * max(size_world, travel / 2)
+    cam.location = look + Vector((2.8, 0.0, 0.3)) * max(size_world, travel / 2)  # the whole creature in frame
     cam.rotation_euler = (look - cam.location).to_track_quat('-Z', 'Y').to_euler()
     scene.camera = cam
     picks = [int(f) for f in np.linspace(1, frames, tiles).round()]
