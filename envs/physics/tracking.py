@@ -128,9 +128,7 @@ class TrackTask(PhysicsTask):
         qvel[f - 1] = qvel[0] if self.loop else qvel[max(f - 2, 0)]
         self.ref_qvel = qvel
         # end effectors (tails of bones with no child) and the root, as the twin's kinematics place them
-        children = np.zeros(spec.n_bones, dtype=bool)
-        children[np.asarray(spec.parent)[1:]] = True
-        self.end_bones = np.flatnonzero(~children)
+        self.end_bones = end_bones(spec)
         data = mujoco.MjData(m)
         xpos, xmat = np.zeros((f, spec.n_bones, 3)), np.zeros((f, spec.n_bones, 9))
         for i in range(f):
@@ -258,14 +256,19 @@ def push(task: PhysicsTask, velocity) -> None:
     task.twin._gather(range(task.num_envs))
 
 
+def end_bones(spec: PhysicsSpec) -> np.ndarray:
+    """The bones with no child (feet, hands, head, tail): their indices in ``spec.bone_names``."""
+    has_child = np.zeros(spec.n_bones, dtype=bool)
+    has_child[np.asarray(spec.parent)[1:]] = True
+    return np.flatnonzero(~has_child)
+
+
 def foot_bodies(task: PhysicsTask) -> np.ndarray:
     """The MuJoCo bodies whose slip on the ground is foot sliding: the bones with a sole and the end bones
     (feet, hands, head, tail; a Rigify foot's sole is on the foot bone, its toe the end bone)."""
     m, twin = task.twin.model, task.twin
     soled = {int(m.geom_bodyid[g]) for g in range(m.ngeom) if (m.geom(g).name or "").startswith("sole")}
-    has_child = np.zeros(task.spec.n_bones, dtype=bool)
-    has_child[np.asarray(task.spec.parent)[1:]] = True
-    return np.array(sorted(soled | {int(b) for b in twin.body_ids[~has_child]}), dtype=np.int64)
+    return np.array(sorted(soled | {int(b) for b in twin.body_ids[end_bones(task.spec)]}), dtype=np.int64)
 
 
 def ground_slip(task: PhysicsTask, bodies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -369,4 +372,4 @@ def track_report(task: TrackTask, act=None, steps: int | None = None, unit_cm: f
             "seconds_up": float(up_steps.mean() / task.fps), "seconds": float(steps / task.fps)}
 
 
-__all__ = ["TrackTask", "foot_bodies", "ground_slip", "push", "reference_hinges", "track_report"]
+__all__ = ["TrackTask", "end_bones", "foot_bodies", "ground_slip", "push", "reference_hinges", "track_report"]
