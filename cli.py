@@ -270,12 +270,18 @@ def _family_flags(args: argparse.Namespace, config) -> None:
     """The flags generated from the families' settings tables (``--camera``, ``--density`` ...) and ``--frames``."""
     from .envs.families import families, family_of
 
+    own = family_of(config.task)
     for family in families():
         table = getattr(config, family.settings) if family.settings else None
         for f in _flag_fields(family):
             value = getattr(args, f"{family.settings}.{f.name}", None)
-            if value is not None:
-                setattr(table, f.name, value)
+            if value is None:
+                continue
+            tasks = f.metadata["ui"].tasks or (family.task_names if family is not own else ())
+            if tasks and config.task not in tasks:  # said, not silently ignored
+                raise RigDojoError(f"--{f.name.replace('_', '-')} is for --task {', '.join(tasks)}; the "
+                                   f"{config.task} task does not use it: leave it out, or pick one of those tasks")
+            setattr(table, f.name, value)
     frames = getattr(args, "frames", None)
     if frames is not None:
         family = family_of(config.task)
@@ -468,11 +474,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _say_check(check, spec) -> None:
-    """The parity check's line on stdout, its notes and the spec's warnings (a region out of reach) on stderr."""
+    """The parity check's line on stdout; its notes (what the twin changed or left out) and the spec's warnings (a
+    region out of reach) on stderr."""
     if check is not None:
         print(check.line, flush=True)
-    for note in list(getattr(check, "notes", ())) + list(getattr(spec, "warnings", ())):
-        print(f"rig_dojo: warning: {note}", file=sys.stderr, flush=True)
+    for note in getattr(check, "notes", ()):
+        print(f"rig_dojo: note: {note}", file=sys.stderr, flush=True)
+    for warning in getattr(spec, "warnings", ()):
+        print(f"rig_dojo: warning: {warning}", file=sys.stderr, flush=True)
 
 
 LOOP_ROUTE = ("or train it with Blender in the loop (Blender evaluates the rig: exact, slower): add "
@@ -531,15 +540,14 @@ def _policy_and_task(args: argparse.Namespace):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import json
-
+    from .agents.files import json_text
     from .envs.families import evaluate_policy, evaluation_in_report, report_line, task_info, training_report
 
     policy, config, make_env, spec = _policy_and_task(args)
     result = evaluate_policy(policy, spec, config, make_env, args.episodes)
     extra = training_report(policy, spec, config)
     if args.json:
-        print(json.dumps({**result.to_dict(), "task": config.task, **extra}, indent=2))
+        print(json_text({**result.to_dict(), "task": config.task, **extra}))
         return 0
     if extra and evaluation_in_report(config.task):  # the report line says what success and error are
         print(f"{args.policy}:")
@@ -571,10 +579,9 @@ def _frames(text: str) -> tuple[int, int]:
 
 
 def _cmd_bake(args: argparse.Namespace) -> int:
-    import json
-
     import bpy
 
+    from .agents.files import json_text
     from .agents.library import refuse_unbound
     from .scene.families import bake_task_policy
 
@@ -617,7 +624,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         except NotExactError as exc:
             raise NotExactError(f"{exc}\nfor a policy trained with --blender-workers, bake with --blender-loop") from None
     if not getattr(report, "ok", True):  # Blender's re-evaluation misses the tolerance: nothing is saved
-        print(json.dumps({**report.to_dict(), "file": None}, indent=2) if args.json else report.format())
+        print(json_text({**report.to_dict(), "file": None}) if args.json else report.format())
         print("rig_dojo: the baked motion is not what was trained; nothing was saved", file=sys.stderr)
         return 3
     target = target if target is not None else Path(bpy.data.filepath)
@@ -627,7 +634,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         else:
             bpy.ops.wm.save_mainfile()
     if args.json:
-        print(json.dumps({**report.to_dict(), "file": str(target)}, indent=2))
+        print(json_text({**report.to_dict(), "file": str(target)}))
     else:
         print(report.format())
         print(f"saved {target}")

@@ -7,11 +7,29 @@ process would get (0644 under the usual umask): colleagues on shared storage can
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+
+def plain_json(value: Any) -> Any:
+    """``value`` with non-finite numbers as null (strict JSON, which other tools' parsers expect)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    return value
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """``value`` as strict JSON text: a NaN or infinite number (a metric of a run that fell at once) is null."""
+    return json.dumps(plain_json(value), indent=indent, allow_nan=False)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -19,7 +19,6 @@ dependency (``requirements-export.txt``): without it :func:`require_onnx` says w
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import RigDojoError
-from .files import write_atomic
+from .files import json_text, write_atomic
 
 SIDECAR_FORMAT = "rig_dojo.onnx_policy"
 SIDECAR_VERSION = 1
@@ -289,17 +288,6 @@ def sidecar(policy: Any, onnx_bytes: bytes, onnx_name: str, layout: dict[str, An
     return info
 
 
-def _plain_json(value: Any) -> Any:
-    """``value`` with non-finite numbers as null (strict JSON, which engines' parsers expect)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _plain_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_json(v) for v in value]
-    return value
-
-
 def export_onnx(policy: Any, path: str | Path, layout: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Write ``path`` (.onnx) and its sidecar (.json beside it); returns both paths.
 
@@ -312,5 +300,5 @@ def export_onnx(policy: Any, path: str | Path, layout: dict[str, Any] | None = N
     info = sidecar(policy, data, path.name, layout)
     json_path = path.with_suffix(".json")
     write_atomic(path, data)
-    write_atomic(json_path, (json.dumps(_plain_json(info), indent=1, allow_nan=False) + "\n").encode())
+    write_atomic(json_path, (json_text(info, indent=1) + "\n").encode())
     return path, json_path

@@ -6,7 +6,6 @@ write the same file the same way, so a sweep's trial folder is a normal run fold
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ def write_run_summary(config: TrainConfig, make_env: Callable[..., Any], run_dir
     """
     from ..envs.families import family_of
     from .evaluate import evaluate
-    from .files import write_atomic
+    from .files import json_text, write_atomic
     from .policy_file import load_policy
 
     run_dir = Path(run_dir)
@@ -63,7 +62,7 @@ def write_run_summary(config: TrainConfig, make_env: Callable[..., Any], run_dir
         summary.update(family_of(config.task).hooks().summary_fields(extra))
     summary.update(extra)
     summary.update(extra_fields or {})
-    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    write_atomic(run_dir / "summary.json", json_text(summary).encode())
     return summary, result, extra
 
 

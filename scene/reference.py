@@ -64,6 +64,24 @@ def keyed_bones(action: bpy.types.Action, channels: Iterable[str] = ("rotation_q
     return {bone: sorted(frames) for bone, frames in out.items()}
 
 
+def bad_key(action: bpy.types.Action, bones: Iterable[str], limit: float = 1e6) -> str | None:
+    """The first key on ``bones`` (as the Action names them) whose value is not a number, infinite or beyond
+    ``limit`` (a key typed as 3.4e38), said as "BONE CHANNEL[i] at frame F is V"; None when every key is sane."""
+    wanted = set(bones)
+    for curve in anim.iter_fcurves(action):
+        m = _BONE_CHANNEL.match(curve.data_path)
+        if not m or _unescape(m.group(1)) not in wanted or len(curve.keyframe_points) == 0:
+            continue
+        co = np.empty(len(curve.keyframe_points) * 2, dtype=np.float64)
+        curve.keyframe_points.foreach_get("co", co)
+        bad = ~np.isfinite(co[1::2]) | (np.abs(co[1::2]) > limit)
+        if bad.any():
+            k = int(np.argmax(bad))
+            return (f"{_unescape(m.group(1))} {m.group(2)}[{curve.array_index}] at frame {co[2 * k]:g} is "
+                    f"{co[2 * k + 1]:g}")
+    return None
+
+
 def _curves_by_bone(action) -> dict[str, dict[str, dict[int, bpy.types.FCurve]]]:
     out: dict[str, dict[str, dict[int, bpy.types.FCurve]]] = {}
     for curve in anim.iter_fcurves(action):
@@ -99,8 +117,12 @@ class FullPoseBackup:
             except (TypeError, RuntimeError):  # the slot went away with the Action: Blender picked one
                 pass
 
-    def restore_pose(self) -> None:
+    def restore_pose(self, names: Iterable[str] | None = None) -> None:
+        """Put the channels back (of ``names`` only, when given)."""
+        keep = None if names is None else set(names)
         for name, (loc, quat, euler, axis_angle, scale) in self.channels.items():
+            if keep is not None and name not in keep:
+                continue
             pb = self.obj.pose.bones.get(name)
             if pb is not None:
                 pb.location, pb.rotation_quaternion, pb.rotation_euler, pb.rotation_axis_angle, pb.scale = (
@@ -124,12 +146,15 @@ def _mapped_rotation(curves: dict[str, dict[int, bpy.types.FCurve]], frame: floa
 
 
 def sample_action(obj, action, frames: Iterable[float], bones: list[str], point_names: Iterable[str] = (),
-                  bone_map: dict[str, str] | None = None, prefer: Iterable[str] = ()) -> ReferenceClip:
+                  bone_map: dict[str, str] | None = None, prefer: Iterable[str] = (),
+                  keys_on: Iterable[str] | None = None) -> ReferenceClip:
     """Put ``action`` on the armature ``obj`` and sample it at ``frames`` from Blender's evaluation.
 
     ``bones``: the rig bones whose local rotation and location the clip records; ``point_names``: bones whose
     evaluated world tail positions it records. Bones the Action keys under another name are matched
     (``bone_map`` over the automatic map, ``prefer``: rig bones that win a tie, e.g. the controls).
+    ``keys_on``: the only rig bones whose keys count; any other bone the Action keys keeps the pose it had
+    before (a pin's effector position is then where the controls alone put it, as in the twin).
     """
     frames = [float(f) for f in frames]
     point_names = list(point_names)
@@ -139,6 +164,7 @@ def sample_action(obj, action, frames: Iterable[float], bones: list[str], point_
     renamed = {target: source for source, target in mapping.items() if source != target}
     curves = _curves_by_bone(action) if renamed else {}
     keyed_frames = {f for s, fs in keyed.items() if mapping.get(s) in bones for f in fs}
+    held = [] if keys_on is None else sorted({mapping[s] for s in keyed if s in mapping} - set(keys_on))
     notes = [f"{source} keyed in {action.name!r} is read as {target}" for target, source in renamed.items()]
     backup = FullPoseBackup(obj)
     n, b = len(frames), len(bones)
@@ -154,7 +180,9 @@ def sample_action(obj, action, frames: Iterable[float], bones: list[str], point_
                         m = _mapped_rotation(curves[source], frame, obj.pose.bones[target].rotation_mode)
                         if m is not None:
                             set_rotation(obj.pose.bones[target], m)
-                    if renamed:
+                    if held:
+                        backup.restore_pose(held)
+                    elif renamed:
                         bpy.context.view_layer.update()
                     ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
                     world = to_numpy(ev.matrix_world)

@@ -18,7 +18,7 @@ from ...envs.reference.bone_map import resolve_map
 from ...envs.reference.pins import EFFECTOR, POSE, PinSet, parse_effector_pin
 from ...envs.reference.style import StyleReference
 from ...errors import RigDojoError
-from ..reference import get_action, keyed_bones, object_position, sample_action
+from ..reference import bad_key, get_action, keyed_bones, object_position, sample_action
 
 
 def _keyed_controls(obj, action, controls: list[str], reference, what: str) -> tuple[dict[str, list[int]], list[str]]:
@@ -34,8 +34,12 @@ def _keyed_controls(obj, action, controls: list[str], reference, what: str) -> t
     if not out:
         keys = ", ".join(sorted(keyed)[:6]) + (" ..." if len(keyed) > 6 else "") if keyed else "nothing"
         raise RigDojoError(f"{what}: the Action {action.name!r} has no keys on the controls "
-                           f"({', '.join(controls)}); it keys {keys}. Key the controls' rotations, or pick the "
-                           "Action that does")
+                           f"({', '.join(controls)}); it keys {keys}. Key the controls' rotations, map its bones onto "
+                           "them with reference.bone_map (JSON, the sidebar's Bone Map), or pick the Action that does")
+    bad = bad_key(action, [s for s in keyed if mapping.get(s) in controls])
+    if bad is not None:
+        raise RigDojoError(f"{what}: the Action {action.name!r} has a key that is not a usable number ({bad}); fix "
+                           "that key")
     ignored = sorted(s for s in keyed if mapping.get(s) not in controls)
     notes = [f"keys on {', '.join(ignored[:6])}{' ...' if len(ignored) > 6 else ''} are not pins (not controls)"] \
         if ignored else []
@@ -91,7 +95,7 @@ def read_pins(ref, obj, rig_spec, frames: tuple[int, int], effector: str, tolera
             raise RigDojoError(f"reference.pin_frames: frame {', '.join(map(str, bad))} is outside the frame range "
                                f"{start}-{end}")
         clip = sample_action(obj, action, [start, *chosen], controls, point_names=[effector],
-                             bone_map=ref.bone_map, prefer=controls)
+                             bone_map=ref.bone_map, prefer=controls, keys_on=controls)
         notes += clip.notes
         start_rotations = clip.rotations[0]
         for i, f in enumerate(chosen, start=1):

@@ -9,7 +9,6 @@ restored afterwards.
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import asdict, dataclass, field
 
 import bpy
@@ -82,7 +81,9 @@ class VerifyReport:
                 "close_tolerance": {"position": CLOSE_POSITION_TOLERANCE, "rotation_degrees": CLOSE_ROTATION_TOLERANCE}}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        from ...agents.files import json_text
+
+        return json_text(self.to_dict())
 
     def format(self) -> str:
         moved = ", ".join(self.controls + [f"{c} (location)" for c in self.location_controls])

@@ -230,4 +230,15 @@ def check_twin(config, spec, run_dir=None):
     obj = bpy.data.objects.get(config.rig.rig)
     if obj is None or obj.type != 'ARMATURE':
         raise RigDojoError(f"no armature named {config.rig.rig!r}; pick the creature's armature (--rig)")
-    return check_physics_twin(obj, spec, root_motion=config.physics.root_motion)
+    check = check_physics_twin(obj, spec, root_motion=config.physics.root_motion)
+    check.notes = list(spec.notes) + _reference_notes(spec, config)
+    return check
+
+
+def _reference_notes(spec, config) -> list[str]:
+    """What the track task's twin does to the reference (joints held at a limit, the clip put on the ground)."""
+    if not spec.reference_name or config.task != "track":
+        return []
+    from ...envs.physics.family import make_task
+
+    return list(make_task(spec, config, 1, 0).reference_notes)

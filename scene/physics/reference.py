@@ -31,7 +31,7 @@ from ...envs.physics.mjcf import PhysicsSpec
 from ...envs.reference.bone_map import resolve_map
 from ...errors import RigDojoError
 from ..pose import frames_preserved, to_numpy
-from ..reference import get_action, keyed_bones, sample_action
+from ..reference import bad_key, get_action, keyed_bones, sample_action
 
 
 def attach_reference(spec: PhysicsSpec, config) -> PhysicsSpec:
@@ -62,6 +62,10 @@ def _read_action(name: str, obj, spec: PhysicsSpec, bone_map: dict) -> tuple:
         raise RigDojoError(f"physics.reference: the Action {name!r} keys none of the creature's bones "
                            f"({', '.join(spec.bone_names[:6])}{', ...' if spec.bone_names[6:] else ''}); key them, "
                            "or map its bones with physics.reference_map")
+    bad = bad_key(action, [s for s, rig in mapping.items() if rig in spec.bone_names])
+    if bad is not None:
+        raise RigDojoError(f"physics.reference: the Action {name!r} has a key that is not a usable number ({bad}); "
+                           "fix that key")
     start, end = int(round(action.frame_range[0])), int(round(action.frame_range[1]))
     frames = np.arange(start, end + 1, dtype=np.float64)
     clip = sample_action(obj, action, frames, list(spec.bone_names), bone_map=bone_map, prefer=spec.bone_names)
@@ -91,20 +95,19 @@ def _read_bvh(path: Path, obj, spec: PhysicsSpec, bone_map: dict) -> tuple:
     selected = {o.name for o in layer.objects if o.select_get()}
     try:
         with frames_preserved():
-            from ...headless import quiet_blender
-
             _check_bvh_header(path)
-            try:
-                with quiet_blender():  # the importer's traceback is Blender's to print, not the user's to read
-                    bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=False,
-                                            update_scene_duration=False)
-            except (RuntimeError, ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
-                raise RigDojoError(f"physics.reference: {path.name} is not a BVH file Blender can read "
-                                   f"({_importer_reason(exc)}); export it again or give another file") from None
-            source = next((o for o in set(bpy.data.objects) - before_objects if o.type == 'ARMATURE'), None)
-            if source is None:
-                raise RigDojoError(f"physics.reference: {path.name} is not a BVH file Blender can read")
-            return _retarget(path, source, obj, spec, bone_map)
+            source = _import_bvh(path, before_objects)
+            notes = []
+            if _lies_flat(source):  # a Z-up file (Blender's own exporter writes one), read as the usual Y-up
+                bpy.data.objects.remove(source)
+                source = _import_bvh(path, set(bpy.data.objects), axis_forward='Y', axis_up='Z')
+                if _lies_flat(source):
+                    raise RigDojoError(f"physics.reference: the skeleton of {path.name} lies flat whether read Y-up "
+                                       "(the BVH convention) or Z-up; export it standing, Y-up")
+                notes.append(f"{path.name} is read Z-up (as Blender's BVH exporter writes it): read Y-up, the "
+                             "BVH convention, its skeleton lay flat")
+            name, frames, roots, euler, more = _retarget(path, source, obj, spec, bone_map)
+            return name, frames, roots, euler, notes + more
     finally:
         for o in set(bpy.data.objects) - before_objects:
             bpy.data.objects.remove(o)
@@ -153,8 +156,12 @@ def _retarget(path: Path, source, obj, spec: PhysicsSpec, bone_map: dict) -> tup
     src_rest = np.stack([km.normalize_axes(world @ to_numpy(source.data.bones[name].matrix_local))[0][:3, :3]
                          for name in names])
     rest_root = (world @ to_numpy(source.data.bones[src_root].matrix_local))[:3, 3]
-    heads = np.array([(world @ np.append(np.array(b.head_local), 1.0))[:3] for b in source.data.bones])
-    src_height = max(float(np.ptp(heads[:, 2])), 1e-9)
+    points = np.array([(world @ np.append(np.array(p), 1.0))[:3] for b in source.data.bones
+                       for p in (b.head_local, b.tail_local)])
+    src_height = float(np.ptp(points[:, 2]))
+    if not src_height > 1e-6 * max(float(np.ptp(points, axis=0).max()), 1e-9):
+        raise RigDojoError(f"physics.reference: the skeleton of {path.name} has no height to scale its travel by "
+                           "(every joint at one height); export it standing")
     rig_heads, rig_tails = spec.rest_points()
     rig_height = max(float(np.ptp(np.concatenate([rig_heads, rig_tails])[:, 2])), 1e-9)
     # rig bones' world rotations: a mapped bone turns as its source turns from the first frame
@@ -190,6 +197,35 @@ def _retarget(path: Path, source, obj, spec: PhysicsSpec, bone_map: dict) -> tup
 
 
 __all__ = ["attach_reference"]
+
+
+def _import_bvh(path: Path, before_objects: set, **axes):
+    """The armature Blender's BVH importer makes of ``path`` (``axes``: its axis_forward / axis_up)."""
+    from ...headless import quiet_blender
+
+    try:
+        with quiet_blender():  # the importer's traceback is Blender's to print, not the user's to read
+            bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=False, update_scene_duration=False, **axes)
+    except (RuntimeError, ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
+        raise RigDojoError(f"physics.reference: {path.name} is not a BVH file Blender can read "
+                           f"({_importer_reason(exc)}); export it again or give another file") from None
+    source = next((o for o in set(bpy.data.objects) - before_objects if o.type == 'ARMATURE'), None)
+    if source is None:
+        raise RigDojoError(f"physics.reference: {path.name} is not a BVH file Blender can read")
+    return source
+
+
+def _lies_flat(source) -> bool:
+    """Whether an imported BVH skeleton lies on its side: its rest pose less than a quarter as tall as it is long
+    or wide. A Z-up file (what Blender's BVH exporter writes) read with the BVH convention's Y up lies so; a
+    biped, or a quadruped half as tall as it is long, standing up does not."""
+    world = to_numpy(source.matrix_world)
+    points = np.array([(world @ np.append(np.array(p), 1.0))[:3] for b in source.data.bones
+                       for p in (b.head_local, b.tail_local)]).reshape(-1, 3)
+    if not len(points):
+        return False
+    extent = np.ptp(points, axis=0)
+    return bool(extent[2] < 0.25 * max(extent[0], extent[1]))
 
 
 def _check_bvh_header(path: Path) -> None:

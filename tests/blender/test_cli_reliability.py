@@ -332,6 +332,26 @@ def test_collection_and_track_work_as_in_the_sidebar_and_verify(workspace, capsy
     assert config.rig.controls == ["upper_arm", "forearm", "hand"] and config.rig.effector == "forearm"
 
 
+def test_a_run_whose_budget_ends_before_the_first_update_says_its_policy_is_untrained(tmp_path, capsys):
+    """A big creature and a budget shorter than one rollout: the run ships its starting policy and says so (it
+    said only "trained 0 steps"); summary.json stays strict JSON."""
+    import importlib.util
+
+    from rig_dojo.headless import run_training
+
+    spec = importlib.util.spec_from_file_location("core_agents", Path(__file__).parents[1] / "core" / "test_agents.py")
+    core = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(core)
+    config = core.long_ppo_config(total_steps=0, minutes=0.01, n_steps=400)  # 400 steps x 20 ms: 8 s a rollout
+    summary = run_training(config, lambda c, n, s, **k: core.ToyReach(c, n, s, step_delay=0.02, **k),
+                           tmp_path / "run", episodes=2)
+    out = capsys.readouterr().out
+    assert summary["steps"] == 0 and "note: the budget ran out before the first update, so this policy is the " \
+        "untrained start; give more --minutes or --steps" in out, out
+    text = (tmp_path / "run" / "summary.json").read_text()
+    json.loads(text, parse_constant=lambda word: pytest.fail(f"summary.json is not strict JSON: {word}"))
+
+
 def test_help_says_what_bake_frames_and_evaluate_do(capsys):
     parser = cli.build_parser()
     for argv, words in ((["bake", "--help"], "the frames to bake"), (["evaluate", "--help"], "deterministic action")):

@@ -18,6 +18,7 @@ from rig_dojo.envs import rotations
 from rig_dojo.envs.kinematic.family import env_factory, rollout
 from rig_dojo.envs.kinematic.pinning import rollout_measures
 from rig_dojo.errors import RigDojoError
+from rig_dojo.scene import anim
 from rig_dojo.scene.builders import pins as pin_scenes
 from rig_dojo.scene.builders import scenes
 from rig_dojo.scene.kinematic.task_extract import task_from_config
@@ -91,6 +92,35 @@ def test_keyed_frames_become_pose_pins_with_blenders_pose_and_the_cup_an_effecto
     # the twin's pinned poses put the hand where Blender does
     task = env_factory(spec)(pinned_config(chain), 1, 0)
     assert np.abs(task.pins.target * task.unit + task.origin - pins.position).max() < 1e-6
+
+
+def test_keys_on_a_bone_above_the_controls_are_not_pins_and_do_not_move_the_pinned_hand(chain):
+    """The pins Action keys upper_arm, which is not a control: the twin holds it, so a pin's effector position is
+    where the controls alone put the hand (it took upper_arm's keys too, and even the first frame's pin missed)."""
+    config = pinned_config({**chain, "controls": ["forearm", "hand"]}, effector_pins=())
+    spec = task_from_config(config)
+    assert any(n == "keys on upper_arm are not pins (not controls)" for n in spec.pins.notes), spec.pins.notes
+    task = env_factory(spec)(config, 1, 0)
+    assert np.abs(task.pins.target * task.unit + task.origin - spec.pins.position).max() < 1e-6
+    moved = np.linalg.norm(spec.pins.position - spec.pins.position[0], axis=1)
+    assert moved.max() > 0.05  # the pins still differ: forearm and hand are keyed
+
+
+@pytest.mark.parametrize("value", [float("nan"), 3.4e38])
+def test_a_key_that_is_not_a_usable_number_is_named(chain, value):
+    action = chain["action"].copy()
+    action.name = "BadKeys"
+    curve = next(c for c in anim.iter_fcurves(action) if c.data_path == 'pose.bones["forearm"].rotation_quaternion'
+                 and c.array_index == 3)
+    curve.keyframe_points[1].co[1] = value
+    config = pinned_config(chain)
+    config.reference.pins = "BadKeys"
+    with pytest.raises(RigDojoError, match=r"reference.pins: the Action 'BadKeys' has a key that is not a usable "
+                                           r"number \(forearm rotation_quaternion\[3\] at frame 30 is "):
+        task_from_config(config)
+    config = pinned_config(chain, style="BadKeys")
+    with pytest.raises(RigDojoError, match="reference.style: the Action 'BadKeys' has a key that is not a usable"):
+        task_from_config(config)
 
 
 def test_an_exported_layout_covers_the_pinned_observation_and_the_style_clip(chain):
@@ -209,6 +239,7 @@ def test_frames_that_are_not_keyed_or_outside_the_range_are_refused(chain):
     (["--pins", "Keys", "--effector-pins", "forearm:Cup@45"], "'forearm' is not in the selection"),
     (["--pins", "ObjectKeys"], "has no keys on the controls"),
     (["--pins", "Keys", "--style", "OneFrame"], "shorter than one control step"),
+    (["--pins", "Keys", "--reference", "Keys"], "--reference is for --task track; the reach task does not use it"),
 ])
 def test_the_command_line_says_each_in_one_line_with_exit_code_2(chain, tmp_path, capfd, flags, message):
     object_keys(chain["rig"])

@@ -176,6 +176,29 @@ def test_a_bvh_file_is_mapped_and_retargeted(factory, tmp_path):
     assert track_report(task, steps=10)["joint_error_degrees"] < 5.0
 
 
+def test_a_bvh_that_blender_exported_z_up_is_read_standing_and_said(factory, tmp_path):
+    """Blender's own BVH exporter writes Z up; read with the BVH convention's Y up, that skeleton lay flat and its
+    travel was scaled by its height along Z (~0): the hips went 10^6 sizes. It is read Z-up, and said so."""
+    biped = creatures.build_biped()
+    y_up = tmp_path / "walk.bvh"
+    y_up.write_text(_bvh(BVH_NAMES))
+    bpy.ops.import_anim.bvh(filepath=str(y_up), update_scene_fps=False, update_scene_duration=False)
+    imported = bpy.context.active_object
+    z_up = tmp_path / "walk_from_blender.bvh"
+    bpy.ops.export_anim.bvh(filepath=str(z_up), frame_start=1, frame_end=31)
+    bpy.data.objects.remove(imported)
+    bpy.context.view_layer.objects.active = biped
+    biped.select_set(True)
+    mapping = {v: k for k, v in BVH_NAMES.items()}
+    standard = spec_from_config(track_config(biped.name, str(y_up), reference_map=mapping))
+    exported = spec_from_config(track_config(biped.name, str(z_up), reference_map=mapping))
+    assert not any("read Z-up" in n for n in standard.notes)
+    assert any(n.startswith("walk_from_blender.bvh is read Z-up") for n in exported.notes), exported.notes
+    travel = [s.reference_root[-1, :3, 3] - s.reference_root[0, :3, 3] for s in (standard, exported)]
+    assert np.allclose(travel[1], travel[0], atol=0.02), travel  # the same walk, not 10^6 sizes
+    assert np.allclose(exported.reference_euler, standard.reference_euler, atol=np.radians(1.0))
+
+
 def test_a_bvh_whose_bones_match_nothing_is_refused(factory, tmp_path):
     biped = creatures.build_biped()
     path = tmp_path / "walk.bvh"
@@ -269,6 +292,8 @@ def test_a_bvh_file_is_tracked_from_the_command_line(factory, tmp_path):
     proc = run_cli("train", scene, "--config", tmp_path / "track.toml", "--steps", "2048", "--out", run, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "tracking the reference: trained" in proc.stdout, proc.stdout
+    # what the twin did with the clip is said before training (these notes were made and never shown)
+    assert "rig_dojo: note: walk.bvh: 9 of the creature's 9 bones follow the BVH" in proc.stderr, proc.stderr
     assert f'reference = "{bvh}"' in (run / "config.toml").read_text()
     baked = run_cli("bake", scene, "--policy", run / "final.rdpolicy", "--frames", "1-12", "--output",
                     tmp_path / "baked.blend", cwd=tmp_path)

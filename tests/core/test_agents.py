@@ -7,6 +7,7 @@ twins implement, so the agents are tested against that contract and nothing else
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from functools import partial
@@ -422,6 +423,14 @@ def test_a_time_budget_shorter_than_one_rollout_abandons_the_rollout(tmp_path):
     assert session.wait(30) == "finished", session.error
     assert time.monotonic() - began < 5  # the budget and its grace (2 s), not the rollout's 8 s
     assert session.latest().wall_time < 4 and (tmp_path / "run" / "final.rdpolicy").exists()
+
+
+def test_json_text_writes_strict_json_with_null_for_numbers_that_are_not_finite():
+    from rig_dojo.agents.files import json_text
+
+    text = json_text({"error": float("nan"), "travel": [1.5, float("inf")], "falls": 2, "up": np.float64("-inf")})
+    assert json.loads(text) == {"error": None, "travel": [1.5, None], "falls": 2, "up": None}
+    assert "NaN" not in text and "Infinity" not in text
 
 
 def test_curriculum_advances_on_recent_success(tmp_path):
