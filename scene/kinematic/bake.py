@@ -161,15 +161,17 @@ def bake_policy(policy_path: str | Path, frames: tuple[int, int] | None = None, 
                                  effector_error=check.position_error / unit, policy_sha256=policy.sha256,
                                  keys_on=keys_on, keyed_bones=list(conv.bones),
                                  keyed_properties=[f'{b}["{p}"]' for b, p in conv.props], worst_bone=check.worst_bone,
-                                 joint_error=conv.joint_error * world_scale / unit), obj, spec, task)
+                                 joint_error=conv.joint_error * world_scale / unit), obj, spec, task,
+                      stand_in=dict(zip(limb.fk, limb.org)) if keys_on == "ik" else None)
 
 
-def _with_pins(report: BakeReport, obj, spec, task) -> BakeReport:
-    """``report`` with the pins' measures of the baked motion as Blender evaluates it (when there are pins)."""
+def _with_pins(report: BakeReport, obj, spec, task, stand_in: dict[str, str] | None = None) -> BakeReport:
+    """``report`` with the pins' measures of the baked motion as Blender evaluates it (when there are pins);
+    ``stand_in``: pinned controls the baked motion does not run through -> the bones that show them."""
     if spec.pins is not None:
         from .pins import measure_in_blender
 
-        report.pins = measure_in_blender(obj, spec.pins, task.unit)
+        report.pins = measure_in_blender(obj, spec.pins, task.unit, stand_in)
     return report
 
 

@@ -181,12 +181,17 @@ def pin_rows(ref, obj, controls: list[str], effector: str) -> tuple[list[dict], 
     return sorted(rows, key=lambda r: r["frame"]), None
 
 
-def measure_in_blender(obj, pins: PinSet, unit: float) -> dict:
+def measure_in_blender(obj, pins: PinSet, unit: float, stand_in: dict[str, str] | None = None) -> dict:
     """The pins' measures (``envs.reference.pins.measure_pins``) of the motion the rig has now, as Blender
-    evaluates it at each pin's frame (after a bake: the baked Action); the current frame is restored."""
+    evaluates it at each pin's frame (after a bake: the baked Action); the current frame is restored.
+
+    ``stand_in``: pinned controls the motion no longer runs through -> the bone that shows where they would be
+    (after a bake onto a Rigify limb's IK side: each FK control -> its ORG bone, which follows whichever side
+    is on). Such a control's rotation is read as the basis that would put it where its stand-in is."""
     from ...envs.reference.pins import measure_pins
     from ..pose import frames_preserved, to_numpy
 
+    stand_in = stand_in or {}
     achieved = np.zeros((len(pins), len(pins.pose_bones), 4))
     points = np.zeros((len(pins), 3))
     with frames_preserved() as scene:
@@ -194,9 +199,27 @@ def measure_in_blender(obj, pins: PinSet, unit: float) -> dict:
             scene.frame_set(int(frame))
             ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
             for b, name in enumerate(pins.pose_bones):
-                basis, _ = km.normalize_axes(to_numpy(ev.pose.bones[name].matrix_basis))
+                basis, _ = km.normalize_axes(_basis_shown(ev, name, stand_in) if name in stand_in else
+                                             to_numpy(ev.pose.bones[name].matrix_basis))
                 achieved[k, b] = rotations.matrix_to_quaternion(basis[:3, :3])
             pb = ev.pose.bones[pins.point_bone[k]]
             local = np.array(pb.tail if pins.point[k] == "tail" else pb.head)
             points[k] = (to_numpy(ev.matrix_world) @ np.append(local, 1.0))[:3]
     return measure_pins(pins, achieved, points, unit)
+
+
+def _basis_shown(ev, name: str, stand_in: dict[str, str]) -> np.ndarray:
+    """The basis of the pose bone ``name`` that would give it its stand-in's pose (its parent's too, when that is
+    stood in for): pose = parent pose @ (parent rest^-1 @ rest) @ basis, solved for basis."""
+    from ..pose import to_numpy
+
+    pb = ev.pose.bones[name]
+
+    def pose_of(bone) -> np.ndarray:
+        return to_numpy(ev.pose.bones[stand_in.get(bone.name, bone.name)].matrix)
+
+    rest = to_numpy(pb.bone.matrix_local)
+    if pb.parent is None:
+        return np.linalg.inv(rest) @ pose_of(pb)
+    relative = np.linalg.inv(to_numpy(pb.parent.bone.matrix_local)) @ rest
+    return np.linalg.inv(relative) @ np.linalg.inv(pose_of(pb.parent)) @ pose_of(pb)

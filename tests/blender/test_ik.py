@@ -14,7 +14,7 @@ from functools import partial
 import bpy
 import numpy as np
 import pytest
-from mathutils import Vector
+from mathutils import Matrix, Vector
 
 from rig_dojo.envs.kinematic import ik as ik_solver
 from rig_dojo.envs.kinematic.twin import RigTwin
@@ -547,3 +547,33 @@ def test_keys_on_is_the_kinematic_familys_bake_option_and_other_families_refuse_
         bake_options_for(get_family("camera"), {"keys_on": "fk"})
     with pytest.raises(RigDojoError, match="bake.keys_on: 'sideways' is not one of trained, ik, fk"):
         bake_options_for(get_family("kinematic"), {"keys_on": "sideways"})
+
+
+def test_pins_read_after_a_bake_onto_ik_follow_the_org_bones_not_the_idle_fk_controls(rigify_rig):
+    """After a bake onto a limb's IK side the FK controls the pins name no longer move the arm (they keep
+    whatever they had: the helper's rig played an FK walk there, read as 15° of pin error). Each is read as
+    the basis that would put it where its ORG bone is: in FK that is its own basis."""
+    from rig_dojo.scene.kinematic.pins import _basis_shown
+    from rig_dojo.scene.pose import set_rotation
+
+    rig = rigify_rig
+    fk = ["upper_arm_fk.L", "forearm_fk.L", "hand_fk.L"]
+    stand_in = dict(zip(fk, ["ORG-upper_arm.L", "ORG-forearm.L", "ORG-hand.L"]))
+    rig.pose.bones["upper_arm_parent.L"]["IK_FK"] = 1.0  # FK
+    for name, (x, y, z) in zip(fk, [(0.4, 0.2, -0.3), (0.9, 0.0, 0.1), (-0.3, 0.2, 0.4)]):
+        set_rotation(rig.pose.bones[name], np.array(Matrix.Rotation(x, 3, 'X') @ Matrix.Rotation(y, 3, 'Y')
+                                                    @ Matrix.Rotation(z, 3, 'Z')))
+    rig.update_tag()
+    bpy.context.view_layer.update()
+
+    def angle(a, b) -> float:
+        return float(np.degrees(np.arccos(np.clip((np.trace(a[:3, :3].T @ b[:3, :3]) - 1) / 2, -1.0, 1.0))))
+
+    ev = rig.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    for name in fk:  # FK on: the ORG bone follows its FK control, so the reading is the control's own basis
+        assert angle(_basis_shown(ev, name, stand_in), np.array(rig.pose.bones[name].matrix_basis)) < 0.1, name
+    rig.pose.bones["upper_arm_parent.L"]["IK_FK"] = 0.0  # IK on: the arm hangs from the IK controls at rest
+    rig.update_tag()
+    bpy.context.view_layer.update()
+    ev = rig.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    assert max(angle(_basis_shown(ev, n, stand_in), np.array(rig.pose.bones[n].matrix_basis)) for n in fk) > 10.0
