@@ -123,8 +123,9 @@ def _check_run_folder(text: str) -> None:
         raise RigDojoError(f"--out {text}: {existing} is not a writable folder; choose a writable place")
 
 
-def _apply_switches(rig: str, switches: list[str] | None) -> None:
-    """``--switch 'BONE["PROP"]=VALUE'``: set the rig's switches (an IK/FK switch) before anything reads the rig."""
+def _apply_switches(rig: str, switches: list[str] | None, why: str = "") -> None:
+    """``--switch 'BONE["PROP"]=VALUE'``: set the rig's switches (an IK/FK switch) before anything reads the rig;
+    ``why``: said after each (switches set from a run's record rather than from the flag)."""
     if not switches:
         return
     from .scene.kinematic.switches import parse_switch, set_switch
@@ -132,7 +133,7 @@ def _apply_switches(rig: str, switches: list[str] | None) -> None:
     if not rig:
         raise RigDojoError("--switch sets a switch of the rig; this task names no rig (--rig)")
     for text in switches:
-        print(f"rig_dojo: {set_switch(rig, *parse_switch(text))}", file=sys.stderr)
+        print(f"rig_dojo: {set_switch(rig, *parse_switch(text))}{f' ({why})' if why else ''}", file=sys.stderr)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -439,7 +440,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 raise RigDojoError("--zero-shot uses a start policy as it is; name one with --init-from "
                                    "library:reach (or a .rdpolicy)")
         run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
-    _apply_switches(config.rig.rig, args.switch)
+    if args.switch:
+        _apply_switches(config.rig.rig, args.switch)
+        config.rig.switches = list(args.switch)  # in the run's config.toml: a resume and the bake set them again
+    elif config.rig.switches:  # a resumed run, or a --config file that names them
+        _apply_switches(config.rig.rig, config.rig.switches, "as the run's config.toml says")
     if args.blender_workers is not None:
         return _train_in_loop(args, config, run_dir)
     if args.address:
@@ -600,10 +605,13 @@ def _cmd_bake(args: argparse.Namespace) -> int:
             raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
         if not os.access(bpy.data.filepath, os.W_OK):
             raise RigDojoError(f"--save: {bpy.data.filepath} is not writable; use --output NEW.blend")
-    if args.switch:
-        from .agents.policy_file import load_policy as _load
+    from .agents.policy_file import load_policy as _load
 
-        _apply_switches(_load(args.policy).config.rig.rig, args.switch)
+    trained = _load(args.policy).config.rig
+    if args.switch:
+        _apply_switches(trained.rig, args.switch)
+    elif trained.switches:  # the switches the policy was trained with (--switch at train)
+        _apply_switches(trained.rig, trained.switches, "as the policy was trained")
     if args.blender_loop:
         from .agents.policy_file import load_policy
         from .envs.families import family_of

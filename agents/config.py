@@ -200,6 +200,9 @@ class RigSelection:
                                "physics creature's servos in body sizes for stand and jump): what the policy library "
                                "reads, so a policy transfers between rigs")),
         description="What the policy sees (starting from the library sets Any Chain)")
+    # the rig's switches the command line's --switch set before training ('upper_arm_parent.L["IK_FK"]=1.0'),
+    # set again by a resume and by the bake; not a sidebar setting (there Set Switch changes the rig itself)
+    switches: list[str] = field(default_factory=list)
 
 
 @dataclass

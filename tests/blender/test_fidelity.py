@@ -530,6 +530,33 @@ def test_the_sidebars_verify_reports_any_failure_in_one_line(factory, monkeypatc
 
 
 @pytest.mark.slow
+def test_the_switch_a_run_trained_with_is_kept_for_its_bake(rigify_ik_blend, dojo_registered, tmp_path):
+    """--switch at train is recorded in the run's config.toml; the bake sets it again without being told (it
+    refused until --switch was given a second time), and the .blend on disk keeps its IK."""
+    import hashlib
+    import tomllib
+
+    bpy.ops.wm.open_mainfile(filepath=str(rigify_ik_blend))
+    scenes.add_empty("Target", (0.5, -0.3, 1.3))
+    blend = tmp_path / "human.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    before = hashlib.sha256(blend.read_bytes()).hexdigest()
+    switch = 'upper_arm_parent.L["IK_FK"]=1.0'
+    proc = run_cli("train", blend, "--rig", "rig", "--task", "reach", "--controls",
+                   "upper_arm_fk.L,forearm_fk.L,hand_fk.L", "--effector", "DEF-hand.L", "--target", "Target",
+                   "--steps", "1024", "--switch", switch, "--out", tmp_path / "run")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    recorded = tomllib.loads((tmp_path / "run" / "config.toml").read_text())
+    assert recorded["rig"]["switches"] == [switch], recorded["rig"]
+    baked = run_cli("bake", blend, "--policy", tmp_path / "run" / "final.rdpolicy", "--frames", "1-8",
+                    "--output", tmp_path / "baked.blend")
+    assert baked.returncode == 0, baked.stdout[-2000:] + baked.stderr[-2000:]
+    assert 'set upper_arm_parent.L["IK_FK"] = 1.0 (it was 0.0) (as the policy was trained)' in baked.stderr, \
+        baked.stderr
+    assert hashlib.sha256(blend.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.slow
 def test_a_rigify_limb_in_ik_is_switched_to_fk_by_flag_or_button(rigify_ik_blend, dojo_registered, tmp_path):
     controls = "upper_arm_fk.L,forearm_fk.L,hand_fk.L"
     proc = run_cli("verify", rigify_ik_blend, "--rig", "rig", "--controls", controls, "--track", "DEF-hand.L")
