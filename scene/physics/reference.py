@@ -156,8 +156,7 @@ def _retarget(path: Path, source, obj, spec: PhysicsSpec, bone_map: dict) -> tup
     src_rest = np.stack([km.normalize_axes(world @ to_numpy(source.data.bones[name].matrix_local))[0][:3, :3]
                          for name in names])
     rest_root = (world @ to_numpy(source.data.bones[src_root].matrix_local))[:3, 3]
-    points = np.array([(world @ np.append(np.array(p), 1.0))[:3] for b in source.data.bones
-                       for p in (b.head_local, b.tail_local)])
+    points = _rest_points(source)
     src_height = float(np.ptp(points[:, 2]))
     if not src_height > 1e-6 * max(float(np.ptp(points, axis=0).max()), 1e-9):
         raise RigDojoError(f"physics.reference: the skeleton of {path.name} has no height to scale its travel by "
@@ -219,13 +218,18 @@ def _lies_flat(source) -> bool:
     """Whether an imported BVH skeleton lies on its side: its rest pose less than a quarter as tall as it is long
     or wide. A Z-up file (what Blender's BVH exporter writes) read with the BVH convention's Y up lies so; a
     biped, or a quadruped half as tall as it is long, standing up does not."""
-    world = to_numpy(source.matrix_world)
-    points = np.array([(world @ np.append(np.array(p), 1.0))[:3] for b in source.data.bones
-                       for p in (b.head_local, b.tail_local)]).reshape(-1, 3)
+    points = _rest_points(source)
     if not len(points):
         return False
     extent = np.ptp(points, axis=0)
     return bool(extent[2] < 0.25 * max(extent[0], extent[1]))
+
+
+def _rest_points(source) -> np.ndarray:
+    """``(2B, 3)`` the armature's bone heads and tails at rest, in the world."""
+    world = to_numpy(source.matrix_world)
+    return np.array([(world @ np.append(np.array(p), 1.0))[:3] for b in source.data.bones
+                     for p in (b.head_local, b.tail_local)]).reshape(-1, 3)
 
 
 def _check_bvh_header(path: Path) -> None:
