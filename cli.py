@@ -14,8 +14,10 @@ import math
 import os
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
+from .envs.families import MAX_BAKE_FRAMES
 from .errors import NotExactError, RigDojoError
 from .headless import TrainingFailed, open_scene, quiet_blender
 
@@ -69,8 +71,6 @@ def _real(low: float, high: float, *, above_low: bool = False):
     return parse
 
 
-MAX_BAKE_FRAMES = 100_000
-
 
 def _frames_arg(text: str) -> tuple[int, int]:
     try:
@@ -92,11 +92,28 @@ def _writable_file(flag: str, text: str, inputs: list, suffix: str | None = None
         raise RigDojoError(f"{flag} {text}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise RigDojoError(f"{flag} {text}: {parent if not path.exists() else path} is not writable")
+    try:  # permissions can say yes where writing fails (a read-only mount, /proc, running as root)
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".rig_dojo-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RigDojoError(f"{flag} {text}: cannot write in {parent} ({exc.strerror or exc})") from None
     for source in inputs:
         if source and _same_file(path, Path(source)):
             raise RigDojoError(f"{flag} {text} is the input file {source}; use --save to write it in place, or "
                                "give another file name")
     return path.resolve()
+
+
+def _policy_file(text: str) -> str:
+    """``--policy``: a policy file, or a run folder (its ``final.rdpolicy``)."""
+    path = Path(text)
+    if path.is_dir():
+        if (path / "final.rdpolicy").is_file():
+            return str(path / "final.rdpolicy")
+        raise RigDojoError(f"{text} is a folder with no final.rdpolicy; give a policy file, e.g. a run folder's "
+                           "final.rdpolicy")
+    return text
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -535,6 +552,7 @@ def _policy_and_task(args: argparse.Namespace):
     from .scene.families import spec_from_config
 
     refuse_unbound(args.policy)  # a library policy names no rig: a zero-shot run binds it to one
+    args.policy = _policy_file(args.policy)
     open_scene(args.scene)
     policy = load_policy(args.policy)
     config = policy.config
@@ -594,6 +612,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         raise RigDojoError("say where the baked file goes: --save (overwrite SCENE.blend) or --output NEW.blend")
     frames = args.frames if isinstance(args.frames, tuple) else _frames(args.frames)
     refuse_unbound(args.policy)  # a library policy names no rig: a zero-shot run binds it to one
+    args.policy = _policy_file(args.policy)
     if not Path(args.policy).is_file():
         raise RigDojoError(f"{args.policy}: no such policy file")
     # where the result goes is checked before any work: a folder, a missing or read-only place, the input
@@ -636,11 +655,15 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         print("rig_dojo: the baked motion is not what was trained; nothing was saved", file=sys.stderr)
         return 3
     target = target if target is not None else Path(bpy.data.filepath)
-    with quiet_blender():
-        if args.output:
-            bpy.ops.wm.save_as_mainfile(filepath=str(target), copy=True)
-        else:
-            bpy.ops.wm.save_mainfile()
+    try:
+        with quiet_blender():
+            if args.output:
+                bpy.ops.wm.save_as_mainfile(filepath=str(target), copy=True)
+            else:
+                bpy.ops.wm.save_mainfile()
+    except RuntimeError as exc:  # the disk filled or the folder went away after the checks
+        raise RigDojoError(f"could not save {target} ({str(exc).strip().splitlines()[-1]}); the .blend on disk is "
+                           "as it was: free space or pick another --output") from None
     if args.json:
         print(json_text({**report.to_dict(), "file": str(target)}))
     else:

@@ -108,7 +108,8 @@ def resolve_run_dir(path: str) -> Path:
 def policy_path(settings) -> Path | None:
     """The policy the Bake and Evaluate panels use: the picked file, else the last run's final policy."""
     if settings.bake.policy_path:
-        return Path(bpy.path.abspath(settings.bake.policy_path))
+        picked = Path(bpy.path.abspath(settings.bake.policy_path))
+        return picked / "final.rdpolicy" if picked.is_dir() else picked  # a run folder: its final policy
     if _run is not None:
         return _run.run_dir / "final.rdpolicy"
     if settings.last_run_dir:

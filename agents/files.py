@@ -40,8 +40,11 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_atomic_with(path: Path, writer: Callable[[BinaryIO], object]) -> None:
     """Call ``writer(file)`` on a temp file beside ``path``, flush it to disk, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # say the file the user named, not the temp file beside it
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; a run folder is meant to be shared
             os.fchmod(fd, 0o666 & ~_umask())

@@ -96,15 +96,16 @@ def claim(run_dir: str | Path) -> RunFolderLock:
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise RigDojoError(f"the run folder {run_dir} is a file; choose a folder that does not exist yet or an "
-                           "empty one (--out)")
+                           "empty one (--out; in the sidebar, Run Folder)")
     created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RigDojoError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}; choose a writable "
-                           "place (--out)") from None
+                           "place (--out; in the sidebar, Run Folder)") from None
     if not os.access(run_dir, os.W_OK | os.X_OK):
-        raise RigDojoError(f"the run folder {run_dir} is not writable; choose a writable place (--out)")
+        raise RigDojoError(f"the run folder {run_dir} is not writable; choose a writable place (--out; in the "
+                           "sidebar, Run Folder)")
     lock_path = run_dir / LOCK_NAME
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -112,11 +113,11 @@ def claim(run_dir: str | Path) -> RunFolderLock:
         if created:
             _remove_empty(run_dir)
         raise RigDojoError(f"cannot write in the run folder {run_dir}: {exc.strerror or exc}; choose a writable "
-                           "place (--out)") from None
+                           "place (--out; in the sidebar, Run Folder)") from None
     if not _try_lock(fd):
         os.close(fd)
         raise RigDojoError(f"another training is writing to {run_dir}{_holder(lock_path)}; wait for it to end, "
-                           "or choose another run folder (--out)")
+                           "or choose another run folder (--out; in the sidebar, Run Folder)")
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())

@@ -122,8 +122,8 @@ class TrainingSession(BackgroundRun):
         config, algo = self.config, self.config.algo
         if self._resume_meta is None and any((self.run_dir / n).exists() for n in ("checkpoint.json", "metrics.csv")):
             # never overwrite another run's results (DESIGN.md, rule 6)
-            raise RigDojoError(f"{self.run_dir} already holds a run; continue it (TrainingSession.continue_run) "
-                               "or choose another run folder")
+            raise RigDojoError(f"{self.run_dir} already holds a run; resume it (train --resume) or choose another "
+                               "run folder (--out; in the sidebar, Run Folder)")
         if self._resume_meta is not None and algo.name == "ppo" and self._resume_meta["checkpoint"].endswith(".zip"):
             algo.name = "sb3_ppo"  # a run from before our own PPO: "ppo" was Stable-Baselines3's (a .zip checkpoint)
         check_settings(config)
@@ -177,6 +177,7 @@ class TrainingSession(BackgroundRun):
         self._last_checkpoint_step = int(self.model.num_timesteps)
         self._metrics_file = None
         self._metrics_columns: list[str] | None = None
+        self._last_row_step = 0  # the step of the last metrics.csv row written
 
     def _advance_to_stage(self, env: Any, stage: int) -> None:
         if hasattr(env, "set_curriculum_stage"):
@@ -210,9 +211,10 @@ class TrainingSession(BackgroundRun):
                 else:
                     self.model.learn(total_timesteps=remaining, callback=_SessionCallback(self),
                                      reset_num_timesteps=False, tb_log_name="train")
-            if self._lean and self._stop_event.is_set() and self._metrics_file is not None:
-                # our PPO stops at its last update (the rollout in progress is not learnt from): rows written
-                # during that rollout are past the stop step, so they go, as a resume would drop them
+            if self._lean and self._metrics_file is not None and self._last_row_step > int(self.model.num_timesteps):
+                # our PPO stops at its last update when stopped or out of time (the rollout in progress is not
+                # learnt from): rows written during that rollout are past the stop step, so they go, as a resume
+                # would drop them (the step column went backwards at the end of a --minutes run)
                 self._metrics_file.close()
                 self._metrics_file = None
                 self._trim_metrics(int(self.model.num_timesteps))
@@ -420,6 +422,7 @@ class TrainingSession(BackgroundRun):
         assert self._metrics_columns is not None
         self._metrics_file.write(",".join(str(values.get(c, "nan")) for c in self._metrics_columns) + "\n")
         self._metrics_file.flush()
+        self._last_row_step = int(snapshot.step)
 
     # -- files -----------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:

@@ -50,6 +50,9 @@ FAMILY_PACKAGES = ("kinematic", "camera", "physics")
 # the algorithms agents/ knows itself: our PPO, Stable-Baselines3's (sb3_ppo .. dqn) and the tabular learner
 SB3_ALGORITHMS = ("ppo", "sb3_ppo", "a2c", "sac", "td3", "dqn", "qlearning")
 CONTINUOUS_ALGORITHMS = ("ppo", "sb3_ppo", "a2c", "sac", "td3")
+# the most frames one bake rolls out (the command line's --frames and the sidebar's range alike): a million took
+# Blender's sidebar minutes of frozen UI, a policy step at a time
+MAX_BAKE_FRAMES = 100_000
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import bpy
 
-from ..envs.families import family_of
+from ..envs.families import MAX_BAKE_FRAMES, family_of
 from ..errors import RigDojoError
 
 
@@ -76,6 +76,9 @@ def bake_frames(frames: tuple[int, int] | None) -> tuple[int, int]:
     start, end = frames or (scene.frame_start, scene.frame_end)
     if end <= start:
         raise RigDojoError(f"the frame range {start}-{end} is empty; give START-END with END after START")
+    if end - start + 1 > MAX_BAKE_FRAMES:
+        raise RigDojoError(f"the frame range {start}-{end} is {end - start + 1:,d} frames; at most "
+                           f"{MAX_BAKE_FRAMES:,d} in one bake: bake it in parts")
     return start, end
 
 

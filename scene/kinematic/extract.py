@@ -50,7 +50,7 @@ def get_armature(name_or_obj) -> bpy.types.Object:
     obj = bpy.data.objects.get(name_or_obj) if isinstance(name_or_obj, str) else name_or_obj
     if obj is None:
         armatures = [o.name for o in bpy.data.objects if o.type == 'ARMATURE']
-        hint = did_you_mean(str(name_or_obj), armatures) or did_you_mean(str(name_or_obj), bpy.data.objects.keys())
+        hint = did_you_mean(str(name_or_obj), armatures)  # only an armature would do
         raise RigDojoError(f"no object named {name_or_obj!r}{hint or ''}; armatures in this file: {listed(armatures)}")
     if obj.type != 'ARMATURE':
         kind = obj.type.lower().replace("_", " ")

@@ -33,6 +33,10 @@ def _keyed_controls(obj, action, controls: list[str], reference, what: str) -> t
             out[target] = sorted({int(round(f)) for f in frames})
     if not out:
         keys = ", ".join(sorted(keyed)[:6]) + (" ..." if len(keyed) > 6 else "") if keyed else "nothing"
+        if not keyed:  # say what it does key: a pin is a rotation
+            other = keyed_bones(action, ("location", "scale"))
+            if other:
+                keys = f"no bone's rotation (only the location or scale of {', '.join(sorted(other)[:6])})"
         raise RigDojoError(f"{what}: the Action {action.name!r} has no keys on the controls "
                            f"({', '.join(controls)}); it keys {keys}. Key the controls' rotations, map its bones onto "
                            "them with reference.bone_map (JSON, the sidebar's Bone Map), or pick the Action that does")

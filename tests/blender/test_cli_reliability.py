@@ -25,6 +25,7 @@ import bpy
 import pytest
 
 from rig_dojo import cli
+from rig_dojo.errors import RigDojoError
 from rig_dojo.scene.builders import scenes
 from harness import run_cli, small_config
 
@@ -295,6 +296,39 @@ def test_bake_onto_its_own_input_is_refused_before_any_work(workspace, tmp_path,
                       _value(output, workspace, tmp_path)], capsys)
     assert code == 2 and "is the input file" in one_line(err) and "--save" in err
     assert digest(workspace["scene"]) == before and {a.name for a in bpy.data.actions} == actions
+
+
+def test_bake_into_a_folder_that_cannot_be_written_is_refused_before_any_work(workspace, tmp_path, capsys):
+    """Permissions can say yes where writing fails (running as root, a read-only mount): /proc stands in. It was a
+    traceback out of Blender's save after the whole bake."""
+    before = digest(workspace["scene"])
+    code, err = call(["bake", workspace["scene"], "--policy", workspace["policy"], "--frames", "1-20", "--output",
+                      "/proc/baked.blend"], capsys)
+    assert code == 2 and "--output /proc/baked.blend: cannot write in /proc" in one_line(err), err
+    code, err = call(["export-config", workspace["scene"], "--out", "/proc/run.toml"], capsys)
+    assert code == 2 and "cannot write in /proc" in one_line(err), err
+    assert digest(workspace["scene"]) == before
+
+
+def test_bake_and_evaluate_take_a_run_folder_for_its_final_policy(workspace, tmp_path, capsys):
+    code, _ = call(["bake", workspace["scene"], "--policy", workspace["run"], "--frames", "1-5", "--output",
+                    tmp_path / "baked.blend"], capsys)
+    assert code == 0 and (tmp_path / "baked.blend").is_file()
+    code, _ = call(["evaluate", workspace["scene"], "--policy", workspace["run"], "--episodes", "2"], capsys)
+    assert code == 0
+    code, err = call(["bake", workspace["scene"], "--policy", workspace["folder"], "--frames", "1-5", "--output",
+                      tmp_path / "other.blend"], capsys)
+    assert code == 2 and "is a folder with no final.rdpolicy" in one_line(err), err
+
+
+def test_the_sidebars_bake_keeps_the_command_lines_frame_limit(workspace):
+    """The sidebar took End = 1,000,000 and froze Blender for minutes, a policy step at a time."""
+    from rig_dojo.envs.families import MAX_BAKE_FRAMES
+    from rig_dojo.scene.families import bake_frames
+
+    assert bake_frames((1, MAX_BAKE_FRAMES)) == (1, MAX_BAKE_FRAMES)
+    with pytest.raises(RigDojoError, match="the frame range 1-1000000 is 1,000,000 frames; at most 100,000 in one"):
+        bake_frames((1, 1_000_000))
 
 
 def test_export_config_to_a_folder_or_a_missing_folder_is_refused(workspace, tmp_path, capsys):

@@ -423,6 +423,9 @@ def test_a_time_budget_shorter_than_one_rollout_abandons_the_rollout(tmp_path):
     assert session.wait(30) == "finished", session.error
     assert time.monotonic() - began < 5  # the budget and its grace (2 s), not the rollout's 8 s
     assert session.latest().wall_time < 4 and (tmp_path / "run" / "final.rdpolicy").exists()
+    # metrics.csv ends at the policy's step: rows of the abandoned rollout were past it (the step column went back)
+    steps = [int(row.split(",")[0]) for row in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps and steps == sorted(steps) and steps[-1] == session.latest().step == 0, steps
 
 
 def test_json_text_writes_strict_json_with_null_for_numbers_that_are_not_finite():
