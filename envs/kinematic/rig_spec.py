@@ -132,7 +132,21 @@ class RigSpec:
         for chain in self.ik_chains:
             bones.update(chain["nodes"])
         length = float(self.lengths[sorted(bones)].sum()) if bones else 0.0
+        spacing = self._joint_spacing(sorted(bones))
+        if spacing > 2.0 * length:  # stub bones far apart (a glTF import under a scaled parent): their joints
+            length = spacing        # set the limb's size, not the bones' drawn lengths (was ~100x too small)
         return length if length > 0 else 1.0
+
+    def _joint_spacing(self, bones: list[int]) -> float:
+        """The summed distance from each of ``bones`` to its children among them, head to head, plus the length
+        of each with no child there (for a connected chain, its bones' summed length)."""
+        heads = np.asarray(self.rest)[:, :3, 3]
+        total = 0.0
+        for b in bones:
+            children = [c for c in bones if int(self.parent_node[c]) == b]
+            total += sum(float(np.linalg.norm(heads[c] - heads[b])) for c in children) if children else \
+                float(self.lengths[b])
+        return total
 
     # ---- file ---------------------------------------------------------------------
     _ARRAYS = (

@@ -105,6 +105,31 @@ def quadruped_blend(path: Path) -> Path:
     return path
 
 
+def test_stub_bones_far_apart_are_measured_by_their_joints(factory):
+    """A glTF import under a 0.01-scaled parent has bones ~100x shorter than the spacing of their joints: the unit
+    (chain length) was their summed drawn length, 0.009 here, so the success tolerance was 0.2 mm and the library
+    missed every target zero-shot (118 "chain lengths" off). The joints' spacing is the unit now; a connected
+    chain's unit is its bones' summed length, as before."""
+    arm = bpy.data.armatures.new("Stubs")
+    obj = bpy.data.objects.new("Stubs", arm)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode='EDIT')
+    parent = None
+    for i, name in enumerate("abc"):  # heads 0.3 apart, each bone 3 mm long
+        bone = arm.edit_bones.new(name)
+        bone.head, bone.tail, bone.parent = (0.3 * i, 0.0, 1.0), (0.3 * i + 0.003, 0.0, 1.0), parent
+        parent = bone
+    bpy.ops.object.mode_set(mode='OBJECT')
+    scenes.add_empty("Region", (0.42, 0.25, 1.05), display="CUBE", size=0.05)
+    config = chain_config("Stubs", ["a", "b", "c"], "c")
+    assert spec_from_config(config).rig.chain_length == pytest.approx(0.603, abs=1e-4)
+    assert zero_shot(config) >= 0.95
+    chain = scenes.build_chain("Arm", (0.5, 0.4, 0.2), ("upper_arm", "forearm", "hand"))
+    config = chain_config(chain.name, ["upper_arm", "forearm", "hand"], "hand")
+    assert spec_from_config(config).rig.chain_length == pytest.approx(1.1, abs=1e-5)
+
+
 @pytest.mark.slow
 def test_the_library_reaches_zero_shot_on_rigs_it_never_saw(factory, rigify_blend, tmp_path):
     rates = {}
