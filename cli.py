@@ -457,11 +457,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 raise RigDojoError("--zero-shot uses a start policy as it is; name one with --init-from "
                                    "library:reach (or a .rdpolicy)")
         run_dir = Path(args.out) if args.out else resolve_run_dir(default_run_dir(config))
+    # the switches asked for, else those a resumed run or a --config file records
+    _apply_switches(config.rig.rig, args.switch or config.rig.switches, "" if args.switch else
+                    "as the run's config.toml says")
     if args.switch:
-        _apply_switches(config.rig.rig, args.switch)
         config.rig.switches = list(args.switch)  # in the run's config.toml: a resume and the bake set them again
-    elif config.rig.switches:  # a resumed run, or a --config file that names them
-        _apply_switches(config.rig.rig, config.rig.switches, "as the run's config.toml says")
     if args.blender_workers is not None:
         return _train_in_loop(args, config, run_dir)
     if args.address:
@@ -624,18 +624,16 @@ def _cmd_bake(args: argparse.Namespace) -> int:
             raise RigDojoError("--save needs a saved .blend; use --output NEW.blend")
         if not os.access(bpy.data.filepath, os.W_OK):
             raise RigDojoError(f"--save: {bpy.data.filepath} is not writable; use --output NEW.blend")
-    from .agents.policy_file import load_policy as _load
+    from .agents.policy_file import load_policy
 
-    trained = _load(args.policy).config.rig
-    if args.switch:
-        _apply_switches(trained.rig, args.switch)
-    elif trained.switches:  # the switches the policy was trained with (--switch at train)
-        _apply_switches(trained.rig, trained.switches, "as the policy was trained")
+    trained = load_policy(args.policy).config
+    # the switches asked for, else those the policy was trained with (--switch at train, in its config)
+    _apply_switches(trained.rig.rig, args.switch or trained.rig.switches, "" if args.switch else
+                    "as the policy was trained")
     if args.blender_loop:
-        from .agents.policy_file import load_policy
         from .envs.families import family_of
 
-        edge = family_of(load_policy(args.policy).config.task).edge_hooks()
+        edge = family_of(trained.task).edge_hooks()
         if not hasattr(edge, "bake_in_loop"):
             raise RigDojoError("--blender-loop bakes a kinematic task's policy with Blender evaluating the rig; "
                                "bake this one without it")
