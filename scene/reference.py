@@ -49,18 +49,26 @@ def _unescape(name: str) -> str:
     return name.replace('\\"', '"').replace("\\\\", "\\")
 
 
+def _bone_keys(action: bpy.types.Action):
+    """``(bone, channel, index, co)`` for each keyed pose-bone F-curve of the Action (every slot): ``co`` its
+    keys' (frame, value) pairs, flattened."""
+    for curve in anim.iter_fcurves(action):
+        m = _BONE_CHANNEL.match(curve.data_path)
+        if not m or len(curve.keyframe_points) == 0:
+            continue
+        co = np.empty(len(curve.keyframe_points) * 2, dtype=np.float64)
+        curve.keyframe_points.foreach_get("co", co)
+        yield _unescape(m.group(1)), m.group(2), curve.array_index, co
+
+
 def keyed_bones(action: bpy.types.Action, channels: Iterable[str] = ("rotation_quaternion", "rotation_euler",
                                                                        "rotation_axis_angle")) -> dict[str, list[float]]:
     """``{bone: sorted keyed frames}`` of the bones whose ``channels`` the Action keys (every slot)."""
     wanted = set(channels)
     out: dict[str, set[float]] = {}
-    for curve in anim.iter_fcurves(action):
-        m = _BONE_CHANNEL.match(curve.data_path)
-        if not m or m.group(2) not in wanted or len(curve.keyframe_points) == 0:
-            continue
-        co = np.empty(len(curve.keyframe_points) * 2, dtype=np.float32)
-        curve.keyframe_points.foreach_get("co", co)
-        out.setdefault(_unescape(m.group(1)), set()).update(float(f) for f in co[0::2])
+    for bone, channel, _, co in _bone_keys(action):
+        if channel in wanted:
+            out.setdefault(bone, set()).update(float(f) for f in co[0::2])
     return {bone: sorted(frames) for bone, frames in out.items()}
 
 
@@ -68,17 +76,11 @@ def bad_key(action: bpy.types.Action, bones: Iterable[str], limit: float = 1e6) 
     """The first key on ``bones`` (as the Action names them) whose value is not a number, infinite or beyond
     ``limit`` (a key typed as 3.4e38), said as "BONE CHANNEL[i] at frame F is V"; None when every key is sane."""
     wanted = set(bones)
-    for curve in anim.iter_fcurves(action):
-        m = _BONE_CHANNEL.match(curve.data_path)
-        if not m or _unescape(m.group(1)) not in wanted or len(curve.keyframe_points) == 0:
-            continue
-        co = np.empty(len(curve.keyframe_points) * 2, dtype=np.float64)
-        curve.keyframe_points.foreach_get("co", co)
+    for bone, channel, index, co in _bone_keys(action):
         bad = ~np.isfinite(co[1::2]) | (np.abs(co[1::2]) > limit)
-        if bad.any():
+        if bone in wanted and bad.any():
             k = int(np.argmax(bad))
-            return (f"{_unescape(m.group(1))} {m.group(2)}[{curve.array_index}] at frame {co[2 * k]:g} is "
-                    f"{co[2 * k + 1]:g}")
+            return f"{bone} {channel}[{index}] at frame {co[2 * k]:g} is {co[2 * k + 1]:g}"
     return None
 
 
