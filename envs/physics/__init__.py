@@ -29,8 +29,20 @@ DEFAULT_TERMS: dict[str, list[TermConfig]] = {
 }
 
 
+# Pins on a physics task (envs/physics/pins.py) pay through the shared pin terms, with kernels as wide as a
+# servo-driven body can hold a pose: 0.15 rad (~9°) of hinge error, 0.1 creature sizes of a point's distance
+PIN_TERMS = [TermConfig("pin_pose", 10.0, params={"scale": 0.15, "approach": 1.0}),
+             TermConfig("pin_effector", 10.0, params={"scale": 0.1, "approach": 1.0})]
+
+
 def default_terms(task: str, config=None) -> list[TermConfig]:
-    return [TermConfig(t.name, t.weight, t.enabled, dict(t.params)) for t in DEFAULT_TERMS[task]]
+    """Each task's terms; with pins (``config.reference``) on a task that takes them, the pin terms too."""
+    from .settings import PIN_TASKS
+
+    reference = getattr(config, "reference", None)
+    pinned = reference is not None and reference.has_pins and task in PIN_TASKS
+    return [TermConfig(t.name, t.weight, t.enabled, dict(t.params))
+            for t in DEFAULT_TERMS[task] + (PIN_TERMS if pinned else [])]
 
 
 FAMILY = Family(

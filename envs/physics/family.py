@@ -11,10 +11,33 @@ from .mjcf import PhysicsSpec
 from .task import PhysicsTask, make_physics_task, record_clip
 
 
+def pin_terms(spec: PhysicsSpec, terms: list | None, task: str) -> list | None:
+    """``terms`` (None: the task's defaults) with the pin terms added when the spec has pins and they are missing,
+    so pins always pay; RigDojoError for a pin term without pins."""
+    from ...errors import RigDojoError
+    from ...rewards import TermConfig
+    from . import PIN_TERMS, default_terms
+
+    names = {t.name for t in terms or [] if t.enabled}
+    if not spec.n_pins:
+        if names & {t.name for t in PIN_TERMS}:
+            raise RigDojoError("the pin_pose and pin_effector terms need pins: set reference.pins (an Action with keyed "
+                               "poses) or reference.effector_pins, or remove the terms")
+        return terms
+    terms = list(terms) if terms is not None else default_terms(task)
+    have = {t.name for t in terms}
+    return terms + [TermConfig(t.name, t.weight, t.enabled, dict(t.params)) for t in PIN_TERMS if t.name not in have]
+
+
 def make_task(spec: PhysicsSpec, config, n_envs: int, seed: int) -> PhysicsTask:
     """The physics task ``config.task`` over ``spec`` with the ``[physics]`` settings and the config's terms."""
-    terms = terms_from_config(config) if config.rewards else None
+    terms = pin_terms(spec, terms_from_config(config) if config.rewards else None, config.task)
     if config.rig.observation == "chain":  # hinge tokens: what the library's stand policy reads (tokens.py)
+        if spec.n_pins:
+            from ...errors import RigDojoError
+
+            raise RigDojoError("pins need the physics tasks' own observation; set rig.observation back to its "
+                               "default (the hinge tokens of --init-from library:stand do not see pins)")
         from .tokens import make_token_task
 
         return make_token_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
@@ -45,15 +68,21 @@ def physics_clip(policy, spec: PhysicsSpec, config, n_steps: int | None = None, 
 def report(policy, spec: PhysicsSpec, config, seeds: tuple[int, ...] = (10_000, 10_001, 10_002, 10_003)) -> dict:
     """Seconds upright and distance travelled along the task's direction (body sizes) over full episodes,
     for the trained policy and for zero actions (the rest pose held), averaged over ``seeds``."""
+    from .pins import summarise
+
     out: dict[str, Any] = {}
     for name, pol in (("trained", policy), ("zero_actions", None)):
-        up, dist, falls = [], [], 0
+        up, dist, falls, pins = [], [], 0, []
         for seed in seeds:
             task, clip = physics_clip(pol, spec, config, seed=seed)
             up.append((len(clip.frames) - 1) / task.fps)
             dist.append(float((clip.root_world[-1, :3, 3] - clip.root_world[0, :3, 3]) @ task.direction) / task.unit)
             falls += int(clip.fell)
+            if task.pins is not None:
+                pins.append(task.pins.measures(0))
         out[name] = {"seconds_up": float(np.mean(up)), "distance": float(np.mean(dist)), "falls": falls}
+        if pins:  # the pins met (the zero actions: the rest pose held, for scale)
+            out[name]["pins"] = summarise(pins)
     out["episode_seconds"] = float(config.physics.episode_seconds)
     out["episodes"] = len(seeds)
     if config.task == "track":  # how the clip is tracked, against the raw keys played in physics
@@ -75,6 +104,11 @@ def report_line(report: dict) -> str:
     parts = [f"{name} {ph[name]['seconds_up']:.2f} s up, {ph[name]['distance']:+.2f} sizes"
              for name in ("trained", "zero_actions")]
     line = f"over {ph['episodes']} episodes of {ph['episode_seconds']:g} s: " + ", ".join(parts)
+    if "pins" in ph["trained"]:
+        from .pins import pins_text
+
+        line += "; pins: " + "; ".join(f"{name.replace('_', ' ')} {pins_text(ph[name]['pins'])}"
+                                       for name in ("trained", "zero_actions"))
     if "track" in ph:
         line += "; tracking the reference: " + "; ".join(
             f"{name.replace('_', ' ')} {r['joint_error_degrees']:.2f}° joint error, {r['end_error_cm']:.1f} cm end "

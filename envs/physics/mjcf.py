@@ -90,15 +90,33 @@ class PhysicsSpec:
     reference_frames: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (F,)
     reference_root: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 4)))  # (F,4,4) unit-scale world
     reference_euler: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)))  # (F,B,3)
+    # the animator's pins (envs.physics.pins; read by scene.physics.pins), one row a pin: its frame, every bone's
+    # local Euler XYZ rotation keyed there and which bones it holds, the bone whose point it puts somewhere
+    # (0: the root's head, another: that bone's tail, -1: none) and where (world), hard or soft, its weight
+    pin_frames: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (P,)
+    pin_euler: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)))  # (P,B,3)
+    pin_mask: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))  # (P,B)
+    pin_point_bone: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (P,)
+    pin_point: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (P,3) world
+    pin_hard: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (P,)
+    pin_weight: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (P,)
+    pin_labels: list[str] = field(default_factory=list)  # (P,) each pin in words (reports, the sidebar)
 
     _ARRAYS = ("object_matrix", "parent", "rest", "lengths", "radius", "density", "strength", "lock",
                "limit_low", "limit_high", "has_limit", "box_centers", "box_half", "box_rot", "platform_half",
-               "platform_matrices", "reference_frames", "reference_root", "reference_euler")
+               "platform_matrices", "reference_frames", "reference_root", "reference_euler", "pin_frames", "pin_euler",
+               "pin_mask", "pin_point_bone", "pin_point", "pin_hard", "pin_weight")
     _VALUES = ("rig_name", "bone_names", "rotation_modes", "friction", "ground_height", "default_limit", "fps",
-               "frame_start", "box_names", "platform_name", "notes", "reference_name")
-    _OPTIONAL = ("reference_frames", "reference_root", "reference_euler")  # absent from files before tracking
+               "frame_start", "box_names", "platform_name", "notes", "reference_name", "pin_labels")
+    # absent from files written before tracking, and before pins
+    _OPTIONAL = ("reference_frames", "reference_root", "reference_euler", "pin_frames", "pin_euler", "pin_mask",
+                 "pin_point_bone", "pin_point", "pin_hard", "pin_weight")
 
     # ---- derived ------------------------------------------------------------------
+    @property
+    def n_pins(self) -> int:
+        return len(self.pin_frames)
+
     @property
     def n_bones(self) -> int:
         return len(self.bone_names)

@@ -18,6 +18,7 @@ ROOT_MOTION = (("bone", "Root Bone", "Bake the creature's travel to the root bon
                ("object", "Object", "Bake the creature's travel to the armature object's location and rotation"))
 _WALKING = ("locomotion", "obstacles")
 _TRACK = ("track",)
+PIN_TASKS = ("stand", "locomotion", "jump", "obstacles")  # the physics tasks that take pins (reference.pins)
 
 
 @dataclass
@@ -111,6 +112,12 @@ class PhysicsConfig:
                                      advanced=True, tasks=_TRACK,
                                      description="Mean joint angle error (degrees) within which a step counts as "
                                                  "tracking the reference")
+    pin_tolerance: float = setting(10.0, label="Pin Tolerance", min=1e-3, soft_max=45.0, precision=1, tasks=PIN_TASKS,
+                                   description="Degrees (root-mean-square over its hinges) within which a pose pin "
+                                               "counts as hit")
+    pin_distance: float = setting(0.1, label="Pin Distance", min=1e-4, soft_max=1.0, precision=3, tasks=PIN_TASKS,
+                                  description="Creature sizes within which a pinned point (the keyed root, a bone "
+                                              "on an object) counts as hit")
 
     def validate(self, config=None) -> None:
         """RigDojoError naming the key for values that parse but make no sense."""
@@ -125,7 +132,7 @@ class PhysicsConfig:
             if not value >= 0:
                 raise RigDojoError(f"physics.{key} must not be negative (found {value:g})")
         for key in ("radius_ratio", "episode_seconds", "target_speed", "fall_height", "max_tilt_degrees",
-                    "jump_height", "obstacle_distance", "track_tolerance"):
+                    "jump_height", "obstacle_distance", "track_tolerance", "pin_tolerance", "pin_distance"):
             value = getattr(self, key)
             if not value > 0:
                 raise RigDojoError(f"physics.{key} must be greater than 0 (found {value:g})")

@@ -101,10 +101,12 @@ class PhysicsTask(BatchedTask):
         self._point_radius = np.concatenate([spec.radius, spec.radius]) * spec.scale
         self.composer = RewardComposer(terms or DEFAULT_TERMS[self.kind])
         self._needed = self.composer.required_fields()
-        obs_dim = 13 + 3 * self.n_joints + self._extra_obs_dim()
+        self.episode_steps = max(1, round(config.episode_seconds * spec.fps))
+        self.pins = self._pins(spec, n_envs)
+        obs_dim = 13 + 3 * self.n_joints + self._extra_obs_dim() + (self.pins.obs_dim() if self.pins else 0)
         observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         action_space = gym.spaces.Box(-1.0, 1.0, shape=(self.n_joints,), dtype=np.float32)
-        super().__init__(n_envs, observation_space, action_space, max(1, round(config.episode_seconds * spec.fps)), seed)
+        super().__init__(n_envs, observation_space, action_space, self.episode_steps, seed)
         self.control_names = list(spec.bone_names[1:])
         self._rest_state()
         n, j = n_envs, self.n_joints
@@ -119,6 +121,30 @@ class PhysicsTask(BatchedTask):
     # ---- setup ------------------------------------------------------------------------
     def _prepare_spec(self, spec: PhysicsSpec) -> PhysicsSpec:
         return spec
+
+    def _pins(self, spec: PhysicsSpec, n_envs: int):
+        """The spec's pins on this task (``envs.physics.pins``), or None; RigDojoError for pins it cannot take."""
+        if not spec.n_pins:
+            return None
+        from .pins import PhysicsPins
+
+        p, b = spec.n_pins, spec.n_bones
+        shapes = {"pin_euler": (p, b, 3), "pin_mask": (p, b), "pin_point_bone": (p,), "pin_point": (p, 3),
+                  "pin_hard": (p,), "pin_weight": (p,)}
+        if any(np.shape(getattr(spec, k)) != shape for k, shape in shapes.items()) or len(spec.pin_labels) != p:
+            raise RigDojoError(f"the pins of {spec.rig_name!r} do not fit its {b} bones; read them again")
+        if not all(np.isfinite(np.asarray(getattr(spec, k), dtype=np.float64)).all()
+                   for k in ("pin_frames", "pin_euler", "pin_point", "pin_weight")):
+            raise RigDojoError("the pins have values that are not numbers (NaN or infinite keys); fix their keys")
+        steps = np.round(np.asarray(spec.pin_frames) - spec.frame_start)
+        late = [int(f) for f, s in zip(spec.pin_frames, steps) if not 0 <= s <= self.episode_steps]
+        if late:
+            raise RigDojoError(f"pins at frame {', '.join(map(str, late))} are outside the episode, frames "
+                               f"{spec.frame_start}-{spec.frame_start + self.episode_steps} "
+                               f"({self.config.episode_seconds:g} s); lengthen physics.episode_seconds or move the pins")
+        if np.any((spec.pin_point_bone < -1) | (spec.pin_point_bone >= b)):
+            raise RigDojoError(f"a pin names a bone {spec.rig_name!r} does not simulate; read the pins again")
+        return PhysicsPins(self, spec, n_envs)
 
     def _rest_state(self) -> None:
         """The rest pose standing on the ground: ``rest_qpos``, and the heights it has there."""
@@ -162,6 +188,8 @@ class PhysicsTask(BatchedTask):
         self.airborne[idx] = False
         heads, tails = self.twin.bone_points()
         self._points_prev[idx] = np.concatenate([heads, tails], axis=1)[idx]
+        if self.pins is not None:
+            self.pins.reset(idx)
 
     def targets(self, action: np.ndarray) -> np.ndarray:
         """Servo target angles ``(n, J)`` for actions in [-1, 1] (0 = rest, ±1 = ``action_scale`` of the
@@ -198,6 +226,10 @@ class PhysicsTask(BatchedTask):
         fallen = (state.up[:, 2] < np.cos(np.radians(self.config.max_tilt_degrees))) \
             | ((twin.xpos[:, 0, 2] - self.ground) < self.config.fall_height * self.rest_root_height) | diverged
         success, error = self._success(state, fallen)
+        if self.pins is not None:
+            self.pins.fill(state)
+            if self.pins.decides_success:
+                success = success & self.pins.success(self.t)
         reward, self._last_terms = self.composer(state)
         q = twin.q
         violation = (np.maximum(q - self.q_high, 0.0) + np.maximum(self.q_low - q, 0.0)).sum(axis=1)
@@ -264,7 +296,10 @@ class PhysicsTask(BatchedTask):
         half = np.maximum((self.q_high - self.q_low) / 2, 1e-6)
         q = (twin.q - (self.q_high + self.q_low) / 2) / half
         qdot = twin.qdot * 0.1
-        obs = np.concatenate([height, up_local, dir_local, vel_local, ang, q, qdot, self.action, self._extra_obs()], axis=1)
+        parts = [height, up_local, dir_local, vel_local, ang, q, qdot, self.action, self._extra_obs()]
+        if self.pins is not None:
+            parts.append(self.pins.observe())
+        obs = np.concatenate(parts, axis=1)
         return np.nan_to_num(obs, nan=0.0, posinf=10.0, neginf=-10.0).astype(np.float32)
 
     def control_angles(self) -> np.ndarray:
@@ -277,6 +312,8 @@ class PhysicsTask(BatchedTask):
     def signature(self) -> dict:
         sig = super().signature()
         sig.update({"task": self.kind, "rig": self.spec.rig_name, "joints": self.n_joints, "physics": True})
+        if self.pins is not None:
+            sig["pins"] = self.pins.n_pins
         return sig
 
 

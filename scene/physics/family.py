@@ -45,7 +45,9 @@ def spec_from_config(config, frames: tuple[int, int] | None = None):
         from .reference import attach_reference
 
         spec = attach_reference(spec, config)
-    return spec
+    from .pins import attach_pins
+
+    return attach_pins(spec, config)
 
 
 @dataclass
@@ -65,16 +67,20 @@ class PhysicsBakeReport:
     root_motion: str
     policy_sha256: str = ""
     task: str = ""
+    pins: dict | None = None  # the baked motion at its pins (envs.physics.pins.summarise), with pins
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def format(self) -> str:
+        from ...envs.physics.pins import pins_text
+
         fell = " (it fell; the clip ends there)" if self.fell else ""
+        pins = f"; pins: {pins_text(self.pins)}" if self.pins else ""
         return (f"baked {self.keys_written:,d} keys into Action {self.action!r} on {self.rig!r} (frames "
                 f"{self.frames[0]}-{self.frames[1]}{fell}) in {self.seconds:.2f} s; verified in Blender: worst bone "
                 f"position error {self.position_error:.2g} ({self.relative_error:.2g} of the creature's size, "
-                f"bone {self.worst_bone!r}, frame {self.worst_frame:g})")
+                f"bone {self.worst_bone!r}, frame {self.worst_frame:g}){pins}")
 
 
 def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, replace_action=None, config=None,
@@ -103,7 +109,17 @@ def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, rep
                              position_error=float(check.position_error),
                              relative_error=float(check.position_error / max(check.size, 1e-12)),
                              worst_bone=check.worst_bone, worst_frame=float(check.worst_frame), fell=bool(clip.fell),
-                             root_motion=root_motion, policy_sha256=policy.sha256, task=config.task)
+                             root_motion=root_motion, policy_sha256=policy.sha256, task=config.task,
+                             pins=_baked_pins(task))
+
+
+def _baked_pins(task) -> dict | None:
+    """The baked rollout at its pins (the keys Blender verified are this rollout's), or None without pins."""
+    from ...envs.physics.pins import summarise
+
+    if task.pins is None:
+        return None
+    return summarise([task.pins.measures(0, float(bpy.context.scene.unit_settings.scale_length or 1.0))])
 
 
 def run_name(config) -> str:
@@ -183,6 +199,44 @@ def draw_task(layout, context, settings) -> None:
     col.prop(ph, "friction")
     col.prop(ph, "radius_source")
     col.prop(ph, "root_motion")
+
+
+def draw_reference(layout, context, settings) -> None:
+    """The Reference & Pins panel on a physics task that takes pins: the pins Action (keyed poses, the root's
+    keyed location), effector pins (a bone on an object at a frame) and their list; the track task's clip is
+    in Rig & Task."""
+    from ...envs.physics.settings import PIN_TASKS
+    from ...envs.reference.settings import ReferenceConfig
+    from ...props_config import draw_settings
+    from ..kinematic.family import reference_config
+    from .pins import pin_rows
+
+    if settings.task not in PIN_TASKS:
+        layout.label(text="The track task follows its Reference (Rig & Task)", icon='INFO')
+        return
+    ref = settings.reference
+    col = layout.column()
+    col.prop_search(ref, "pins", bpy.data, "actions")
+    draw_settings(col, ref, settings.task, advanced=False, cls=ReferenceConfig, skip=("pins", "style"))
+    col.prop(settings.physics, "pin_tolerance")
+    col.prop(settings.physics, "pin_distance")
+    col.prop(ref, "bone_map")
+    if not (ref.pins or ref.effector_pins.strip()):
+        return
+    try:
+        rows, problem = pin_rows(reference_config(settings))
+    except RigDojoError as exc:
+        rows, problem = [], str(exc)
+    box = layout.box()
+    box.label(text=f"{len(rows)} pinned bone{'s' if len(rows) != 1 else ''}", icon='PINNED')
+    grid = box.grid_flow(row_major=True, columns=3, even_columns=False, align=True)
+    for text in ("Frames", "Bone", "Kind"):
+        grid.label(text=text)
+    for row in rows:
+        for text in row:
+            grid.label(text=text)
+    if problem:
+        box.label(text=problem, icon='ERROR')
 
 
 def draw_advanced(layout, settings) -> None:

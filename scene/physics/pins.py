@@ -1,0 +1,184 @@
+"""Read a physics task's pins from the scene (the bpy edge of ``envs.physics.pins``), once, into the spec.
+
+``[reference]`` says which Action holds the pinned poses (``pins``), which of its keyed frames and bones
+count (``pin_frames``, ``pin_bones``), which bones go onto which objects at which frames
+(``effector_pins``), hard or soft and their weight. On a physics creature:
+
+* each keyed frame after the first becomes a **pose pin** on the simulated bones whose rotation is keyed there
+  (the first frame is where the episode starts, from the rest pose; its keys are not a pin);
+* where the root bone's **location** is keyed, that frame's pin also puts the root's head where the key does,
+  in the world (the creature's travel: "over there by frame 60");
+* ``BONE:OBJECT@FRAME`` puts the bone's tail on the object at that frame (a foot on a stepping stone).
+
+One clear error each for an Action that is missing or keys none of the simulated bones, a pin bone that is
+not simulated, a frame outside the episode, a key that is not a number, and a task that does not take pins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import bpy
+import numpy as np
+
+from ...envs import rotations
+from ...envs.physics.mjcf import PhysicsSpec
+from ...envs.physics.settings import PIN_TASKS
+from ...envs.reference.bone_map import resolve_map
+from ...envs.reference.pins import parse_effector_pin
+from ...errors import RigDojoError
+from ..reference import bad_key, get_action, keyed_bones, object_position, sample_action
+
+ROTATIONS = ("rotation_quaternion", "rotation_euler", "rotation_axis_angle")
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+
+
+def attach_pins(spec: PhysicsSpec, config) -> PhysicsSpec:
+    """``spec`` with the pins ``config.reference`` describes in its ``pin_*`` arrays (unchanged without pins)."""
+    ref = config.reference
+    if ref.style:
+        raise RigDojoError("reference.style (a style clip) is for the kinematic tasks (reach, aim, grasp); the "
+                           "physics tasks take pins: leave the style clip out")
+    if not ref.has_pins:
+        return spec
+    if config.task not in PIN_TASKS:
+        raise RigDojoError(f"pins are for the {', '.join(PIN_TASKS[:-1])} and {PIN_TASKS[-1]} tasks; the "
+                           f"{config.task} task follows its reference clip: leave the pins out")
+    obj = bpy.data.objects[spec.rig_name]
+    start = int(spec.frame_start)
+    end = start + max(1, round(config.physics.episode_seconds * spec.fps))
+    names = list(spec.bone_names)
+    for i, bone in enumerate(ref.pin_bones):
+        if bone not in names:
+            raise RigDojoError(f"reference.pin_bones[{i}]: {bone!r} is not simulated (the creature's bones: "
+                               f"{_names(names)}); add it to the bones or take it off the pin bones")
+    rows: list[dict] = []
+    notes: list[str] = []
+    if ref.pins:
+        rows, notes = _pose_pins(ref, obj, spec, start, end)
+    for i, text in enumerate(ref.effector_pins):
+        what = f"reference.effector_pins[{i}]"
+        bone, name, frame = parse_effector_pin(text, what)
+        bone = bone or config.rig.effector
+        if not bone:
+            raise RigDojoError(f"{what}: name the bone to put on {name!r} (BONE:{name}@{frame}, e.g. a foot)")
+        if bone not in names:
+            raise RigDojoError(f"{what}: {bone!r} is not simulated (the creature's bones: {_names(names)}); add it "
+                               "to the bones")
+        if not start < frame <= end:
+            raise RigDojoError(f"{what}: frame {frame} is outside the episode, frames {start + 1}-{end}; move it "
+                               "or lengthen physics.episode_seconds")
+        rows.append({"frame": frame, "euler": np.zeros((len(names), 3)), "mask": np.zeros(len(names), bool),
+                     "point_bone": names.index(bone), "point": object_position(name, frame, what),
+                     "label": f"frame {frame}: {bone} on {name}"})
+    rows.sort(key=lambda r: r["frame"])
+    soft = {int(f) for f in ref.soft_frames}
+    p, b = len(rows), len(names)
+    return replace(
+        spec, pin_frames=np.array([r["frame"] for r in rows], dtype=np.float64),
+        pin_euler=np.array([r["euler"] for r in rows], dtype=np.float64).reshape(p, b, 3),
+        pin_mask=np.array([r["mask"] for r in rows], dtype=bool).reshape(p, b),
+        pin_point_bone=np.array([r["point_bone"] for r in rows], dtype=np.int64),
+        pin_point=np.array([r["point"] for r in rows], dtype=np.float64).reshape(p, 3),
+        pin_hard=np.array([bool(ref.hard) and r["frame"] not in soft for r in rows], dtype=bool),
+        pin_weight=np.full(p, float(ref.pin_weight)), pin_labels=[r["label"] for r in rows],
+        notes=list(spec.notes) + notes)
+
+
+def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[dict], list[str]]:
+    names = list(spec.bone_names)
+    root = names[0]
+    action = get_action(ref.pins, "reference.pins")
+    rotated = keyed_bones(action, ROTATIONS)
+    moved = keyed_bones(action, ("location",))
+    mapping = resolve_map({**moved, **rotated}, obj.pose.bones.keys(), ref.bone_map, prefer=names)
+    keyed: dict[str, set[int]] = {}  # simulated bone -> frames its pin channels are keyed at
+    for source, frames in rotated.items():
+        if mapping.get(source) in names and mapping[source] != root:
+            keyed.setdefault(mapping[source], set()).update(int(round(f)) for f in frames)
+    root_frames = {int(round(f)) for s, fs in moved.items() if mapping.get(s) == root for f in fs}
+    if root_frames:
+        keyed.setdefault(root, set()).update(root_frames)
+    if not keyed:
+        found = sorted({*rotated, *moved})
+        raise RigDojoError(f"reference.pins: the Action {action.name!r} keys none of the simulated bones "
+                           f"({_names(names)}; it keys {_names(found) if found else 'nothing'}); key their rotations "
+                           "(the root's location for where it goes), map its bones with reference.bone_map, or pick "
+                           "the Action that does")
+    bad = bad_key(action, [s for s in {*rotated, *moved} if mapping.get(s) in keyed])
+    if bad is not None:
+        raise RigDojoError(f"reference.pins: the Action {action.name!r} has a key that is not a usable number "
+                           f"({bad}); fix that key")
+    pinned = list(ref.pin_bones) or [n for n in names if n in keyed]
+    unkeyed = [n for n in pinned if n not in keyed]
+    if unkeyed:
+        raise RigDojoError(f"reference.pin_bones: {', '.join(map(repr, unkeyed))} has no keys in the Action "
+                           f"{action.name!r}; key it, or take it off the pin bones")
+    every = sorted({f for n in pinned for f in keyed[n]})
+    notes = []
+    ignored = sorted(s for s in {*rotated, *moved} if mapping.get(s) not in keyed)
+    if ignored:
+        notes.append(f"keys on {_names(ignored)} are not pins (not simulated bones)")
+    if ref.pin_frames:
+        missing = [int(f) for f in ref.pin_frames if int(f) not in every]
+        if missing:
+            raise RigDojoError(f"reference.pin_frames: frame {', '.join(map(str, missing))} has no key on the pinned "
+                               f"bones in {action.name!r}; keyed frames: {', '.join(map(str, every))}")
+        chosen = sorted({int(f) for f in ref.pin_frames})
+        bad_frames = [f for f in chosen if not start < f <= end]
+        if bad_frames:
+            raise RigDojoError(f"reference.pin_frames: frame {', '.join(map(str, bad_frames))} is outside the "
+                               f"episode, frames {start + 1}-{end} (frame {start} is where it starts, at rest)")
+    else:
+        chosen = [f for f in every if start < f <= end]
+        if start in every:
+            notes.append(f"the keys at frame {start} are where the episode starts (from the rest pose): not a pin")
+        outside = [f for f in every if not start <= f <= end]
+        if outside:
+            notes.append(f"keys at frame {', '.join(map(str, outside))} are outside the episode (frames "
+                         f"{start}-{end}, physics.episode_seconds): not pins")
+        if not chosen:
+            raise RigDojoError(f"reference.pins: no keyed frame of {action.name!r} ({', '.join(map(str, every))}) is "
+                               f"inside the episode after its first frame ({start + 1}-{end}); key poses there, or move "
+                               "the scene's start frame / physics.episode_seconds")
+    clip = sample_action(obj, action, chosen, names, bone_map=ref.bone_map, prefer=names, keys_on=pinned)
+    euler = clip.euler_xyz(names)
+    basis = np.tile(np.eye(4), (len(chosen), 1, 1))
+    basis[:, :3, :3] = rotations.quaternion_to_matrix(clip.rotations[:, 0])
+    basis[:, :3, 3] = clip.locations[:, 0]
+    root_head = np.einsum("ij,fjk->fik", spec.object_matrix @ spec.rest[0], basis)[:, :3, 3]
+    rows = []
+    for i, f in enumerate(chosen):
+        mask = np.array([n in pinned and f in keyed.get(n, ()) for n in names])
+        with_root = bool(mask[0])
+        mask[0] = False  # the root's pin is its position; its hinges are the other bones'
+        posed = [n for n, m in zip(names, mask) if m]
+        label = f"frame {f}: " + " and ".join(
+            ([f"pose of {_names(posed)}"] if posed else []) + (["root position"] if with_root else []))
+        rows.append({"frame": f, "euler": euler[i], "mask": mask, "point_bone": 0 if with_root else -1,
+                     "point": root_head[i] if with_root else np.zeros(3), "label": label})
+    return rows, notes + list(clip.notes)
+
+
+def pin_rows(ref) -> tuple[list[tuple[str, str, str]], str | None]:
+    """The sidebar's list, read cheaply on every redraw: (frames, bones, kind) per keyed bone of the pins Action
+    and per effector pin; or the reason there are none. The creature's own checks come when it trains."""
+    rows = []
+    try:
+        if ref.pins:
+            action = get_action(ref.pins, "reference.pins")
+            for bone, frames in sorted(keyed_bones(action, ROTATIONS + ("location",)).items()):
+                if not ref.pin_bones or bone in ref.pin_bones:
+                    rows.append((", ".join(str(int(round(f))) for f in sorted(frames)), bone, "pose"))
+        for i, text in enumerate(ref.effector_pins):
+            bone, name, frame = parse_effector_pin(text, f"reference.effector_pins[{i}]")
+            rows.append((str(frame), f"{bone or 'effector'} on {name}", "point"))
+    except RigDojoError as exc:
+        return [], str(exc)
+    return rows, None
+
+
+__all__ = ["attach_pins", "pin_rows"]
