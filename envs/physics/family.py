@@ -42,8 +42,10 @@ def make_task(spec: PhysicsSpec, config, n_envs: int, seed: int) -> PhysicsTask:
 
         return make_token_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
                                curriculum_threshold=float(config.curriculum.threshold))
-    return make_physics_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
+    task = make_physics_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
                              curriculum_threshold=float(config.curriculum.threshold))
+    task.discount = float(config.algo.gamma)
+    return task
 
 
 def env_factory(spec: PhysicsSpec) -> Callable[..., Any]:

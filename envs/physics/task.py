@@ -58,6 +58,7 @@ class PhysicsTask(BatchedTask):
     """
 
     shoves = False  # pushes while training (_shove); tracking and the library's pretraining turn it on
+    discount = 1.0  # the trainer's gamma, for the pins' shaping (rewards/pin_terms.py); make_task sets it
 
     kind = "stand"
     default_action_scale = 1.0
@@ -257,7 +258,7 @@ class PhysicsTask(BatchedTask):
         self.peak = np.where(takeoff, com_height, np.maximum(self.peak, com_height))
         landed = self.airborne & ~in_air
         self.airborne = in_air
-        state = PhysicsRewardState(n_envs=n, dt=1.0 / self.fps)
+        state = PhysicsRewardState(n_envs=n, dt=1.0 / self.fps, discount=self.discount)
         state.q, state.q_prev, state.q_prev2, state.q_prev3 = twin.q, *self.q_hist
         state.q_low, state.q_high, state.q_rest = self.q_low, self.q_high, self.q_centre
         state.action = self.action

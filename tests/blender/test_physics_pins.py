@@ -1,0 +1,145 @@
+"""Pins on the physics tasks from the scene: an Action's keyed poses and the root's keyed location, effector
+pins on objects, one clear refusal for each pin that cannot be, and a stand trained through the command line
+hitting its pins on the real twin, then baked with its pins measured."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import bpy
+import numpy as np
+import pytest
+from harness import run_cli
+
+from rig_dojo.agents.config import TrainConfig, defaults_for
+from rig_dojo.errors import RigDojoError
+from rig_dojo.scene.builders import creatures
+from rig_dojo.scene.physics.family import spec_from_config
+
+
+def _key(obj, action, bone: str, frame: int, rotation=None, location=None) -> None:
+    pb = obj.pose.bones[bone]
+    if rotation is not None:
+        pb.rotation_euler = rotation
+        pb.keyframe_insert("rotation_euler", frame=frame)
+    if location is not None:
+        pb.location = location
+        pb.keyframe_insert("location", frame=frame)
+
+
+@pytest.fixture
+def posed(factory):
+    """The test quadruped with an Action "Pose": the neck keyed at rest on frame 1, up at 30, down at 60, and the
+    torso's location keyed at 60 (0.2 forward); an Empty "Stone" by the front left foot."""
+    quad = creatures.build_quadruped()
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 72
+    quad.animation_data_create()
+    action = bpy.data.actions.new("Pose")
+    action.use_fake_user = True
+    quad.animation_data.action = action
+    for frame, x in ((1, 0.0), (30, 0.6), (60, -0.4)):
+        _key(quad, action, "neck", frame, rotation=(x, 0.0, 0.0))
+    _key(quad, action, "torso", 60, location=(0.0, 0.2, 0.0))
+    quad.animation_data.action = None
+    for pb in quad.pose.bones:
+        pb.rotation_euler = (0.0, 0.0, 0.0)
+        pb.location = (0.0, 0.0, 0.0)
+    stone = bpy.data.objects.new("Stone", None)
+    scene.collection.objects.link(stone)
+    stone.location = (0.27, -0.35, 0.05)
+    return quad
+
+
+def stand_config(rig: str, **reference) -> TrainConfig:
+    config = TrainConfig(task="stand")
+    config.rig.rig = rig
+    config.physics.episode_seconds = 3.0
+    for key, value in reference.items():
+        setattr(config.reference, key, value)
+    return config
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_keyed_poses_the_root_s_location_and_effector_pins_become_the_creature_s_pins(posed):
+    spec = spec_from_config(stand_config(posed.name, pins="Pose", effector_pins=["front_L_foot:Stone@45"]))
+    names = list(spec.bone_names)
+    np.testing.assert_array_equal(spec.pin_frames, [30, 45, 60])  # frame 1 is where the episode starts
+    assert any("frame 1 are where the episode starts" in n for n in spec.notes), spec.notes
+    neck = names.index("neck")
+    assert spec.pin_mask[0].tolist() == [i == neck for i in range(len(names))]
+    assert spec.pin_euler[0, neck, 0] == pytest.approx(0.6, abs=1e-5)
+    assert spec.pin_euler[2, neck, 0] == pytest.approx(-0.4, abs=1e-5)
+    # frame 60 also pins the root's head where the torso's location key puts it: 0.2 along the torso's own Y
+    assert spec.pin_point_bone.tolist() == [-1, names.index("front_L_foot"), 0]
+    rest_head = (np.asarray(posed.matrix_world) @ np.append(np.asarray(posed.data.bones["torso"].head_local), 1))[:3]
+    assert np.linalg.norm(spec.pin_point[2] - rest_head) == pytest.approx(0.2, abs=1e-5)
+    np.testing.assert_allclose(spec.pin_point[1], [0.27, -0.35, 0.05], atol=1e-6)
+    assert spec.pin_labels == ["frame 30: pose of neck", "frame 45: front_L_foot on Stone",
+                               "frame 60: pose of neck and root position"]
+    assert spec.pin_hard.all()
+    soft = spec_from_config(stand_config(posed.name, pins="Pose", soft_frames=[60], pin_frames=[60]))
+    assert soft.pin_frames.tolist() == [60] and not soft.pin_hard.any()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(pins="Nope"), "no Action named 'Nope'"),
+    (dict(pins="Pose", pin_bones=["not_a_bone"]), "'not_a_bone' is not simulated"),
+    (dict(effector_pins=["front_L_foot:Stone@500"]), "frame 500 is outside the episode, frames 2-73"),
+    (dict(effector_pins=["Stone@45"]), "name the bone to put on 'Stone'"),
+    (dict(effector_pins=["front_L_foot:Nowhere@45"]), "no object named 'Nowhere'"),
+    (dict(pins="Pose", pin_frames=[1]), "frame 1 is outside the episode"),
+    (dict(style="Pose"), "reference.style (a style clip) is for the kinematic tasks"),
+])
+def test_pins_that_cannot_be_are_refused_in_one_line(posed, change, message):
+    with pytest.raises(RigDojoError, match=None) as err:
+        spec_from_config(stand_config(posed.name, **change))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_action_keying_no_simulated_bone_and_pins_on_the_track_task_are_refused(posed):
+    other = bpy.data.actions.new("Other")
+    other.use_fake_user = True
+    posed.animation_data.action = other
+    _key(posed, other, "neck", 10, rotation=(0.3, 0.0, 0.0))
+    posed.animation_data.action = None
+    config = stand_config(posed.name, pins="Other")
+    config.rig.controls = ["torso", "front_L_thigh", "front_L_shin", "front_L_foot"]  # the neck is not simulated
+    with pytest.raises(RigDojoError, match="keys none of the simulated bones"):
+        spec_from_config(config)
+    track = stand_config(posed.name, pins="Pose")
+    track.task, track.physics.reference = "track", "Pose"
+    with pytest.raises(RigDojoError, match="the track task follows its reference clip"):
+        spec_from_config(track)
+
+
+def test_a_stand_trained_with_pins_hits_them_and_bakes_them(posed, tmp_path):
+    """The neck keyed up at 30 and down at 60 on the standing quadruped: trained from the command line, the
+    policy hits the pins where the rest pose held misses them, and the bake says how its keys meet them."""
+    scene = tmp_path / "quad.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(scene))
+    before = _digest(scene)
+    config = stand_config(posed.name, pins="Pose", pin_bones=["neck"])  # the neck's poses (the torso's key aside)
+    config.algo = defaults_for("ppo", "stand")  # as the command line starts a stand
+    config.save(tmp_path / "stand.toml")
+    run = tmp_path / "run"
+    proc = run_cli("train", scene, "--config", tmp_path / "stand.toml", "--steps", "200000", "--out", run,
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "rig_dojo: note: the keys at frame 1 are where the episode starts" in proc.stderr, proc.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    report = summary["report"]["physics"] if "report" in summary else summary["physics"]
+    trained, still = report["trained"]["pins"], report["zero_actions"]["pins"]
+    assert still["pin_hit_rate"] == 0.0 and still["pin_count"] == 8  # 2 pins x 4 episodes
+    assert trained["pin_hit_rate"] >= 0.75, report
+    assert trained["mean_angle_error_degrees"] < still["mean_angle_error_degrees"] - 5.0, report
+    assert "pins: trained" in proc.stdout
+    baked = run_cli("bake", scene, "--policy", run, "--frames", "1-72", "--output", tmp_path / "baked.blend",
+                    cwd=tmp_path)
+    assert baked.returncode == 0 and "verified in Blender" in baked.stdout, baked.stdout + baked.stderr
+    assert "pins: " in baked.stdout and "of 2 pins hit" in baked.stdout, baked.stdout
+    assert _digest(scene) == before
