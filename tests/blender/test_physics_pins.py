@@ -143,3 +143,35 @@ def test_a_stand_trained_with_pins_hits_them_and_bakes_them(posed, tmp_path):
     assert baked.returncode == 0 and "verified in Blender" in baked.stdout, baked.stdout + baked.stderr
     assert "pins: " in baked.stdout and "of 2 pins hit" in baked.stdout, baked.stdout
     assert _digest(scene) == before
+
+
+def test_the_reference_panel_shows_a_physics_task_s_pins_and_the_sidebar_trains_with_them(posed, capfd):
+    import test_sidebar
+    from test_sidebar import draw_panels
+
+    from rig_dojo.props import settings_to_config
+    from rig_dojo.scene.kinematic.family import reference_config
+    from rig_dojo.scene.physics.pins import pin_rows
+
+    s = bpy.context.scene.rig_dojo
+    s.rig, s.task = posed, 'stand'
+    s.reference.pins = "Pose"
+    s.reference.effector_pins = "front_L_foot:Stone@45"
+    s.physics.pin_tolerance = 8.0
+    config = settings_to_config(s)
+    assert config.reference.pins == "Pose" and config.physics.pin_tolerance == 8.0
+    rows, problem = pin_rows(reference_config(s))
+    assert problem is None and rows == [("1, 30, 60", "neck", "pose"), ("60", "torso", "pose"),
+                                        ("45", "front_L_foot on Stone", "point")]
+    spec = spec_from_config(config)  # what the sidebar's Train reads: the same pins as the command line's
+    assert spec.pin_labels[1] == "frame 45: front_L_foot on Stone"
+    panels = test_sidebar.PANELS
+    test_sidebar.PANELS = (*panels, "VIEW3D_PT_rig_dojo_reference")
+    try:
+        assert "VIEW3D_PT_rig_dojo_reference" in draw_panels(capfd)
+        s.reference.pins = "Nope"
+        draw_panels(capfd)  # a bad Action name is shown in the panel, not raised
+        s.task = 'track'
+        draw_panels(capfd)  # the track task's panel says where its clip is
+    finally:
+        test_sidebar.PANELS = panels
