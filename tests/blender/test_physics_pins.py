@@ -175,3 +175,25 @@ def test_the_reference_panel_shows_a_physics_task_s_pins_and_the_sidebar_trains_
         draw_panels(capfd)  # the track task's panel says where its clip is
     finally:
         test_sidebar.PANELS = panels
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--task", "track", "--reference", "Pose", "--pins", "Pose"],
+     "--pins is for --task reach, aim, grasp, stand, locomotion, jump, obstacles; the track task does not use it"),
+    (["--task", "stand", "--style", "Pose"], "--style is for --task reach, aim, grasp; the stand task does not use it"),
+    (["--task", "stand", "--pins", "Nope"], "reference.pins: no Action named 'Nope'"),
+    (["--task", "locomotion", "--effector-pins", "tail:Stone@45", "--controls", "torso,neck"],
+     "'tail' is not simulated"),
+])
+def test_the_command_line_refuses_physics_pins_in_one_line_with_exit_code_2(posed, tmp_path, capfd, flags, message):
+    from rig_dojo import cli
+
+    blend = tmp_path / "quad.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    before = _digest(blend)
+    capfd.readouterr()
+    code = cli.main(["train", str(blend), "--rig", "Quadruped", "--steps", "1000", "--out", str(tmp_path / "run"),
+                     *flags])
+    err = capfd.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("rig_dojo: error: ") and message in err[0], err
+    assert _digest(blend) == before and not (tmp_path / "run").exists()
