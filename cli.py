@@ -337,7 +337,10 @@ def _add_family_flags(train: argparse.ArgumentParser) -> None:
         for f in fields:
             ui = f.metadata["ui"]
             kind = hints[f.name]
-            kwargs: dict = {"dest": f"{family.settings}.{f.name}", "help": ui.description}
+            help_text = ui.description
+            if ui.tasks and set(ui.tasks) != set(family.task_names):  # a setting other families read too
+                help_text += f" [--task {', '.join(ui.tasks)}]"
+            kwargs: dict = {"dest": f"{family.settings}.{f.name}", "help": help_text}
             if ui.choices:
                 kwargs["choices"] = [c[0] for c in ui.choices]
             elif kind in (int, float):

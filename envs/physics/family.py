@@ -36,8 +36,8 @@ def make_task(spec: PhysicsSpec, config, n_envs: int, seed: int) -> PhysicsTask:
         if spec.n_pins:
             from ...errors import RigDojoError
 
-            raise RigDojoError("pins need the physics tasks' own observation; set rig.observation back to its "
-                               "default (the hinge tokens of --init-from library:stand do not see pins)")
+            raise RigDojoError("pins cannot be taught to the library's stand policy (--init-from library:stand): its "
+                               "hinge tokens do not see pins; leave out --init-from, or the pins")
         from .tokens import make_token_task
 
         return make_token_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
@@ -81,7 +81,7 @@ def report(policy, spec: PhysicsSpec, config, seeds: tuple[int, ...] = (10_000, 
             dist.append(float((clip.root_world[-1, :3, 3] - clip.root_world[0, :3, 3]) @ task.direction) / task.unit)
             falls += int(clip.fell)
             if task.pins is not None:
-                pins.append(task.pins.measures(0))
+                pins.append(task.pins.measures(0, fell=clip.fell))
         out[name] = {"seconds_up": float(np.mean(up)), "distance": float(np.mean(dist)), "falls": falls}
         if pins:  # the pins met (the zero actions: the rest pose held, for scale)
             out[name]["pins"] = summarise(pins)

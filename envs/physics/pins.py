@@ -10,13 +10,14 @@ tail on an object at a frame (a foot on a stepping stone, a hand on a rail).
 the kinematic family, and fills the same ``pin_*`` fields of the reward state, so the shared ``pin_pose`` and
 ``pin_effector`` terms (``rewards/pin_terms.py``) pay them:
 
-* ``pin_pose``: the root-mean-square error of the pinned hinges (radians; a keyed angle past a limit or on
-  a locked axis is taken at what the twin can reach, as the track task does);
+* ``pin_pose``: the mean over the pinned bones of each bone's rotation error (radians: the angle between its
+  local rotation and the keyed one, every axis together, as Blender would show the bone off its key);
 * ``pin_effector``: the distance (creature sizes) of the root's head from its keyed position, or of the
   pinned bone's tail from its object.
 
-A pin is **hit** when, at its frame, the hinges' error is within ``physics.pin_tolerance`` degrees and the
-point within ``physics.pin_distance`` sizes; a **hard** pin decides success (the task's own success and
+A pin is **hit** when, at its frame, every pinned bone is within ``physics.pin_tolerance`` degrees of its key
+and the point within ``physics.pin_distance`` sizes (a key the creature cannot take, past a joint's limits or
+on a locked axis by more than the tolerance, is refused when the task is made); a **hard** pin decides success (the task's own success and
 every hard pin hit), a soft one is a reward only. The policy is time-aware: its observation gets the
 episode's phase and, for each of the next two pins, the time left and the errors to it.
 """
@@ -24,6 +25,9 @@ episode's phase and, for each of the next two pins, the time left and the errors
 from __future__ import annotations
 
 import numpy as np
+
+from .. import rotations
+from .mjcf import euler_from_hinges
 
 LOOKAHEAD = 2  # pins the observation describes
 HORIZON_CLIP = 2.0  # seconds: the time to a pin is shown up to this
@@ -43,8 +47,13 @@ class PhysicsPins:
         euler = np.asarray(spec.pin_euler, dtype=np.float64).reshape(p, spec.n_bones, 3)
         self.q_pin = np.clip(euler[:, lay.joint_bone, lay.joint_axis], task.q_low, task.q_high)  # (P, J)
         self.joint_mask = mask[:, lay.joint_bone].astype(np.float64)  # (P, J)
-        self._joint_count = np.maximum(self.joint_mask.sum(axis=1), 1.0)
-        self.has_pose = self.joint_mask.any(axis=1)
+        self.bone_mask = mask.astype(np.float64)  # (P, B) the bones each pose pin holds
+        self._bone_count = np.maximum(self.bone_mask.sum(axis=1), 1.0)
+        self.has_pose = mask.any(axis=1)
+        self.rot_pin = rotations.euler_xyz_to_matrix(euler)  # (P, B, 3, 3) the keyed local rotations
+        self.labels = list(spec.pin_labels)
+        self.angle_tolerance = np.radians(task.config.pin_tolerance)
+        self._check_reachable(spec, mask, euler_from_hinges(spec, lay, self.q_pin))
         # the point of each pin: the root's head (a keyed root), a bone's tail on an object, or none
         self.point_bone = np.asarray(spec.pin_point_bone, dtype=np.int64).reshape(p)
         self.point_is_head = self.point_bone == 0
@@ -52,8 +61,6 @@ class PhysicsPins:
         self.target = np.asarray(spec.pin_point, dtype=np.float64).reshape(p, 3)
         self.hard = np.asarray(spec.pin_hard, dtype=bool).reshape(p)
         self.weight = np.asarray(spec.pin_weight, dtype=np.float64).reshape(p)
-        self.labels = list(spec.pin_labels)
-        self.angle_tolerance = np.radians(task.config.pin_tolerance)
         self.distance_tolerance = float(task.config.pin_distance)
         table = np.arange(self.horizon + 2)
         self.next_pose = self._next(table, self.has_pose)
@@ -65,12 +72,27 @@ class PhysicsPins:
         n = n_envs
         self.points = np.zeros((n, p, 3))  # each pin's point now (world)
         self.points_prev = np.zeros_like(self.points)
-        self.q_prev = np.zeros((n, len(lay.joint_bone)))
+        self.rot_prev = np.tile(np.eye(3), (n, spec.n_bones, 1, 1))
         self.missed = np.zeros(n, dtype=bool)
         # what each environment's episode met at each pin (NaN: not reached, e.g. fallen before it)
-        self.angle_error = np.full((n, p), np.nan)  # degrees, RMS over the pin's hinges
+        self.angle_error = np.full((n, p), np.nan)  # degrees, the mean over the pin's bones
+        self.worst_angle = np.full((n, p), np.nan)  # degrees, its worst bone
         self.point_error = np.full((n, p), np.nan)  # sizes
         self.hit = np.zeros((n, p), dtype=bool)
+
+    def _check_reachable(self, spec, mask: np.ndarray, reachable: np.ndarray) -> None:
+        """RigDojoError for a pinned bone keyed further than the tolerance from any rotation its hinges can
+        take (an axis locked, or turned past its limits): such a pin could never be hit."""
+        from ...errors import RigDojoError
+
+        off = rotations.matrix_rotation_angle(rotations.euler_xyz_to_matrix(reachable), self.rot_pin)  # (P, B)
+        off = np.where(mask, off, 0.0)
+        if off.max(initial=0.0) > self.angle_tolerance:
+            k, b = np.unravel_index(int(np.argmax(off)), off.shape)
+            bone = spec.bone_names[b]
+            raise RigDojoError(f"the pin at frame {int(round(spec.pin_frames[k]))} keys {bone} "
+                               f"{np.degrees(off[k, b]):.1f}° from any rotation the creature can take there (a locked "
+                               f"axis, or past its limits); key {bone} within its limits and free axes, or unlock them")
 
     def _next(self, t: np.ndarray, which: np.ndarray, skip: int = 0, inclusive: bool = True) -> np.ndarray:
         """For each step in ``t``, the ``skip``-th pin among ``which`` at (or after) it; -1 if none."""
@@ -90,20 +112,29 @@ class PhysicsPins:
         bone = np.maximum(self.point_bone, 0)
         return np.where(self.point_is_head[None, :, None], heads[:, bone], tails[:, bone])  # (n, P, 3)
 
+    def _bone_rotations(self) -> np.ndarray:
+        """(n, B, 3, 3) every bone's local rotation now (its hinges' Euler XYZ; the root's and locked axes 0)."""
+        task = self.task
+        return rotations.euler_xyz_to_matrix(euler_from_hinges(task.spec, task.twin.layout, task.twin.q))
+
     def reset(self, idx: np.ndarray) -> None:
         points = self._read_points()
         self.points[idx] = points[idx]
         self.points_prev[idx] = points[idx]
-        self.q_prev[idx] = self.task.twin.q[idx]
+        self.rot_prev[idx] = self._bone_rotations()[idx]
         self.missed[idx] = False
         self.angle_error[idx] = np.nan
+        self.worst_angle[idx] = np.nan
         self.point_error[idx] = np.nan
         self.hit[idx] = False
-        self._check_due(idx)  # a pin at the first frame is met (or not) by the start pose
+        self._check_due(idx, self.rot_prev)  # a pin at the first frame is met (or not) by the start pose
 
-    def _joint_error(self, q: np.ndarray, k: np.ndarray) -> np.ndarray:
-        diff = (q - self.q_pin[k]) * self.joint_mask[k]
-        return np.sqrt(np.einsum("nj,nj->n", diff, diff) / self._joint_count[k])
+    def _bone_angles(self, rot: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """(n, B) each bone's angle (radians) from pin ``k``'s keyed rotation; 0 for bones the pin does not hold."""
+        return rotations.matrix_rotation_angle(rot, self.rot_pin[k]) * self.bone_mask[k]
+
+    def _pose_error(self, rot: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return self._bone_angles(rot, k).sum(axis=1) / self._bone_count[k]
 
     def _point_error(self, points: np.ndarray, k: np.ndarray) -> np.ndarray:
         rows = np.arange(len(k))
@@ -115,12 +146,12 @@ class PhysicsPins:
         potentials, while it is the next pin of its kind)."""
         task = self.task
         t = task.t
-        q = task.twin.q
+        rot = self._bone_rotations()
         self.points_prev, self.points = self.points, self._read_points()
         now = np.minimum(t, self.horizon + 1)
         ahead = np.minimum(t + 1, self.horizon + 1)
         for kind, table, error, current, before in (
-                ("pose", self.next_pose, self._joint_error, q, self.q_prev),
+                ("pose", self.next_pose, self._pose_error, rot, self.rot_prev),
                 ("effector", self.next_point, self._point_error, self.points, self.points_prev)):
             pin = table[now]
             has = pin >= 0
@@ -132,22 +163,23 @@ class PhysicsPins:
             nxt = table[ahead]
             k = np.maximum(nxt, 0)
             setattr(state, f"pin_{kind}_potential", np.where(nxt >= 0, self.weight[k] * error(current, k), 0.0))
-        self.q_prev = q.copy()
-        self._check_due(np.arange(task.num_envs))
+        self.rot_prev = rot
+        self._check_due(np.arange(task.num_envs), rot)
 
-    def _check_due(self, idx: np.ndarray) -> None:
-        """Record the pins due at the environments' current step: their errors, hits and hard misses."""
+    def _check_due(self, idx: np.ndarray, rot: np.ndarray) -> None:
+        """Record the pins due at the environments' current step (``rot``: every environment's bone rotations):
+        their errors, hits and hard misses."""
         t = self.task.t[idx]
-        q = self.task.twin.q[idx]
         for k in np.flatnonzero(np.isin(self.steps, t)):
             at = t == self.steps[k]
             envs = idx[at]
             kk = np.full(len(envs), k)
             hit = np.ones(len(envs), dtype=bool)
             if self.has_pose[k]:
-                angle = self._joint_error(q[at], kk)
-                self.angle_error[envs, k] = np.degrees(angle)
-                hit &= angle <= self.angle_tolerance
+                angles = self._bone_angles(rot[envs], kk)  # (m, B)
+                self.angle_error[envs, k] = np.degrees(angles.sum(axis=1) / self._bone_count[k])
+                self.worst_angle[envs, k] = np.degrees(angles.max(axis=1))
+                hit &= angles.max(axis=1) <= self.angle_tolerance
             if self.has_point[k]:
                 dist = self._point_error(self.points[envs], kk)
                 self.point_error[envs, k] = dist
@@ -188,15 +220,19 @@ class PhysicsPins:
         return np.concatenate(parts, axis=1)
 
     # ---- measures ----------------------------------------------------------------------
-    def measures(self, env: int = 0, metres_per_unit: float = 1.0) -> dict:
-        """What environment ``env``'s episode met at each pin (after a rollout from the first frame)."""
+    def measures(self, env: int = 0, metres_per_unit: float = 1.0, fell: bool = False) -> dict:
+        """What environment ``env``'s episode met at each pin (after a rollout from the first frame); ``fell``:
+        the rollout ended in a fall (else a pin not reached lay past its last frame)."""
         unit_cm = self.task.unit * metres_per_unit * 100.0
         rows = []
         for k in range(self.n_pins):
-            a, d = self.angle_error[env, k], self.point_error[env, k]
+            a, w, d = self.angle_error[env, k], self.worst_angle[env, k], self.point_error[env, k]
+            reached = bool(np.isfinite(a) or np.isfinite(d))
             rows.append({"frame": int(self.steps[k] + self.task.spec.frame_start), "pin": self.labels[k],
-                         "hard": bool(self.hard[k]), "reached": bool(np.isfinite(a) or np.isfinite(d)),
+                         "hard": bool(self.hard[k]), "reached": reached,
+                         "missed_because": "" if reached else ("fell before" if fell else "past the last frame"),
                          "angle_error_degrees": None if np.isnan(a) else float(a),
+                         "max_angle_error_degrees": None if np.isnan(w) else float(w),
                          "point_error_sizes": None if np.isnan(d) else float(d),
                          "point_error_cm": None if np.isnan(d) else float(d * unit_cm), "hit": bool(self.hit[env, k])})
         return {"pins": rows}
@@ -204,35 +240,49 @@ class PhysicsPins:
 
 def summarise(runs: list[dict]) -> dict:
     """Several episodes' :meth:`PhysicsPins.measures` together: the hit rate over every pin of every episode
-    (a pin not reached, the creature down before it, is missed), the hard pins' hit rate, the mean and
-    worst hinge error (degrees) and point error (sizes, cm) over the pins reached."""
+    (a pin not reached is missed), the hard pins' hit rate, the pose error (degrees: the mean over the pins'
+    bones, and the worst bone) and the point error (sizes, cm) over the pins reached."""
     rows = [r for run in runs for r in run["pins"]]
     hard = [r for r in rows if r["hard"]]
 
-    def stats(key):
-        values = [r[key] for r in rows if r[key] is not None]
-        return (float(np.mean(values)), float(np.max(values))) if values else (None, None)
+    def values(key):
+        return [r[key] for r in rows if r.get(key) is not None]
 
-    angle, angle_max = stats("angle_error_degrees")
-    dist, dist_max = stats("point_error_sizes")
-    cm, _ = stats("point_error_cm")
+    def mean(key):
+        v = values(key)
+        return float(np.mean(v)) if v else None
+
+    def worst(key):
+        v = values(key)
+        return float(np.max(v)) if v else None
+
     return {"pin_hit_rate": float(np.mean([r["hit"] for r in rows])) if rows else None,
             "hard_pin_hit_rate": float(np.mean([r["hit"] for r in hard])) if hard else None,
-            "mean_angle_error_degrees": angle, "max_angle_error_degrees": angle_max,
-            "mean_point_error_sizes": dist, "max_point_error_sizes": dist_max, "mean_point_error_cm": cm,
+            "mean_angle_error_degrees": mean("angle_error_degrees"),
+            "max_angle_error_degrees": worst("max_angle_error_degrees"),
+            "mean_point_error_sizes": mean("point_error_sizes"), "max_point_error_sizes": worst("point_error_sizes"),
+            "mean_point_error_cm": mean("point_error_cm"),
             "pins_reached": int(sum(r["reached"] for r in rows)), "pin_count": len(rows),
+            "pins": len(runs[0]["pins"]) if runs else 0, "episodes": len(runs),
+            "not_reached": sorted({r["missed_because"] for r in rows if not r["reached"]}),
             "per_pin": runs[0]["pins"] if runs else []}
 
 
 def pins_text(s: dict) -> str:
     """:func:`summarise` in words (the report line, the bake's line)."""
-    parts = [f"{s['pin_hit_rate']:.0%} of {s['pin_count']} pins hit" if s["pin_hit_rate"] is not None else "no pins"]
+    if s["pin_hit_rate"] is None:
+        return "no pins"
+    count = f"{s['pins']} pin{'s' if s['pins'] != 1 else ''}"
+    if s["episodes"] > 1:
+        count += f" x {s['episodes']} episodes"
+    parts = [f"{s['pin_hit_rate']:.0%} of {count} hit"]
     if s["mean_angle_error_degrees"] is not None:
-        parts.append(f"{s['mean_angle_error_degrees']:.1f}° mean pose error")
+        parts.append(f"bones {s['mean_angle_error_degrees']:.1f}° off their keys on average "
+                     f"({s['max_angle_error_degrees']:.1f}° the worst)")
     if s["mean_point_error_sizes"] is not None:
         parts.append(f"{s['mean_point_error_cm']:.1f} cm ({s['mean_point_error_sizes']:.3f} sizes) mean point error")
     if s["pins_reached"] < s["pin_count"]:
-        parts.append(f"{s['pin_count'] - s['pins_reached']} not reached (fell before)")
+        parts.append(f"{s['pin_count'] - s['pins_reached']} not reached ({' or '.join(s['not_reached'])})")
     return ", ".join(parts)
 
 

@@ -33,6 +33,9 @@ def parse_effector_pin(text: str, what: str = "reference.effector_pins") -> tupl
     """``"Cup@45"`` → ``("", "Cup", 45)``; ``"DEF-hand.L:Cup@45"`` → ``("DEF-hand.L", "Cup", 45)``
     (an empty bone: the task's effector). RigDojoError saying the form otherwise."""
     m = _EFFECTOR_PIN.match(text)
+    if m and m.group("object").lstrip().startswith(":"):
+        raise RigDojoError(f"{what}: {text!r} has no bone before ':'; write BONE:OBJECT@FRAME, or OBJECT@FRAME for "
+                           "the effector")
     if not m:
         raise RigDojoError(f"{what}: {text!r} is not OBJECT@FRAME or BONE:OBJECT@FRAME (e.g. Cup@45)")
     return (m.group("bone") or "").strip(), m.group("object").strip(), int(m.group("frame"))

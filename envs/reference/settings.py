@@ -23,7 +23,8 @@ class ReferenceConfig:
 
     pins: str = setting("", label="Pins Action", cli=True, tasks=_PINNED,
                         description="An Action on the rig whose keyed poses the motion must pass through: each "
-                                    "frame keyed on the controls becomes a pose pin (empty: no pose pins)")
+                                    "frame keyed on the controls (on a physics task: the simulated bones, and the "
+                                    "root's location) becomes a pose pin (empty: no pose pins)")
     pin_frames: list[int] = setting(default_factory=list, label="Pin Frames", kind="numbers", tasks=_PINNED,
                                     description="Which keyed frames become pins, comma-separated (empty: every keyed "
                                                 "frame in the frame range)")
@@ -81,8 +82,8 @@ class ReferenceConfig:
             raise RigDojoError(f"reference.angle_tolerance must be greater than 0 (found {self.angle_tolerance})")
         if not self.position_tolerance > 0:
             raise RigDojoError(f"reference.position_tolerance must be greater than 0 (found {self.position_tolerance})")
-        if self.pin_weight < 0:
-            raise RigDojoError(f"reference.pin_weight must not be negative (found {self.pin_weight})")
+        if not self.pin_weight >= 0:  # NaN too
+            raise RigDojoError(f"reference.pin_weight must be a number, 0 or more (found {self.pin_weight})")
         for key, value in self.bone_map.items():
             if not isinstance(value, str):
                 raise RigDojoError(f"reference.bone_map[{key!r}]: give a bone name (a string), not {value!r}")

@@ -110,16 +110,17 @@ def bake(policy_path, *, frames=None, action_name=None, reduce_degrees=None, rep
                              relative_error=float(check.position_error / max(check.size, 1e-12)),
                              worst_bone=check.worst_bone, worst_frame=float(check.worst_frame), fell=bool(clip.fell),
                              root_motion=root_motion, policy_sha256=policy.sha256, task=config.task,
-                             pins=_baked_pins(task))
+                             pins=_baked_pins(task, clip.fell))
 
 
-def _baked_pins(task) -> dict | None:
+def _baked_pins(task, fell: bool) -> dict | None:
     """The baked rollout at its pins (the keys Blender verified are this rollout's), or None without pins."""
     from ...envs.physics.pins import summarise
 
     if task.pins is None:
         return None
-    return summarise([task.pins.measures(0, float(bpy.context.scene.unit_settings.scale_length or 1.0))])
+    unit = float(bpy.context.scene.unit_settings.scale_length or 1.0)
+    return summarise([task.pins.measures(0, unit, fell=fell)])
 
 
 def run_name(config) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 from ...envs import rotations
 from ...envs.physics.mjcf import PhysicsSpec
 from ...envs.physics.settings import PIN_TASKS
-from ...envs.reference.bone_map import resolve_map
+from ...envs.reference.bone_map import closest, resolve_map
 from ...envs.reference.pins import parse_effector_pin
 from ...errors import RigDojoError
 from ..reference import bad_key, get_action, keyed_bones, object_position, sample_action
@@ -39,6 +39,7 @@ def _names(names: list[str]) -> str:
 def attach_pins(spec: PhysicsSpec, config) -> PhysicsSpec:
     """``spec`` with the pins ``config.reference`` describes in its ``pin_*`` arrays (unchanged without pins)."""
     ref = config.reference
+    ref.validate(config)
     if ref.style:
         raise RigDojoError("reference.style (a style clip) is for the kinematic tasks (reach, aim, grasp); the "
                            "physics tasks take pins: leave the style clip out")
@@ -52,9 +53,7 @@ def attach_pins(spec: PhysicsSpec, config) -> PhysicsSpec:
     end = start + max(1, round(config.physics.episode_seconds * spec.fps))
     names = list(spec.bone_names)
     for i, bone in enumerate(ref.pin_bones):
-        if bone not in names:
-            raise RigDojoError(f"reference.pin_bones[{i}]: {bone!r} is not simulated (the creature's bones: "
-                               f"{_names(names)}); add it to the bones or take it off the pin bones")
+        _check_bone(obj, bone, names, f"reference.pin_bones[{i}]", "or take it off the pin bones")
     rows: list[dict] = []
     notes: list[str] = []
     if ref.pins:
@@ -65,10 +64,11 @@ def attach_pins(spec: PhysicsSpec, config) -> PhysicsSpec:
         bone = bone or config.rig.effector
         if not bone:
             raise RigDojoError(f"{what}: name the bone to put on {name!r} (BONE:{name}@{frame}, e.g. a foot)")
-        if bone not in names:
-            raise RigDojoError(f"{what}: {bone!r} is not simulated (the creature's bones: {_names(names)}); add it "
-                               "to the bones")
-        if not start < frame <= end:
+        _check_bone(obj, bone, names, what)
+        if frame <= start:
+            raise RigDojoError(f"{what}: frame {frame} is not after the episode's first frame ({start}, where the "
+                               f"creature starts at rest); pin a later frame")
+        if frame > end:
             raise RigDojoError(f"{what}: frame {frame} is outside the episode, frames {start + 1}-{end}; move it "
                                "or lengthen physics.episode_seconds")
         rows.append({"frame": frame, "euler": np.zeros((len(names), 3)), "mask": np.zeros(len(names), bool),
@@ -76,6 +76,10 @@ def attach_pins(spec: PhysicsSpec, config) -> PhysicsSpec:
                      "label": f"frame {frame}: {bone} on {name}"})
     rows.sort(key=lambda r: r["frame"])
     soft = {int(f) for f in ref.soft_frames}
+    unpinned = sorted(soft - {r["frame"] for r in rows})
+    if unpinned:
+        raise RigDojoError(f"reference.soft_frames: frame {', '.join(map(str, unpinned))} has no pin (pins at "
+                           f"{', '.join(str(r['frame']) for r in rows)}); take it off the soft frames")
     p, b = len(rows), len(names)
     return replace(
         spec, pin_frames=np.array([r["frame"] for r in rows], dtype=np.float64),
@@ -86,6 +90,16 @@ def attach_pins(spec: PhysicsSpec, config) -> PhysicsSpec:
         pin_hard=np.array([bool(ref.hard) and r["frame"] not in soft for r in rows], dtype=bool),
         pin_weight=np.full(p, float(ref.pin_weight)), pin_labels=[r["label"] for r in rows],
         notes=list(spec.notes) + notes)
+
+
+def _check_bone(obj, bone: str, names: list[str], what: str, fix: str = "") -> None:
+    """RigDojoError unless ``bone`` is one of the creature's simulated bones (saying whether the rig has it)."""
+    if bone in names:
+        return
+    if bone not in obj.pose.bones:
+        raise RigDojoError(f"{what}: {obj.name!r} has no bone {bone!r}{closest(bone, obj.pose.bones.keys())}")
+    raise RigDojoError(f"{what}: {bone!r} is not simulated (the creature's bones: {_names(names)}); add it to the "
+                       f"bones{' ' + fix if fix else ''}")
 
 
 def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[dict], list[str]]:
@@ -102,7 +116,16 @@ def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[
     root_frames = {int(round(f)) for s, fs in moved.items() if mapping.get(s) == root for f in fs}
     if root_frames:
         keyed.setdefault(root, set()).update(root_frames)
+    notes = []
+    root_turned = any(mapping.get(s) == root for s in rotated)
+    if root_turned:
+        notes.append(f"the root {root}'s rotation keys are not pins (its location keys pin where the creature is; "
+                     "which way it faces is left to the policy)")
     if not keyed:
+        if root_turned:
+            raise RigDojoError(f"reference.pins: the Action {action.name!r} keys only the root {root}'s rotation, which "
+                               "cannot be pinned; key the other bones' rotations, or the root's location (where the "
+                               "creature is)")
         found = sorted({*rotated, *moved})
         raise RigDojoError(f"reference.pins: the Action {action.name!r} keys none of the simulated bones "
                            f"({_names(names)}; it keys {_names(found) if found else 'nothing'}); key their rotations "
@@ -118,7 +141,7 @@ def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[
         raise RigDojoError(f"reference.pin_bones: {', '.join(map(repr, unkeyed))} has no keys in the Action "
                            f"{action.name!r}; key it, or take it off the pin bones")
     every = sorted({f for n in pinned for f in keyed[n]})
-    notes = []
+    notes += _unused_channels(obj, action, mapping, pinned)
     ignored = sorted(s for s in {*rotated, *moved} if mapping.get(s) not in keyed)
     if ignored:
         notes.append(f"keys on {_names(ignored)} are not pins (not simulated bones)")
@@ -161,6 +184,24 @@ def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[
         rows.append({"frame": f, "euler": euler[i], "mask": mask, "point_bone": 0 if with_root else -1,
                      "point": root_head[i] if with_root else np.zeros(3), "label": label})
     return rows, notes + list(clip.notes)
+
+
+def _unused_channels(obj, action, mapping: dict, pinned: list[str]) -> list[str]:
+    """Notes on pinned bones keyed only on a rotation channel their rotation mode does not read (Euler keys on a
+    quaternion bone): Blender ignores those keys, and so do the pins."""
+    notes = []
+    channel = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
+    by_channel = {c: keyed_bones(action, (c,)) for c in ROTATIONS}
+    for source, target in mapping.items():
+        pb = obj.pose.bones.get(target)
+        if pb is None or target not in pinned:
+            continue
+        used = channel.get(pb.rotation_mode, "rotation_euler")
+        keyed = [c for c in ROTATIONS if source in by_channel[c]]
+        if keyed and used not in keyed:
+            notes.append(f"{target}'s {', '.join(keyed)} keys do nothing: it rotates by {used} ({pb.rotation_mode}), "
+                         "so Blender and the pins ignore them")
+    return notes
 
 
 def pin_rows(ref) -> tuple[list[tuple[str, str, str]], str | None]:

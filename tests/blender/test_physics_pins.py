@@ -88,7 +88,13 @@ def test_keyed_poses_the_root_s_location_and_effector_pins_become_the_creature_s
 
 @pytest.mark.parametrize("change, message", [
     (dict(pins="Nope"), "no Action named 'Nope'"),
-    (dict(pins="Pose", pin_bones=["not_a_bone"]), "'not_a_bone' is not simulated"),
+    (dict(pins="Pose", pin_bones=["not_a_bone"]), "'Quadruped' has no bone 'not_a_bone'"),
+    (dict(pin_bones=["neck"]), "reference.pin_bones: set reference.pins"),
+    (dict(pins="Pose", pin_weight=-1.0), "reference.pin_weight must be a number, 0 or more (found -1.0)"),
+    (dict(pins="Pose", pin_weight=float("nan")), "reference.pin_weight must be a number, 0 or more (found nan)"),
+    (dict(pins="Pose", soft_frames=[45]), "reference.soft_frames: frame 45 has no pin (pins at 30, 60)"),
+    (dict(effector_pins=[":Stone@45"]), "has no bone before ':'"),
+    (dict(effector_pins=["front_L_foot:Stone@1"]), "frame 1 is not after the episode's first frame"),
     (dict(effector_pins=["front_L_foot:Stone@500"]), "frame 500 is outside the episode, frames 2-73"),
     (dict(effector_pins=["Stone@45"]), "name the bone to put on 'Stone'"),
     (dict(effector_pins=["front_L_foot:Nowhere@45"]), "no object named 'Nowhere'"),
@@ -99,6 +105,26 @@ def test_pins_that_cannot_be_are_refused_in_one_line(posed, change, message):
     with pytest.raises(RigDojoError, match=None) as err:
         spec_from_config(stand_config(posed.name, **change))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_root_s_rotation_and_keys_blender_ignores_are_said_not_pinned(posed):
+    turn = bpy.data.actions.new("Turn")
+    turn.use_fake_user = True
+    posed.animation_data.action = turn
+    _key(posed, turn, "torso", 20, rotation=(0.0, 0.0, 0.4))
+    posed.animation_data.action = None
+    with pytest.raises(RigDojoError, match="keys only the root torso's rotation, which cannot be pinned"):
+        spec_from_config(stand_config(posed.name, pins="Turn"))
+    posed.animation_data.action = turn
+    _key(posed, turn, "torso", 20, location=(0.0, 0.1, 0.0))
+    posed.pose.bones["neck"].rotation_mode = 'QUATERNION'
+    _key(posed, turn, "neck", 20, rotation=(0.3, 0.0, 0.0))  # Euler keys on a quaternion bone: Blender ignores them
+    posed.animation_data.action = None
+    spec = spec_from_config(stand_config(posed.name, pins="Turn"))
+    assert spec.pin_labels == ["frame 20: pose of neck and root position"]
+    assert any("torso's rotation keys are not pins" in n for n in spec.notes), spec.notes
+    assert any("neck's rotation_euler keys do nothing: it rotates by rotation_quaternion" in n for n in spec.notes)
+    assert np.allclose(spec.pin_euler[0, list(spec.bone_names).index("neck")], 0.0, atol=1e-6)  # as Blender shows it
 
 
 def test_an_action_keying_no_simulated_bone_and_pins_on_the_track_task_are_refused(posed):
