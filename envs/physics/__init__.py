@@ -29,13 +29,24 @@ DEFAULT_TERMS: dict[str, list[TermConfig]] = {
 }
 
 
-# Pins on a physics task (envs/physics/pins.py) pay through the shared pin terms, with kernels as wide as a
-# servo-driven body can hold a pose: 0.15 rad (~9°) of hinge error, 0.1 creature sizes of a point's distance;
-# weight 10 (at 1 a neck pin on the standing test quadruped was not learnt in 1.5 min) and a point's approach
-# 10 per size (at 1 it never shuffled to a root pin 0.17 sizes ahead in 600,000 steps; README, "Pins on a
-# physics task")
-PIN_TERMS = [TermConfig("pin_pose", 10.0, params={"scale": 0.15, "approach": 1.0}),
+# Pins on a physics task (envs/physics/pins.py) pay through the shared pin terms, weight 10 (at 1 a neck pin on
+# the standing test quadruped was not learnt in 1.5 min) and a point's approach 10 per size (at 1 it never shuffled
+# to a root pin 0.17 sizes ahead in 600,000 steps). The pose kernel depends on the guide (reference.guide): guided,
+# the servos already play the keys, and 0.05 rad keeps the trained motion on them (at 0.15 the policy drifted up
+# to 8 deg off, 50% of the pins hit in one run of 3); unguided, the policy finds each pose from the rest pose and
+# 0.15 rad (~9 deg) is wide enough to be found (at 0.08: 0%, 12% and 100% hit in 3 runs of 250,000 steps).
+# README, "Pins on a physics task".
+PIN_TERMS = [TermConfig("pin_pose", 10.0, params={"scale": 0.05, "approach": 1.0}),
              TermConfig("pin_effector", 10.0, params={"scale": 0.1, "approach": 10.0})]
+UNGUIDED_POSE_SCALE = 0.15
+
+
+def pin_terms(guide: bool = True) -> list[TermConfig]:
+    """The pin terms a physics task with pins gets (``guide``: ``reference.guide``)."""
+    terms = [TermConfig(t.name, t.weight, t.enabled, dict(t.params)) for t in PIN_TERMS]
+    if not guide:
+        terms[0].params["scale"] = UNGUIDED_POSE_SCALE
+    return terms
 
 
 def default_terms(task: str, config=None) -> list[TermConfig]:
@@ -44,8 +55,8 @@ def default_terms(task: str, config=None) -> list[TermConfig]:
 
     reference = getattr(config, "reference", None)
     pinned = reference is not None and reference.has_pins and task in PIN_TASKS
-    return [TermConfig(t.name, t.weight, t.enabled, dict(t.params))
-            for t in DEFAULT_TERMS[task] + (PIN_TERMS if pinned else [])]
+    return [TermConfig(t.name, t.weight, t.enabled, dict(t.params)) for t in DEFAULT_TERMS[task]] + \
+        (pin_terms(bool(reference.guide)) if pinned else [])
 
 
 FAMILY = Family(

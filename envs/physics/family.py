@@ -11,27 +11,30 @@ from .mjcf import PhysicsSpec
 from .task import PhysicsTask, make_physics_task, record_clip
 
 
-def pin_terms(spec: PhysicsSpec, terms: list | None, task: str) -> list | None:
+def pin_terms(spec: PhysicsSpec, terms: list | None, task: str, guide: bool = True) -> list | None:
     """``terms`` (None: the task's defaults) with the pin terms added when the spec has pins and they are missing,
-    so pins always pay; RigDojoError for a pin term without pins."""
+    so pins always pay (``guide``: ``reference.guide``, which sets their pose kernel); RigDojoError for a pin term
+    without pins."""
     from ...errors import RigDojoError
-    from ...rewards import TermConfig
-    from . import PIN_TERMS, default_terms
+    from . import default_terms
+    from . import pin_terms as defaults
 
     names = {t.name for t in terms or [] if t.enabled}
+    wanted = defaults(guide)
     if not spec.n_pins:
-        if names & {t.name for t in PIN_TERMS}:
+        if names & {t.name for t in wanted}:
             raise RigDojoError("the pin_pose and pin_effector terms need pins: set reference.pins (an Action with keyed "
                                "poses) or reference.effector_pins, or remove the terms")
         return terms
     terms = list(terms) if terms is not None else default_terms(task)
     have = {t.name for t in terms}
-    return terms + [TermConfig(t.name, t.weight, t.enabled, dict(t.params)) for t in PIN_TERMS if t.name not in have]
+    return terms + [t for t in wanted if t.name not in have]
 
 
 def make_task(spec: PhysicsSpec, config, n_envs: int, seed: int) -> PhysicsTask:
     """The physics task ``config.task`` over ``spec`` with the ``[physics]`` settings and the config's terms."""
-    terms = pin_terms(spec, terms_from_config(config) if config.rewards else None, config.task)
+    terms = pin_terms(spec, terms_from_config(config) if config.rewards else None, config.task,
+                      bool(config.reference.guide))
     if config.rig.observation == "chain":  # hinge tokens: what the library's stand policy reads (tokens.py)
         if spec.n_pins:
             from ...errors import RigDojoError
@@ -45,6 +48,8 @@ def make_task(spec: PhysicsSpec, config, n_envs: int, seed: int) -> PhysicsTask:
     task = make_physics_task(spec, config.task, n_envs=n_envs, seed=seed, config=config.physics, terms=terms,
                              curriculum_threshold=float(config.curriculum.threshold))
     task.discount = float(config.algo.gamma)
+    if task.pins is not None:
+        task.pins.set_guide(bool(config.reference.guide))
     return task
 
 
@@ -83,8 +88,9 @@ def report(policy, spec: PhysicsSpec, config, seeds: tuple[int, ...] = (10_000, 
             if task.pins is not None:
                 pins.append(task.pins.measures(0, fell=clip.fell))
         out[name] = {"seconds_up": float(np.mean(up)), "distance": float(np.mean(dist)), "falls": falls}
-        if pins:  # the pins met (the zero actions: the rest pose held, for scale)
+        if pins:  # the pins met; zero actions: the keys' in-betweens played in physics (guided), or the rest pose
             out[name]["pins"] = summarise(pins)
+            out["pins_guided"] = bool(config.reference.guide)
     out["episode_seconds"] = float(config.physics.episode_seconds)
     out["episodes"] = len(seeds)
     if config.task == "track":  # how the clip is tracked, against the raw keys played in physics
@@ -109,8 +115,9 @@ def report_line(report: dict) -> str:
     if "pins" in ph["trained"]:
         from .pins import pins_text
 
-        line += "; pins: " + "; ".join(f"{name.replace('_', ' ')} {pins_text(ph[name]['pins'])}"
-                                       for name in ("trained", "zero_actions"))
+        still = "the keys played (zero actions)" if ph.get("pins_guided") else "zero actions"
+        line += "; pins: " + "; ".join(f"{label} {pins_text(ph[name]['pins'])}"
+                                       for name, label in (("trained", "trained"), ("zero_actions", still)))
     if "track" in ph:
         line += "; tracking the reference: " + "; ".join(
             f"{name.replace('_', ' ')} {r['joint_error_degrees']:.2f}° joint error, {r['end_error_cm']:.1f} cm end "

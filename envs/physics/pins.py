@@ -67,6 +67,7 @@ class PhysicsPins:
         self.next_point = self._next(table, self.has_point)
         self.after = np.stack([self._next(table, np.ones(p, bool), skip=k, inclusive=False)
                                for k in range(LOOKAHEAD)], axis=1)  # (T+2, K)
+        self.set_guide(True)
         hard_steps = self.steps[self.hard]
         self.last_hard = int(hard_steps.max()) if hard_steps.size else -1
         n = n_envs
@@ -101,6 +102,29 @@ class PhysicsPins:
             return np.full(len(t), -1)
         pos = np.searchsorted(self.steps[idx], t, side="left" if inclusive else "right") + skip
         return np.where(pos < len(idx), idx[np.minimum(pos, len(idx) - 1)], -1)
+
+    # ---- the guide ---------------------------------------------------------------------
+    def set_guide(self, on: bool) -> None:
+        """Guide to the pins (``reference.guide``, on by default): each pinned hinge's servo target follows its
+        keys, straight from the rest angle at the first frame to each pin holding it, then held after its last
+        (the animator's in-betweens, linear), and the policy's action moves the target from there; off: from
+        the rest angle, as on a task without pins."""
+        self.guide = None
+        if not on:
+            return
+        centre = self.task.q_centre
+        t = np.arange(self.horizon + 2)
+        guide = np.tile(centre, (len(t), 1))
+        for j in np.flatnonzero(self.joint_mask.any(axis=0)):
+            held = np.flatnonzero(self.joint_mask[:, j])
+            steps = np.concatenate([[0], self.steps[held]])
+            values = np.concatenate([[centre[j]], self.q_pin[held, j]])
+            guide[:, j] = np.interp(t, steps, values)
+        self.guide = guide  # (T+2, J)
+
+    def base(self, t: np.ndarray) -> np.ndarray | None:
+        """(n, J) the guide's servo targets at steps ``t`` (None without the guide)."""
+        return None if self.guide is None else self.guide[np.minimum(t, self.horizon + 1)]
 
     @property
     def decides_success(self) -> bool:

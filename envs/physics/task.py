@@ -194,9 +194,13 @@ class PhysicsTask(BatchedTask):
 
     def targets(self, action: np.ndarray) -> np.ndarray:
         """Servo target angles ``(n, J)`` for actions in [-1, 1] (0 = rest, ±1 = ``action_scale`` of the
-        way to the limits)."""
+        way to the limits; with pins guiding, 0 = the pinned hinges' in-betweens, ``envs.physics.pins``)."""
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0) * self.action_scale
-        return self.q_centre + np.where(a > 0, a * (self.q_high - self.q_centre), a * (self.q_centre - self.q_low))
+        move = np.where(a > 0, a * (self.q_high - self.q_centre), a * (self.q_centre - self.q_low))
+        guide = self.pins.base(self.t + 1) if self.pins is not None else None
+        if guide is None:
+            return self.q_centre + move
+        return np.clip(guide + move, self.q_low, self.q_high)  # the pins' in-betweens, moved by the action
 
     def _shove(self) -> None:
         """While ``shoves`` is on (tracking and the library's pretraining set it): about every two seconds, an

@@ -34,10 +34,11 @@ class ReferenceConfig:
     effector_pins: list[str] = setting(default_factory=list, label="Effector Pins", kind="names", cli=True, tasks=_PINNED,
                                        description="A bone on an object at a frame, comma-separated: OBJECT@FRAME "
                                                    "for the effector (Cup@45) or BONE:OBJECT@FRAME")
-    guide: bool = setting(True, label="Guide to Pins", tasks=_KINEMATIC,
+    guide: bool = setting(True, label="Guide to Pins", tasks=_PINNED,
                           description="The policy's actions turn the controls on top of the straight way to the next "
-                                      "keyed pose, so it learns what to change (arcs, a reach, a detour) rather than "
-                                      "finding each pose (off: it finds the way alone)")
+                                      "keyed pose (on a physics task: move the servos' targets from the keys' "
+                                      "in-betweens), so it learns what to change (arcs, a reach, a detour, balance) "
+                                      "rather than finding each pose (off: it finds the way alone)")
     hard: bool = setting(True, label="Hard Pins", tasks=_PINNED,
                          description="Pins must be met within tolerance: they decide success and the hit rate "
                                      "(off: soft pins, a weighted reward only)")

@@ -42,6 +42,11 @@ def _creature() -> tuple[PhysicsSpec, int]:
     return spec, bone
 
 
+def _unguided(task):
+    task.pins.set_guide(False)  # zero actions hold the rest pose
+    return task
+
+
 def _hold(task, steps: int):
     obs = task.reset()
     rewards = []
@@ -59,17 +64,30 @@ def test_a_pin_at_the_rest_pose_is_hit_and_one_far_from_it_is_missed_and_fails_t
     _, _, info = _hold(near, 12)
     assert near.pins.hit[:, 0].all() and info["success"].all()
     assert summarise([near.pins.measures(0)])["pin_hit_rate"] == 1.0
-    far = make_physics_task(_pinned(spec, [start + 10], bone, 0.6), "stand", n_envs=2, seed=0, reset_noise=0.0)
+    far = _unguided(make_physics_task(_pinned(spec, [start + 10], bone, 0.6), "stand", n_envs=2, seed=0,
+                                      reset_noise=0.0))
     _, _, info = _hold(far, 12)
     assert not far.pins.hit.any() and not info["success"].any()  # standing, but the hard pin was missed
     measured = summarise([far.pins.measures(0)])
     # the bone's own angle from its key (not spread over its hinges): ~0.6 rad, the rest pose held
     assert measured["pin_hit_rate"] == 0.0
     assert measured["mean_angle_error_degrees"] == pytest.approx(np.degrees(0.6), abs=3.0)
-    soft = make_physics_task(_pinned(spec, [start + 10], bone, 0.6, hard=False), "stand", n_envs=2, seed=0,
-                             reset_noise=0.0)
+    soft = _unguided(make_physics_task(_pinned(spec, [start + 10], bone, 0.6, hard=False), "stand", n_envs=2,
+                                       seed=0, reset_noise=0.0))
     _, _, info = _hold(soft, 12)
     assert info["success"].all()  # a soft pin is a reward only
+
+
+def test_the_guide_plays_the_keys_in_betweens_so_zero_actions_reach_a_pose_pin():
+    spec, bone = _creature()
+    start = spec.frame_start
+    task = make_physics_task(_pinned(spec, [start + 10, start + 20], bone, 0.6), "stand", n_envs=1, seed=0,
+                             reset_noise=0.0)
+    j = int(np.argmax(np.abs(task.pins.q_pin[0])))  # the pinned bone's hinge about the keyed axis
+    # the servo target of the pinned hinge: straight from rest to the key at step 10, held after the last
+    np.testing.assert_allclose(task.pins.guide[[0, 5, 10, 20, 30], j], [task.q_centre[j], 0.3, 0.6, 0.6, 0.6])
+    _hold(task, 21)
+    assert task.pins.hit[0].all()  # the keys played in physics, as the report's zero-actions row shows them
 
 
 def test_the_pin_terms_pay_at_the_pin_s_frame_and_more_for_a_smaller_error():
@@ -80,7 +98,7 @@ def test_the_pin_terms_pay_at_the_pin_s_frame_and_more_for_a_smaller_error():
         pinned = _pinned(spec, [start + 5], bone, angle)
         terms = pin_terms(pinned, [], "stand")  # the pin terms alone
         assert [t.name for t in terms] == ["pin_pose", "pin_effector"]
-        task = make_physics_task(pinned, "stand", n_envs=1, seed=0, reset_noise=0.0, terms=terms)
+        task = _unguided(make_physics_task(pinned, "stand", n_envs=1, seed=0, reset_noise=0.0, terms=terms))
         _, rewards, _ = _hold(task, 8)
         paid.append(rewards[:, 0])
     near, far = paid
