@@ -206,6 +206,26 @@ def sample_action(obj, action, frames: Iterable[float], bones: list[str], point_
                          source_bones=[renamed.get(name, name) for name in bones], notes=notes)
 
 
+def pin_selection(ref, action, keyed: dict, candidates: list[str],
+                  what: str = "the pinned controls") -> tuple[list[str], list[int], list[int] | None]:
+    """The bones a pins Action pins (``ref.pin_bones``, else every one of ``candidates`` it keys), every frame
+    keyed on them, and the frames ``ref.pin_frames`` chooses (None: not chosen); ``keyed``: bone -> its keyed
+    frames. RigDojoError for a pin bone without keys or a chosen frame not keyed on them (``what``)."""
+    pinned = list(ref.pin_bones) or [b for b in candidates if b in keyed]
+    unkeyed = [b for b in pinned if b not in keyed]
+    if unkeyed:
+        raise RigDojoError(f"reference.pin_bones: {', '.join(map(repr, unkeyed))} has no keys in the Action "
+                           f"{action.name!r}; key it, or take it off the pin bones")
+    every = sorted({int(f) for b in pinned for f in keyed[b]})
+    if not ref.pin_frames:
+        return pinned, every, None
+    missing = [int(f) for f in ref.pin_frames if int(f) not in every]
+    if missing:
+        raise RigDojoError(f"reference.pin_frames: frame {', '.join(map(str, missing))} has no key on {what} in "
+                           f"{action.name!r}; keyed frames: {', '.join(map(str, every))}")
+    return pinned, every, sorted({int(f) for f in ref.pin_frames})
+
+
 def _fps() -> float:
     render = bpy.context.scene.render
     return render.fps / render.fps_base

@@ -18,7 +18,7 @@ from ...envs.reference.bone_map import resolve_map
 from ...envs.reference.pins import EFFECTOR, POSE, PinSet, parse_effector_pin
 from ...envs.reference.style import StyleReference
 from ...errors import RigDojoError
-from ..reference import bad_key, get_action, keyed_bones, object_position, sample_action
+from ..reference import bad_key, get_action, keyed_bones, object_position, pin_selection, sample_action
 
 
 def _keyed_controls(obj, action, controls: list[str], reference, what: str) -> tuple[dict[str, list[int]], list[str]]:
@@ -71,19 +71,9 @@ def read_pins(ref, obj, rig_spec, frames: tuple[int, int], effector: str, tolera
     if ref.pins:
         action = get_action(ref.pins, "reference.pins")
         keyed, notes = _keyed_controls(obj, action, controls, ref, "reference.pins")
-        pinned = list(ref.pin_bones) or [c for c in controls if c in keyed]
-        unkeyed = [b for b in pinned if b not in keyed]
-        if unkeyed:
-            raise RigDojoError(f"reference.pin_bones: {', '.join(map(repr, unkeyed))} has no keys in the Action "
-                               f"{action.name!r}; key it, or take it off the pin bones")
-        all_frames = sorted({f for b in pinned for f in keyed[b]})
-        if ref.pin_frames:
-            missing = [int(f) for f in ref.pin_frames if int(f) not in all_frames]
-            if missing:
-                raise RigDojoError(f"reference.pin_frames: frame {', '.join(map(str, missing))} has no key on the "
-                                   f"pinned controls in {action.name!r}; keyed frames: "
-                                   f"{', '.join(map(str, all_frames))}")
-            chosen = sorted({int(f) for f in ref.pin_frames})
+        pinned, all_frames, picked = pin_selection(ref, action, keyed, controls)
+        if picked is not None:
+            chosen = picked
         else:
             chosen = [f for f in all_frames if start <= f <= end]
             outside = [f for f in all_frames if not start <= f <= end]

@@ -27,7 +27,7 @@ from ...envs.physics.settings import PIN_TASKS
 from ...envs.reference.bone_map import closest, resolve_map
 from ...envs.reference.pins import parse_effector_pin
 from ...errors import RigDojoError
-from ..reference import bad_key, get_action, keyed_bones, object_position, sample_action
+from ..reference import bad_key, get_action, keyed_bones, object_position, pin_selection, sample_action
 
 ROTATIONS = ("rotation_quaternion", "rotation_euler", "rotation_axis_angle")
 
@@ -135,22 +135,12 @@ def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[
     if bad is not None:
         raise RigDojoError(f"reference.pins: the Action {action.name!r} has a key that is not a usable number "
                            f"({bad}); fix that key")
-    pinned = list(ref.pin_bones) or [n for n in names if n in keyed]
-    unkeyed = [n for n in pinned if n not in keyed]
-    if unkeyed:
-        raise RigDojoError(f"reference.pin_bones: {', '.join(map(repr, unkeyed))} has no keys in the Action "
-                           f"{action.name!r}; key it, or take it off the pin bones")
-    every = sorted({f for n in pinned for f in keyed[n]})
+    pinned, every, chosen = pin_selection(ref, action, keyed, names, "the pinned bones")
     notes += _unused_channels(obj, action, mapping, pinned)
     ignored = sorted(s for s in {*rotated, *moved} if mapping.get(s) not in keyed)
     if ignored:
         notes.append(f"keys on {_names(ignored)} are not pins (not simulated bones)")
-    if ref.pin_frames:
-        missing = [int(f) for f in ref.pin_frames if int(f) not in every]
-        if missing:
-            raise RigDojoError(f"reference.pin_frames: frame {', '.join(map(str, missing))} has no key on the pinned "
-                               f"bones in {action.name!r}; keyed frames: {', '.join(map(str, every))}")
-        chosen = sorted({int(f) for f in ref.pin_frames})
+    if chosen is not None:
         bad_frames = [f for f in chosen if not start < f <= end]
         if bad_frames:
             raise RigDojoError(f"reference.pin_frames: frame {', '.join(map(str, bad_frames))} is outside the "
