@@ -191,7 +191,11 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
             print(line)
         if end_note:
             print(f"note: {end_note}")
-        if not zero_shot and int(steps) <= int(getattr(session, "resumed_from_step", 0)):
+        resumed = int(getattr(session, "resumed_from_step", 0))
+        if not zero_shot and int(steps) <= resumed:  # a resumed run keeps what it had learnt
+            print(f"note: nothing more was trained: the run already had {resumed:,d} steps; give a larger --steps "
+                  "or more --minutes to train on")
+        elif not zero_shot and int(steps) <= 0:
             print("note: the budget ran out before the first update, so this policy is the untrained start; give "
                   "more --minutes or --steps")
         print(f"run folder: {run_dir}")

@@ -286,14 +286,16 @@ def check_twin(config, spec, run_dir=None):
     if obj is None or obj.type != 'ARMATURE':
         raise RigDojoError(f"no armature named {config.rig.rig!r}; pick the creature's armature (--rig)")
     check = check_physics_twin(obj, spec, root_motion=config.physics.root_motion)
-    check.notes = list(spec.notes) + _reference_notes(spec, config)
+    check.notes = list(spec.notes) + _task_notes(spec, config)
     return check
 
 
-def _reference_notes(spec, config) -> list[str]:
-    """What the track task's twin does to the reference (joints held at a limit, the clip put on the ground)."""
-    if not spec.reference_name or config.task != "track":
+def _task_notes(spec, config) -> list[str]:
+    """What the track task's twin does to the reference (joints held at a limit, the clip put on the ground).
+    With a clip or pins the task is built once here, so a pin it cannot take is refused before the check's
+    lines are printed."""
+    if not (spec.n_pins or (spec.reference_name and config.task == "track")):
         return []
     from ...envs.physics.family import make_task
 
-    return list(make_task(spec, config, 1, 0).reference_notes)
+    return list(getattr(make_task(spec, config, 1, 0), "reference_notes", []))

@@ -48,6 +48,13 @@ def attach_pins(spec: PhysicsSpec, config) -> PhysicsSpec:
     if config.task not in PIN_TASKS:
         raise RigDojoError(f"pins are for the {', '.join(PIN_TASKS[:-1])} and {PIN_TASKS[-1]} tasks; the "
                            f"{config.task} task follows its reference clip: leave the pins out")
+    start_from = str(config.algo.start_from)
+    if start_from.startswith("library:"):
+        from ...agents.library import entry
+
+        if entry(start_from).observation == "chain":  # said before the twin check (make_task says it for a file)
+            raise RigDojoError(f"pins cannot be taught to the library's policy ({start_from}): its hinge tokens do "
+                               "not see pins; leave out --init-from, or the pins")
     obj = bpy.data.objects[spec.rig_name]
     start = int(spec.frame_start)
     end = start + max(1, round(config.physics.episode_seconds * spec.fps))
@@ -106,13 +113,15 @@ def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[
     names = list(spec.bone_names)
     root = names[0]
     action = get_action(ref.pins, "reference.pins")
+    by_channel = {c: keyed_bones(action, (c,)) for c in ROTATIONS}
     rotated = keyed_bones(action, ROTATIONS)
     moved = keyed_bones(action, ("location",))
     mapping = resolve_map({**moved, **rotated}, obj.pose.bones.keys(), ref.bone_map, prefer=names)
     keyed: dict[str, set[int]] = {}  # simulated bone -> frames its pin channels are keyed at
     for source, frames in rotated.items():
-        if mapping.get(source) in names and mapping[source] != root:
-            keyed.setdefault(mapping[source], set()).update(int(round(f)) for f in frames)
+        target = mapping.get(source)
+        if target in names and target != root and source in by_channel[_channel(obj.pose.bones[target])]:
+            keyed.setdefault(target, set()).update(int(round(f)) for f in frames)
     root_frames = {int(round(f)) for s, fs in moved.items() if mapping.get(s) == root for f in fs}
     if root_frames:
         keyed.setdefault(root, set()).update(root_frames)
@@ -121,7 +130,12 @@ def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[
     if root_turned:
         notes.append(f"the root {root}'s rotation keys are not pins (its location keys pin where the creature is; "
                      "which way it faces is left to the policy)")
+    notes += _unused_channels(obj, mapping, by_channel, names)
     if not keyed:
+        unread = [n for n in notes if "keys do nothing" in n]
+        if unread:
+            raise RigDojoError(f"reference.pins: the Action {action.name!r} keys no rotation the simulated bones read: "
+                               f"{unread[0]}; key the channel of the bone's rotation mode")
         if root_turned:
             raise RigDojoError(f"reference.pins: the Action {action.name!r} keys only the root {root}'s rotation, which "
                                "cannot be pinned; key the other bones' rotations, or the root's location (where the "
@@ -136,8 +150,7 @@ def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[
         raise RigDojoError(f"reference.pins: the Action {action.name!r} has a key that is not a usable number "
                            f"({bad}); fix that key")
     pinned, every, chosen = pin_selection(ref, action, keyed, names, "the pinned bones")
-    notes += _unused_channels(obj, action, mapping, pinned)
-    ignored = sorted(s for s in {*rotated, *moved} if mapping.get(s) not in keyed)
+    ignored = sorted(s for s in {*rotated, *moved} if mapping.get(s) not in names)
     if ignored:
         notes.append(f"keys on {_names(ignored)} are not pins (not simulated bones)")
     if chosen is not None:
@@ -176,21 +189,24 @@ def _pose_pins(ref, obj, spec: PhysicsSpec, start: int, end: int) -> tuple[list[
     return rows, notes + list(clip.notes)
 
 
-def _unused_channels(obj, action, mapping: dict, pinned: list[str]) -> list[str]:
-    """Notes on pinned bones keyed only on a rotation channel their rotation mode does not read (Euler keys on a
+def _channel(pb) -> str:
+    """The rotation channel a pose bone reads in its rotation mode."""
+    return {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}.get(pb.rotation_mode,
+                                                                                       "rotation_euler")
+
+
+def _unused_channels(obj, mapping: dict, by_channel: dict, names: list[str]) -> list[str]:
+    """Notes on simulated bones keyed on a rotation channel their rotation mode does not read (Euler keys on a
     quaternion bone): Blender ignores those keys, and so do the pins."""
     notes = []
-    channel = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
-    by_channel = {c: keyed_bones(action, (c,)) for c in ROTATIONS}
     for source, target in mapping.items():
-        pb = obj.pose.bones.get(target)
-        if pb is None or target not in pinned:
+        if target not in names or target == names[0]:
             continue
-        used = channel.get(pb.rotation_mode, "rotation_euler")
-        keyed = [c for c in ROTATIONS if source in by_channel[c]]
-        if keyed and used not in keyed:
-            notes.append(f"{target}'s {', '.join(keyed)} keys do nothing: it rotates by {used} ({pb.rotation_mode}), "
-                         "so Blender and the pins ignore them")
+        pb = obj.pose.bones[target]
+        ignored = [c for c in ROTATIONS if source in by_channel[c] and c != _channel(pb)]
+        if ignored:
+            notes.append(f"{target}'s {', '.join(ignored)} keys do nothing: it rotates by {_channel(pb)} "
+                         f"({pb.rotation_mode}), so Blender and the pins ignore them")
     return notes
 
 

@@ -121,10 +121,16 @@ def test_the_root_s_rotation_and_keys_blender_ignores_are_said_not_pinned(posed)
     _key(posed, turn, "neck", 20, rotation=(0.3, 0.0, 0.0))  # Euler keys on a quaternion bone: Blender ignores them
     posed.animation_data.action = None
     spec = spec_from_config(stand_config(posed.name, pins="Turn"))
-    assert spec.pin_labels == ["frame 20: pose of neck and root position"]
+    assert spec.pin_labels == ["frame 20: root position"]  # the neck's Euler keys are no pin
     assert any("torso's rotation keys are not pins" in n for n in spec.notes), spec.notes
     assert any("neck's rotation_euler keys do nothing: it rotates by rotation_quaternion" in n for n in spec.notes)
-    assert np.allclose(spec.pin_euler[0, list(spec.bone_names).index("neck")], 0.0, atol=1e-6)  # as Blender shows it
+    only = bpy.data.actions.new("EulerOnQuaternion")
+    only.use_fake_user = True
+    posed.animation_data.action = only
+    _key(posed, only, "neck", 20, rotation=(0.3, 0.0, 0.0))
+    posed.animation_data.action = None
+    with pytest.raises(RigDojoError, match="keys no rotation the simulated bones read: neck's rotation_euler keys"):
+        spec_from_config(stand_config(posed.name, pins="EulerOnQuaternion"))
 
 
 def test_an_action_keying_no_simulated_bone_and_pins_on_the_track_task_are_refused(posed):
@@ -210,6 +216,8 @@ def test_the_reference_panel_shows_a_physics_task_s_pins_and_the_sidebar_trains_
      "--pins is for --task reach, aim, grasp, stand, locomotion, jump, obstacles; the track task does not use it"),
     (["--task", "stand", "--style", "Pose"], "--style is for --task reach, aim, grasp; the stand task does not use it"),
     (["--task", "stand", "--pins", "Nope"], "reference.pins: no Action named 'Nope'"),
+    (["--task", "stand", "--pins", "Pose", "--init-from", "library:stand"],
+     "pins cannot be taught to the library's policy (library:stand)"),
     (["--task", "locomotion", "--effector-pins", "tail:Stone@45", "--controls", "torso,neck"],
      "'tail' is not simulated"),
 ])
@@ -225,3 +233,22 @@ def test_the_command_line_refuses_physics_pins_in_one_line_with_exit_code_2(pose
     err = capfd.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("rig_dojo: error: ") and message in err[0], err
     assert _digest(blend) == before and not (tmp_path / "run").exists()
+
+
+def test_a_key_the_creature_cannot_take_is_refused_before_the_twin_check_is_printed(posed, tmp_path, capfd):
+    from rig_dojo import cli
+
+    far = bpy.data.actions.new("TooFar")
+    far.use_fake_user = True
+    posed.animation_data.action = far
+    _key(posed, far, "neck", 30, rotation=(2.5, 0.0, 0.0))  # past the neck's 90° either way
+    posed.animation_data.action = None
+    blend = tmp_path / "quad.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    capfd.readouterr()
+    code = cli.main(["train", str(blend), "--rig", "Quadruped", "--task", "stand", "--pins", "TooFar", "--steps",
+                     "1000", "--out", str(tmp_path / "run")])
+    out, err = capfd.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "the pin at frame 30 keys neck" in lines[0], err
+    assert "from any rotation the creature can take" in lines[0] and "twin check" not in out, out
