@@ -192,7 +192,7 @@ def run_training(config, make_env, run_dir: Path | None, resume: bool = False, i
         if end_note:
             print(f"note: {end_note}")
         resumed = int(getattr(session, "resumed_from_step", 0))
-        if not zero_shot and int(steps) <= resumed:  # a resumed run keeps what it had learnt
+        if not zero_shot and 0 < resumed and int(steps) <= resumed:  # a resumed run keeps what it had learnt
             print(f"note: nothing more was trained: the run already had {resumed:,d} steps; give a larger --steps "
                   "or more --minutes to train on")
         elif not zero_shot and int(steps) <= 0:

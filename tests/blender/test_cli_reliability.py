@@ -386,6 +386,25 @@ def test_a_run_whose_budget_ends_before_the_first_update_says_its_policy_is_untr
     json.loads(text, parse_constant=lambda word: pytest.fail(f"summary.json is not strict JSON: {word}"))
 
 
+def test_a_run_resumed_past_its_steps_says_nothing_more_was_trained(tmp_path, capsys):
+    """Resumed with a budget it already had: the policy is the run's trained one, not "the untrained start"."""
+    import importlib.util
+
+    from rig_dojo.headless import run_training
+
+    spec = importlib.util.spec_from_file_location("core_agents", Path(__file__).parents[1] / "core" / "test_agents.py")
+    core = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(core)
+    config = core.long_ppo_config(total_steps=1024)  # two updates of 8 x 64
+    run_training(config, core.make_toy_env, tmp_path / "run", episodes=2)
+    capsys.readouterr()
+    summary = run_training(config, core.make_toy_env, tmp_path / "run", resume=True, episodes=2)
+    out = capsys.readouterr().out
+    assert summary["steps"] == 1024, summary["steps"]
+    assert "note: nothing more was trained: the run already had 1,024 steps" in out, out
+    assert "untrained start" not in out
+
+
 def test_help_says_what_bake_frames_and_evaluate_do(capsys):
     parser = cli.build_parser()
     for argv, words in ((["bake", "--help"], "the frames to bake"), (["evaluate", "--help"], "deterministic action")):
