@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import kinematics as km
 from .. import rotations
-from ..reference.pins import POSE, PinSet
+from ..reference.pins import POSE, PinSet, next_pins
 from ..reference.style import StyleReference, energy_distance, step_features, window_features
 
 LOOKAHEAD = 2  # pins the observation describes
@@ -69,14 +69,14 @@ class TaskPins:
         self.angle_tolerance = np.radians(pins.angle_tolerance)
         # per-step lookups: the next pose / effector pin at or after step t, and the next pins after t
         table = np.arange(horizon + 2)
-        self.next_pose = self._next(table, self.is_pose, inclusive=True)
-        self.next_effector = self._next(table, ~self.is_pose, inclusive=True)
-        next_any = self._next(table, np.ones(self.n_pins, bool), inclusive=True)
+        self.next_pose = next_pins(self.steps, table, self.is_pose)
+        self.next_effector = next_pins(self.steps, table, ~self.is_pose)
+        next_any = next_pins(self.steps, table, np.ones(self.n_pins, bool))
         # the approach shaping heads for a pin only while it is the next pin of all: shaping toward the cup
         # before the pose keyed ahead of it would point the exploring arm the wrong way
         self.pose_is_next = self._is_next(self.next_pose, next_any)
         self.effector_is_next = self._is_next(self.next_effector, next_any)
-        self.after = np.stack([self._next(table, np.ones(self.n_pins, bool), inclusive=False, skip=k)
+        self.after = np.stack([next_pins(self.steps, table, np.ones(self.n_pins, bool), inclusive=False, skip=k)
                                for k in range(LOOKAHEAD)], axis=1)  # (T+2, K)
         hard_steps = self.steps[self.hard]
         self.last_hard = int(hard_steps.max()) if hard_steps.size else -1
@@ -107,14 +107,6 @@ class TaskPins:
                                f"{'XYZ'[axis]} rotation at {np.degrees(self.q_pin[k, j]):.1f} deg, outside its limits "
                                f"({np.degrees(task.q_low[j]):.1f} to {np.degrees(task.q_high[j]):.1f} deg); key a "
                                "pose inside the limits, or widen them")
-
-    def _next(self, t: np.ndarray, which: np.ndarray, inclusive: bool, skip: int = 0) -> np.ndarray:
-        """For each step in ``t``, the index of the ``skip``-th pin among ``which`` at (or after) it; -1 if none."""
-        idx = np.flatnonzero(which)
-        if not len(idx):
-            return np.full(len(t), -1)
-        pos = np.searchsorted(self.steps[idx], t, side="left" if inclusive else "right") + skip
-        return np.where(pos < len(idx), idx[np.minimum(pos, len(idx) - 1)], -1)
 
     def _is_next(self, which: np.ndarray, next_any: np.ndarray) -> np.ndarray:
         """Per step: whether the pin ``which`` gives is due no later than the next pin of any kind."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rotations
+from ..reference.pins import next_pins
 from .mjcf import euler_from_hinges
 
 LOOKAHEAD = 2  # pins the observation describes
@@ -63,9 +64,9 @@ class PhysicsPins:
         self.weight = np.asarray(spec.pin_weight, dtype=np.float64).reshape(p)
         self.distance_tolerance = float(task.config.pin_distance)
         table = np.arange(self.horizon + 2)
-        self.next_pose = self._next(table, self.has_pose)
-        self.next_point = self._next(table, self.has_point)
-        self.after = np.stack([self._next(table, np.ones(p, bool), skip=k, inclusive=False)
+        self.next_pose = next_pins(self.steps, table, self.has_pose)
+        self.next_point = next_pins(self.steps, table, self.has_point)
+        self.after = np.stack([next_pins(self.steps, table, np.ones(p, bool), inclusive=False, skip=k)
                                for k in range(LOOKAHEAD)], axis=1)  # (T+2, K)
         self.set_guide(True)
         hard_steps = self.steps[self.hard]
@@ -94,14 +95,6 @@ class PhysicsPins:
             raise RigDojoError(f"the pin at frame {int(round(spec.pin_frames[k]))} keys {bone} "
                                f"{np.degrees(off[k, b]):.1f}° from any rotation the creature can take there (a locked "
                                f"axis, or past its limits); key {bone} within its limits and free axes, or unlock them")
-
-    def _next(self, t: np.ndarray, which: np.ndarray, skip: int = 0, inclusive: bool = True) -> np.ndarray:
-        """For each step in ``t``, the ``skip``-th pin among ``which`` at (or after) it; -1 if none."""
-        idx = np.flatnonzero(which)
-        if not len(idx):
-            return np.full(len(t), -1)
-        pos = np.searchsorted(self.steps[idx], t, side="left" if inclusive else "right") + skip
-        return np.where(pos < len(idx), idx[np.minimum(pos, len(idx) - 1)], -1)
 
     # ---- the guide ---------------------------------------------------------------------
     def set_guide(self, on: bool) -> None:
@@ -230,7 +223,7 @@ class PhysicsPins:
         rot = task.twin.xmat[:, 0].reshape(n, 3, 3)
         rows = np.arange(n)
         q = task.twin.q
-        points = self._read_points()
+        points = self.points  # read by fill (after a step) or reset (after a restart): the state observed now
         parts = [(t / max(self.horizon, 1))[:, None]]
         for slot in range(LOOKAHEAD):
             kk = self.after[np.minimum(t, self.horizon + 1), slot]

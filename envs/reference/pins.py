@@ -124,6 +124,17 @@ class PinSet:
         return cls(**meta, **{k: np.array(data[prefix + k]) for k in cls._ARRAYS})
 
 
+def next_pins(steps: np.ndarray, t: np.ndarray, which: np.ndarray, inclusive: bool = True,
+              skip: int = 0) -> np.ndarray:
+    """For each step in ``t``, the index of the ``skip``-th pin among ``which`` (a mask over pins whose episode
+    steps, in order, are ``steps``) at (``inclusive``) or after it; -1 if none. Any family's per-step lookup tables."""
+    idx = np.flatnonzero(which)
+    if not len(idx):
+        return np.full(len(t), -1)
+    pos = np.searchsorted(np.asarray(steps)[idx], t, side="left" if inclusive else "right") + skip
+    return np.where(pos < len(idx), idx[np.minimum(pos, len(idx) - 1)], -1)
+
+
 def measure_pins(pins: PinSet, rotations: np.ndarray, points: np.ndarray, unit: float) -> dict:
     """How far a motion is from its pins, at each pin's frame.
 
