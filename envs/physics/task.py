@@ -439,25 +439,27 @@ class ObstacleCourseTask(LocomotionTask):
         return np.stack([dist, np.full(self.num_envs, self.obstacle_height / self.unit)], axis=1)
 
 
-PHYSICS_TASKS: dict[str, type[PhysicsTask]] = {
-    "stand": StandTask, "locomotion": LocomotionTask, "jump": JumpTask, "obstacles": ObstacleCourseTask,
-}
+def physics_task_class(kind: str) -> type[PhysicsTask]:
+    """The class of the physics task ``kind``; a RigDojoError naming the tasks for an unknown one. Track's class
+    lives in tracking.py and builds on PhysicsTask, so it is imported here, when asked for, rather than at the
+    bottom of this module (that made importing tracking.py first a circular import)."""
+    from .tracking import TrackTask
 
-
-from .tracking import TrackTask  # noqa: E402  (it builds on PhysicsTask)
-
-PHYSICS_TASKS["track"] = TrackTask
+    classes: dict[str, type[PhysicsTask]] = {
+        "stand": StandTask, "locomotion": LocomotionTask, "jump": JumpTask, "obstacles": ObstacleCourseTask,
+        "track": TrackTask,
+    }
+    try:
+        return classes[kind]
+    except KeyError:
+        raise RigDojoError(f"unknown physics task {kind!r}; choose one of {', '.join(classes)}") from None
 
 
 def make_physics_task(spec: PhysicsSpec, kind: str = "stand", n_envs: int = 16, seed: int | None = None,
                       config: PhysicsConfig | None = None, **kwargs) -> PhysicsTask:
     """Build the physics task ``kind`` for ``spec`` (``kwargs``: ``terms``, ``curriculum_threshold``,
     ``model_options`` or single ``[physics]`` fields to override)."""
-    try:
-        cls = PHYSICS_TASKS[kind]
-    except KeyError:
-        raise RigDojoError(f"unknown physics task {kind!r}; choose one of {', '.join(PHYSICS_TASKS)}") from None
-    return cls(spec, config, n_envs=n_envs, seed=seed, **kwargs)
+    return physics_task_class(kind)(spec, config, n_envs=n_envs, seed=seed, **kwargs)
 
 
 @dataclass

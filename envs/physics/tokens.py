@@ -183,13 +183,9 @@ def token_task_class(cls: type) -> type:
 
 def make_token_task(spec, kind: str = "stand", n_envs: int = 16, seed: int | None = None, config=None, **kwargs):
     """:func:`~.task.make_physics_task` observed as hinge tokens."""
-    from .task import PHYSICS_TASKS
+    from .task import physics_task_class
 
-    try:
-        cls = PHYSICS_TASKS[kind]
-    except KeyError:
-        raise RigDojoError(f"unknown physics task {kind!r}; choose one of {', '.join(PHYSICS_TASKS)}") from None
-    return token_task_class(cls)(spec, config, n_envs=n_envs, seed=seed, **kwargs)
+    return token_task_class(physics_task_class(kind))(spec, config, n_envs=n_envs, seed=seed, **kwargs)
 
 
 class TokenMix(TaskMix):

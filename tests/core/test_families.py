@@ -154,3 +154,28 @@ def test_the_toml_example_in_the_config_docstring_is_a_valid_config():
     assert parsed.rewards
     for term in parsed.rewards:
         validate_params(term.name, term.params)  # a registered term with valid parameters
+
+
+def test_every_core_module_imports_first_without_a_cycle():
+    """Each bpy-free module imported first, with none of the package loaded (importing envs/physics/tracking.py
+    before task.py was a circular import while task.py registered TrackTask at its bottom)."""
+    import importlib
+    import sys
+
+    failed = []
+    for side in ("envs", "rewards", "agents"):
+        for path in sorted((REPO_ROOT / side).rglob("*.py")):
+            name = ".".join(("rig_dojo", *path.relative_to(REPO_ROOT).with_suffix("").parts))
+            name = name.removesuffix(".__init__")
+            loaded = {k: v for k, v in sys.modules.items() if k == "rig_dojo" or k.startswith("rig_dojo.")}
+            for k in loaded:
+                del sys.modules[k]
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                failed.append(f"{name}: {exc}")
+            finally:
+                for k in [k for k in sys.modules if k == "rig_dojo" or k.startswith("rig_dojo.")]:
+                    del sys.modules[k]
+                sys.modules.update(loaded)
+    assert not failed, failed
