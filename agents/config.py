@@ -94,7 +94,7 @@ for the task: what the sidebar starts from)::
     jump_height = 0.15
     obstacle_heights = [0.02, 0.05, 0.08, 0.12]   # the obstacle course's curriculum
     obstacle_distance = 1.0
-    action_scale = 0.0               # 0: the task's own (0.5 locomotion/obstacles, 1 stand/jump)
+    action_scale = 0.0               # 0: the task's own (0.5 locomotion/obstacles, 1 stand/jump, 0.35 track)
 
     [reference]                      # pins and a style clip (reach, aim, grasp)
     pins = "ArmKeys"                 # an Action whose keyed frames on the controls become pose pins
@@ -341,12 +341,18 @@ _GRASP_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], n_envs=128, batch_size=1024,
 # row's 18, and Rigify's quadruped metarig walks at all. Jump: 2 runs of 3 land 8 of 8 jumps within 5 minutes with
 # it, 1 of 3 with -1 (agents/README.md, "Physics defaults").
 _PHYSICS_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], extra={**_DEFAULTS["ppo"]["extra"], "log_std_init": -2.0})
+# Track: our PPO's row with a [128, 128] network, beside the track task's action_scale 0.35 (envs/physics/tracking.py;
+# 0.2 before): with [64, 64] and 0.2 the tracked walk fell to 1-5 of 8 pushes at 0.25 sizes/s and most at 0.5; with
+# these to none of 8 at 0.25 and 0.5 in every run measured, taking longer to train (README, "Tracking a clip in
+# physics").
+_TRACK_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], net_arch=[128, 128])
 _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "grasp"): _GRASP_PPO,
     ("ppo", "stand"): _PHYSICS_PPO,
     ("ppo", "locomotion"): _PHYSICS_PPO,
     ("ppo", "jump"): _PHYSICS_PPO,
     ("ppo", "obstacles"): _PHYSICS_PPO,  # locomotion over a box: starts from locomotion's tuning
+    ("ppo", "track"): _TRACK_PPO,
     ("sb3_ppo", "locomotion"): _SB3_LOCOMOTION,
     ("sb3_ppo", "obstacles"): _SB3_LOCOMOTION,
 }
@@ -354,7 +360,7 @@ _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
 
 def defaults_for(algo: str, task: str | None = None) -> AlgoConfig:
     """The tuned hyperparameters of ``algo`` (documented in agents/README.md); with ``task``, that
-    task's own tuning where it has one (grasp, stand, locomotion, jump and obstacles with our PPO; locomotion and
+    task's own tuning where it has one (grasp, stand, locomotion, jump, obstacles and track with our PPO; locomotion and
     obstacles with ``sb3_ppo``), else ``algo``'s."""
     if algo not in _DEFAULTS:
         raise RigDojoError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS + SEARCH_ALGORITHMS)}")

@@ -89,7 +89,7 @@ class PhysicsConfig:
                                        description="How far ahead the obstacle stands (body sizes)")
     action_scale: float = setting(0.0, label="Action Scale", min=0.0, max=1.0, precision=2, advanced=True,
                                   description="How far from rest toward a joint limit a full action asks the servo "
-                                              "to go; 0 uses the task's default (0.5 for walking)")
+                                              "to go; 0 uses the task's default (0.5 walking, 0.35 tracking)")
 
     reference: str = setting("", label="Reference", cli=True, tasks=_TRACK,
                              description="The clip to track: an Action on the rig (its name) or a BVH file (a path "
