@@ -23,7 +23,9 @@ from rig_dojo.envs.kinematic.tasks import make_task
 
 pytestmark = pytest.mark.slow  # trains or runs the command line in subprocesses
 
-BUDGETS = {"ppo": 24_576, "sb3_ppo": 24_576, "a2c": 24_576, "sac": 3_000, "td3": 3_000, "dqn": 30_000, "qlearning": 40_000}
+# our PPO: 6 updates of 512 x 16 steps. With 3 (24,576 steps) the seeded run learnt the reach on one machine and
+# fell short of the +3.0 margin below on another (+1.65; same code and packages, another CPU's floating point).
+BUDGETS = {"ppo": 49_152, "sb3_ppo": 24_576, "a2c": 24_576, "sac": 3_000, "td3": 3_000, "dqn": 30_000, "qlearning": 40_000}
 
 
 @pytest.fixture(scope="module")
