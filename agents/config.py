@@ -342,9 +342,8 @@ _GRASP_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], n_envs=128, batch_size=1024,
 # it, 1 of 3 with -1 (agents/README.md, "Physics defaults").
 _PHYSICS_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], extra={**_DEFAULTS["ppo"]["extra"], "log_std_init": -2.0})
 # Track: our PPO's row with a [128, 128] network, beside the track task's action_scale 0.35 (envs/physics/tracking.py;
-# 0.2 before): with [64, 64] and 0.2 the tracked walk fell to 1-5 of 8 pushes at 0.25 sizes/s and most at 0.5; with
-# these to none of 8 at 0.25 and 0.5 in every run measured, taking longer to train (README, "Tracking a clip in
-# physics").
+# 0.2 before): with [64, 64] and 0.2 the tracked walk fell to 54 of 96 shoves at 0.25 and 0.5 sizes/s over three
+# seeds; with these to 4 of 96 (the trot to none), taking longer to train (README, "Tracking a clip in physics").
 _TRACK_PPO: dict[str, Any] = dict(_DEFAULTS["ppo"], net_arch=[128, 128])
 _TASK_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "grasp"): _GRASP_PPO,
