@@ -162,20 +162,24 @@ def test_every_core_module_imports_first_without_a_cycle():
     import importlib
     import sys
 
+    def unload_package() -> dict:
+        """Take the package's modules out of sys.modules; returns them."""
+        ours = {k: v for k, v in sys.modules.items() if k == "rig_dojo" or k.startswith("rig_dojo.")}
+        for k in ours:
+            del sys.modules[k]
+        return ours
+
     failed = []
     for side in ("envs", "rewards", "agents"):
         for path in sorted((REPO_ROOT / side).rglob("*.py")):
             name = ".".join(("rig_dojo", *path.relative_to(REPO_ROOT).with_suffix("").parts))
             name = name.removesuffix(".__init__")
-            loaded = {k: v for k, v in sys.modules.items() if k == "rig_dojo" or k.startswith("rig_dojo.")}
-            for k in loaded:
-                del sys.modules[k]
+            loaded = unload_package()
             try:
                 importlib.import_module(name)
             except ImportError as exc:
                 failed.append(f"{name}: {exc}")
             finally:
-                for k in [k for k in sys.modules if k == "rig_dojo" or k.startswith("rig_dojo.")]:
-                    del sys.modules[k]
+                unload_package()  # the fresh copies go; the test session's own come back
                 sys.modules.update(loaded)
     assert not failed, failed
