@@ -27,9 +27,20 @@ class RigDojoPreferences(AddonPreferences):
         default=True,
     )
 
+    spare_core: BoolProperty(
+        name="Keep a Core for Blender",
+        description="The training process leaves one of the machine's cores to Blender, so that the viewport and "
+                    "the live preview stay smooth while it trains (off: training uses every core; a physics "
+                    "training then runs up to about 1.5x faster on 2 cores, and the viewport may stutter)",
+        default=True,
+    )
+
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "training_process")
+        row = layout.row()
+        row.enabled = self.training_process
+        row.prop(self, "spare_core")
         absent = deps.missing()
         installer = deps.current
         col = layout.column()

@@ -14,7 +14,10 @@ in a child process: same TrainConfig, same run folder, checkpoints, policy files
 child forwards each new snapshot and curve point through a pipe, and the parent reads them when the
 UI asks (no thread in Blender's process). The child never imports bpy (importing it raises there),
 ignores Ctrl-C (Blender decides: quitting stops the run, which saves) and stops and saves by itself
-when Blender goes away without stopping it (the pipe closes).
+when Blender goes away without stopping it (the pipe closes). It leaves one core to Blender: its threads
+run on the others (``agents.threads.leave_one_core``), so the UI thread, waking, finds a core the trainer
+does not hold; without that, two CPU-bound processes beside a physics training put the sidebar timer's
+p99 lateness at 5.2-6.6 ms, 3.9-4.8 ms with a core left (issue 12, ``./dojo bench ui``).
 
 Children come from a fork server (``multiprocessing``'s ``forkserver``, where the OS has one; else
 ``spawn``): a clean process started once from ``sys.executable`` with numpy, torch and
@@ -99,10 +102,12 @@ class WorkerSession:
     ``spec`` is what the task's family's ``env_factory`` takes (the twin's spec, read from the scene in the
     parent); the child builds the environments from it and ``config.task``'s family. Settings
     the session refuses raise :class:`RigDojoError` from ``start()``, as a thread's session does.
+    ``spare_core`` (default on): the child keeps off one of the machine's cores, left to Blender's UI
+    (``agents.threads.leave_one_core``; the preference "Keep a Core for Blender").
     """
 
     def __init__(self, config: TrainConfig, spec: Any, run_dir: str | Path,
-                 init_from: str | Path | None = None):
+                 init_from: str | Path | None = None, spare_core: bool = True):
         config.validate()
         self.config = config
         self.run_dir = Path(run_dir)
@@ -114,8 +119,9 @@ class WorkerSession:
         from .session import session_class
 
         self.runs = session_class(config.algo.name)  # the session class the child runs (the algorithm's)
+        self.spare_core = bool(spare_core)
         self._payload = pickle.dumps((config, spec, str(self.run_dir),
-                                      str(init_from) if init_from else None))
+                                      str(init_from) if init_from else None, self.spare_core))
         self._state = "idle"
         self._latest: Snapshot | None = None
         self._history: collections.deque[CurvePoint] = collections.deque(maxlen=HISTORY_LIMIT)
@@ -284,7 +290,11 @@ def child_main(conn: Any, payload: bytes) -> None:
     from ..envs.families import family_of
     from .session import make_session
 
-    config, spec, run_dir, init_from = pickle.loads(payload)
+    config, spec, run_dir, init_from, spare_core = pickle.loads(payload)
+    if spare_core:  # before any thread starts: torch's, the twin's and the session's run on the other cores
+        from .threads import leave_one_core
+
+        leave_one_core()
     try:
         make_env = family_of(config.task).hooks().env_factory(spec)
         session = make_session(config, make_env, run_dir, init_from=init_from)

@@ -16,13 +16,22 @@ def rig_problem(settings) -> str | None:
     return family_of(settings.task).edge_hooks().training_problem(settings)
 
 
-def training_process() -> bool:
-    """Whether the sidebar trains in a worker process (the preference "Train in a Separate Process"; on unless
-    turned off there, or where the add-on's preferences cannot be read)."""
+def _switch(name: str) -> bool:
+    """An on/off add-on preference: on unless turned off there (also where the preferences cannot be read)."""
     from ..preferences import addon_preferences
 
     prefs = addon_preferences()
-    return True if prefs is None else bool(prefs.training_process)
+    return True if prefs is None else bool(getattr(prefs, name))
+
+
+def training_process() -> bool:
+    """Whether the sidebar trains in a worker process (the preference "Train in a Separate Process")."""
+    return _switch("training_process")
+
+
+def spare_core() -> bool:
+    """Whether that process leaves a core to Blender's UI (the preference "Keep a Core for Blender")."""
+    return _switch("spare_core")
 
 
 def start_training(settings, zero_shot: bool = False) -> live.LiveRun:
@@ -50,7 +59,7 @@ def start_training(settings, zero_shot: bool = False) -> live.LiveRun:
     elif training_process():  # the trainer in a process of its own: the UI keeps its interpreter (agents/worker.py)
         from ..agents.worker import WorkerSession
 
-        session = WorkerSession(config, spec, run_dir)
+        session = WorkerSession(config, spec, run_dir, spare_core=spare_core())
     else:
         session = make_session(config, make_env, run_dir)
     session.start()

@@ -154,7 +154,8 @@ addon_utils.enable("MODULE", default_set=True)
 s = bpy.context.scene.rig_dojo
 s.rig, s.task, s.controls, s.effector, s.region = objs["rig"], "reach", "upper_arm, forearm", "hand", objs["region"]
 s.run_dir = run_dir
-report = {"preference": bpy.context.preferences.addons["MODULE"].preferences.training_process}
+prefs = bpy.context.preferences.addons["MODULE"].preferences
+report = {"preference": prefs.training_process, "spare_core": prefs.spare_core}
 report["train"] = sorted(bpy.ops.rig_dojo.train())
 run = live.current()
 session = run.session
@@ -164,6 +165,8 @@ while (session.latest() is None or session.latest().step < 20000) and time.monot
     live.tick()
     time.sleep(0.05)
 report["step"] = session.latest().step if session.latest() else 0
+report["mine"] = sorted(os.sched_getaffinity(0))  # Blender's main thread: every core
+report["child"] = [sorted(os.sched_getaffinity(int(t))) for t in os.listdir(f"/proc/{session.pid}/task")]
 report["stop"] = sorted(bpy.ops.rig_dojo.stop())
 report["state"], report["error"] = run.state, run.error
 report["policy"] = os.path.isfile(os.path.join(run_dir, "final.rdpolicy"))
@@ -175,7 +178,9 @@ os._exit(0)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
-    assert report["preference"] is True and report["train"] == ["FINISHED"]
+    assert report["preference"] is True and report["spare_core"] is True and report["train"] == ["FINISHED"]
+    left = report["mine"][1:] or report["mine"]  # the worker leaves a core to Blender (one-core machine: none)
+    assert len(report["child"]) >= 2 and all(cores == left for cores in report["child"]), report
     assert report["session"] == [f"{MODULE}.agents.worker", "WorkerSession", True]
     assert report["step"] >= 20000, report
     assert report["stop"] == ["FINISHED"] and report["state"] == "stopped" and report["error"] is None

@@ -216,3 +216,32 @@ def test_with_the_preference_off_the_sidebar_trains_in_a_thread(factory, tmp_pat
     run.session.wait(60)
     live.tick()
     assert run.state == "finished" and (run.run_dir / "final.rdpolicy").is_file()
+
+
+def test_the_training_process_leaves_a_core_to_blender_unless_the_preference_is_off(factory, tmp_path, monkeypatch):
+    """Every thread of the worker (the session's, torch's, the forwarder) runs on all cores but one where the
+    machine has more than one, so Blender's UI thread finds a core the trainer does not hold (issue 12,
+    ``./dojo bench ui``); with "Keep a Core for Blender" off, on every core. Blender's own threads keep theirs."""
+    from rig_dojo.operators import train
+
+    cores = sorted(os.sched_getaffinity(0))
+    objs = build_demo_scene()
+    s = bpy.context.scene.rig_dojo
+    s.rig, s.task, s.controls, s.effector = objs["rig"], 'reach', "upper_arm, forearm", "hand"
+    s.region = objs["region"]
+    for spare, expected in ((True, cores[1:] or cores), (False, cores)):
+        monkeypatch.setattr(train, "spare_core", lambda spare=spare: spare)
+        s.run_dir = str(tmp_path / f"run_{spare}")
+        assert bpy.ops.rig_dojo.train() == {'FINISHED'}
+        run = live.current()
+        session = run.session
+        end = time.monotonic() + 60
+        while session.latest() is None or session.latest().step == 0:  # training: its threads have started
+            assert time.monotonic() < end
+            time.sleep(0.1)
+        threads = {tid: sorted(os.sched_getaffinity(int(tid))) for tid in os.listdir(f"/proc/{session.pid}/task")}
+        assert bpy.ops.rig_dojo.stop() == {'FINISHED'} and run.state == "stopped"
+        wait_gone(session.pid)
+        assert len(threads) >= 2 and all(mask == expected for mask in threads.values()), (spare, threads)
+        assert (run.run_dir / "final.rdpolicy").is_file()
+    assert sorted(os.sched_getaffinity(0)) == cores

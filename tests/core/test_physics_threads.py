@@ -3,6 +3,9 @@ it steps): the same states as on one thread, and the thread count decided in one
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 
 from rig_dojo.agents import threads
@@ -54,3 +57,43 @@ def test_an_unstable_environment_is_found_and_leaves_no_log_file_in_the_working_
     assert twin.diverged().tolist() == [False, True, False, False]
     assert any("unstable" in w for w in twin_module.mujoco_warnings)
     assert not (tmp_path / "MUJOCO_LOG.TXT").exists()  # MuJoCo's own handler writes it there
+
+
+def test_a_thread_that_leaves_a_core_runs_with_the_threads_it_starts_on_the_others(monkeypatch):
+    """What the sidebar's training process does first (agents/worker.py): one core left to Blender's UI; the
+    threads it starts later inherit the rest; the twin's thread count follows the cores left, torch's stays the
+    machine's (the same numbers as the command line)."""
+    monkeypatch.delenv(threads.PHYSICS_ENV_VAR, raising=False)
+    monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    monkeypatch.setattr(threads, "_cores_before_leaving", None)
+    cores = sorted(os.sched_getaffinity(0))
+    torch_before = threads.training_threads()
+    seen = {}
+
+    def leaver():
+        seen["left"] = threads.leave_one_core()
+        seen["physics"] = threads.physics_threads()
+        seen["torch"] = threads.training_threads()
+        child = threading.Thread(target=lambda: seen.update(child=sorted(os.sched_getaffinity(0))))
+        child.start()
+        child.join()
+        seen["own"] = sorted(os.sched_getaffinity(0))
+
+    thread = threading.Thread(target=leaver)
+    thread.start()
+    thread.join()
+    rest = cores[1:] or cores  # a one-core machine keeps its core
+    assert seen["own"] == seen["child"] == rest
+    assert seen["left"] == len(rest) and seen["physics"] == min(len(rest), threads.MAX_PHYSICS_THREADS)
+    assert seen["torch"] == torch_before == threads.training_threads(len(cores))  # the command line's count
+    assert sorted(os.sched_getaffinity(0)) == cores  # the calling thread only: this one keeps every core
+
+
+def test_after_leaving_a_core_torch_counts_the_machine_and_the_twin_the_cores_left(monkeypatch):
+    monkeypatch.delenv(threads.PHYSICS_ENV_VAR, raising=False)
+    monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)  # a 5-core machine, one core left to Blender
+    monkeypatch.setattr(threads, "_cores_before_leaving", 5)
+    assert (threads.training_threads(), threads.physics_threads()) == (2, 4)  # 4 cores alone would give torch 1
+    monkeypatch.setattr(threads, "_cores_before_leaving", None)
+    assert threads.training_threads() == 1
