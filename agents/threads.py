@@ -18,7 +18,7 @@ A training process beside Blender's UI (``agents/worker.py``) first leaves one c
 (:func:`leave_one_core`): its threads, torch's and the twin's, run on the others, so Blender's main
 thread, waking for the sidebar's timer, does not queue behind the trainer on a busy machine (issue 12:
 with two CPU-bound processes beside it, the timer's p99 lateness with a physics training went from
-5.2-6.6 ms to 3.9-4.8 ms, about what the machine costs the UI with no training). The twin's thread
+5.2-6.9 ms to 3.8-4.8 ms, about what the machine costs the UI with no training). The twin's thread
 count follows the cores left; torch's stays the machine's.
 """
 

@@ -17,7 +17,7 @@ ignores Ctrl-C (Blender decides: quitting stops the run, which saves) and stops 
 when Blender goes away without stopping it (the pipe closes). It leaves one core to Blender: its threads
 run on the others (``agents.threads.leave_one_core``), so the UI thread, waking, finds a core the trainer
 does not hold; without that, two CPU-bound processes beside a physics training put the sidebar timer's
-p99 lateness at 5.2-6.6 ms, 3.9-4.8 ms with a core left (issue 12, ``./dojo bench ui``).
+p99 lateness at 5.2-6.9 ms, 3.8-4.8 ms with a core left (issue 12, ``./dojo bench ui``).
 
 Children come from a fork server (``multiprocessing``'s ``forkserver``, where the OS has one; else
 ``spawn``): a clean process started once from ``sys.executable`` with numpy, torch and
