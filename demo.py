@@ -36,7 +36,7 @@ HUMAN_LIMITS = {
     "forearm_fk.L": ((0.0, 2.5), None, None),  # bends one way; Y and Z locked below
     "hand_fk.L": ((-0.6, 0.6), (-0.6, 0.6), (-0.6, 0.6)),
 }
-# Each rig trains our PPO with its defaults (agents/README.md) for this many env-steps, the row's own 3M. At 2M
+# Each rig trains our PPO with the reach defaults (agents/README.md) for this many env-steps, the row's own 3M. At 2M
 # (1.0M human and 1.75M arm had reached 95% over two seeds on one machine) the arm ended at 88% on another CPU,
 # seed 0, every run; at 3M both rigs 100% there, the arm on seeds 0, 1 and 2, for ~25 s more of the demo.
 DEMO_STEPS = 3_000_000
@@ -75,7 +75,7 @@ def build_scene() -> dict:
 def _config(rig: str, controls: list[str], effector: str, region: str, quick: bool) -> TrainConfig:
     config = TrainConfig()
     config.task = "reach"
-    config.algo = defaults_for("ppo")
+    config.algo = defaults_for("ppo", "reach")
     config.algo.total_steps = 4096 if quick else DEMO_STEPS
     config.rig.rig, config.rig.controls, config.rig.effector, config.rig.region = rig, controls, effector, region
     config.rig.episode_length = 50

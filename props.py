@@ -92,7 +92,7 @@ ALGORITHM_HELP = {
 }
 
 PARAM_KINDS = (('float', "Float", ""), ('int', "Integer", ""), ('bool', "Boolean", ""), ('choice', "Choice", ""))
-_PPO = defaults_for("ppo")
+_PPO = defaults_for("ppo", "reach")  # the new scene's task is reach
 
 
 def task_default_terms(task: str, **follow) -> list:

@@ -8,7 +8,7 @@
 Reach, 3-bone arm (the demo scene's): random targets in a region, success = the hand within 2%
 of the chain length at the episode's end, measured by deterministic evaluation on 64 fresh
 episodes every few iterations. Wall clock includes the evaluations. The same task is trained
-with ``defaults_for("ppo")`` (ours) and ``defaults_for("sb3_ppo")`` (Stable-Baselines3's PPO
+with ``defaults_for("ppo", "reach")`` (ours) and ``defaults_for("sb3_ppo")`` (Stable-Baselines3's PPO
 with the settings that were the default before): the ratio of their times to 95% is printed.
 Each run's training env-steps/s is printed next to the twin's raw env-steps/s (random actions
 through the same step call, same number of environments), so the share of the twin that
@@ -56,7 +56,7 @@ EVAL_SECONDS = 1.0  # ours: evaluate after the first update at least this much t
 def reach_config(algo: str = "ppo") -> TrainConfig:
     config = TrainConfig()
     config.task = "reach"
-    config.algo = defaults_for(algo)
+    config.algo = defaults_for(algo, "reach")  # the command line's and the sidebar's row for the task
     config.rig.rig, config.rig.controls, config.rig.effector = "Arm", ["upper_arm", "forearm", "hand"], "hand"
     config.rig.region = "Region"
     return config

@@ -243,7 +243,7 @@ def test_the_command_line_picks_the_algorithm_and_the_budget_as_the_sidebar_does
 
     assert resolve().algo == defaults_for("sb3_ppo", "locomotion")
     assert resolve("--task", "stand").algo == defaults_for("ppo", "stand")
-    assert resolve("--task", "reach").algo == defaults_for("ppo")
+    assert resolve("--task", "reach").algo == defaults_for("ppo", "reach")
     assert resolve("--task", "reach", "--algo", "sb3_ppo").algo == defaults_for("sb3_ppo")
     timed = resolve("--task", "reach", "--minutes", "2")
     assert (timed.algo.minutes, timed.algo.total_steps) == (2.0, 0)

@@ -150,7 +150,7 @@ def no_training_left_behind():
 def test_new_scene_settings_are_ppo_defaults_and_the_task_default_terms(factory):
     s = bpy.context.scene.rig_dojo
     config = settings_to_config(s)
-    assert config.algo == defaults_for("ppo")
+    assert config.algo == defaults_for("ppo", "reach") != defaults_for("ppo")  # the reach's own row
     assert config.rewards == []  # empty: the task's default terms (as in the config file)
     s.task = 'aim'
     assert [(t.name, t.weight) for t in settings_to_config(s).rewards] == \

@@ -158,7 +158,7 @@ def test_camera_task_offers_solve_as_its_default_and_cem_and_only_there(factory)
     assert s.algo.name == 'ppo' and not s.discrete
     assert settings_to_config(s).algo == defaults_for("ppo", "locomotion") != defaults_for("ppo")
     s.task = 'reach'  # and back: the task's default, our PPO
-    assert s.algo.name == 'ppo' and settings_to_config(s).algo == defaults_for("ppo")
+    assert s.algo.name == 'ppo' and settings_to_config(s).algo == defaults_for("ppo", "reach")
     s.task = 'locomotion'
     assert settings_to_config(s).task == "locomotion"
 
