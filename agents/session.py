@@ -140,7 +140,8 @@ class TrainingSession(BackgroundRun):
                 from .config import defaults_for
 
                 tuned = defaults_for("ppo", config.task).extra.get("desired_kl")
-                if algo.extra.get("desired_kl", tuned) == tuned and tuned != FINE_TUNE_KL:  # not the user's own
+                untouched = {tuned, defaults_for("ppo").extra.get("desired_kl")}  # the task's row or the generic one
+                if algo.extra.get("desired_kl", tuned) in untouched and tuned != FINE_TUNE_KL:  # not the user's own
                     algo.extra["desired_kl"] = FINE_TUNE_KL
                     self.resume_notes.append(f"starting from {Path(str(source)).name}: algo.extra.desired_kl = "
                                              f"{FINE_TUNE_KL} (a fine-tune's small steps; set it to change that)")

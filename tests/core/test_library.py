@@ -237,6 +237,17 @@ def test_a_zero_shot_run_writes_the_start_as_a_run_without_training_and_resumes_
     assert resumed.wait(120) == "finished", resumed.error
     assert resumed.latest().step >= 2048
 
+    for algo, own in ((defaults_for("ppo", "reach"), None), (defaults_for("ppo"), 0.03)):
+        config.algo = algo  # the reach's own row, or the generic one, untouched: a fine-tune's small steps
+        config.algo.n_envs, config.algo.total_steps = 16, 2048
+        if own is not None:
+            config.algo.extra["desired_kl"] = own  # the user's own value is kept
+        session = TrainingSession(config, make_env, tmp_path / f"run_{own}", init_from="library:reach", zero_shot=True)
+        session.start()
+        assert session.wait(60) == "finished", session.error
+        saved = TrainConfig.load(tmp_path / f"run_{own}" / "config.toml")
+        assert saved.algo.extra["desired_kl"] == (own or 0.002)
+
     nothing = TrainConfig()
     nothing.algo = defaults_for("ppo")
     with pytest.raises(RigDojoError, match="a run without training uses a start policy"):
