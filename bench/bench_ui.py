@@ -84,7 +84,7 @@ def main() -> None:
     creatures.build_quadruped(location=(5.0, 0.0, 0.0))
     reach = TrainConfig()
     reach.task = "reach"
-    reach.algo = defaults_for("ppo")
+    reach.algo = defaults_for("ppo", "reach")  # what the sidebar trains the reach with
     reach.rig.rig, reach.rig.controls, reach.rig.effector = "Arm", ["upper_arm", "forearm", "hand"], "hand"
     reach.rig.region = "Region"
     reach_spec = task_from_config(reach)
