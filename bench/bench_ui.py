@@ -44,6 +44,7 @@ from rig_dojo.envs.kinematic.family import env_factory
 TICK = 1.0 / 24.0
 SECONDS = float(os.environ.get("RIG_DOJO_BENCH_UI_SECONDS", "8"))
 LOAD = int(os.environ.get("RIG_DOJO_BENCH_UI_LOAD", "0"))  # CPU-bound processes beside the measurement
+TRAIN_THROUGH_ROW = 10**9  # steps: the reach's 3 M end within ~40-70 s; a row must measure the UI beside training
 ROWS = {"thread": "reach, thread", "reach-every-core": "reach, every core", "reach": "reach, process",
         "walk-every-core": "walk, every core", "walk": "walk, process"}  # RIG_DOJO_BENCH_UI_ROWS's names
 CHOSEN = [ROWS[r.strip()] for r in os.environ.get("RIG_DOJO_BENCH_UI_ROWS", ",".join(ROWS)).split(",") if r.strip()]
@@ -79,6 +80,8 @@ def _measure(session) -> tuple[np.ndarray, np.ndarray, float]:
     step0, t0 = session.latest().step, time.perf_counter()
     late, work = ui_loop(SECONDS, session)
     sps = (session.latest().step - step0) / (time.perf_counter() - t0)
+    if session.state != "running":  # the row measured a UI beside a finished run, not beside training
+        raise SystemExit(f"bench ui: the training ended ({session.state}) before the {SECONDS:.0f} s row did")
     session.stop()
     return late, work, sps
 
@@ -92,11 +95,13 @@ def main() -> None:
     reach.algo = defaults_for("ppo", "reach")  # what the sidebar trains the reach with
     reach.rig.rig, reach.rig.controls, reach.rig.effector = "Arm", ["upper_arm", "forearm", "hand"], "hand"
     reach.rig.region = "Region"
+    reach.algo.total_steps = TRAIN_THROUGH_ROW
     reach_spec = task_from_config(reach)
     walk = TrainConfig()
     walk.task = "locomotion"
     walk.algo = defaults_for("ppo", "locomotion")
     walk.rig.rig = "Quadruped"
+    walk.algo.total_steps = TRAIN_THROUGH_ROW
     walk_spec = spec_from_config(walk)
 
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(LOAD)]
