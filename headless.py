@@ -103,7 +103,8 @@ def progress_line(snapshot, total: int, tty: bool, success_label: str = "success
     # a time budget without a step limit: progress is the budget's clock
     head = f"[{bar}] {done:4.0%}" if tty else (f"step {step:,d}/{total:,d}" if total else
                                                f"step {step:,d}, {snapshot.wall_time:.0f}/{budget:.0f} s")
-    return f"{head}  {sps:9,.0f} steps/s  ETA {eta_text}  return {ret}  {success_label} {success}"
+    rate = f"{sps:9,.0f}" if sps == sps else f"{'--':>9s}"  # NaN until the run has a rate (the first half second)
+    return f"{head}  {rate} steps/s  ETA {eta_text}  return {ret}  {success_label} {success}"
 
 
 def run_training(config, make_env, run_dir: Path | None, resume: bool = False, init_from: str | None = None,

@@ -49,6 +49,7 @@ from .run_folder import record_checkpoint
 # set one: the default 0.02 moved the library's reach from 0.0004 to 0.007-0.008 chain lengths of final error in
 # 15 s on the demo arm; 0.002 kept 0.0017-0.0020 (agents/README.md, "Rig-agnostic reach and the policy library")
 FINE_TUNE_KL = 0.002
+RATE_SECONDS = 0.5  # steps/s and the ETA need this much of the run (since its start or last unpause) behind them
 
 
 def preview_rollout(env: Any, act: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -368,9 +369,11 @@ class TrainingSession(BackgroundRun):
             took = time.monotonic() - began
             self._next_preview = time.monotonic() + max(self.preview_interval, took / self.preview_fraction)
         then, then_step = self._window
-        if now - then > 1e-3 and step > then_step:
+        if now - then >= RATE_SECONDS and step > then_step:
             # over the whole run since it started (or was last unpaused), not one interval: training
-            # alternates fast stepping with updates, and previews take their share
+            # alternates fast stepping with updates, and previews take their share. Not before RATE_SECONDS:
+            # the first step carries the start's one-off costs (the demo's first line said 7,932 steps/s and
+            # "ETA 6:18" for a 32 s run), so the first lines say "--" instead
             self._last_sps = (step - then_step) / (now - then)
         sps = self._last_sps
         algo = self.config.algo

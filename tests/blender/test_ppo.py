@@ -252,3 +252,8 @@ def test_the_command_line_picks_the_algorithm_and_the_budget_as_the_sidebar_does
                            success_rate=0.5, wall_time=50.0)
     assert progress_line(snap, 0, False).startswith("step 1,000,000, 50/120 s")
     assert progress_line(snap, 0, True).startswith("[##########--------------]  42%")
+    nan = float("nan")  # the first half second of a run has no rate yet: said as "--", never "nan"
+    first = SimpleNamespace(step=256, steps_per_second=nan, eta_seconds=nan, mean_return=nan, success_rate=nan,
+                            wall_time=0.03)
+    line = progress_line(first, 3_000_000, False)
+    assert line.startswith("step 256/3,000,000") and "-- steps/s  ETA --:--" in line and "nan" not in line

@@ -8,6 +8,7 @@ twins implement, so the agents are tested against that contract and nothing else
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from functools import partial
@@ -403,6 +404,31 @@ def test_snapshots_are_immutable_and_throttled(tmp_path):
     assert set(session.latest().term_means) == {"reach", "effort"}
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("step,wall_time,mean_return,success_rate,steps_per_second") and "term_reach" in rows[0]
+
+
+def test_steps_per_second_and_eta_wait_for_half_a_second_of_the_run(tmp_path):
+    # the first step carries the start's one-off costs: a rate over it misled (the demo's first line said
+    # 7,932 steps/s, "ETA 6:18", for a 32 s run), so a snapshot says NaN ("--") until RATE_SECONDS have run
+    from rig_dojo.agents.session import RATE_SECONDS
+
+    session = TrainingSession(long_ppo_config(total_steps=10**8), make_toy_env, tmp_path / "run")
+    seen = {}
+    session.start()
+    try:
+        end = time.monotonic() + 30
+        while time.monotonic() < end and (not seen or max(seen) < RATE_SECONDS + 1.0):
+            snap = session.latest()
+            if snap is not None:
+                seen[snap.wall_time] = snap
+            time.sleep(0.001)
+    finally:
+        session.stop()
+        session.wait(30)
+    early = [s for t, s in seen.items() if t < RATE_SECONDS - 0.05]
+    later = [s for t, s in seen.items() if t > RATE_SECONDS + 0.05]
+    assert early and later, sorted(seen)
+    assert all(math.isnan(s.steps_per_second) and math.isnan(s.eta_seconds) for s in early)
+    assert all(s.steps_per_second > 0 and 0 < s.eta_seconds < float("inf") for s in later)
 
 
 def test_time_budget_ends_the_run(tmp_path):
