@@ -47,7 +47,12 @@ LOAD = int(os.environ.get("RIG_DOJO_BENCH_UI_LOAD", "0"))  # CPU-bound processes
 TRAIN_THROUGH_ROW = 10**9  # steps: the reach's 3 M end within ~40-70 s; a row must measure the UI beside training
 ROWS = {"thread": "reach, thread", "reach-every-core": "reach, every core", "reach": "reach, process",
         "walk-every-core": "walk, every core", "walk": "walk, process"}  # RIG_DOJO_BENCH_UI_ROWS's names
-CHOSEN = [ROWS[r.strip()] for r in os.environ.get("RIG_DOJO_BENCH_UI_ROWS", ",".join(ROWS)).split(",") if r.strip()]
+_ASKED = [r.strip() for r in os.environ.get("RIG_DOJO_BENCH_UI_ROWS", ",".join(ROWS)).split(",") if r.strip()]
+if set(_ASKED) - set(ROWS):
+    print(f"bench ui: unknown row(s) {', '.join(sorted(set(_ASKED) - set(ROWS)))} in RIG_DOJO_BENCH_UI_ROWS; "
+          f"choose from {', '.join(ROWS)}", file=sys.stderr)
+    raise SystemExit(2)
+CHOSEN = [ROWS[r] for r in _ASKED]
 
 
 def ui_loop(seconds: float, session=None) -> tuple[np.ndarray, np.ndarray]:
